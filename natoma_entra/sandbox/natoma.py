@@ -1,0 +1,211 @@
+"""Natoma's stand-in: a real SCIM 2.0 server (scim2-server) served in process.
+
+The sandbox's provisioning engine sends its SCIM requests here, and tests (or `provision --verify`) read back what
+Natoma received. The stand-in:
+
+- serves under the ``/scim/v2`` path prefix, as Natoma does (scim2-server itself only knows ``/`` and ``/v2``);
+- checks the bearer token, so a wrong SecretToken gets 401 as it would from Natoma;
+- dumps and restores its users, so the state file's ``"natoma"`` key carries them between CLI runs with stable ids.
+
+Public API: :class:`NatomaStandIn` and :func:`standin_for` (the tenant's stand-in, kept in step with its state).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from scim2_models import UnauthorizedException
+from scim2_server.applications.wsgi import WSGIApplication
+from scim2_server.memory import InMemoryStorage
+from scim2_server.requests import ScimRequest
+from scim2_server.utils import load_default_provider
+
+try:  # state.py is written in parallel; the contract fixes these values.
+    from natoma_entra.sandbox.state import NATOMA_TOKEN, NATOMA_URL
+except ImportError:  # pragma: no cover - only until state.py lands
+    NATOMA_URL = "https://natoma.sandbox.test/scim/v2"
+    NATOMA_TOKEN = "sandbox-scim-token"
+
+SCIM_PREFIX = "/scim/v2"
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+_DUMP_FORMAT = 1
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Tell whether a host name or address is the local machine (127.0.0.0/8, ::1, localhost)."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _TokenCheckingApplication(WSGIApplication):
+    """scim2-server's WSGI application that refuses a request without the expected bearer token."""
+
+    def __init__(self, storage: InMemoryStorage, provider: Any, token: str):
+        super().__init__(storage, provider)
+        self.token = token
+
+    def check_auth(self, request: ScimRequest) -> None:
+        header = request.header("Authorization") or ""
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer" or credentials.strip() != self.token:
+            raise UnauthorizedException(detail="Invalid or missing bearer token")
+
+
+class NatomaStandIn:
+    """Natoma's SCIM endpoint, in process: scim2-server over an in-memory storage.
+
+    :param token: the bearer token the endpoint accepts.
+    :param base_url: the endpoint's URL as the tenant knows it (its host is the sandbox's Natoma host).
+    """
+
+    def __init__(self, token: str = NATOMA_TOKEN, base_url: str = NATOMA_URL):
+        self.token = token
+        self.base_url = base_url.rstrip("/")
+        self.provider = load_default_provider()
+        self.storage = InMemoryStorage()
+        self.app = _TokenCheckingApplication(self.storage, self.provider, token)
+
+    # -- serving -----------------------------------------------------------------------------------------------
+
+    def wsgi_app(self, environ: dict, start_response: Any):
+        """WSGI entry point: serves SCIM under ``/scim/v2``; any other path answers a SCIM 404."""
+        path = environ.get("PATH_INFO", "") or ""
+        if path == SCIM_PREFIX or path.startswith(SCIM_PREFIX + "/"):
+            environ = dict(environ)
+            # Move "/scim" to SCRIPT_NAME: scim2-server strips the "/v2" itself and builds its
+            # Location URLs from SCRIPT_NAME, so they come out as .../scim/v2/Users/<id>.
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "").rstrip("/") + "/scim"
+            environ["PATH_INFO"] = path[len("/scim"):]
+            return self.app(environ, start_response)
+        body = json.dumps(
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                "status": "404",
+                "detail": f"Not found: the SCIM endpoint is under {SCIM_PREFIX}",
+            }
+        ).encode()
+        start_response("404 Not Found", [("Content-Type", "application/scim+json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def handles(self, url: str) -> bool:
+        """Tell whether a SCIM base URL points at this stand-in.
+
+        True for the sandbox's Natoma host (with its path), and for a loopback host whose path is ``/scim/v2``
+        (the sandbox's loopback server serves the stand-in there).
+        """
+        try:
+            parts = urlsplit(url.strip())
+        except ValueError:
+            return False
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return False
+        path = parts.path.rstrip("/")
+        mine = urlsplit(self.base_url)
+        if parts.hostname.lower() == (mine.hostname or "").lower() and parts.scheme == mine.scheme:
+            return path == mine.path.rstrip("/") and parts.port == mine.port
+        return is_loopback_host(parts.hostname) and path == SCIM_PREFIX
+
+    def client(self, token: str | None, base_url: str | None = None) -> httpx.Client:
+        """An httpx client that talks to the stand-in in process (no socket), authenticated with ``token``.
+
+        ``base_url`` is the URL the caller was given (the sandbox host or a loopback URL); requests always reach
+        this stand-in, under ``/scim/v2``.
+        """
+        url = (base_url or self.base_url).rstrip("/")
+        parts = urlsplit(url)
+        # Whatever host was given, the in-process app sees the /scim/v2 prefix.
+        root = f"{parts.scheme}://{parts.netloc}{SCIM_PREFIX}"
+        headers = {"Accept": "application/scim+json", "Content-Type": "application/scim+json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.Client(transport=httpx.WSGITransport(app=self.wsgi_app), base_url=root, headers=headers)
+
+    # -- what Natoma holds ---------------------------------------------------------------------------------------
+
+    def _resources(self, resource_type: str | None = None) -> list[Any]:
+        found = [r for r in self.storage.resources if resource_type is None or r.meta.resource_type == resource_type]
+        return sorted(found, key=lambda r: (r.meta.created, r.id))
+
+    def users(self) -> list[dict]:
+        """The users Natoma received, as SCIM JSON (userName, externalId, active, roles, ...), oldest first."""
+        return [r.model_dump(mode="json") for r in self._resources("User")]
+
+    def groups(self) -> list[dict]:
+        return [r.model_dump(mode="json") for r in self._resources("Group")]
+
+    def user(self, user_name: str) -> dict | None:
+        """The user whose userName is ``user_name`` (case-insensitive, as SCIM's userName is), or None."""
+        for u in self.users():
+            if str(u.get("userName", "")).lower() == user_name.lower():
+                return u
+        return None
+
+    # -- persistence ------------------------------------------------------------------------------------------
+
+    def dump(self) -> dict:
+        """A JSON-serialisable copy of everything the stand-in holds (for the state dict's "natoma" key)."""
+        resources = []
+        for r in self._resources():
+            doc = r.model_dump(mode="json")
+            doc.setdefault("meta", {})["resourceType"] = r.meta.resource_type
+            resources.append(doc)
+        return {"format": _DUMP_FORMAT, "resources": resources}
+
+    def restore(self, data: dict | None) -> None:
+        """Replace what the stand-in holds with a :meth:`dump` (ids, dates and versions kept). None empties it."""
+        resources = []
+        highest = 0
+        for doc in (data or {}).get("resources", []):
+            resource_type = (doc.get("meta") or {}).get("resourceType") or "User"
+            model = self.provider.model_for(resource_type)
+            if model is None:
+                continue
+            resources.append(model.model_validate(doc))
+            version = str((doc.get("meta") or {}).get("version") or "")
+            digits = "".join(ch for ch in version if ch.isdigit())
+            if digits:
+                highest = max(highest, int(digits))
+        with self.storage.lock:
+            self.storage.resources = resources
+            self.storage.versions = itertools.count(highest + 1)
+
+
+def standin_for(tenant: Any) -> NatomaStandIn:
+    """The tenant's Natoma stand-in, restored from ``tenant.state["natoma"]``.
+
+    One stand-in object is kept per tenant object (as ``tenant._natoma_standin``), so a loopback server holding its
+    ``wsgi_app`` sees what the engine writes; when the tenant's state dict is replaced (reset, reload), the same
+    object is restored from the new dict. Call :func:`save_standin` after writing to it.
+    """
+    state = tenant.state
+    standin = getattr(tenant, "_natoma_standin", None)
+    if not isinstance(standin, NatomaStandIn):
+        standin = NatomaStandIn()
+        try:
+            tenant._natoma_standin = standin
+        except AttributeError:  # an object that takes no new attributes: a fresh stand-in each time
+            pass
+    data = state.get("natoma")
+    if getattr(standin, "_state_ref", None) is not state or getattr(standin, "_data_ref", None) is not data:
+        standin.restore(data)
+        standin._state_ref, standin._data_ref = state, data
+    return standin
+
+
+def save_standin(tenant: Any, standin: NatomaStandIn) -> None:
+    """Write the stand-in's content back into ``tenant.state["natoma"]``."""
+    data = standin.dump()
+    tenant.state["natoma"] = data
+    standin._state_ref, standin._data_ref = tenant.state, data
