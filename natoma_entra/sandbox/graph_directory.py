@@ -1,0 +1,406 @@
+"""Directory endpoints: applications, templates, service principals, users, groups, app role assignments, logs."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from natoma_entra.sandbox.graph import (
+    ROUTER,
+    GraphHandler,
+    Request,
+    Response,
+    bad_request,
+    entity,
+    filtered,
+    not_found,
+    page,
+)
+from natoma_entra.sandbox.state import DEFAULT_ACCESS_ROLE_ID, assignment_id
+
+R_APP = "Application.Read.All"
+W_APP = "Application.ReadWrite.All"
+W_ASSIGN = "AppRoleAssignment.ReadWrite.All"
+R_GROUP = "Group.Read.All"
+R_MEMBER = "GroupMember.Read.All"
+R_USER = "User.Read.All"
+R_AUDIT = "AuditLog.Read.All"
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# approle.md: "Allowed characters are : ! # $ % & ' ( ) * + , - . / : ; < = > ? @ [ ] ^ + _ ` { | } ~, as well as
+# characters in the ranges 0-9, A-Z and a-z. Any other character, including the space character, aren't allowed.
+# May not begin with ."
+_ROLE_VALUE = re.compile(r"^[A-Za-z0-9:!#$%&'()*+,\-./;<=>?@\[\]^_`{|}~]+$")
+
+
+def _get(handler: GraphHandler, kind: str, object_id: str) -> dict[str, Any]:
+    coll = handler.tenant.state[kind]
+    if object_id in coll:
+        return coll[object_id]
+    for k, v in coll.items():
+        if k.lower() == object_id.lower():
+            return v
+    raise not_found(object_id)
+
+
+def _typed(obj: dict[str, Any], odata_type: str) -> dict[str, Any]:
+    return {"@odata.type": odata_type, **obj}
+
+
+# applications ---------------------------------------------------------------------------------------------------------
+
+@ROUTER.add("GET", "/applications", R_APP)
+def list_applications(h: GraphHandler, req: Request) -> Response:
+    return page(h, filtered(list(h.tenant.state["applications"].values()), req), req, "applications")
+
+
+@ROUTER.add("GET", "/applications/{id}", R_APP)
+def get_application(h: GraphHandler, req: Request) -> Response:
+    return entity(_get(h, "applications", req.params["id"]), req, "applications/$entity")
+
+
+_APP_READ_ONLY = {"id", "appId", "createdDateTime", "publisherDomain", "deletedDateTime"}
+
+
+@ROUTER.add("PATCH", "/applications/{id}", W_APP)
+def patch_application(h: GraphHandler, req: Request) -> Response:
+    """PATCH /applications/{id}, GDOCS application-update.md: 204; a collection property such as appRoles is
+    replaced as a whole."""
+    app = _get(h, "applications", req.params["id"])
+    body = req.json()
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    for key in body:
+        if key in _APP_READ_ONLY:
+            raise bad_request(f"Property '{key}' is read-only and cannot be set.")
+    if "appRoles" in body:
+        new_roles = _validate_app_roles(app.get("appRoles") or [], body["appRoles"])
+    for key, value in body.items():
+        if key == "appRoles" or key.startswith("@odata."):
+            continue
+        app[key] = copy.deepcopy(value)
+    if "appRoles" in body:
+        app["appRoles"] = [dict(r, origin="Application") for r in new_roles]
+        sp = h.tenant.sp_for_app(app)
+        if sp is not None:
+            h.tenant.queue_sp_roles(sp["id"], app["appRoles"])
+    return Response(204)
+
+
+def _validate_app_roles(old: list[dict[str, Any]], new: Any) -> list[dict[str, Any]]:
+    if not isinstance(new, list):
+        raise bad_request("Invalid value for property 'appRoles': a collection is expected.")
+    seen_ids: set[str] = set()
+    seen_values: set[str] = set()
+    roles: list[dict[str, Any]] = []
+    for role in new:
+        if not isinstance(role, dict):
+            raise bad_request("Invalid value for property 'appRoles'.")
+        if "origin" in role:
+            # approle.md: origin is read-only ("Not nullable. Read-only.").
+            raise bad_request("Property 'origin' is read-only and cannot be set.")
+        rid = role.get("id")
+        if not isinstance(rid, str) or not _GUID.match(rid):
+            raise bad_request("Invalid value specified for property 'id' of resource 'AppRole'.")
+        if rid.lower() in seen_ids:
+            # Wording OBSERVED (Azure-Samples/azure-health-data-and-ai-samples#197), graph-api.md section 2.
+            raise bad_request("Duplicate 'id' values are present in the 'appRoles' values.")
+        seen_ids.add(rid.lower())
+        members = role.get("allowedMemberTypes")
+        if not isinstance(members, list) or not members or any(m not in ("User", "Application") for m in members):
+            raise bad_request("Invalid value specified for property 'allowedMemberTypes' of resource 'AppRole'.")
+        if not isinstance(role.get("isEnabled"), bool):
+            raise bad_request("Property 'isEnabled' of resource 'AppRole' is required and must be a boolean.")
+        value = role.get("value")
+        if value is not None:
+            # Error text for invalid values is UNCONFIRMED (graph-api.md section 2); the rule is approle.md's.
+            if not isinstance(value, str) or len(value) > 120 or not _ROLE_VALUE.match(value) or value.startswith("."):
+                raise bad_request("Invalid value specified for property 'value' of resource 'AppRole': at most 120 "
+                                  "characters, no spaces, not starting with '.'.")
+            if value in seen_values:
+                # UNCONFIRMED wording (graph-api.md section 2: "The error for a duplicate value is UNCONFIRMED").
+                raise bad_request("Duplicate 'value' values are present in the 'appRoles' values.")
+            seen_values.add(value)
+        roles.append(copy.deepcopy(role))
+    by_id = {r["id"].lower(): r for r in roles}
+    for before in old:
+        after = by_id.get(before["id"].lower())
+        if not before.get("isEnabled"):
+            continue  # a disabled role may be changed or removed (approle.md "To delete a role, ...")
+        if after is None or _role_changed(before, after):
+            # approle.md: "To delete a role, this must first be set to false. At that point, in a subsequent call,
+            # this role may be removed."; code/message OBSERVED (go-azure-sdk sdk/odata/errors.go).
+            raise bad_request("Permission (scope or role) cannot be deleted or updated unless disabled first",
+                              "CannotDeleteOrUpdateEnabledEntitlement")
+    return roles
+
+
+_ROLE_FIELDS = ("allowedMemberTypes", "description", "displayName", "value")
+
+
+def _role_changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """True when an enabled role is changed other than by isEnabled true -> false alone."""
+    if any(before.get(k) != after.get(k) for k in _ROLE_FIELDS):
+        return True
+    return False  # isEnabled true -> true (unchanged) or true -> false (disabling) are both fine
+
+
+# application templates -----------------------------------------------------------------------------------------------
+
+@ROUTER.add("GET", "/applicationTemplates", R_APP)
+def list_templates(h: GraphHandler, req: Request) -> Response:
+    return page(h, filtered(list(h.tenant.state["applicationTemplates"].values()), req), req, "applicationTemplates")
+
+
+@ROUTER.add("GET", "/applicationTemplates/{id}", R_APP)
+def get_template(h: GraphHandler, req: Request) -> Response:
+    return entity(_get(h, "applicationTemplates", req.params["id"]), req, "applicationTemplates/$entity")
+
+
+@ROUTER.add("POST", "/applicationTemplates/{id}/instantiate", W_APP)
+def instantiate(h: GraphHandler, req: Request) -> Response:
+    """GDOCS applicationtemplate-instantiate.md: 201 {application, servicePrincipal}."""
+    tpl = _get(h, "applicationTemplates", req.params["id"])
+    body = req.json()
+    name = body.get("displayName") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        raise bad_request("Property 'displayName' is required.")
+    app, sp = h.tenant.instantiate(tpl["id"], name)
+    return Response(201, {
+        "@odata.context": f"{req.base}/$metadata#microsoft.graph.applicationServicePrincipal",
+        "application": copy.deepcopy(app),
+        "servicePrincipal": copy.deepcopy(sp),
+    })
+
+
+# service principals -----------------------------------------------------------------------------------------------------
+
+@ROUTER.add("GET", "/servicePrincipals", R_APP)
+def list_sps(h: GraphHandler, req: Request) -> Response:
+    items = filtered(list(h.tenant.state["servicePrincipals"].values()), req)
+    for sp in items:
+        h.tenant.sp_read(sp["id"])
+    return page(h, items, req, "servicePrincipals")
+
+
+@ROUTER.add("GET", "/servicePrincipals/{id}", R_APP)
+def get_sp(h: GraphHandler, req: Request) -> Response:
+    sp = _get(h, "servicePrincipals", req.params["id"])
+    h.tenant.sp_read(sp["id"])
+    return entity(sp, req, "servicePrincipals/$entity")
+
+
+# app role assignments -----------------------------------------------------------------------------------------------
+
+def _principal(h: GraphHandler, principal_id: str) -> tuple[str, dict[str, Any]]:
+    st = h.tenant.state
+    for kind, ptype in (("users", "User"), ("groups", "Group"), ("servicePrincipals", "ServicePrincipal")):
+        for k, obj in st[kind].items():
+            if k.lower() == principal_id.lower():
+                return ptype, obj
+    raise not_found(principal_id)
+
+
+@ROUTER.add("GET", "/servicePrincipals/{id}/appRoleAssignedTo", R_APP)
+def list_assigned_to(h: GraphHandler, req: Request) -> Response:
+    sp = _get(h, "servicePrincipals", req.params["id"])
+    items = [a for a in h.tenant.state["appRoleAssignments"].values() if a["resourceId"] == sp["id"]]
+    return page(h, filtered(items, req), req, f"servicePrincipals('{sp['id']}')/appRoleAssignedTo")
+
+
+@ROUTER.add("GET", "/servicePrincipals/{id}/appRoleAssignedTo/{aid}", R_APP)
+def get_assigned_to(h: GraphHandler, req: Request) -> Response:
+    sp = _get(h, "servicePrincipals", req.params["id"])
+    a = h.tenant.state["appRoleAssignments"].get(req.params["aid"])
+    if a is None or a["resourceId"] != sp["id"]:
+        raise not_found(req.params["aid"])
+    return entity(a, req, f"servicePrincipals('{sp['id']}')/appRoleAssignedTo/$entity")
+
+
+@ROUTER.add("POST", "/servicePrincipals/{id}/appRoleAssignedTo", W_ASSIGN)
+def post_assigned_to(h: GraphHandler, req: Request) -> Response:
+    """GDOCS serviceprincipal-post-approleassignedto.md (201); errors per graph-api.md section 3."""
+    sp = _get(h, "servicePrincipals", req.params["id"])
+    body = req.json()
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    for key in ("principalId", "resourceId", "appRoleId"):
+        if not isinstance(body.get(key), str) or not _GUID.match(body[key]):
+            raise bad_request(f"Invalid value specified for property '{key}' of resource 'AppRoleAssignment'.")
+    if body["resourceId"].lower() != sp["id"].lower():
+        raise bad_request("The resourceId in the body must be the service principal addressed by the URL.")
+    ptype, principal = _principal(h, body["principalId"])
+    if ptype == "Group" and not principal.get("securityEnabled"):
+        # EDOCS assign-user-or-group-access / groups-saasapps: only security groups are supported for group-based
+        # assignment. The real API's refusal text is UNCONFIRMED.
+        raise bad_request(f"Group '{principal['displayName']}' ({principal['id']}) is not a security group "
+                          "(securityEnabled is false); only security groups can be assigned to an application.")
+    role_id = body["appRoleId"].lower()
+    roles = sp.get("appRoles") or []
+    if role_id == DEFAULT_ACCESS_ROLE_ID:
+        # approleassignment.md: the default id works only when the resource app declares no app roles.
+        if roles:
+            raise bad_request("Permission being assigned was not found on application.")
+        role = None
+    else:
+        role = next((r for r in roles if r["id"].lower() == role_id and r.get("isEnabled")), None)
+        if role is None:
+            # OBSERVED wording (graph-api.md section 3): also what a role not yet copied to the SP answers.
+            raise bad_request("Permission being assigned was not found on application.")
+        wanted = "Application" if ptype == "ServicePrincipal" else "User"
+        if wanted not in role.get("allowedMemberTypes", []):
+            raise bad_request(f"The app role's allowedMemberTypes do not include '{wanted}'; it cannot be assigned "
+                              f"to a {ptype.lower()}.")
+    st = h.tenant.state["appRoleAssignments"]
+    for a in st.values():
+        if (a["principalId"].lower(), a["resourceId"].lower(), a["appRoleId"].lower()) == (
+                principal["id"].lower(), sp["id"].lower(), role_id):
+            raise bad_request("Permission being assigned already exists on the object.")
+    aid = assignment_id(principal["id"], sp["id"], role_id)
+    assignment = {
+        "id": aid,
+        "deletedDateTime": None,
+        "appRoleId": role["id"] if role else DEFAULT_ACCESS_ROLE_ID,
+        "createdDateTime": h.tenant.timestamp(),
+        "principalDisplayName": principal.get("displayName"),
+        "principalId": principal["id"],
+        "principalType": ptype,
+        "resourceDisplayName": sp.get("displayName"),
+        "resourceId": sp["id"],
+    }
+    st[aid] = assignment
+    return Response(201, {"@odata.context": f"{req.base}/$metadata#servicePrincipals('{sp['id']}')/appRoleAssignedTo"
+                                            "/$entity", **copy.deepcopy(assignment)})
+
+
+@ROUTER.add("DELETE", "/servicePrincipals/{id}/appRoleAssignedTo/{aid}", W_ASSIGN)
+def delete_assigned_to(h: GraphHandler, req: Request) -> Response:
+    sp = _get(h, "servicePrincipals", req.params["id"])
+    st = h.tenant.state["appRoleAssignments"]
+    a = st.get(req.params["aid"])
+    if a is None or a["resourceId"] != sp["id"]:
+        raise not_found(req.params["aid"])
+    del st[req.params["aid"]]
+    return Response(204)
+
+
+@ROUTER.add("GET", "/users/{id}/appRoleAssignments", R_USER)
+def user_assignments(h: GraphHandler, req: Request) -> Response:
+    user = _user(h, req.params["id"])
+    items = [a for a in h.tenant.state["appRoleAssignments"].values() if a["principalId"] == user["id"]]
+    return page(h, filtered(items, req), req, f"users('{user['id']}')/appRoleAssignments")
+
+
+@ROUTER.add("GET", "/groups/{id}/appRoleAssignments", R_GROUP)
+def group_assignments(h: GraphHandler, req: Request) -> Response:
+    group = _get(h, "groups", req.params["id"])
+    items = [a for a in h.tenant.state["appRoleAssignments"].values() if a["principalId"] == group["id"]]
+    return page(h, filtered(items, req), req, f"groups('{group['id']}')/appRoleAssignments")
+
+
+# users and groups ---------------------------------------------------------------------------------------------------
+
+def _user(h: GraphHandler, key: str) -> dict[str, Any]:
+    users = h.tenant.state["users"]
+    if key in users:
+        return users[key]
+    for u in users.values():
+        if u["id"].lower() == key.lower() or u["userPrincipalName"].lower() == key.lower():
+            return u
+    raise not_found(key)
+
+
+def _directory_object(h: GraphHandler, object_id: str) -> dict[str, Any] | None:
+    st = h.tenant.state
+    if object_id in st["users"]:
+        return _typed(st["users"][object_id], "#microsoft.graph.user")
+    if object_id in st["groups"]:
+        return _typed(st["groups"][object_id], "#microsoft.graph.group")
+    if object_id in st["servicePrincipals"]:
+        return _typed(st["servicePrincipals"][object_id], "#microsoft.graph.servicePrincipal")
+    return None
+
+
+@ROUTER.add("GET", "/users", R_USER)
+def list_users(h: GraphHandler, req: Request) -> Response:
+    return page(h, filtered(list(h.tenant.state["users"].values()), req), req, "users")
+
+
+@ROUTER.add("GET", "/users/{id}", R_USER)
+def get_user(h: GraphHandler, req: Request) -> Response:
+    return entity(_user(h, req.params["id"]), req, "users/$entity")
+
+
+@ROUTER.add("GET", "/users/{id}/memberOf", R_MEMBER)
+def user_member_of(h: GraphHandler, req: Request) -> Response:
+    user = _user(h, req.params["id"])
+    groups = [_typed(h.tenant.state["groups"][g], "#microsoft.graph.group") for g in h.tenant.direct_groups_of(user["id"])]
+    return page(h, filtered(groups, req), req, "directoryObjects")
+
+
+@ROUTER.add("GET", "/users/{id}/transitiveMemberOf", R_MEMBER)
+def user_transitive_member_of(h: GraphHandler, req: Request) -> Response:
+    user = _user(h, req.params["id"])
+    seen: list[str] = []
+    todo = h.tenant.direct_groups_of(user["id"])
+    while todo:
+        g = todo.pop(0)
+        if g not in seen:
+            seen.append(g)
+            todo.extend(h.tenant.direct_groups_of(g))
+    groups = [_typed(h.tenant.state["groups"][g], "#microsoft.graph.group") for g in seen]
+    return page(h, filtered(groups, req), req, "directoryObjects")
+
+
+@ROUTER.add("GET", "/groups", R_GROUP)
+def list_groups(h: GraphHandler, req: Request) -> Response:
+    return page(h, filtered(list(h.tenant.state["groups"].values()), req), req, "groups")
+
+
+@ROUTER.add("GET", "/groups/{id}", R_GROUP)
+def get_group(h: GraphHandler, req: Request) -> Response:
+    return entity(_get(h, "groups", req.params["id"]), req, "groups/$entity")
+
+
+@ROUTER.add("GET", "/groups/{id}/members", R_MEMBER)
+def group_members(h: GraphHandler, req: Request) -> Response:
+    group = _get(h, "groups", req.params["id"])
+    objs = [o for m in h.tenant.state["members"].get(group["id"], []) if (o := _directory_object(h, m))]
+    return page(h, filtered(objs, req), req, "directoryObjects")
+
+
+@ROUTER.add("GET", "/groups/{id}/transitiveMembers", R_MEMBER)
+def group_transitive_members(h: GraphHandler, req: Request) -> Response:
+    group = _get(h, "groups", req.params["id"])
+    members = h.tenant.state["members"]
+    seen: list[str] = []
+    todo = list(members.get(group["id"], []))
+    while todo:
+        m = todo.pop(0)
+        if m not in seen:
+            seen.append(m)
+            todo.extend(members.get(m, []))
+    objs = [o for m in seen if (o := _directory_object(h, m))]
+    return page(h, filtered(objs, req), req, "directoryObjects")
+
+
+@ROUTER.add("GET", "/groups/{id}/memberOf", R_MEMBER)
+def group_member_of(h: GraphHandler, req: Request) -> Response:
+    group = _get(h, "groups", req.params["id"])
+    groups = [_typed(h.tenant.state["groups"][g], "#microsoft.graph.group") for g in h.tenant.direct_groups_of(group["id"])]
+    return page(h, filtered(groups, req), req, "directoryObjects")
+
+
+# provisioning logs ------------------------------------------------------------------------------------------------
+
+@ROUTER.add("GET", "/auditLogs/provisioning", R_AUDIT)
+def provisioning_logs(h: GraphHandler, req: Request) -> Response:
+    """GDOCS provisioningobjectsummary-list.md: $filter (case-sensitive), $top, @odata.nextLink; newest first."""
+    if "$orderby" in req.query and req.query["$orderby"].strip() not in ("activityDateTime desc", "activityDateTime"):
+        raise bad_request(f"Unsupported $orderby: '{req.query['$orderby']}'.", "Request_UnsupportedQuery")
+    items = list(reversed(h.tenant.state["provisioningLogs"]))
+    if req.query.get("$orderby", "").strip() == "activityDateTime":
+        items.reverse()
+    return page(h, filtered(items, req, case_insensitive=False), req, "auditLogs/provisioning")
+

@@ -1,0 +1,631 @@
+"""Synchronization endpoints: templates, jobs, schema, parseExpression, secrets, validateCredentials, start/pause/
+restart, provisionOnDemand. The provisioning engine (engine.py) is imported lazily, inside the handlers."""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from typing import Any
+
+from natoma_entra.sandbox.graph import ROUTER, GraphHandler, Request, Response, bad_request, entity, not_found, page
+from natoma_entra.sandbox.state import NON_GALLERY_TEMPLATE_ID, GraphFault, no_dashes
+
+R_SYNC = "Synchronization.Read.All"
+W_SYNC = "Synchronization.ReadWrite.All"
+
+SP = "/servicePrincipals/{sp}/synchronization"
+NEVER = "P10675199DT2H48M5.4775807S"  # TimeSpan.MaxValue: a job that was never started (synchronizationJob-create)
+INTERVAL = "PT40M"  # EDOCS cross-tenant doc: a started job's interval
+ZERO_TIME = "0001-01-01T00:00:00Z"
+POD_LIMIT, POD_WINDOW = 5, 10.0  # provisionOnDemand: 5 requests per 10 seconds (graph-api.md section 11)
+
+# synchronizationSecret enum (GDOCS synchronization-synchronizationsecretkeystringvaluepair.md). The service parses
+# keys with a case-sensitive enum parse, hence 500 "Requested value 'baseAddress' was not found." for camelCase
+# (OBSERVED, msgraph-beta-sdk-java#372).
+SECRET_KEYS = frozenset("""None UserName Password SecretToken AppKey BaseAddress ClientIdentifier ClientSecret
+SingleSignOnType Sandbox Url Domain ConsumerKey ConsumerSecret TokenKey TokenExpiration Oauth2AccessToken
+Oauth2AccessTokenCreationTime Oauth2RefreshToken SyncAll InstanceName Oauth2ClientId Oauth2ClientSecret CompanyId
+UpdateKeyOnSoftDelete SynchronizationSchedule SystemOfRecord SandboxName EnforceDomain SyncNotificationSettings
+SkipOutOfScopeDeletions Oauth2AuthorizationCode Oauth2RedirectUri ApplicationTemplateIdentifier
+Oauth2TokenExchangeUri Oauth2AuthorizationUri AuthenticationType Server PerformInboundEntitlementGrants
+HardDeletesEnabled SyncAgentCompatibilityKey SyncAgentADContainer ValidateDomain TestReferences
+ConnectionString""".split())
+# Values read back as "*" (terraform-provider-azuread treats "*" as masked; graph-api.md section 6). Which keys are
+# masked exactly is UNCONFIRMED; BaseAddress/SyncAll/SyncNotificationSettings come back in clear.
+MASKED_KEYS = frozenset({"SecretToken", "Password", "ClientSecret", "AppKey", "ConsumerSecret", "TokenKey",
+                         "Oauth2AccessToken", "Oauth2RefreshToken", "Oauth2ClientSecret", "Oauth2AuthorizationCode",
+                         "ConnectionString"})
+RESET_SCOPES = frozenset({"None", "ConnectorDataStore", "Escrows", "Watermark", "QuarantineState", "Full",
+                          "ForceDeletes"})
+
+# UNCONFIRMED (graph-api.md section 7: the failure body of validateCredentials is undocumented). The code is the one
+# the Entra portal shows under "You appear to have entered invalid credentials" for a non-gallery SCIM app.
+CREDENTIALS_CODE = "SystemForCrossDomainIdentityManagementCredentialValidationUnavailable"
+
+
+# helpers ----------------------------------------------------------------------------------------------------------
+
+def _sp(h: GraphHandler, req: Request) -> dict[str, Any]:
+    sps = h.tenant.state["servicePrincipals"]
+    key = req.params["sp"]
+    for k, v in sps.items():
+        if k.lower() == key.lower():
+            return v
+    raise not_found(key)
+
+
+def _templates(h: GraphHandler, sp: dict[str, Any]) -> list[dict[str, Any]]:
+    """Provisioning templates of an SP: the "scim" template for apps made from the non-gallery template."""
+    if sp.get("applicationTemplateId") != NON_GALLERY_TEMPLATE_ID:
+        return []
+    from natoma_entra.sandbox import schema_template
+
+    return [schema_template.template(sp["appId"])]
+
+
+def _template(h: GraphHandler, sp: dict[str, Any], template_id: str) -> dict[str, Any] | None:
+    for t in _templates(h, sp):
+        if t["id"].lower() == template_id.lower():
+            return t
+    return None
+
+
+def _job(h: GraphHandler, req: Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    sp = _sp(h, req)
+    jobs = h.tenant.state["jobs"].get(sp["id"], {})
+    job = jobs.get(req.params["job"])
+    if job is None:
+        raise not_found(req.params["job"])
+    return sp, job
+
+
+def _secrets(h: GraphHandler, sp_id: str) -> dict[str, str]:
+    return {s["key"]: s["value"] for s in h.tenant.state["secrets"].get(sp_id, [])}
+
+
+def _ctx(req: Request, sp: dict[str, Any], tail: str) -> str:
+    return f"servicePrincipals('{sp['id']}')/synchronization/{tail}"
+
+
+# templates ----------------------------------------------------------------------------------------------------------
+
+@ROUTER.add("GET", SP + "/templates", R_SYNC)
+def list_templates(h: GraphHandler, req: Request) -> Response:
+    sp = _sp(h, req)
+    return page(h, _templates(h, sp), req, _ctx(req, sp, "templates"))
+
+
+@ROUTER.add("GET", SP + "/templates/{tid}", R_SYNC)
+def get_template(h: GraphHandler, req: Request) -> Response:
+    sp = _sp(h, req)
+    t = _template(h, sp, req.params["tid"])
+    if t is None:
+        raise not_found(req.params["tid"])
+    return entity(t, req, _ctx(req, sp, "templates/$entity"))
+
+
+@ROUTER.add("GET", SP + "/templates/{tid}/schema", R_SYNC)
+def get_template_schema(h: GraphHandler, req: Request) -> Response:
+    sp = _sp(h, req)
+    t = _template(h, sp, req.params["tid"])
+    if t is None:
+        raise not_found(req.params["tid"])
+    return entity(t["schema"], req, _ctx(req, sp, f"templates('{t['id']}')/schema/$entity"))
+
+
+@ROUTER.add("POST", SP + "/templates/{tid}/schema/parseExpression", R_SYNC, write=False)
+def template_parse_expression(h: GraphHandler, req: Request) -> Response:
+    sp = _sp(h, req)
+    if _template(h, sp, req.params["tid"]) is None:
+        raise not_found(req.params["tid"])
+    return Response(200, _parse_expression_response(req))
+
+
+# jobs ---------------------------------------------------------------------------------------------------------------
+
+@ROUTER.add("GET", SP + "/jobs", R_SYNC)
+def list_jobs(h: GraphHandler, req: Request) -> Response:
+    sp = _sp(h, req)
+    return page(h, list(h.tenant.state["jobs"].get(sp["id"], {}).values()), req, _ctx(req, sp, "jobs"))
+
+
+@ROUTER.add("POST", SP + "/jobs", W_SYNC)
+def create_job(h: GraphHandler, req: Request) -> Response:
+    """GDOCS synchronization-synchronization-post-jobs.md: templateId required; the job is created disabled."""
+    sp = _sp(h, req)
+    body = req.json()
+    template_id = body.get("templateId") if isinstance(body, dict) else None
+    if not isinstance(template_id, str) or not template_id:
+        raise bad_request("The templateId property is required.", "BadRequest")
+    tpl = _template(h, sp, template_id)
+    if tpl is None:
+        raise bad_request(f"The template '{template_id}' is not valid for this service principal: GET "
+                          ".../synchronization/templates lists the valid ones.", "BadRequest")
+    job_id = f"{tpl['id']}.{no_dashes(h.tenant.state['tenantId'])}.{no_dashes(sp['appId'])}"
+    jobs = h.tenant.state["jobs"].setdefault(sp["id"], {})
+    if job_id in jobs:
+        # UNCONFIRMED: what Graph answers for a second job from the same template.
+        raise GraphFault(409, "Conflict", f"A synchronization job from template '{tpl['id']}' already exists: "
+                                          f"'{job_id}'.")
+    job = {
+        "id": job_id,
+        "templateId": tpl["id"],
+        "schedule": {"expiration": None, "interval": NEVER, "state": "Disabled"},
+        "status": {
+            "code": "NotConfigured",
+            "countSuccessiveCompleteFailures": 0,
+            "escrowsPruned": False,
+            "lastExecution": None,
+            "lastSuccessfulExecution": None,
+            "lastSuccessfulExecutionWithExports": None,
+            "progress": [],
+            "quarantine": None,
+            "steadyStateFirstAchievedTime": ZERO_TIME,
+            "steadyStateLastAchievedTime": ZERO_TIME,
+            "synchronizedEntryCountByType": [],
+            "troubleshootingUrl": None,
+        },
+        "synchronizationJobSettings": [
+            {"name": "QuarantineTooManyDeletesThreshold", "value": "500"},
+            {"name": "AzureIngestionAttributeOptimization", "value": "False"},
+            {"name": "LookaheadQueryEnabled", "value": "False"},
+        ],
+    }
+    jobs[job_id] = job
+    schema = copy.deepcopy(tpl["schema"])
+    schema["id"] = job_id
+    h.tenant.state["schemas"][job_id] = schema
+    return Response(201, {"@odata.context": f"{req.base}/$metadata#{_ctx(req, sp, 'jobs/$entity')}",
+                          **copy.deepcopy(job)})
+
+
+@ROUTER.add("GET", SP + "/jobs/{job}", R_SYNC)
+def get_job(h: GraphHandler, req: Request) -> Response:
+    sp, job = _job(h, req)
+    return entity(job, req, _ctx(req, sp, "jobs/$entity"))
+
+
+@ROUTER.add("DELETE", SP + "/jobs/{job}", W_SYNC)
+def delete_job(h: GraphHandler, req: Request) -> Response:
+    """Stops the job and deletes its state (synchronization-synchronizationjob-delete.md)."""
+    sp, job = _job(h, req)
+    del h.tenant.state["jobs"][sp["id"]][job["id"]]
+    h.tenant.state["schemas"].pop(job["id"], None)
+    h.pod_calls.pop(job["id"], None)
+    return Response(204)
+
+
+# schema ---------------------------------------------------------------------------------------------------------------
+
+@ROUTER.add("GET", SP + "/jobs/{job}/schema", R_SYNC)
+def get_schema(h: GraphHandler, req: Request) -> Response:
+    sp, job = _job(h, req)
+    schema = h.tenant.state["schemas"].get(job["id"])
+    if schema is None:
+        raise not_found(job["id"])
+    return entity(schema, req, _ctx(req, sp, f"jobs('{job['id']}')/schema/$entity"))
+
+
+@ROUTER.add("PUT", SP + "/jobs/{job}/schema", W_SYNC)
+def put_schema(h: GraphHandler, req: Request) -> Response:
+    """GDOCS synchronization-synchronizationschema-update.md: "fully replaces the current schema"; 204.
+
+    (PATCH on this path is refused by the service with 404; see GraphHandler._route.)"""
+    sp, job = _job(h, req)
+    body = req.json()
+    if not isinstance(body, dict):
+        raise bad_request("The schema must be a JSON object.", "BadRequest")
+    schema = {k: copy.deepcopy(v) for k, v in body.items() if not k.startswith("@odata.")}
+    _validate_schema(schema)
+    schema["id"] = job["id"]
+    h.tenant.state["schemas"][job["id"]] = schema
+    return Response(204)
+
+
+@ROUTER.add("DELETE", SP + "/jobs/{job}/schema", W_SYNC)
+def reset_schema(h: GraphHandler, req: Request) -> Response:
+    """Reset to the template's schema (the "Reset schema" method in synchronization-synchronizationschema.md)."""
+    sp, job = _job(h, req)
+    tpl = _template(h, sp, job["templateId"])
+    if tpl is None:
+        raise not_found(job["templateId"])
+    schema = copy.deepcopy(tpl["schema"])
+    schema["id"] = job["id"]
+    h.tenant.state["schemas"][job["id"]] = schema
+    return Response(204)
+
+
+def _validate_schema(schema: dict[str, Any]) -> None:
+    """Every objectMapping's attributes must exist in the directory definitions: "In order for a particular object
+    and attribute to be used in synchronization rules/object mappings, they have to be defined as part of the
+    directory definition" (synchronization-directorydefinition.md). The real error text is UNCONFIRMED."""
+    directories = schema.get("directories")
+    rules = schema.get("synchronizationRules")
+    if not isinstance(directories, list) or not isinstance(rules, list):
+        raise bad_request("The schema needs 'directories' and 'synchronizationRules' arrays.", "BadRequest")
+    by_name: dict[str, dict[str, Any]] = {}
+    for d in directories:
+        if not isinstance(d, dict) or not isinstance(d.get("name"), str):
+            raise bad_request("Every directory definition needs a 'name'.", "BadRequest")
+        by_name[d["name"]] = d
+    for rule in rules:
+        if not isinstance(rule, dict):
+            raise bad_request("Invalid synchronizationRule.", "BadRequest")
+        names = {}
+        for side in ("sourceDirectoryName", "targetDirectoryName"):
+            name = rule.get(side)
+            if name not in by_name:
+                raise bad_request(f"Synchronization rule '{rule.get('name')}' refers to directory '{name}' "
+                                  f"({side}), which is not defined in 'directories'.", "BadRequest")
+            names[side] = name
+        for om in rule.get("objectMappings") or []:
+            objects = {}
+            for side, obj_key in (("sourceDirectoryName", "sourceObjectName"), ("targetDirectoryName", "targetObjectName")):
+                directory = by_name[names[side]]
+                obj = next((o for o in directory.get("objects") or [] if o.get("name") == om.get(obj_key)), None)
+                if obj is None:
+                    raise bad_request(f"Object mapping '{om.get('name')}' refers to object '{om.get(obj_key)}', "
+                                      f"which is not defined in directory '{directory['name']}'.", "BadRequest")
+                objects[side] = obj
+            target_obj = objects["targetDirectoryName"]
+            defined = {a.get("name") for a in target_obj.get("attributes") or []}
+            for am in om.get("attributeMappings") or []:
+                target = am.get("targetAttributeName")
+                if target not in defined:
+                    raise bad_request(
+                        f"Attribute mapping target '{target}' in object mapping '{om.get('name')}' is not defined on "
+                        f"object '{target_obj.get('name')}' of directory '{names['targetDirectoryName']}': add an "
+                        "attributeDefinition with that name to the directory's object first.", "BadRequest")
+
+
+# parseExpression --------------------------------------------------------------------------------------------------
+
+@ROUTER.add("POST", SP + "/jobs/{job}/schema/parseExpression", R_SYNC, write=False)
+def parse_expression(h: GraphHandler, req: Request) -> Response:
+    """GDOCS synchronization-synchronizationschema-parseexpression.md (graph-examples/parseExpression-*)."""
+    _job(h, req)
+    return Response(200, _parse_expression_response(req))
+
+
+# Parameter names per function. source/Find/Replacement for Replace and source for SingleAppRoleAssignment are from
+# the docs' examples; Switch's (source, defaultValue, key, value, ...) and the rest follow the function reference
+# (EDOCS functions-for-customizing-application-data.md) and are UNCONFIRMED as key spellings.
+_PARAMS: dict[str, list[str]] = {
+    "SingleAppRoleAssignment": ["source"],
+    "AppRoleAssignmentsComplex": ["source"],
+    "AssertiveAppRoleAssignmentsComplex": ["source"],
+    "Not": ["source"], "ToLower": ["source", "culture"], "ToUpper": ["source", "culture"],
+    "StripSpaces": ["source"], "IsNull": ["source"], "IsNullOrEmpty": ["source"], "IsPresent": ["source"],
+    "CBool": ["source"], "CStr": ["source"], "Trim": ["source"],
+    "Mid": ["source", "start", "length"], "Left": ["source", "numChars"], "Append": ["source", "suffix"],
+    "Replace": ["source", "Find", "RegexPattern", "RegexGroupName", "Replacement", "ReplacementAttributeName",
+                "Template"],
+    "Coalesce": ["source"], "Join": ["separator", "source"], "Switch": ["source", "defaultValue"],
+}
+_REPEAT = {"Switch": ["key", "value"], "Join": ["source"], "Coalesce": ["source"]}
+
+
+class _ExprError(ValueError):
+    pass
+
+
+def _parse(expr: str) -> dict[str, Any]:
+    pos = 0
+
+    def ws() -> None:
+        nonlocal pos
+        while pos < len(expr) and expr[pos].isspace():
+            pos += 1
+
+    def node() -> dict[str, Any] | None:
+        nonlocal pos
+        ws()
+        start = pos
+        if pos >= len(expr):
+            raise _ExprError("Unexpected end of expression.")
+        c = expr[pos]
+        if c in ",)":
+            return None  # an empty (omitted) argument
+        if c == "[":
+            end = expr.find("]", pos)
+            if end < 0:
+                raise _ExprError(f"Missing ']' for the attribute at position {pos}.")
+            name = expr[pos + 1:end].strip()
+            pos = end + 1
+            return {"expression": expr[start:pos], "name": name, "parameters": [], "type": "Attribute"}
+        if c == '"':
+            pos += 1
+            value = []
+            while pos < len(expr) and expr[pos] != '"':
+                if expr[pos] == "\\" and pos + 1 < len(expr):
+                    pos += 1
+                value.append(expr[pos])
+                pos += 1
+            if pos >= len(expr):
+                raise _ExprError("Unterminated string constant.")
+            pos += 1
+            return {"expression": expr[start:pos], "name": "".join(value), "parameters": [], "type": "Constant"}
+        m = re.compile(r"[A-Za-z][A-Za-z0-9]*").match(expr, pos)
+        if not m:
+            raise _ExprError(f"Unexpected character '{c}' at position {pos}.")
+        name = m.group(0)
+        pos = m.end()
+        ws()
+        if pos >= len(expr) or expr[pos] != "(":
+            raise _ExprError(f"Expected '(' after function name '{name}'.")
+        if name not in _PARAMS:
+            raise _ExprError(f"Unknown function '{name}'.")
+        pos += 1
+        args: list[dict[str, Any] | None] = []
+        ws()
+        if pos < len(expr) and expr[pos] == ")":
+            pos += 1
+        else:
+            while True:
+                args.append(node())
+                ws()
+                if pos < len(expr) and expr[pos] == ",":
+                    pos += 1
+                    continue
+                if pos < len(expr) and expr[pos] == ")":
+                    pos += 1
+                    break
+                raise _ExprError(f"Expected ',' or ')' at position {pos}.")
+        names = list(_PARAMS[name])
+        repeat = _REPEAT.get(name, [])
+        params = []
+        for i, arg in enumerate(args):
+            if i < len(names):
+                key = names[i]
+            elif repeat:
+                key = repeat[(i - len(names)) % len(repeat)]
+            else:
+                raise _ExprError(f"Too many arguments for function '{name}'.")
+            if arg is not None:  # omitted arguments are left out (the Replace example in the doc)
+                params.append({"key": key, "value": arg})
+        if not params and names and names[0] == "source":
+            raise _ExprError(f"Function '{name}' needs a source argument.")
+        return {"expression": expr[start:pos], "name": name, "parameters": params, "type": "Function"}
+
+    result = node()
+    ws()
+    if result is None or pos != len(expr):
+        raise _ExprError(f"Unexpected text at position {pos}.")
+    return result
+
+
+def _evaluate(node: dict[str, Any], props: dict[str, Any]) -> Any:
+    t = node["type"]
+    if t == "Attribute":
+        return props.get(node["name"])
+    if t == "Constant":
+        return node["name"]
+    args = {}
+    for p in node["parameters"]:
+        args.setdefault(p["key"], []).append(_evaluate(p["value"], props))
+    src = (args.get("source") or [None])[0]
+    name = node["name"]
+    if name == "SingleAppRoleAssignment":
+        values = src if isinstance(src, list) else ([] if src is None else [src])
+        return values[0] if values else None
+    if name in ("AppRoleAssignmentsComplex", "AssertiveAppRoleAssignmentsComplex"):
+        return src if isinstance(src, list) else ([] if src is None else [src])
+    if name == "Not":
+        return "False" if str(src).lower() == "true" else "True"
+    if name == "ToLower":
+        return None if src is None else str(src).lower()
+    if name == "ToUpper":
+        return None if src is None else str(src).upper()
+    if name == "Replace" and "Find" in args and "Replacement" in args:
+        return None if src is None else str(src).replace(args["Find"][0], args["Replacement"][0])
+    if name == "Switch":
+        keys, values = args.get("key", []), args.get("value", [])
+        for k, v in zip(keys, values):
+            if str(src) == k:
+                return v
+        return (args.get("defaultValue") or [None])[0]
+    raise _ExprError(f"The sandbox cannot evaluate function '{name}'.")
+
+
+def _parse_expression_response(req: Request) -> dict[str, Any]:
+    body = req.json()
+    expr = body.get("expression") if isinstance(body, dict) else None
+    if not isinstance(expr, str) or not expr.strip():
+        raise bad_request("The expression property is required.", "BadRequest")
+    out: dict[str, Any] = {"error": None, "evaluationSucceeded": False, "evaluationResult": None,
+                           "parsedExpression": None, "parsingSucceeded": False}
+    try:
+        parsed = _parse(expr)
+    except _ExprError as e:
+        out["error"] = {"code": "ExpressionParsingFailed", "message": str(e)}
+        return out
+    out["parsedExpression"] = parsed
+    out["parsingSucceeded"] = True
+    test = body.get("testInputObject")
+    if isinstance(test, dict) and isinstance(test.get("properties"), list):
+        props = {p.get("key"): p.get("value") for p in test["properties"] if isinstance(p, dict)}
+        try:
+            value = _evaluate(parsed, props)
+        except _ExprError as e:
+            out["error"] = {"code": "ExpressionEvaluationFailed", "message": str(e)}
+            return out
+        out["evaluationSucceeded"] = True
+        values = value if isinstance(value, list) else ([] if value is None else [value])
+        out["evaluationResult"] = [str(v) for v in values]
+    return out
+
+
+# secrets --------------------------------------------------------------------------------------------------------------
+
+@ROUTER.add("PUT", SP + "/secrets", W_SYNC)
+def put_secrets(h: GraphHandler, req: Request) -> Response:
+    """GDOCS synchronization-serviceprincipal-put-synchronization.md: 204.
+
+    Keys are MERGED into what is stored (a key sent again replaces its value; keys not sent are kept). Whether the
+    real service merges or replaces the whole set is UNCONFIRMED (graph-api.md section 6): clients should always send
+    every key they want kept, which works under both behaviours."""
+    sp = _sp(h, req)
+    body = req.json()
+    items = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise bad_request("The body must be {\"value\": [{\"key\": ..., \"value\": ...}]}.", "BadRequest")
+    for it in items:
+        if not isinstance(it, dict) or not isinstance(it.get("key"), str):
+            raise bad_request("Every secret needs a string 'key'.", "BadRequest")
+        if it["key"] not in SECRET_KEYS:
+            raise GraphFault(500, "InternalError", f"Requested value '{it['key']}' was not found.")
+        if it.get("value") is not None and not isinstance(it.get("value"), str):
+            raise bad_request(f"The value of secret '{it['key']}' must be a string.", "BadRequest")
+    stored = h.tenant.state["secrets"].setdefault(sp["id"], [])
+    index = {s["key"]: s for s in stored}
+    for it in items:
+        value = it.get("value") or ""
+        if it["key"] in index:
+            index[it["key"]]["value"] = value
+        else:
+            entry = {"key": it["key"], "value": value}
+            stored.append(entry)
+            index[it["key"]] = entry
+    return Response(204)
+
+
+@ROUTER.add("GET", SP + "/secrets", R_SYNC)
+def get_secrets(h: GraphHandler, req: Request) -> Response:
+    """Not in the documented method table but in the OpenAPI (go-azure-sdk ListSynchronizationSecrets); secret
+    values come back as "*" (graph-api.md section 6)."""
+    sp = _sp(h, req)
+    value = [{"key": s["key"], "value": "*" if s["key"] in MASKED_KEYS and s["value"] else s["value"]}
+             for s in h.tenant.state["secrets"].get(sp["id"], [])]
+    return Response(200, {"@odata.context": f"{req.base}/$metadata#{_ctx(req, sp, 'secrets')}", "value": value})
+
+
+# validateCredentials --------------------------------------------------------------------------------------------------
+
+def _validate(h: GraphHandler, sp: dict[str, Any], body: Any) -> Response:
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.", "BadRequest")
+    if body.get("useSavedCredentials"):
+        creds = _secrets(h, sp["id"])
+    else:
+        items = body.get("credentials") or []
+        if not isinstance(items, list):
+            raise bad_request("'credentials' must be an array of {key, value}.", "BadRequest")
+        creds = {it.get("key"): it.get("value") for it in items if isinstance(it, dict)}
+        for key in creds:
+            if key not in SECRET_KEYS:
+                raise GraphFault(500, "InternalError", f"Requested value '{key}' was not found.")
+    if not creds.get("BaseAddress"):
+        reason = "The Tenant URL (BaseAddress) is missing."
+    else:
+        from natoma_entra.sandbox import engine
+
+        reason = engine.validate_credentials(h.tenant, {"BaseAddress": creds.get("BaseAddress") or "",
+                                                        "SecretToken": creds.get("SecretToken") or ""})
+    if reason is None:
+        return Response(204)
+    raise GraphFault(400, CREDENTIALS_CODE,
+                     "You appear to have entered invalid credentials. Please confirm you are using the correct "
+                     f"information for an administrative account. Error code: {CREDENTIALS_CODE} Details: {reason}")
+
+
+@ROUTER.add("POST", SP + "/jobs/validateCredentials", W_SYNC, write=False)
+def validate_without_job(h: GraphHandler, req: Request) -> Response:
+    """EDOCS cross-tenant-synchronization-configure-graph.md step 7: templateId in the body, no job needed."""
+    sp = _sp(h, req)
+    body = req.json()
+    tid = body.get("templateId") if isinstance(body, dict) else None
+    if not isinstance(tid, str) or _template(h, sp, tid) is None:
+        raise bad_request(f"The templateId '{tid}' is not valid for this service principal.", "BadRequest")
+    return _validate(h, sp, body)
+
+
+@ROUTER.add("POST", SP + "/jobs/{job}/validateCredentials", W_SYNC, write=False)
+def validate_with_job(h: GraphHandler, req: Request) -> Response:
+    sp, _job_obj = _job(h, req)
+    return _validate(h, sp, req.json())
+
+
+# start / pause / restart ------------------------------------------------------------------------------------------
+
+def _require_credentials(h: GraphHandler, sp: dict[str, Any]) -> None:
+    secrets = _secrets(h, sp["id"])
+    missing = [k for k in ("BaseAddress", "SecretToken") if not secrets.get(k)]
+    if missing:
+        # UNCONFIRMED: the real service's answer for starting a job without admin credentials.
+        raise bad_request(f"The job cannot start: no admin credentials saved ({', '.join(missing)} missing). "
+                          "PUT .../synchronization/secrets with BaseAddress and SecretToken first.", "BadRequest")
+
+
+def _activate(job: dict[str, Any]) -> None:
+    job["schedule"] = {"expiration": None, "interval": INTERVAL, "state": "Active"}
+    status = job["status"]
+    status["quarantine"] = None
+    status["code"] = "Active" if status.get("lastSuccessfulExecution") else "NotRun"
+
+
+@ROUTER.add("POST", SP + "/jobs/{job}/start", W_SYNC)
+def start_job(h: GraphHandler, req: Request) -> Response:
+    """synchronization-synchronizationjob-start.md: 204; resumes a paused job and clears quarantine. Starting an
+    already active job (not quarantined) changes nothing here: the doc says not to call start then."""
+    sp, job = _job(h, req)
+    _require_credentials(h, sp)
+    if job["schedule"].get("state") == "Active" and job["status"].get("code") not in ("Quarantine", "Paused"):
+        return Response(204)
+    _activate(job)
+    from natoma_entra.sandbox import engine
+
+    engine.run_cycle(h.tenant, sp["id"], job["id"])
+    return Response(204)
+
+
+@ROUTER.add("POST", SP + "/jobs/{job}/pause", W_SYNC)
+def pause_job(h: GraphHandler, req: Request) -> Response:
+    _sp_obj, job = _job(h, req)
+    job["schedule"]["state"] = "Paused"
+    job["status"]["code"] = "Paused"
+    return Response(204)
+
+
+@ROUTER.add("POST", SP + "/jobs/{job}/restart", W_SYNC)
+def restart_job(h: GraphHandler, req: Request) -> Response:
+    """synchronization-synchronizationjob-restart.md: body {"criteria": {"resetScope": "Watermark, Escrows, ..."}}."""
+    sp, job = _job(h, req)
+    body = req.json_or_empty()
+    criteria = body.get("criteria") if isinstance(body, dict) else None
+    scope = (criteria or {}).get("resetScope") if isinstance(criteria, dict) else None
+    if scope:
+        parts = [p.strip() for p in str(scope).split(",") if p.strip()]
+        bad = [p for p in parts if p not in RESET_SCOPES]
+        if bad:
+            raise bad_request(f"Invalid resetScope value(s): {', '.join(bad)}.", "BadRequest")
+    _require_credentials(h, sp)
+    _activate(job)
+    job["status"]["countSuccessiveCompleteFailures"] = 0
+    from natoma_entra.sandbox import engine
+
+    engine.run_cycle(h.tenant, sp["id"], job["id"])
+    return Response(204)
+
+
+# provisionOnDemand ----------------------------------------------------------------------------------------------
+
+@ROUTER.add("POST", SP + "/jobs/{job}/provisionOnDemand", W_SYNC)
+def provision_on_demand(h: GraphHandler, req: Request) -> Response:
+    """synchronization-synchronizationjob-provisionondemand.md: 200 stringKeyStringValuePair; 5 requests / 10 s."""
+    sp, job = _job(h, req)
+    body = req.json()
+    now = h.tenant.clock()
+    calls = [t for t in h.pod_calls.get(job["id"], []) if now - t < POD_WINDOW]
+    if len(calls) >= POD_LIMIT:
+        wait = max(1, math.ceil(POD_WINDOW - (now - calls[0])))
+        h.pod_calls[job["id"]] = calls
+        raise GraphFault(429, "TooManyRequests", "Too many requests: provisionOnDemand allows 5 requests per 10 "
+                                                 "seconds per job.", {"Retry-After": str(wait)})
+    calls.append(now)
+    h.pod_calls[job["id"]] = calls
+    from natoma_entra.sandbox import engine
+
+    result = engine.provision_on_demand(h.tenant, sp["id"], job["id"], body)
+    return Response(200, {"@odata.context": f"{req.base}/$metadata#microsoft.graph.stringKeyStringValuePair",
+                          **result})

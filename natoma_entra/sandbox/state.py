@@ -1,0 +1,355 @@
+"""The simulated tenant's state: constants, ids, the initial tenant, load/save.
+
+The layout of ``Tenant.state`` is fixed by docs/dev/sandbox-contract.md (Graph JSON shapes, camelCase, JSON
+serialisable). Behavioural knobs that are not tenant data (``sp_role_lag``, ``denied_permissions``, the clock) live on
+the ``Tenant`` object, not in the state dict.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as _dt
+import json
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+GRAPH_ROOT = "https://graph.microsoft.com"
+ACCESS_TOKEN = "sandbox-access-token"
+NATOMA_URL = "https://natoma.sandbox.test/scim/v2"
+NATOMA_TOKEN = "sandbox-scim-token"
+NON_GALLERY_TEMPLATE_ID = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
+
+# Default roles of an app instantiated from the non-gallery template (graph-examples/*appRoles*; GDOCS
+# concepts/application-proxy-configure-api.md and EDOCS cross-tenant-synchronization-configure-graph.md).
+MSIAM_ACCESS_ROLE_ID = "b9632174-c057-4f7e-951b-be3adc52bfe6"
+USER_ROLE_ID = "18d14569-c3bd-439b-9a66-3a2aee01d14f"
+DEFAULT_ACCESS_ROLE_ID = "00000000-0000-0000-0000-000000000000"
+
+TENANT_DOMAIN = "contoso.onmicrosoft.com"
+_NAMESPACE = uuid.UUID("5a4d1c6e-3f0b-4c43-9a53-6e61746f6d61")  # fixed: ids are stable across runs and machines
+
+
+class GraphFault(Exception):
+    """An error the Graph handler turns into Graph's error body: ``{"error": {"code", "message", "innerError"}}``."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def det_id(*parts: str) -> str:
+    """A deterministic GUID from names: ``det_id("user", "Adele Vance")``."""
+    return str(uuid.uuid5(_NAMESPACE, "/".join(parts)))
+
+
+def assignment_id(principal_id: str, resource_id: str, app_role_id: str) -> str:
+    """An appRoleAssignment id shaped like Graph's: base64url(principalId bytes_le + 16 more bytes), unpadded.
+
+    (The sample id "-WmtM5na7Uus0D8kI1yylpU9Mdo0Pb9OoBJvd3T5eKc" in GDOCS serviceprincipal-post-approleassignedto.md
+    starts with the principal's GUID in little-endian byte order.)"""
+    raw = uuid.UUID(principal_id).bytes_le + uuid.UUID(det_id("assignment", principal_id, resource_id, app_role_id)).bytes
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def no_dashes(guid: str) -> str:
+    return guid.replace("-", "")
+
+
+def iso(ts: _dt.datetime) -> str:
+    return ts.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_app_roles() -> list[dict[str, Any]]:
+    return [
+        {
+            "allowedMemberTypes": ["User"],
+            "description": "User",
+            "displayName": "User",
+            "id": USER_ROLE_ID,
+            "isEnabled": True,
+            "origin": "Application",
+            "value": None,
+        },
+        {
+            "allowedMemberTypes": ["User"],
+            "description": "msiam_access",
+            "displayName": "msiam_access",
+            "id": MSIAM_ACCESS_ROLE_ID,
+            "isEnabled": True,
+            "origin": "Application",
+            "value": None,
+        },
+    ]
+
+
+# name, mailNickname, role groups (direct memberships; "All Company" is added for everyone)
+_USERS = [
+    ("Adele Vance", "AdeleV", "Adele", "Vance", ["Natoma Admins"]),
+    ("Alex Wilber", "AlexW", "Alex", "Wilber", ["Natoma App Admins"]),
+    ("Megan Bowen", "MeganB", "Megan", "Bowen", ["Natoma Members"]),
+    ("Lee Gu", "LeeG", "Lee", "Gu", ["Natoma Admins", "Natoma Members"]),
+    ("Diego Siciliani", "DiegoS", "Diego", "Siciliani", []),
+    ("Pradeep Gupta", "PradeepG", "Pradeep", "Gupta", ["Natoma Contractors"]),
+]
+_SECURITY_GROUPS = [
+    ("Natoma Admins", "Natoma administrators"),
+    ("Natoma App Admins", "Natoma application administrators"),
+    ("Natoma Members", "Natoma members"),
+    ("Natoma Contractors", "Contractors (nested in Natoma Members)"),
+]
+
+
+def user_id(display_name: str) -> str:
+    return det_id("user", display_name)
+
+
+def group_id(display_name: str) -> str:
+    return det_id("group", display_name)
+
+
+class Tenant:
+    """The simulated tenant: ``state`` (the contract's dict) plus behaviour knobs.
+
+    - ``sp_role_lag``: how many reads of a service principal pass before roles PATCHed onto its application show
+      on the SP (0: at once). Graph copies the roles asynchronously (graph-api.md section 2).
+    - ``denied_permissions``: Graph permission names (e.g. ``"AppRoleAssignment.ReadWrite.All"``) the caller lacks;
+      a route needing one answers 403 Authorization_RequestDenied.
+    - ``clock``: seconds, monotonic (rate limits). ``now``: wall-clock datetime (timestamps in objects).
+    """
+
+    def __init__(
+        self,
+        state: dict[str, Any],
+        *,
+        sp_role_lag: int = 0,
+        denied_permissions: set[str] | frozenset[str] | None = None,
+        clock: Callable[[], float] | None = None,
+        now: Callable[[], _dt.datetime] | None = None,
+    ):
+        self.state = state
+        self.sp_role_lag = sp_role_lag
+        self.denied_permissions: set[str] = set(denied_permissions or ())
+        self.clock = clock or time.monotonic
+        self.now = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
+        for key, empty in _EMPTY_STATE.items():
+            state.setdefault(key, copy.deepcopy(empty))
+
+    # construction ----------------------------------------------------------------------------------------------
+    @classmethod
+    def from_state(cls, state: dict[str, Any], **options: Any) -> "Tenant":
+        return cls(state, **options)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], **options: Any) -> "Tenant":
+        with open(path, encoding="utf-8") as f:
+            return cls(json.load(f), **options)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the state as JSON atomically (a temp file in the same directory, then rename)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self.state, f, indent=1, sort_keys=True)
+                f.write("\n")
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
+    @classmethod
+    def initial(cls, **options: Any) -> "Tenant":
+        """The tenant a newcomer starts with (design.md section 5)."""
+        tenant_id = det_id("tenant", TENANT_DOMAIN)
+        state: dict[str, Any] = copy.deepcopy(_EMPTY_STATE)
+        state["tenantId"] = tenant_id
+        state["domain"] = TENANT_DOMAIN
+        state["applicationTemplates"][NON_GALLERY_TEMPLATE_ID] = {
+            "id": NON_GALLERY_TEMPLATE_ID,
+            "displayName": "Non-gallery application",
+            "description": "Integrate any other application that you don't find in the gallery (Non-gallery)",
+            "homePageUrl": None,
+            "logoUrl": None,
+            "publisher": "Microsoft Corporation",
+            "categories": [],
+            "supportedProvisioningTypes": ["sync"],
+            "supportedSingleSignOnModes": ["password", "saml", "notSupported"],
+        }
+        tenant = cls(state, **options)
+        tenant.instantiate(NON_GALLERY_TEMPLATE_ID, "Natoma", created="2024-01-15T09:00:00Z")
+
+        for name, description in _SECURITY_GROUPS:
+            gid = group_id(name)
+            state["groups"][gid] = {
+                "id": gid,
+                "displayName": name,
+                "description": description,
+                "securityEnabled": True,
+                "mailEnabled": False,
+                "mailNickname": name.replace(" ", ""),
+                "mail": None,
+                "groupTypes": [],
+            }
+            state["members"][gid] = []
+        all_company = group_id("All Company")
+        state["groups"][all_company] = {
+            "id": all_company,
+            "displayName": "All Company",
+            "description": "This is the default group for everyone in the network",
+            "securityEnabled": False,
+            "mailEnabled": True,
+            "mailNickname": "allcompany",
+            "mail": f"allcompany@{TENANT_DOMAIN}",
+            "groupTypes": ["Unified"],
+        }
+        state["members"][all_company] = []
+        for display, nick, given, surname, groups in _USERS:
+            uid = user_id(display)
+            state["users"][uid] = {
+                "id": uid,
+                "displayName": display,
+                "userPrincipalName": f"{nick}@{TENANT_DOMAIN}",
+                "mail": f"{nick}@{TENANT_DOMAIN}",
+                "mailNickname": nick,
+                "givenName": given,
+                "surname": surname,
+                "accountEnabled": True,
+            }
+            for g in groups:
+                state["members"][group_id(g)].append(uid)
+            state["members"][all_company].append(uid)
+        state["members"][group_id("Natoma Members")].append(group_id("Natoma Contractors"))
+        return tenant
+
+    # helpers used by the handler and the engine ---------------------------------------------------------------
+    def timestamp(self) -> str:
+        return iso(self.now())
+
+    def instantiate(self, template_id: str, display_name: str, *, created: str | None = None) -> tuple[dict, dict]:
+        """Create an application + service principal from an application template (both get the default roles)."""
+        st = self.state
+        n = sum(1 for a in st["applications"].values() if a.get("displayName") == display_name)
+        key = display_name if n == 0 else f"{display_name}#{n}"
+        app_obj_id, app_id, sp_id = det_id("app", key), det_id("appId", key), det_id("sp", key)
+        created = created or self.timestamp()
+        app = {
+            "id": app_obj_id,
+            "appId": app_id,
+            "displayName": display_name,
+            "createdDateTime": created,
+            "deletedDateTime": None,
+            "description": None,
+            "notes": None,
+            "signInAudience": "AzureADMyOrg",
+            "publisherDomain": st["domain"],
+            "identifierUris": [],
+            "tags": [],
+            "groupMembershipClaims": None,
+            "appRoles": default_app_roles(),
+            "web": {"homePageUrl": None, "logoutUrl": None, "redirectUris": []},
+        }
+        sp = {
+            "id": sp_id,
+            "appId": app_id,
+            "displayName": display_name,
+            "appDisplayName": display_name,
+            "accountEnabled": True,
+            "appOwnerOrganizationId": st["tenantId"],
+            "appRoleAssignmentRequired": True,
+            "applicationTemplateId": template_id,
+            "deletedDateTime": None,
+            "description": None,
+            "notes": None,
+            "preferredSingleSignOnMode": None,
+            "servicePrincipalNames": [app_id],
+            "servicePrincipalType": "Application",
+            "signInAudience": "AzureADMyOrg",
+            "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
+            "appRoles": default_app_roles(),
+        }
+        st["applications"][app_obj_id] = app
+        st["servicePrincipals"][sp_id] = sp
+        return app, sp
+
+    def sp_for_app(self, app: dict) -> dict | None:
+        for sp in self.state["servicePrincipals"].values():
+            if sp.get("appId") == app.get("appId"):
+                return sp
+        return None
+
+    def app_for_sp(self, sp: dict) -> dict | None:
+        for app in self.state["applications"].values():
+            if app.get("appId") == sp.get("appId"):
+                return app
+        return None
+
+    def queue_sp_roles(self, sp_id: str, app_roles: list[dict]) -> None:
+        """Mirror an application's roles onto its SP (origin "Application"), now or after ``sp_role_lag`` reads."""
+        roles = [dict(r, origin="Application") for r in copy.deepcopy(app_roles)]
+        if self.sp_role_lag <= 0:
+            self.state["servicePrincipals"][sp_id]["appRoles"] = roles
+            self.state["spRolesPending"].pop(sp_id, None)
+            return
+        self.state["spRolesPending"].setdefault(sp_id, []).append({"appRoles": roles, "visibleAfter": self.sp_role_lag})
+
+    def sp_read(self, sp_id: str) -> None:
+        """Count one read of an SP: apply pending role copies that are due, then age the rest."""
+        pending = self.state["spRolesPending"].get(sp_id)
+        if not pending:
+            return
+        due = [p for p in pending if p["visibleAfter"] <= 0]
+        if due:
+            self.state["servicePrincipals"][sp_id]["appRoles"] = due[-1]["appRoles"]
+        rest = [p for p in pending if p["visibleAfter"] > 0]
+        for p in rest:
+            p["visibleAfter"] -= 1
+        if rest:
+            self.state["spRolesPending"][sp_id] = rest
+        else:
+            self.state["spRolesPending"].pop(sp_id, None)
+
+    def find_sp(self, display_name: str = "Natoma") -> dict:
+        for sp in self.state["servicePrincipals"].values():
+            if sp["displayName"] == display_name:
+                return sp
+        raise KeyError(display_name)
+
+    def find_app(self, display_name: str = "Natoma") -> dict:
+        for app in self.state["applications"].values():
+            if app["displayName"] == display_name:
+                return app
+        raise KeyError(display_name)
+
+    def direct_groups_of(self, object_id: str) -> list[str]:
+        return [gid for gid, members in self.state["members"].items() if object_id in members]
+
+
+_EMPTY_STATE: dict[str, Any] = {
+    "tenantId": None,
+    "domain": TENANT_DOMAIN,
+    "applications": {},
+    "servicePrincipals": {},
+    "spRolesPending": {},
+    "users": {},
+    "groups": {},
+    "members": {},
+    "appRoleAssignments": {},
+    "applicationTemplates": {},
+    "jobs": {},
+    "schemas": {},
+    "secrets": {},
+    "provisioningLogs": [],
+    "natoma": {},
+}
