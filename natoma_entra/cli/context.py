@@ -1,0 +1,156 @@
+"""What every command shares: the global options, building the run (config, sign-in, Graph client), rendering."""
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import typer
+
+
+class Output(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+@dataclass
+class Globals:
+    config_path: Path | None = None
+    flags: dict[str, Any] = field(default_factory=dict)
+    sandbox: bool = False
+    sandbox_state: Path | None = None
+    dry_run: bool = False
+    output: Output = Output.text
+    verbose: bool = False
+    quiet: bool = False
+    strict: bool = False
+    exit_code: bool = False
+
+    def say(self, msg: str, style: str = "dim") -> None:
+        """Progress and messages: stderr, so `--output json | jq` works."""
+        if self.quiet:
+            return
+        from rich.console import Console
+        from rich.text import Text
+
+        from ..redact import redact
+
+        Console(stderr=True, highlight=False).print(Text(redact(msg), style=style))
+
+
+def sandbox_state_path(g: Globals) -> Path:
+    if g.sandbox_state:
+        return Path(g.sandbox_state)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "natoma-entra" / "sandbox.json"
+
+
+def load_config(g: Globals, extra_flags: dict | None = None):
+    from ..config import load
+
+    defaults = {}
+    if g.sandbox:
+        from ..sandbox.defaults import SANDBOX_CONFIG
+
+        defaults = SANDBOX_CONFIG
+    flags = {**g.flags, **(extra_flags or {})}
+    return load(g.config_path, flags, defaults=defaults)
+
+
+def _setup_logging(g: Globals) -> None:
+    if not g.verbose:
+        return
+    import logging
+
+    from ..redact import RedactingFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    for name in ("natoma_entra", "httpx"):
+        lg = logging.getLogger(name)
+        lg.setLevel(logging.DEBUG)
+        lg.addHandler(handler)
+
+
+@dataclass
+class Run:
+    """A built run: the session, and what must happen when it ends (close the client, save the sandbox)."""
+
+    session: Any
+    tenant: Any = None  # the sandbox Tenant, when --sandbox
+    state_path: Path | None = None
+
+
+def build_run(g: Globals, config, *, options: dict | None = None, scim_token: Callable[[], str | None] | None = None) -> Run:
+    from ..graph.auth import DELEGATED_MODES, build_credential
+    from ..graph.client import GraphClient
+    from ..graph.clouds import check_endpoint, graph_base_url
+    from ..graph.errors import UsageError
+    from ..redact import register
+    from ..session import Session
+
+    _setup_logging(g)
+    tenant = state_path = None
+    if g.sandbox:
+        from ..sandbox.defaults import open_sandbox
+
+        state_path = sandbox_state_path(g)
+        tenant, transport, credential = open_sandbox(state_path)
+        graph = GraphClient(credential, "https://graph.microsoft.com/v1.0", transport=transport)
+    else:
+        try:
+            base = graph_base_url(config.cloud, check_endpoint(config.graph_endpoint) if config.graph_endpoint else None)
+        except ValueError as e:
+            raise UsageError(str(e), fix="correct --graph-endpoint") from None
+        if config.auth == "access-token":
+            register(os.environ.get("NATOMA_ENTRA_ACCESS_TOKEN"))
+        register(os.environ.get("AZURE_CLIENT_SECRET"))
+        credential = build_credential(config.auth, tenant=config.tenant, cloud=config.cloud)
+        graph = GraphClient(credential, base, delegated=config.auth in DELEGATED_MODES)
+    session = Session(graph=graph, config=config, dry_run=g.dry_run, progress=g.say,
+                      scim_token=scim_token or (lambda: None), options=options or {})
+    return Run(session=session, tenant=tenant, state_path=state_path)
+
+
+def execute(g: Globals, command: str, body: Callable[[Any], Awaitable[Any]], *, config=None,
+            options: dict | None = None, scim_token=None) -> None:
+    """Run one command's async body with a built run; render the Report it returns; exit with the right code."""
+    import asyncio
+
+    from ..graph.errors import NatomaEntraError
+    from ..report import render
+
+    config = config or load_config(g)
+    run = build_run(g, config, options=options, scim_token=scim_token)
+
+    async def main():
+        try:
+            return await body(run.session)
+        finally:
+            await run.session.graph.close()
+
+    try:
+        report = asyncio.run(main())
+    finally:
+        if run.tenant is not None and not g.dry_run:
+            run.tenant.save(run.state_path)
+    if report is None:
+        return
+    render(report, g.output.value, verbose=g.verbose, quiet=g.quiet)
+    code = exit_code_for(report, g)
+    if code:
+        raise typer.Exit(code)
+
+
+def exit_code_for(report, g: Globals) -> int:
+    if not report.ok:
+        return 1
+    if g.strict and report.warnings:
+        return 1
+    if g.exit_code and report.pending:
+        return 3
+    return 0

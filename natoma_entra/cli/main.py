@@ -1,0 +1,116 @@
+"""natoma-entra: the Typer app, its global options, and one-line errors.
+
+Heavy imports (msgraph, azure.identity) happen only inside command bodies, so --help and usage errors stay fast.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .. import __version__
+from .context import Globals, Output
+
+app = typer.Typer(
+    name="natoma-entra",
+    help="Configure Microsoft Entra ID so users are provisioned into Natoma over SCIM with the right Natoma role.\n\n"
+         "Run `natoma-entra --sandbox setup` to try it on the built-in simulated tenant.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # a traceback's locals can hold a token; main() prints one line instead
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Options that take a value; used to move global options written after the command to the front.
+VALUE_OPTIONS = {"--config", "--app", "--tenant", "--cloud", "--auth", "--graph-endpoint", "--output", "-o",
+                 "--sandbox-state"}
+FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--quiet", "-q", "--strict", "--exit-code"}
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"natoma-entra {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Optional[Path] = typer.Option(None, "--config", help="Config file (default: natoma-entra.toml here, when present)."),
+    app_ref: Optional[str] = typer.Option(None, "--app", help="The Natoma app: display name, appId or object id."),
+    tenant: Optional[str] = typer.Option(None, "--tenant", help="Tenant id or domain to sign in to."),
+    cloud: Optional[str] = typer.Option(None, "--cloud", help="global | usgov | usgov-dod | china (Graph host and sign-in authority move together)."),
+    auth: Optional[str] = typer.Option(None, "--auth", help="default | cli | client-secret | certificate | managed-identity | workload-identity | device-code | browser | access-token."),
+    graph_endpoint: Optional[str] = typer.Option(None, "--graph-endpoint", help="Graph base URL, e.g. http://127.0.0.1:8080/v1.0 (http only on loopback)."),
+    sandbox: bool = typer.Option(False, "--sandbox", help="Run against the built-in simulated tenant (state kept in a file)."),
+    sandbox_state: Optional[Path] = typer.Option(None, "--sandbox-state", envvar="NATOMA_ENTRA_SANDBOX_STATE", help="The sandbox's state file."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; write nothing."),
+    output: Output = typer.Option(Output.text, "--output", "-o", help="text for people, json for machines (stdout)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="HTTP trace (secrets masked) and tracebacks."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only changes, warnings and errors."),
+    strict: bool = typer.Option(False, "--strict", help="Warnings fail the run (exit 1)."),
+    exit_code: bool = typer.Option(False, "--exit-code", help="Exit 3 when changes are pending (status, --dry-run)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+):
+    ctx.obj = Globals(
+        config_path=config, flags={"app": app_ref, "tenant": tenant, "cloud": cloud, "auth": auth,
+                                   "graph_endpoint": graph_endpoint},
+        sandbox=sandbox, sandbox_state=sandbox_state, dry_run=dry_run, output=output, verbose=verbose,
+        quiet=quiet, strict=strict, exit_code=exit_code,
+    )
+
+
+def _register() -> None:
+    from . import commands, sandbox_cmd  # noqa: F401  (commands register themselves on `app`)
+
+
+def hoist_globals(argv: list[str]) -> list[str]:
+    """Allow global options after the command (`natoma-entra roles --dry-run`): move them to the front."""
+    front, rest, i = [], [], 0
+    while i < len(argv):
+        a = argv[i]
+        name = a.split("=", 1)[0]
+        if a == "--":
+            rest.extend(argv[i:])
+            break
+        if name in FLAG_OPTIONS:
+            front.append(a)
+        elif name in VALUE_OPTIONS:
+            front.append(a)
+            if "=" not in a and i + 1 < len(argv):
+                front.append(argv[i + 1])
+                i += 1
+        else:
+            rest.append(a)
+        i += 1
+    return front + rest
+
+
+def run(argv: list[str] | None = None) -> None:
+    """The console script. Exit codes: 0 done, 1 a step failed, 2 bad usage or input, 3 changes pending."""
+    from ..graph.errors import NatomaEntraError
+    from ..redact import redact
+
+    _register()
+    args = hoist_globals(list(sys.argv[1:] if argv is None else argv))
+    verbose = any(a in ("--verbose", "-v") for a in args)
+    try:
+        # standalone mode: Click prints usage errors and exits 2 (its own convention), and maps typer.Exit codes
+        app(args=args, prog_name="natoma-entra", standalone_mode=True)
+    except NatomaEntraError as e:
+        sys.stderr.write(redact(f"error: {e}") + "\n")
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: run the same command again to continue from where the tenant is\n")
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - one line, the traceback only with --verbose
+        if verbose:
+            import traceback
+
+            sys.stderr.write(redact(traceback.format_exc()))
+        sys.stderr.write(redact(f"error: unexpected {type(e).__name__}: {e}") + "\n")
+        if not verbose:
+            sys.stderr.write("run with --verbose for the traceback\n")
+        sys.exit(1)

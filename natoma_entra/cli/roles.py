@@ -1,0 +1,25 @@
+"""`natoma-entra roles`: step 1."""
+from __future__ import annotations
+
+import typer
+
+from .main import app
+
+
+@app.command("roles")
+def roles_command(
+    ctx: typer.Context,
+    prune: bool = typer.Option(False, "--prune", help="Disable, then remove, enabled roles other than the three Natoma roles (never the template's msiam_access/User)."),
+):
+    """Step 1: the app registration has the three Natoma app roles, enabled, for users and groups.
+
+    Admin=admin, AppAdmin=AppAdmin, Member=member (display name = value; values are case-sensitive).
+    Other roles are kept exactly as they are unless --prune is given.
+
+    Example: natoma-entra --app Natoma roles --dry-run
+    """
+    from ..steps import roles as step
+    from .context import execute
+    from .steps_runner import run_steps
+
+    execute(ctx.obj, "roles", lambda s: run_steps(s, "roles", [step.run]), options={"prune": prune})

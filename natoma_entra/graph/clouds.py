@@ -1,0 +1,56 @@
+"""National clouds: the Graph host and the sign-in authority move together.
+
+Source: Microsoft Graph docs, concepts/deployments.md (graph-api.md section 11).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Cloud:
+    name: str
+    graph_root: str  # no trailing slash
+    authority_host: str  # azure-identity's authority (AzureAuthorityHosts values)
+    non_gallery_template_id: str  # the "non-gallery application" template in that cloud
+
+
+CLOUDS: dict[str, Cloud] = {
+    "global": Cloud(
+        "global", "https://graph.microsoft.com", "login.microsoftonline.com",
+        "8adf8e6e-67b2-4cf2-a259-e3dc5476c621",
+    ),
+    "usgov": Cloud(
+        "usgov", "https://graph.microsoft.us", "login.microsoftonline.us",
+        "4602d0b4-76bb-404b-bca9-2652e1a39c6d",
+    ),
+    "usgov-dod": Cloud(
+        "usgov-dod", "https://dod-graph.microsoft.us", "login.microsoftonline.us",
+        "4602d0b4-76bb-404b-bca9-2652e1a39c6d",
+    ),
+    "china": Cloud(
+        "china", "https://microsoftgraph.chinacloudapi.cn", "login.chinacloudapi.cn",
+        "5a532e38-1581-4918-9658-008dc27c1d68",
+    ),
+}
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def graph_base_url(cloud: str, endpoint: str | None = None) -> str:
+    """The Graph v1.0 base URL, without a trailing slash (a trailing slash gives '//applications', graph-api.md 13)."""
+    if endpoint:
+        return endpoint.rstrip("/")
+    return CLOUDS[cloud].graph_root + "/v1.0"
+
+
+def check_endpoint(url: str) -> str:
+    """Validate a --graph-endpoint URL: absolute, https, or http on a loopback host only."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"--graph-endpoint must be an absolute http(s) URL such as https://graph.microsoft.com/v1.0, got {url!r}")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ValueError(f"--graph-endpoint: http is accepted only for loopback hosts (localhost, 127.0.0.1, ::1); use https for {parts.hostname}")
+    return url.rstrip("/")

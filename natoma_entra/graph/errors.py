@@ -1,0 +1,170 @@
+"""Every Graph or transport failure becomes one GraphError: status, code, message, request id and the fix.
+
+Error body shape and codes: Microsoft Graph docs concepts/errors.md (graph-api.md section 12). The body is parsed
+defensively: `message` is sometimes an object, `innerError` can nest, bodies can be empty or HTML.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+
+class NatomaEntraError(Exception):
+    """An error the CLI reports in one line, with the fix. exit_code follows design.md section 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, fix: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return self.message + (f" Fix: {self.fix}" if self.fix else "")
+
+
+class UsageError(NatomaEntraError):
+    """Bad input: unknown group, ambiguous app, malformed URL, missing token. Exit 2, nothing written."""
+
+    exit_code = 2
+
+
+# (method regex, path regex) -> the application permission(s) that call needs, least privileged first
+# (graph-api.md section 10; the per-call doc pages it names).
+_PERMISSIONS: list[tuple[str, str, str]] = [
+    ("GET", r"^/auditLogs/provisioning", "AuditLog.Read.All"),
+    ("POST", r"^/applicationTemplates/[^/]+/instantiate", "Application.ReadWrite.OwnedBy or Application.ReadWrite.All"),
+    ("PATCH", r"^/applications", "Application.ReadWrite.OwnedBy or Application.ReadWrite.All"),
+    ("GET|POST|DELETE", r"/appRoleAssignedTo", "AppRoleAssignment.ReadWrite.All and Application.Read.All"),
+    ("GET", r"/synchronization", "Synchronization.Read.All (or Synchronization.ReadWrite.All)"),
+    ("POST|PUT|DELETE|PATCH", r"/synchronization", "Synchronization.ReadWrite.All (or Application.ReadWrite.OwnedBy on an app you own)"),
+    ("GET", r"^/(groups|users)", "Group.Read.All and User.Read.All (or Directory.Read.All)"),
+    ("GET", r"^/(applications|servicePrincipals)", "Application.Read.All"),
+]
+
+_DELEGATED_ROLE = "Application Administrator or Cloud Application Administrator"
+
+
+def permission_for(method: str, path: str) -> str | None:
+    for methods, pattern, perm in _PERMISSIONS:
+        if re.fullmatch(methods, method.upper()) and re.search(pattern, path):
+            return perm
+    return None
+
+
+@dataclass
+class GraphError(NatomaEntraError):
+    status: int | None
+    code: str
+    message: str
+    method: str = ""
+    path: str = ""
+    request_id: str | None = None
+    fix: str | None = None
+    retry_after: float | None = None
+    details: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        Exception.__init__(self, self.message)
+
+    def __str__(self) -> str:
+        head = f"Graph {self.method} {self.path} failed"
+        if self.status:
+            head += f" ({self.status} {self.code})" if self.code else f" ({self.status})"
+        elif self.code:
+            head += f" ({self.code})"
+        text = f"{head}: {self.message}"
+        if self.request_id:
+            text += f" [request-id {self.request_id}]"
+        if self.fix:
+            text += f" Fix: {self.fix}"
+        return text
+
+    def is_code(self, *codes: str) -> bool:
+        return self.code in codes
+
+
+def _text(value) -> str:
+    if isinstance(value, dict):  # go-azure-sdk notes message is sometimes {"value": "..."}
+        return str(value.get("value") or value.get("message") or json.dumps(value))
+    return "" if value is None else str(value)
+
+
+def _request_id(inner) -> str | None:
+    while isinstance(inner, dict):
+        rid = inner.get("request-id") or inner.get("requestId")
+        if rid:
+            return rid
+        inner = inner.get("innerError") or inner.get("innererror")
+    return None
+
+
+def parse_error_body(body: bytes) -> tuple[str, str, str | None, list]:
+    """(code, message, request id, details) from a Graph error body; tolerant of non-JSON bodies."""
+    try:
+        doc = json.loads(body or b"null")
+    except ValueError:
+        snippet = body[:200].decode("utf-8", "replace").strip() if body else ""
+        return "", snippet or "(no response body)", None, []
+    err = doc.get("error") if isinstance(doc, dict) else None
+    if not isinstance(err, dict):
+        return "", _text(doc) if doc else "(no response body)", None, []
+    details = err.get("details") or []
+    if isinstance(details, dict):
+        details = [details]
+    inner = err.get("innerError") or err.get("innererror")
+    return _text(err.get("code")), _text(err.get("message")), _request_id(inner), details
+
+
+def fix_for(status: int | None, code: str, method: str, path: str, delegated: bool) -> str | None:
+    if status == 401:
+        return ("sign in again: check --auth and --tenant (for --auth cli run `az login --allow-no-subscriptions`; "
+                "for access-token set a fresh NATOMA_ENTRA_ACCESS_TOKEN)")
+    if status == 403 or code == "Authorization_RequestDenied":
+        perm = permission_for(method, path) or "the Microsoft Graph permission this call needs"
+        fix = f"grant the Microsoft Graph permission {perm} and admin-consent it"
+        if delegated:
+            fix += f"; the signed-in user also needs the Entra role {_DELEGATED_ROLE}"
+        return fix
+    if status == 429:
+        return "Graph is throttling this tenant; wait a minute and run the command again"
+    if status is not None and status >= 500:
+        return "a Graph service error; run the command again (it resumes where it stopped)"
+    if code == "CannotDeleteOrUpdateEnabledEntitlement":
+        return "the role must be disabled (isEnabled false) in one update before it is changed or removed"
+    return None
+
+
+def from_response(status: int, body: bytes, headers, method: str, path: str, delegated: bool = False) -> GraphError:
+    code, message, rid, details = parse_error_body(body)
+    rid = rid or headers.get("request-id") or headers.get("client-request-id")
+    retry_after = None
+    if headers.get("Retry-After"):
+        try:
+            retry_after = float(headers.get("Retry-After"))
+        except ValueError:
+            retry_after = None
+    return GraphError(
+        status=status, code=code, message=message or f"HTTP {status}", method=method, path=path,
+        request_id=rid, fix=fix_for(status, code, method, path, delegated), retry_after=retry_after, details=details,
+    )
+
+
+def from_transport(exc: Exception, method: str, path: str, host: str) -> GraphError:
+    """httpx errors surface unwrapped through the SDK's middleware (graph-api.md section 13)."""
+    kind = type(exc).__name__
+    return GraphError(
+        status=None, code="NetworkError", method=method, path=path,
+        message=f"could not reach {host}: {kind}{': ' + str(exc) if str(exc) else ''}",
+        fix=f"check the network, proxy and --graph-endpoint/--cloud settings for {host}, then run the command again",
+    )
+
+
+def from_sign_in(exc: Exception, auth: str) -> NatomaEntraError:
+    """azure-identity failures (no `az login`, bad secret, no managed identity) in one line."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return NatomaEntraError(
+        f"sign-in failed with --auth {auth}: {first}",
+        fix="check the --auth mode and its settings (see `natoma-entra --help` and docs/auth.md)",
+    )

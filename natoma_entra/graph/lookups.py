@@ -1,0 +1,128 @@
+"""Find the app (application + service principal), groups and users by name or id.
+
+Filters follow the forms the Graph docs show: `displayName eq '...'`, `appId eq '...'`, `startswith(displayName,'...')`
+(graph-api.md section 1). Literals are quoted by odata.literal.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .client import GraphClient
+from .errors import GraphError, UsageError
+from .odata import eq, is_guid, literal, seg
+
+SP_FIELDS = "id,appId,displayName,appRoles,appRoleAssignmentRequired,servicePrincipalType,tags"
+APP_FIELDS = "id,appId,displayName,appRoles"
+GROUP_FIELDS = "id,displayName,securityEnabled,mailEnabled,groupTypes"
+USER_FIELDS = "id,displayName,userPrincipalName,mail"
+
+
+@dataclass
+class App:
+    """The Natoma app: its service principal (enterprise app) and, when the tenant owns one, its application."""
+
+    service_principal: dict
+    application: dict | None
+
+    @property
+    def sp_id(self) -> str:
+        return self.service_principal["id"]
+
+    @property
+    def app_id(self) -> str:
+        return self.service_principal["appId"]
+
+    @property
+    def display_name(self) -> str:
+        return self.service_principal.get("displayName") or ""
+
+    def summary(self) -> dict:
+        return {"displayName": self.display_name, "appId": self.app_id, "servicePrincipalId": self.sp_id,
+                "applicationId": (self.application or {}).get("id")}
+
+
+async def _get_or_none(graph: GraphClient, path: str, params: dict | None = None) -> dict | None:
+    try:
+        return await graph.get(path, params)
+    except GraphError as e:
+        if e.status in (400, 404):
+            return None
+        raise
+
+
+def _listing(items: list[dict]) -> str:
+    return "; ".join(f"{i.get('displayName')!r} (appId {i.get('appId')})" for i in items)
+
+
+async def find_app(graph: GraphClient, ref: str) -> App:
+    """--app NAME|APPID|OBJECTID -> App. No match or several matches is a UsageError listing what was found."""
+    ref = ref.strip()
+    if not ref:
+        raise UsageError("no app given", fix="pass --app NAME|APPID|OBJECTID or set app in the config file")
+    if is_guid(ref):
+        by_app_id, by_sp_id, by_object_id = await graph.gather(
+            graph.list("/servicePrincipals", {"$filter": eq("appId", ref), "$select": SP_FIELDS}),
+            _get_or_none(graph, f"/servicePrincipals/{seg(ref)}", {"$select": SP_FIELDS}),
+            _get_or_none(graph, f"/applications/{seg(ref)}", {"$select": APP_FIELDS}),
+        )
+        sps = by_app_id or ([by_sp_id] if by_sp_id else [])
+        if not sps and by_object_id:  # the application's object id: its SP shares the appId
+            sps = await graph.list("/servicePrincipals", {"$filter": eq("appId", by_object_id["appId"]), "$select": SP_FIELDS})
+            if not sps:
+                raise UsageError(
+                    f"the app registration {by_object_id.get('displayName')!r} has no enterprise application (service principal)",
+                    fix="create the app from Enterprise applications -> New application -> 'Create your own application' "
+                        "(non-gallery), which provisioning needs")
+        if not sps:
+            raise UsageError(f"no app with appId or object id {ref} in this tenant",
+                             fix="check --app (display name, appId or object id) and --tenant")
+    else:
+        sps = await graph.list("/servicePrincipals", {"$filter": eq("displayName", ref), "$select": SP_FIELDS})
+        if not sps:
+            similar = await graph.list("/servicePrincipals", {
+                "$filter": f"startswith(displayName,{literal(ref[:3])})", "$select": "id,appId,displayName"}, limit=10)
+            hint = f" Apps with similar names: {_listing(similar)}." if similar else ""
+            raise UsageError(f"no enterprise app named {ref!r} in this tenant.{hint}",
+                             fix="pass --app with the exact display name, the appId or the object id")
+        if len(sps) > 1:
+            raise UsageError(f"{len(sps)} enterprise apps are named {ref!r}: {_listing(sps)}",
+                             fix="pass --app with the appId of the one to configure")
+    sp = sps[0]
+    apps = await graph.list("/applications", {"$filter": eq("appId", sp["appId"]), "$select": APP_FIELDS})
+    return App(service_principal=sp, application=apps[0] if apps else None)
+
+
+async def find_group(graph: GraphClient, ref: str) -> dict:
+    """A group by object id or exact display name; unknown or ambiguous names list the candidates."""
+    if is_guid(ref):
+        group = await _get_or_none(graph, f"/groups/{seg(ref)}", {"$select": GROUP_FIELDS})
+        if group is None:
+            raise UsageError(f"no group with object id {ref}", fix="check the group id in [groups] or --group")
+        return group
+    groups = await graph.list("/groups", {"$filter": eq("displayName", ref), "$select": GROUP_FIELDS})
+    if len(groups) == 1:
+        return groups[0]
+    if not groups:
+        similar = await graph.list("/groups", {
+            "$filter": f"startswith(displayName,{literal(ref.split()[0] if ref.split() else ref)})",
+            "$select": "id,displayName"}, limit=10)
+        hint = ("; groups with similar names: " + ", ".join(repr(g["displayName"]) for g in similar)) if similar else ""
+        raise UsageError(f"no group named {ref!r}{hint}", fix="use the group's exact display name or its object id")
+    listing = ", ".join(f"{g['displayName']!r} ({g['id']})" for g in groups)
+    raise UsageError(f"{len(groups)} groups are named {ref!r}: {listing}", fix="use the object id of the one you mean")
+
+
+async def find_user(graph: GraphClient, ref: str) -> dict:
+    """A user by object id or userPrincipalName, else by exact display name."""
+    if is_guid(ref) or "@" in ref:
+        user = await _get_or_none(graph, f"/users/{seg(ref)}", {"$select": USER_FIELDS})
+        if user:
+            return user
+        raise UsageError(f"no user {ref!r}", fix="give the user's userPrincipalName, object id or display name")
+    users = await graph.list("/users", {"$filter": eq("displayName", ref), "$select": USER_FIELDS})
+    if len(users) == 1:
+        return users[0]
+    if not users:
+        raise UsageError(f"no user named {ref!r}", fix="give the user's userPrincipalName, object id or display name")
+    listing = ", ".join(u.get("userPrincipalName") or u["id"] for u in users)
+    raise UsageError(f"{len(users)} users are named {ref!r}: {listing}", fix="give the userPrincipalName instead")

@@ -1,0 +1,50 @@
+"""Plans and results as data: printed as text for people or as one JSON document for machines (design.md 3)."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Action = Literal["create", "update", "delete", "none"]
+Status = Literal["unchanged", "changed", "planned", "failed", "skipped"]
+
+
+class Change(BaseModel):
+    action: Action
+    target: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class StepResult(BaseModel):
+    step: str
+    status: Status
+    changes: list[Change] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    info: dict[str, Any] = Field(default_factory=dict)  # step facts: job state, verified credentials, ...
+    error: str | None = None
+    fix: str | None = None
+
+    @property
+    def pending(self) -> list[Change]:
+        return [c for c in self.changes if c.action != "none"]
+
+
+class Report(BaseModel):
+    command: str
+    app: dict[str, Any] = Field(default_factory=dict)
+    dry_run: bool = False
+    steps: list[StepResult] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    ok: bool = True
+
+    def add(self, result: StepResult) -> StepResult:
+        self.steps.append(result)
+        self.warnings.extend(w for w in result.warnings if w not in self.warnings)
+        if result.status == "failed":
+            self.ok = False
+        return result
+
+    @property
+    def pending(self) -> bool:
+        return any(s.pending for s in self.steps if s.status in ("planned",)) or any(
+            s.info.get("state") in ("missing", "drifted") for s in self.steps)

@@ -1,0 +1,66 @@
+"""Report -> text (people) or JSON (machines). Data on stdout, progress and messages on stderr (design.md 3)."""
+from __future__ import annotations
+
+import json
+import sys
+
+from .plan import Change, Report, StepResult
+from .redact import redact
+
+_MARK = {"create": "+", "update": "~", "delete": "-", "none": "="}
+_STATUS_STYLE = {"unchanged": "green", "changed": "yellow", "planned": "cyan", "failed": "red", "skipped": "dim"}
+
+
+def to_json(report: Report) -> str:
+    return redact(json.dumps(report.model_dump(mode="json"), indent=2))
+
+
+def change_line(change: Change, dry_run: bool) -> str:
+    verb = {"create": "create", "update": "update", "delete": "delete", "none": "unchanged"}[change.action]
+    if change.action != "none":
+        verb = ("would " + verb) if dry_run else {"create": "created", "update": "updated", "delete": "deleted"}[verb]
+    why = change.detail.get("why")
+    return f"{_MARK[change.action]} {verb}: {change.target}" + (f" ({why})" if why else "")
+
+
+def step_lines(step: StepResult, dry_run: bool, verbose: bool) -> list[tuple[str, str]]:
+    """(style, text) lines for one step."""
+    lines = [(f"bold {_STATUS_STYLE[step.status]}", f"{step.step}: {step.status}")]
+    for c in step.changes:
+        if c.action == "none" and not verbose and len(step.changes) > 6:
+            continue
+        lines.append(("", "  " + change_line(c, dry_run)))
+        diff = c.detail.get("diff")
+        if diff and (dry_run or verbose):
+            lines.extend(("dim", "      " + d) for d in diff)
+    for k, v in step.info.items():
+        if k in ("state",) or isinstance(v, (dict, list)):
+            continue
+        lines.append(("dim", f"  {k}: {v}"))
+    for w in step.warnings:
+        lines.append(("yellow", f"  ! {w}"))
+    if step.error:
+        lines.append(("red", f"  error: {step.error}"))
+    if step.fix:
+        lines.append(("red", f"  fix: {step.fix}"))
+    return lines
+
+
+def render(report: Report, output: str, *, verbose: bool = False, quiet: bool = False, file=None) -> None:
+    out = file or sys.stdout
+    if output == "json":
+        out.write(to_json(report) + "\n")
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=out, highlight=False, soft_wrap=True)
+    if report.app and not quiet:
+        console.print(Text(redact(f"app: {report.app.get('displayName')} (appId {report.app.get('appId')})"), style="dim"))
+    for step in report.steps:
+        if quiet and step.status in ("unchanged", "skipped"):
+            continue
+        for style, text in step_lines(step, report.dry_run, verbose):
+            console.print(Text(redact(text), style=style))
+    if report.dry_run and not quiet:
+        console.print(Text("dry run: nothing was written", style="cyan"))

@@ -1,0 +1,33 @@
+"""What `--sandbox` needs beyond the simulated tenant: the config a newcomer would write, and opening the state file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .state import ACCESS_TOKEN, NATOMA_TOKEN, NATOMA_URL
+
+# The sandbox tenant's groups and Natoma stand-in (design.md section 5): no flag needed beyond --sandbox.
+SANDBOX_CONFIG = {
+    "app": "Natoma",
+    "groups": {"admin": ["Natoma Admins"], "AppAdmin": ["Natoma App Admins"], "member": ["Natoma Members"]},
+    "scim": {"url": NATOMA_URL},
+}
+SANDBOX_SCIM_TOKEN = NATOMA_TOKEN
+
+
+def open_sandbox(path: Path):
+    """(tenant, async transport, credential) for a run against the sandbox kept in `path` (created when missing)."""
+    from ..graph.auth import StaticTokenCredential
+    from .state import Tenant
+    from .transport import SandboxTransport
+    from .graph import GraphHandler
+
+    path = Path(path)
+    tenant = Tenant.load(path) if path.is_file() else Tenant.initial()
+    handler = GraphHandler(tenant)
+    OPENED.append((tenant, handler))
+    transport = SandboxTransport(handler)
+    return tenant, transport, StaticTokenCredential(ACCESS_TOKEN)
+
+
+# Every sandbox opened in this process, newest last: tests read the request log of the run they just made.
+OPENED: list = []

@@ -1,0 +1,35 @@
+"""What the steps share: waiting for Graph to catch up, and turning a GraphError into a failed step."""
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable
+
+from ..graph.errors import GraphError
+from ..plan import StepResult
+
+# Seconds between polls while Graph replicates (new roles on the service principal, a new job becoming readable).
+POLL_DELAYS = (0.2, 0.5, 1, 2, 3, 5, 5, 8, 10, 15, 20)  # about 70 s in all
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], delays=None) -> bool:
+    """True once check() is true; False when the delays run out. check() runs once before the first delay."""
+    delays = POLL_DELAYS if delays is None else delays  # read at call time, so tests can shorten it
+    if await check():
+        return True
+    for d in delays:
+        await asyncio.sleep(d)
+        if await check():
+            return True
+    return False
+
+
+def failed(step: str, err: GraphError, changes=None, what: str | None = None) -> StepResult:
+    return StepResult(step=step, status="failed", changes=changes or [],
+                      error=(f"{what}: " if what else "") + str(GraphError.__str__(err)).split(" Fix: ")[0],
+                      fix=err.fix)
+
+
+def outcome(step: str, changes, dry_run: bool, **kw) -> StepResult:
+    pending = [c for c in changes if c.action != "none"]
+    status = "unchanged" if not pending else ("planned" if dry_run else "changed")
+    return StepResult(step=step, status=status, changes=changes, **kw)

@@ -1,0 +1,83 @@
+"""Shared fixtures: run the CLI in process against a sandbox tenant kept in a temporary state file."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+SECRET_ENV = ("NATOMA_SCIM_TOKEN", "NATOMA_ENTRA_ACCESS_TOKEN", "AZURE_CLIENT_SECRET", "NATOMA_ENTRA_APP",
+              "NATOMA_ENTRA_TENANT", "NATOMA_ENTRA_AUTH", "NATOMA_ENTRA_CLOUD", "NATOMA_ENTRA_GRAPH_ENDPOINT",
+              "NATOMA_SCIM_URL", "NATOMA_ENTRA_SANDBOX_STATE")
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+    requests: list  # (method, path, status) the sandbox saw during this run
+
+    @property
+    def writes(self) -> list:
+        return [r for r in self.requests if r[0] != "GET"]
+
+    def json(self):
+        return json.loads(self.out)
+
+
+class Sandbox:
+    def __init__(self, path, capsys, monkeypatch):
+        self.path = path
+        self._capsys = capsys
+        self._mp = monkeypatch
+
+    def tenant(self):
+        from natoma_entra.sandbox.state import Tenant
+
+        return Tenant.load(self.path)
+
+    def save(self, tenant) -> None:
+        tenant.save(self.path)
+
+    def cli(self, *args: str, stdin: str | None = None) -> CliResult:
+        import io
+        import sys
+
+        from natoma_entra.cli.main import run
+        from natoma_entra.sandbox import defaults
+
+        self._capsys.readouterr()
+        before = len(defaults.OPENED)
+        if stdin is not None:
+            self._mp.setattr(sys, "stdin", io.StringIO(stdin))
+        code = 0
+        try:
+            run(["--sandbox", "--sandbox-state", str(self.path), *args])
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        cap = self._capsys.readouterr()
+        requests = []
+        for _tenant, handler in defaults.OPENED[before:]:
+            requests.extend(handler.log)
+        return CliResult(code, cap.out, cap.err, requests)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path):
+    for name in SECRET_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray natoma-entra.toml is picked up
+    import natoma_entra.steps.common as common
+
+    monkeypatch.setattr(common, "POLL_DELAYS", (0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+
+
+@pytest.fixture
+def sandbox(tmp_path, capsys, monkeypatch):
+    """A fresh sandbox tenant (design.md section 5) in tmp_path/sandbox.json."""
+    from natoma_entra.sandbox.state import Tenant
+
+    path = tmp_path / "sandbox.json"
+    Tenant.initial().save(path)
+    return Sandbox(path, capsys, monkeypatch)

@@ -1,0 +1,157 @@
+"""Clouds, auth mode selection, OData quoting and error translation."""
+import httpx
+import pytest
+
+from natoma_entra.graph import auth, errors
+from natoma_entra.graph.clouds import CLOUDS, check_endpoint, graph_base_url
+from natoma_entra.graph.odata import eq, literal
+
+
+@pytest.mark.parametrize("cloud,graph,login", [
+    ("global", "https://graph.microsoft.com/v1.0", "login.microsoftonline.com"),
+    ("usgov", "https://graph.microsoft.us/v1.0", "login.microsoftonline.us"),
+    ("usgov-dod", "https://dod-graph.microsoft.us/v1.0", "login.microsoftonline.us"),
+    ("china", "https://microsoftgraph.chinacloudapi.cn/v1.0", "login.chinacloudapi.cn"),
+])
+def test_cloud_moves_graph_host_and_authority_together(cloud, graph, login):
+    assert graph_base_url(cloud) == graph
+    assert CLOUDS[cloud].authority_host == login
+
+
+def test_graph_endpoint_overrides_and_drops_trailing_slash():
+    assert graph_base_url("global", "http://127.0.0.1:8080/v1.0/") == "http://127.0.0.1:8080/v1.0"
+
+
+@pytest.mark.parametrize("url", ["http://graph.example.com/v1.0", "graph.microsoft.com/v1.0", "ftp://x/v1.0"])
+def test_graph_endpoint_http_only_on_loopback(url):
+    with pytest.raises(ValueError):
+        check_endpoint(url)
+
+
+@pytest.mark.parametrize("url", ["http://localhost:1/v1.0", "http://127.0.0.1:8080/v1.0", "http://[::1]:9/v1.0",
+                                 "https://proxy.example.com/v1.0"])
+def test_graph_endpoint_accepted(url):
+    assert check_endpoint(url) == url
+
+
+def test_odata_literal_doubles_quotes():
+    assert literal("O'Brien") == "'O''Brien'"
+    assert eq("displayName", "Natoma's") == "displayName eq 'Natoma''s'"
+
+
+def test_access_token_mode_reads_the_environment():
+    cred = auth.build_credential("access-token", tenant=None, cloud="global",
+                                 env={"NATOMA_ENTRA_ACCESS_TOKEN": "fake-access-token"})
+    assert cred.get_token("https://graph.microsoft.com/.default").token == "fake-access-token"
+    assert "fake-access-token" not in repr(cred)
+
+
+def test_access_token_mode_without_token_is_a_usage_error():
+    with pytest.raises(errors.UsageError) as e:
+        auth.build_credential("access-token", tenant=None, cloud="global", env={})
+    assert "NATOMA_ENTRA_ACCESS_TOKEN" in str(e.value)
+
+
+def test_client_secret_mode_builds_credential_for_the_cloud_authority():
+    from azure.identity import ClientSecretCredential
+
+    cred = auth.build_credential("client-secret", tenant="contoso.onmicrosoft.us", cloud="usgov",
+                                 env={"AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
+                                      "AZURE_CLIENT_SECRET": "fake-client-secret"})
+    assert isinstance(cred, ClientSecretCredential)
+    assert cred._authority == "https://login.microsoftonline.us"  # sign-in goes to the US Gov authority
+
+
+def test_client_secret_mode_names_missing_variables():
+    with pytest.raises(errors.UsageError) as e:
+        auth.build_credential("client-secret", tenant="t", cloud="global", env={"AZURE_CLIENT_ID": "x"})
+    assert "AZURE_CLIENT_SECRET" in str(e.value)
+
+
+def test_interactive_modes_need_a_tenant():
+    with pytest.raises(errors.UsageError) as e:
+        auth.build_credential("device-code", tenant=None, cloud="global", env={})
+    assert "--tenant" in e.value.fix
+
+
+@pytest.mark.parametrize("mode,cls", [("cli", "AzureCliCredential"), ("default", "DefaultAzureCredential"),
+                                      ("managed-identity", "ManagedIdentityCredential"),
+                                      ("device-code", "DeviceCodeCredential"), ("browser", "InteractiveBrowserCredential")])
+def test_each_mode_selects_its_credential(mode, cls):
+    cred = auth.build_credential(mode, tenant="contoso.onmicrosoft.com", cloud="global", env={})
+    assert type(cred).__name__ == cls
+
+
+def test_workload_identity_mode(tmp_path):
+    tok = tmp_path / "token"
+    tok.write_text("x")
+    cred = auth.build_credential("workload-identity", tenant="t", cloud="global",
+                                 env={"AZURE_CLIENT_ID": "c", "AZURE_FEDERATED_TOKEN_FILE": str(tok)})
+    assert type(cred).__name__ == "WorkloadIdentityCredential"
+
+
+def test_unknown_mode():
+    with pytest.raises(errors.UsageError):
+        auth.build_credential("kerberos", tenant=None, cloud="global", env={})
+
+
+def _err(status, code, message="m", headers=None, body=None):
+    body = body if body is not None else (
+        b'{"error":{"code":"%s","message":"%s","innerError":{"request-id":"rid-1"}}}' % (code.encode(), message.encode()))
+    return errors.from_response(status, body, httpx.Headers(headers or {}), "POST", "/servicePrincipals/x/appRoleAssignedTo")
+
+
+def test_403_names_the_permission_and_delegated_role():
+    e = errors.from_response(403, b'{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}}',
+                             httpx.Headers({"request-id": "r2"}), "POST", "/servicePrincipals/x/appRoleAssignedTo", delegated=True)
+    assert e.status == 403 and e.code == "Authorization_RequestDenied" and e.request_id == "r2"
+    assert "AppRoleAssignment.ReadWrite.All" in e.fix and "Application Administrator" in e.fix
+
+
+@pytest.mark.parametrize("method,path,perm", [
+    ("PATCH", "/applications/1", "Application.ReadWrite"),
+    ("PUT", "/servicePrincipals/1/synchronization/jobs/j/schema", "Synchronization.ReadWrite.All"),
+    ("PUT", "/servicePrincipals/1/synchronization/secrets", "Synchronization.ReadWrite.All"),
+    ("GET", "/auditLogs/provisioning", "AuditLog.Read.All"),
+    ("GET", "/groups", "Group.Read.All"),
+    ("POST", "/applicationTemplates/t/instantiate", "Application.ReadWrite"),
+])
+def test_permission_table(method, path, perm):
+    assert perm in errors.permission_for(method, path)
+
+
+def test_401_says_how_to_sign_in():
+    e = _err(401, "InvalidAuthenticationToken")
+    assert "sign in" in e.fix
+
+
+def test_request_id_from_inner_error():
+    e = _err(404, "Request_ResourceNotFound", "Resource 'x' does not exist")
+    assert e.request_id == "rid-1" and e.code == "Request_ResourceNotFound"
+    assert "rid-1" in str(e) and "Request_ResourceNotFound" in str(e)
+
+
+def test_message_as_object_and_details_as_object_are_parsed():
+    body = b'{"error":{"code":"Request_BadRequest","message":{"value":"bad thing"},"details":{"code":"x"}}}'
+    e = _err(400, "", body=body)
+    assert e.message == "bad thing" and e.details == [{"code": "x"}]
+
+
+def test_html_body_is_tolerated():
+    e = _err(502, "", body=b"<html>Bad Gateway</html>")
+    assert e.status == 502 and "Bad Gateway" in e.message and "again" in e.fix
+
+
+def test_cannot_delete_enabled_entitlement_has_a_fix():
+    e = _err(400, "CannotDeleteOrUpdateEnabledEntitlement")
+    assert "disabled" in e.fix
+
+
+def test_retry_after_is_kept():
+    e = _err(429, "TooManyRequests", headers={"Retry-After": "7"})
+    assert e.retry_after == 7.0
+
+
+def test_network_error_names_the_host():
+    e = errors.from_transport(httpx.ConnectError("connection refused"), "GET", "/applications", "graph.microsoft.us")
+    assert e.code == "NetworkError" and "graph.microsoft.us" in str(e)
