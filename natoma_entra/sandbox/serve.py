@@ -1,0 +1,183 @@
+"""A loopback HTTP server for the sandbox: Graph under ``/v1.0``, Natoma's SCIM stand-in under ``/scim/v2``.
+
+For rehearsing a pipeline with ``--graph-endpoint http://127.0.0.1:PORT/v1.0`` (design.md section 5). Loopback only:
+the server holds a tenant anyone could rewrite and takes a well-known bearer token. When given a state file path it
+saves the tenant after every write (Graph or SCIM), so ``natoma-entra --sandbox`` runs and the server can share it.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import os
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import unquote, urlsplit
+
+from natoma_entra.sandbox.graph import GraphHandler
+from natoma_entra.sandbox.state import ACCESS_TOKEN, Tenant
+
+GRAPH_PREFIX = "/v1.0"
+SCIM_PREFIX = "/scim/v2"
+
+
+def is_loopback(host: str) -> bool:
+    h = host.strip("[]").lower()
+    if h in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+class SandboxServer(ThreadingHTTPServer):
+    """The server object: ``.url`` (``http://127.0.0.1:PORT``), ``.tenant``, ``.graph`` (the GraphHandler)."""
+
+    daemon_threads = True
+
+    def __init__(self, tenant: Tenant, host: str, port: int, *, state_path: Path | None = None,
+                 access_token: str = ACCESS_TOKEN):
+        if not is_loopback(host):
+            raise ValueError(f"The sandbox server listens on loopback only (127.0.0.1, ::1, localhost), not {host!r}.")
+        if ":" in host.strip("[]"):
+            self.address_family = __import__("socket").AF_INET6
+        self.tenant = tenant
+        self.state_path = state_path
+        self.lock = threading.RLock()
+        self.graph = GraphHandler(tenant, access_token=access_token, on_write=self.save)
+        super().__init__((host.strip("[]"), port), _RequestHandler)
+        h = host.strip("[]")
+        self.url = f"http://{'[' + h + ']' if ':' in h else h}:{self.server_address[1]}"
+
+    def save(self) -> None:
+        if self.state_path is not None:
+            self.tenant.save(self.state_path)
+
+    def scim_app(self) -> Callable[..., Any]:
+        from natoma_entra.sandbox.natoma import standin_for
+
+        return standin_for(self.tenant).wsgi_app
+
+    def scim_written(self) -> None:
+        from natoma_entra.sandbox.natoma import save_standin, standin_for
+
+        save_standin(self.tenant, standin_for(self.tenant))
+        self.save()
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: SandboxServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        if os.environ.get("NATOMA_ENTRA_SANDBOX_LOG"):
+            sys.stderr.write("sandbox: " + (format % args) + "\n")
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, headers: dict[str, str] | list[tuple[str, str]], body: bytes) -> None:
+        self.send_response(status)
+        items = headers.items() if isinstance(headers, dict) else headers
+        for k, v in items:
+            if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _dispatch(self) -> None:
+        body = self._body()
+        path = urlsplit(self.path).path
+        with self.server.lock:
+            if path == GRAPH_PREFIX or path.startswith(GRAPH_PREFIX + "/"):
+                status, headers, content = self.server.graph.handle(
+                    self.command, self.server.url + self.path, dict(self.headers.items()), body)
+            elif path == SCIM_PREFIX or path.startswith(SCIM_PREFIX + "/"):
+                status, headers, content = self._scim(body)
+                if self.command not in ("GET", "HEAD") and status < 400:
+                    self.server.scim_written()
+            else:
+                status, headers, content = 404, {"Content-Type": "text/plain"}, (
+                    f"Not found: the sandbox serves Graph under {GRAPH_PREFIX} and SCIM under {SCIM_PREFIX}.\n"
+                ).encode()
+        self._send(status, headers, content)
+
+    def _scim(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        parts = urlsplit(self.path)
+        environ = {
+            "REQUEST_METHOD": self.command,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote(parts.path),
+            "QUERY_STRING": parts.query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "SERVER_NAME": self.server.server_address[0],
+            "SERVER_PORT": str(self.server.server_address[1]),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for k, v in self.headers.items():
+            key = "HTTP_" + k.upper().replace("-", "_")
+            if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                environ[key] = v
+        captured: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
+            captured["status"], captured["headers"] = int(status.split()[0]), headers
+            return lambda data: None
+
+        chunks = self.server.scim_app()(environ, start_response)
+        try:
+            content = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+        return captured["status"], captured["headers"], content
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
+
+
+def make_server(tenant_path_or_tenant: str | os.PathLike[str] | Tenant | None = None, host: str = "127.0.0.1",
+                port: int = 8080, *, access_token: str = ACCESS_TOKEN) -> SandboxServer:
+    """Build (bind, not start) the server. A path loads the tenant from that JSON file (a fresh initial tenant when
+    the file does not exist yet, saved at once) and saves it after each write; a Tenant is served in memory."""
+    state_path: Path | None = None
+    if isinstance(tenant_path_or_tenant, Tenant):
+        tenant = tenant_path_or_tenant
+    elif tenant_path_or_tenant is None:
+        tenant = Tenant.initial()
+    else:
+        state_path = Path(tenant_path_or_tenant)
+        tenant = Tenant.load(state_path) if state_path.is_file() else Tenant.initial()
+    server = SandboxServer(tenant, host, port, state_path=state_path, access_token=access_token)
+    server.save()
+    return server
+
+
+def serve(tenant_path_or_tenant: str | os.PathLike[str] | Tenant | None = None, host: str = "127.0.0.1",
+          port: int = 8080, *, access_token: str = ACCESS_TOKEN,
+          ready: Callable[[SandboxServer], None] | None = None) -> None:
+    """Serve until interrupted (Ctrl-C). ``ready(server)`` is called once the socket is bound (e.g. to print URLs)."""
+    server = make_server(tenant_path_or_tenant, host, port, access_token=access_token)
+    if ready is not None:
+        ready(server)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
