@@ -25,11 +25,7 @@ from scim2_server.memory import InMemoryStorage
 from scim2_server.requests import ScimRequest
 from scim2_server.utils import load_default_provider
 
-try:  # state.py is written in parallel; the contract fixes these values.
-    from natoma_entra.sandbox.state import NATOMA_TOKEN, NATOMA_URL
-except ImportError:  # pragma: no cover - only until state.py lands
-    NATOMA_URL = "https://natoma.sandbox.test/scim/v2"
-    NATOMA_TOKEN = "sandbox-scim-token"
+from natoma_entra.sandbox.state import NATOMA_TOKEN, NATOMA_URL
 
 SCIM_PREFIX = "/scim/v2"
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
