@@ -58,8 +58,8 @@ class Sandbox:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         cap = self._capsys.readouterr()
         requests = []
-        for _tenant, handler in defaults.OPENED[before:]:
-            requests.extend(handler.log)
+        for _tenant, transport in defaults.OPENED[before:]:
+            requests.extend(transport.log)
         return CliResult(code, cap.out, cap.err, requests)
 
 
@@ -71,6 +71,10 @@ def _clean_env(monkeypatch, tmp_path):
     import natoma_entra.steps.common as common
 
     monkeypatch.setattr(common, "POLL_DELAYS", (0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    from natoma_entra.sandbox import defaults
+
+    monkeypatch.setattr(defaults, "TENANT_OPTIONS", {})
+    monkeypatch.setattr(defaults, "FAULTS", [])
 
 
 @pytest.fixture

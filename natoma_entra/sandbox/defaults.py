@@ -22,12 +22,15 @@ def open_sandbox(path: Path):
     from .graph import GraphHandler
 
     path = Path(path)
-    tenant = Tenant.load(path) if path.is_file() else Tenant.initial()
-    handler = GraphHandler(tenant)
-    OPENED.append((tenant, handler))
-    transport = SandboxTransport(handler)
+    tenant = Tenant.load(path, **TENANT_OPTIONS) if path.is_file() else Tenant.initial(**TENANT_OPTIONS)
+    transport = SandboxTransport(GraphHandler(tenant), faults=list(FAULTS))
+    OPENED.append((tenant, transport))
     return tenant, transport, StaticTokenCredential(ACCESS_TOKEN)
 
+
+# Knobs for tests and benchmarks (in process): Tenant options (sp_role_lag, denied_permissions) and fault rules.
+TENANT_OPTIONS: dict = {}
+FAULTS: list = []
 
 # Every sandbox opened in this process, newest last: tests read the request log of the run they just made.
 OPENED: list = []

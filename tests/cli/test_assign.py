@@ -1,0 +1,148 @@
+"""`natoma-entra assign` against the sandbox."""
+from natoma_entra.sandbox.state import USER_ROLE_ID, group_id, user_id
+
+
+def assignments(tenant):
+    sp = tenant.find_sp("Natoma")
+    roles = {r["id"]: r.get("value") or r.get("displayName") for r in sp["appRoles"]}
+    return {(a["principalDisplayName"], roles.get(a["appRoleId"], a["appRoleId"]))
+            for a in tenant.state["appRoleAssignments"].values() if a["resourceId"] == sp["id"]}
+
+
+def add_assignment(tenant, principal_id, principal_type, role_id):
+    from natoma_entra.sandbox.state import assignment_id
+
+    sp = tenant.find_sp("Natoma")
+    name = (tenant.state["groups"].get(principal_id) or tenant.state["users"].get(principal_id))["displayName"]
+    aid = assignment_id(principal_id, sp["id"], role_id)
+    tenant.state["appRoleAssignments"][aid] = {
+        "id": aid, "appRoleId": role_id, "principalId": principal_id, "principalType": principal_type,
+        "principalDisplayName": name, "resourceId": sp["id"], "resourceDisplayName": "Natoma",
+        "createdDateTime": "2024-01-01T00:00:00Z", "deletedDateTime": None}
+
+
+def role_id(tenant, value):
+    return next(r["id"] for r in tenant.find_sp("Natoma")["appRoles"] if r.get("value") == value)
+
+
+def test_fresh_tenant_assigns_each_group_with_its_role(sandbox):
+    sandbox.cli("roles")
+    r = sandbox.cli("assign")
+    assert r.code == 0, r.err
+    assert assignments(sandbox.tenant()) == {("Natoma Admins", "admin"), ("Natoma App Admins", "AppAdmin"),
+                                             ("Natoma Members", "member")}
+
+
+def test_rerun_makes_no_write(sandbox):
+    sandbox.cli("roles")
+    sandbox.cli("assign")
+    r = sandbox.cli("assign", "--output", "json")
+    assert r.code == 0 and r.writes == []
+    assert r.json()["steps"][0]["status"] == "unchanged"
+
+
+def test_dry_run_writes_nothing(sandbox):
+    sandbox.cli("roles")
+    r = sandbox.cli("assign", "--dry-run")
+    assert r.code == 0 and r.writes == []
+    assert assignments(sandbox.tenant()) == set()
+    assert "would create: Natoma Admins -> Admin" in r.out
+
+
+def test_group_flags_by_name_and_object_id(sandbox):
+    sandbox.cli("roles")
+    r = sandbox.cli("assign", "--group", "admin=Natoma Admins", "--group", f"member={group_id('Natoma Members')}")
+    assert r.code == 0, r.err
+    assert assignments(sandbox.tenant()) == {("Natoma Admins", "admin"), ("Natoma Members", "member")}
+
+
+def test_unknown_group_is_a_usage_error_listing_candidates_and_writes_nothing(sandbox):
+    sandbox.cli("roles")
+    r = sandbox.cli("assign", "--group", "admin=Natoma Admin")
+    assert r.code == 2
+    assert "no group named 'Natoma Admin'" in r.err and "'Natoma Admins'" in r.err
+    assert r.writes == []
+
+
+def test_unknown_role_in_group_flag(sandbox):
+    r = sandbox.cli("assign", "--group", "Admin=Natoma Admins")
+    assert r.code == 2 and "unknown role 'Admin'" in r.err
+
+
+def test_non_security_group_is_refused_with_the_reason(sandbox):
+    sandbox.cli("roles")
+    r = sandbox.cli("assign", "--group", "member=All Company")
+    assert r.code == 2 and "Microsoft 365 group" in r.err and r.writes == []
+
+
+def test_missing_roles_fail_and_say_run_roles(sandbox):
+    r = sandbox.cli("assign")
+    assert r.code == 1
+    assert "natoma-entra roles" in r.out
+    assert r.writes == []
+
+
+def test_dry_run_before_roles_plans_with_the_deterministic_ids(sandbox):
+    r = sandbox.cli("--dry-run", "assign")
+    assert r.code == 0 and "would create: Natoma Admins -> Admin" in r.out
+
+
+def test_group_with_another_role_is_a_conflict_warning_then_replace_removes_it(sandbox):
+    sandbox.cli("roles")
+    t = sandbox.tenant()
+    add_assignment(t, group_id("Natoma Admins"), "Group", USER_ROLE_ID)
+    sandbox.save(t)
+    r = sandbox.cli("assign", "--output", "json")
+    assert r.code == 0
+    assert any("Natoma Admins" in w and "MultipleGrantsNotSupported" in w for w in r.json()["warnings"])
+    assert ("Natoma Admins", "User") in assignments(sandbox.tenant())
+    strict = sandbox.cli("--strict", "assign")
+    assert strict.code == 1
+    r = sandbox.cli("assign", "--replace")
+    assert r.code == 0
+    held = assignments(sandbox.tenant())
+    assert ("Natoma Admins", "User") not in held and ("Natoma Admins", "admin") in held
+
+
+def test_prune_removes_only_unconfigured_groups_in_natoma_roles(sandbox):
+    sandbox.cli("roles")
+    t = sandbox.tenant()
+    add_assignment(t, group_id("Natoma Contractors"), "Group", role_id(t, "member"))  # ours, not configured
+    add_assignment(t, user_id("Alex Wilber"), "User", role_id(t, "AppAdmin"))  # a user: never pruned
+    add_assignment(t, group_id("Natoma Contractors"), "Group", USER_ROLE_ID)  # another role: never pruned
+    sandbox.save(t)
+    sandbox.cli("assign")
+    assert ("Natoma Contractors", "member") in assignments(sandbox.tenant())  # no --prune: kept
+    r = sandbox.cli("assign", "--prune")
+    assert r.code == 0, r.err
+    held = assignments(sandbox.tenant())
+    assert ("Natoma Contractors", "member") not in held
+    assert ("Alex Wilber", "AppAdmin") in held and ("Natoma Contractors", "User") in held
+
+
+def test_group_configured_for_two_roles_is_refused(sandbox):
+    sandbox.cli("roles")
+    r = sandbox.cli("assign", "--group", "admin=Natoma Admins", "--group", "member=Natoma Admins")
+    assert r.code == 2 and "two roles" in r.err and r.writes == []
+
+
+def test_already_exists_answer_counts_as_success(sandbox, monkeypatch):
+    """A concurrent run created the assignment between our read and our POST."""
+    sandbox.cli("roles")
+    from natoma_entra.steps import assignments as step
+
+    real = step.read_assignments
+
+    async def stale(session):  # our read happened before the other run's write
+        await real(session)
+        session.remember("assignments", [])
+        return []
+
+    t = sandbox.tenant()
+    add_assignment(t, group_id("Natoma Admins"), "Group", role_id(t, "admin"))
+    sandbox.save(t)
+    monkeypatch.setattr(step, "read_assignments", stale)
+    r = sandbox.cli("assign")
+    assert r.code == 0, r.out + r.err
+    assert any(w[0] == "POST" and w[2] == 400 for w in r.writes)  # Graph said "already exists"
+    assert ("Natoma Admins", "admin") in assignments(sandbox.tenant())
