@@ -1,0 +1,415 @@
+"""Step 3: the provisioning job's user mapping sends the user's Natoma role (guide step 3).
+
+Single role (the guide's way):  SingleAppRoleAssignment([appRoleAssignments]) -> roles[primary eq "True"].value
+Multi role (--multi-role):      AssertiveAppRoleAssignmentsComplex([appRoleAssignments]) -> roles
+
+Graph facts (graph-api.md sections 5 and 13; Graph docs synchronization-synchronizationschema-update.md,
+synchronization-attributemapping.md, synchronization-directorydefinition.md; Entra docs
+customize-application-attributes.md):
+- PUT .../jobs/{id}/schema fully replaces the schema, so the GET body goes back as the same JSON value with only our
+  change in it: other mappings, their order, metadata, explicit nulls and fields we do not know. The schema is read
+  and written as raw JSON (the SDK's typed models drop fields), and there is no PATCH for it. Top-level `@odata.*`
+  annotations (`@odata.context`) are not part of the resource and are not sent back.
+- The user object mapping is the one whose sourceObjectName is "User" (its name differs between tenants).
+- A mapping's target attribute must be defined on the target directory's object; `roles` (for the complex mapping)
+  is not in the scim template's default list, so its attributeDefinition is added in the same PUT.
+- SingleAppRoleAssignment and a complex role mapping must not both target roles: switching mode removes the other.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..graph.errors import GraphError
+from ..graph.odata import seg
+from ..plan import Change, StepResult
+from ..roles import MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, SINGLE_ROLE_EXPRESSION, SINGLE_ROLE_TARGET
+from ..session import Session
+from .common import failed, outcome, wait_until
+from .job import ensure_job, job_path, read_schema
+
+STEP = "mapping"
+ROLE_SOURCE_ATTRIBUTE = "appRoleAssignments"
+SINGLE_ROLE_FUNCTION = "SingleAppRoleAssignment"
+MULTI_ROLE_FUNCTION = "AssertiveAppRoleAssignmentsComplex"
+# Functions over appRoleAssignments that write roles (Entra docs functions-for-customizing-application-data.md).
+ROLE_FUNCTIONS = {"singleapproleassignment", "approleassignmentscomplex", "assertiveapproleassignmentscomplex"}
+
+
+class SchemaError(Exception):
+    """The schema cannot take the mapping (no user object mapping, no target directory)."""
+
+    def __init__(self, message: str, fix: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+
+# -- the documented shapes (graph-api.md section 5) -------------------------------------------------------------------
+
+def role_source(function: str) -> dict:
+    """attributeMappingSource of `function([appRoleAssignments])`, as in the Graph docs' objectMapping example."""
+    return {
+        "expression": f"{function}([{ROLE_SOURCE_ATTRIBUTE}])",
+        "name": function,
+        "parameters": [
+            {"key": "source",
+             "value": {"expression": f"[{ROLE_SOURCE_ATTRIBUTE}]", "name": ROLE_SOURCE_ATTRIBUTE, "parameters": [],
+                       "type": "Attribute"}},
+        ],
+        "type": "Function",
+    }
+
+
+def role_mapping(function: str, target: str) -> dict:
+    return {
+        "defaultValue": None,
+        "exportMissingReferences": False,
+        "flowBehavior": "FlowWhenChanged",
+        "flowType": "Always",
+        "matchingPriority": 0,
+        "source": role_source(function),
+        "targetAttributeName": target,
+    }
+
+
+def attribute_definition(name: str, multivalued: bool) -> dict:
+    return {
+        "anchor": False,
+        "caseExact": False,
+        "defaultValue": None,
+        "flowNullValues": False,
+        "multivalued": multivalued,
+        "mutability": "ReadWrite",
+        "name": name,
+        "required": False,
+        "type": "String",
+        "apiExpressions": [],
+        "metadata": [],
+        "referencedObjects": [],
+    }
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    function: str
+    expression: str
+    target: str
+    multivalued: bool
+    other_target: str  # the other mode's target: its role mapping is removed
+
+
+SINGLE = Mode("single-role", SINGLE_ROLE_FUNCTION, SINGLE_ROLE_EXPRESSION, SINGLE_ROLE_TARGET, False, MULTI_ROLE_TARGET)
+MULTI = Mode("multi-role", MULTI_ROLE_FUNCTION, MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, True, SINGLE_ROLE_TARGET)
+
+
+# -- reading a source -------------------------------------------------------------------------------------------------
+
+def _squash(expr: Any) -> str:
+    return re.sub(r"\s+", "", expr).lower() if isinstance(expr, str) else ""
+
+
+def expression_of(source: Any) -> str | None:
+    """The readable expression of an attributeMappingSource (None for a constant-default mapping with no source)."""
+    if not isinstance(source, dict):
+        return None
+    if source.get("expression"):
+        return source["expression"]
+    kind, name = source.get("type"), source.get("name")
+    if kind == "Attribute":
+        return f"[{name}]"
+    if kind == "Constant":
+        return json.dumps(name)
+    if kind == "Function":
+        args = [expression_of((p or {}).get("value")) or "" for p in source.get("parameters") or []]
+        return f"{name}({', '.join(args)})"
+    return None
+
+
+def _function_over_assignments(source: Any) -> str | None:
+    """Lower-cased function name when `source` is F([appRoleAssignments]) (by structure or by expression text)."""
+    if not isinstance(source, dict):
+        return None
+    if source.get("type") == "Function" and isinstance(source.get("name"), str):
+        params = source.get("parameters") or []
+        if (len(params) == 1 and isinstance(params[0], dict) and isinstance(params[0].get("value"), dict)
+                and params[0]["value"].get("type") == "Attribute"
+                and params[0]["value"].get("name") == ROLE_SOURCE_ATTRIBUTE):
+            return source["name"].lower()
+    m = re.fullmatch(r"([a-z]+)\(\[approleassignments\]\)", _squash(source.get("expression")))
+    return m.group(1) if m else None
+
+
+def is_role_source(source: Any, mode: Mode) -> bool:
+    return _function_over_assignments(source) == mode.function.lower()
+
+
+def _is_role_function(source: Any) -> bool:
+    return _function_over_assignments(source) in ROLE_FUNCTIONS
+
+
+# -- finding the parts of the schema ----------------------------------------------------------------------------------
+
+@dataclass
+class Where:
+    rule_index: int
+    mapping_index: int
+    rule: dict
+    object_mapping: dict
+    target_directory: str
+    target_object: dict
+    directory_index: int
+    object_index: int
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def mappings_path(self) -> str:
+        return f"synchronizationRules[{self.rule_index}].objectMappings[{self.mapping_index}].attributeMappings"
+
+
+def locate(schema: dict) -> Where:
+    """The rule and objectMapping whose source object is User, and the target directory's object it maps to."""
+    found = []
+    for ri, rule in enumerate(schema.get("synchronizationRules") or []):
+        if not isinstance(rule, dict):
+            continue
+        for mi, om in enumerate(rule.get("objectMappings") or []):
+            if isinstance(om, dict) and om.get("sourceObjectName") == "User":
+                found.append((ri, mi, rule, om))
+    if not found:
+        raise SchemaError("the provisioning job's schema has no object mapping for users (sourceObjectName 'User')",
+                          fix="restore the default mappings (Provisioning -> Mappings -> Restore default mappings), "
+                              "then run the command again")
+    warnings = []
+    if len(found) > 1:
+        names = ", ".join(repr(f[3].get("name")) for f in found)
+        warnings.append(f"the schema has {len(found)} user object mappings ({names}); the first one is changed")
+    ri, mi, rule, om = found[0]
+    target_dir_name = rule.get("targetDirectoryName")
+    directories = schema.get("directories") or []
+    di = next((i for i, d in enumerate(directories) if isinstance(d, dict) and d.get("name") == target_dir_name), None)
+    if di is None:
+        raise SchemaError(f"the schema has no directory {target_dir_name!r} (the target of rule {rule.get('name')!r})",
+                          fix="restore the default schema (Provisioning -> Mappings -> Restore default mappings)")
+    directory = directories[di]
+    objects = directory.get("objects") or []
+    oi = next((i for i, o in enumerate(objects)
+               if isinstance(o, dict) and o.get("name") == om.get("targetObjectName")), None)
+    if oi is None:
+        raise SchemaError(f"directory {target_dir_name!r} defines no object {om.get('targetObjectName')!r} "
+                          f"(the target of object mapping {om.get('name')!r})",
+                          fix="restore the default schema (Provisioning -> Mappings -> Restore default mappings)")
+    return Where(ri, mi, rule, om, target_dir_name, objects[oi], di, oi, warnings)
+
+
+# -- the plan ---------------------------------------------------------------------------------------------------------
+
+@dataclass
+class MappingPlan:
+    changes: list[Change]
+    new_schema: dict | None  # the whole PUT body; None when nothing needs writing
+    rule_id: str | None
+    warnings: list[str] = field(default_factory=list)
+    mode: str = SINGLE.name
+
+
+def sendable(schema: dict) -> dict:
+    """A deep copy without top-level OData annotations (`@odata.context`): they are not part of the resource."""
+    return {k: copy.deepcopy(v) for k, v in schema.items() if not k.startswith("@odata.")}
+
+
+def _pretty(value: Any) -> list[str]:
+    return json.dumps(value, indent=2, ensure_ascii=False).splitlines()
+
+
+def _diff_lines(path: str, old: Any, new: Any) -> list[str]:
+    if old is None:
+        return [f"+ {path} ="] + ["+   " + line for line in _pretty(new)]
+    if new is None:
+        return [f"- {path} ="] + ["-   " + line for line in _pretty(old)]
+    body = list(difflib.unified_diff(_pretty(old), _pretty(new), lineterm="", n=2))[2:]  # drop the ---/+++ header
+    return [f"~ {path}"] + ["  " + line for line in body]
+
+
+def _target_label(mode: Mode) -> str:
+    return f"user mapping {mode.expression} -> {mode.target}"
+
+
+def plan(schema: dict, multi_role: bool = False) -> MappingPlan:
+    """Pure: the PUT body that makes `schema` map the user's role, with everything else as read. Never mutates input."""
+    mode = MULTI if multi_role else SINGLE
+    new = sendable(schema)
+    where = locate(new)
+    warnings = list(where.warnings)
+    om, obj = where.object_mapping, where.target_object
+    changes: list[Change] = []
+    rule_id = where.rule.get("id")
+
+    # 1. the target attribute is defined on the target directory's object
+    attributes = obj.get("attributes")
+    if not isinstance(attributes, list):
+        attributes = obj["attributes"] = []
+    defined = {a.get("name"): a for a in attributes if isinstance(a, dict)}
+    if mode.target not in defined:
+        definition = attribute_definition(mode.target, mode.multivalued)
+        path = f"directories[{where.directory_index}].objects[{where.object_index}].attributes[{len(attributes)}]"
+        attributes.append(definition)
+        changes.append(Change(action="create", target=f"attribute {mode.target} on {where.target_directory} "
+                                                       f"{obj.get('name')}",
+                              detail={"path": path, "why": "not defined on the target directory's user object",
+                                      "definition": definition, "diff": _diff_lines(path, None, definition)}))
+    elif mode.multivalued and defined[mode.target].get("multivalued") is False:
+        warnings.append(f"attribute {mode.target!r} on {where.target_directory} {obj.get('name')} is single-valued; "
+                        "AssertiveAppRoleAssignmentsComplex sends several roles (the definition is left as it is)")
+
+    # 2. mappings that go: the other mode's role mapping (two role mappings must not both write roles), and a
+    #    second mapping to our target (it would fight the first). Their paths index the schema as read.
+    mappings = om.get("attributeMappings")
+    if not isinstance(mappings, list):
+        mappings = om["attributeMappings"] = []
+    drop: list[int] = []
+    first_same = None
+    for j, m in enumerate(mappings):
+        if not isinstance(m, dict):
+            continue
+        target, source = m.get("targetAttributeName"), m.get("source")
+        if target == mode.target:
+            if first_same is None:
+                first_same = j
+            else:
+                drop.append(j)
+        elif target == mode.other_target:
+            if mode is MULTI or _is_role_function(source):
+                drop.append(j)
+            else:
+                warnings.append(f"the user mapping {expression_of(source)} -> {target!r} also writes roles; "
+                                "it is left as it is")
+        elif _is_role_function(source):
+            warnings.append(f"the user mapping {expression_of(source)} -> {target!r} also maps app role "
+                            "assignments; it is left as it is")
+    for j in drop:
+        old = mappings[j]
+        path = f"{where.mappings_path}[{j}]"
+        old_expr = expression_of(old.get("source"))
+        why = (f"a second mapping to {mode.target}" if old.get("targetAttributeName") == mode.target
+               else f"{mode.name} mode maps roles with {mode.function}")
+        changes.append(Change(action="delete", target=f"user mapping {old_expr} -> {old.get('targetAttributeName')}",
+                              detail={"path": path, "why": why, "old": old, "oldExpression": old_expr,
+                                      "diff": _diff_lines(path, old, None)}))
+    mappings[:] = [m for j, m in enumerate(mappings) if j not in set(drop)]
+    if first_same is not None:
+        first_same -= sum(1 for j in drop if j < first_same)
+
+    # 3. the role mapping itself. Paths index the schema as written.
+    desired = role_mapping(mode.function, mode.target)
+    label = _target_label(mode)
+    if first_same is None:
+        path = f"{where.mappings_path}[{len(mappings)}]"
+        mappings.append(desired)
+        changes.append(Change(action="create", target=label,
+                              detail={"path": path, "expression": mode.expression, "mapping": desired,
+                                      "diff": _diff_lines(path, None, desired)}))
+    else:
+        i = first_same
+        old = mappings[i]
+        path = f"{where.mappings_path}[{i}]"
+        if is_role_source(old.get("source"), mode):
+            fixes = {}
+            if (old.get("flowType") or "Always") != "Always":
+                fixes["flowType"] = "Always"
+            if (old.get("matchingPriority") or 0) != 0:
+                fixes["matchingPriority"] = 0
+            if fixes:
+                updated = {**old, **fixes}
+                mappings[i] = updated
+                why = "; ".join(f"{k} {old.get(k)!r} -> {v!r}" for k, v in fixes.items())
+                changes.append(Change(action="update", target=label,
+                                      detail={"path": path, "why": why, "diff": _diff_lines(path, old, updated)}))
+            else:
+                changes.append(Change(action="none", target=label, detail={"path": path}))
+        else:
+            # another expression to the same target: replace it (keeping fields we do not know), report the old one
+            replacement = {**old, **desired}
+            mappings[i] = replacement
+            old_expr = expression_of(old.get("source"))
+            why = f"replaces {old_expr}" if old_expr else f"replaces the constant default {old.get('defaultValue')!r}"
+            changes.append(Change(action="update", target=label,
+                                  detail={"path": path, "why": why, "old": old, "oldExpression": old_expr,
+                                          "diff": _diff_lines(path, old, replacement)}))
+
+    pending = any(c.action != "none" for c in changes)
+    return MappingPlan(changes=changes, new_schema=new if pending else None, rule_id=rule_id, warnings=warnings,
+                       mode=mode.name)
+
+
+# -- running it -------------------------------------------------------------------------------------------------------
+
+def template_schema_path(sp_id: str, template_id: str) -> str:
+    return f"/servicePrincipals/{seg(sp_id)}/synchronization/templates/{seg(template_id)}/schema"
+
+
+async def _read_new_job_schema(session: Session, job: dict) -> dict:
+    """A job created a moment ago may answer 404 on its schema for a while (replication): wait a little."""
+    got: list[dict] = []
+    last: list[GraphError] = []
+
+    async def check() -> bool:
+        try:
+            got[:] = [await read_schema(session, job)]
+            return True
+        except GraphError as e:
+            if e.status in (403, 404, 409):
+                last[:] = [e]
+                return False
+            raise
+
+    if not await wait_until(check, session.options.get("poll_delays")):
+        raise last[0]
+    return got[0]
+
+
+async def run(session: Session) -> StepResult:
+    multi = bool(session.options.get("multi_role"))
+    try:
+        job, job_change, warnings = await ensure_job(session)
+    except GraphError as e:
+        return failed(STEP, e, what="creating the provisioning job")
+    changes = [job_change] if job_change else []
+    info: dict[str, Any] = {}
+    app = await session.app()
+    try:
+        if job is None:  # dry run and no job yet: plan against the template's default schema
+            template_id = job_change.detail["templateId"]
+            schema = await session.cached(f"template-schema:{template_id}",
+                                          lambda: session.graph.get(template_schema_path(app.sp_id, template_id)))
+            info["note"] = f"no provisioning job yet: planned against the {template_id!r} template's default schema"
+        elif job_change is not None:
+            schema = await _read_new_job_schema(session, job)
+        else:
+            schema = await read_schema(session, job)
+    except GraphError as e:
+        return failed(STEP, e, changes, "reading the provisioning schema")
+    try:
+        p = plan(schema, multi_role=multi)
+    except SchemaError as e:
+        return StepResult(step=STEP, status="failed", changes=changes, warnings=warnings, error=e.message, fix=e.fix)
+    if job is not None:
+        info["jobId"] = job.get("id")
+    info["ruleId"] = p.rule_id
+    info["mode"] = p.mode
+    result = outcome(STEP, changes + p.changes, session.dry_run, warnings=warnings + p.warnings, info=info)
+    if session.dry_run or p.new_schema is None:
+        return result
+    session.progress("writing the provisioning schema...")
+    try:
+        await session.graph.put(f"{job_path(app.sp_id, job['id'])}/schema", p.new_schema)
+    except GraphError as e:
+        session.forget("schema")
+        return failed(STEP, e, result.changes, "writing the provisioning schema")
+    session.remember("schema", p.new_schema)
+    return result
