@@ -1,0 +1,47 @@
+"""`natoma-entra credentials`: step 4a."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .main import app
+
+
+@app.command("credentials")
+def credentials_command(
+    ctx: typer.Context,
+    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help="Natoma's SCIM tenant URL (absolute https; http only for loopback hosts). Default: scim.url in the config file."),
+    scope: Optional[str] = typer.Option(None, "--scope", metavar="assigned|all", help="Who is provisioned: 'assigned' = sync only assigned users and groups (the guide's choice, default), 'all' = everyone."),
+    scim_token_file: Optional[Path] = typer.Option(None, "--scim-token-file", metavar="PATH", help="Read the SCIM token from this file (else $NATOMA_SCIM_TOKEN, or a hidden prompt at a terminal)."),
+    scim_token_stdin: bool = typer.Option(False, "--scim-token-stdin", help="Read the SCIM token from standard input."),
+    rotate: bool = typer.Option(False, "--rotate", help="Save the given token even when the saved one still passes the connection test."),
+):
+    """Step 4a: the SCIM tenant URL and secret token are saved, scope is "sync only assigned users and groups", and
+    the connection test passes.
+
+    When the saved credentials pass the connection test with the wanted URL and scope, nothing is written
+    ("credentials verified") and no token is needed. Otherwise the new values are tested first and saved only when
+    the test passes. The token is never a flag value: it comes from NATOMA_SCIM_TOKEN (or the variable
+    scim.token_env names), --scim-token-file, --scim-token-stdin, or a hidden prompt.
+
+    Example: NATOMA_SCIM_TOKEN=... natoma-entra --app Natoma credentials --scim-url https://acme.natoma.app/scim/v2
+    """
+    from ..graph.errors import UsageError
+    from ..steps import credentials as step
+    from .context import execute, load_config
+    from .steps_runner import run_steps
+    from .token import token_given, token_source
+
+    g = ctx.obj
+    if scope is not None and scope not in ("assigned", "all"):
+        raise UsageError(f"--scope {scope!r} is not a scope", fix="use --scope assigned (the guide's choice) or --scope all")
+    if scim_token_file is not None and scim_token_stdin:
+        raise UsageError("--scim-token-file and --scim-token-stdin were both given", fix="give the token one way")
+    scim = {k: v for k, v in {"url": scim_url, "scope": scope, "token_file": scim_token_file}.items() if v is not None}
+    config = load_config(g, {"scim": scim} if scim else None)
+    token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox)
+    execute(g, "credentials", lambda s: run_steps(s, "credentials", [step.run], prepare=step.prepare),
+            config=config, scim_token=token,
+            options={"rotate": rotate, "token_given": token_given(config, use_stdin=scim_token_stdin)})

@@ -1,0 +1,36 @@
+"""`natoma-entra start`: step 4b."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .main import app
+
+
+@app.command("start")
+def start_command(
+    ctx: typer.Context,
+    restart: bool = typer.Option(False, "--restart", help="Restart provisioning: a fresh cycle, even when the job is running (the portal's 'Restart provisioning')."),
+    reset_scope: Optional[str] = typer.Option(None, "--reset-scope", metavar="TEXT", help="With --restart: what to reset, comma-separated from Watermark, Escrows, QuarantineState, Full, ForceDeletes (default: 'Watermark, Escrows, QuarantineState')."),
+):
+    """Step 4b: the provisioning job is running.
+
+    Starts the job only when it is not running (paused, never started, in quarantine, or its schedule is off):
+    Microsoft warns against calling start on a running job, so a running job is left alone. --restart forces a
+    fresh cycle. Shows the job's state afterwards (status, schedule, last cycle, quarantine reason).
+
+    Example: natoma-entra --app Natoma start --restart --reset-scope "Watermark, QuarantineState"
+    """
+    from ..graph.errors import UsageError
+    from ..steps import start as step
+    from .context import execute
+    from .steps_runner import run_steps
+
+    g = ctx.obj
+    if reset_scope is not None and not restart:
+        raise UsageError("--reset-scope needs --restart", fix="add --restart, or drop --reset-scope")
+    if reset_scope is not None:
+        step.normalize_reset_scope(reset_scope)  # bad input fails before signing in
+    execute(g, "start", lambda s: run_steps(s, "start", [step.run]),
+            options={"restart": restart, "reset_scope": reset_scope})

@@ -1,0 +1,100 @@
+"""Where the SCIM token comes from (design.md section 1): never a flag value (it would land in shell history and
+process lists).
+
+In order: --scim-token-stdin, --scim-token-file PATH (or scim.token_file in the config), the environment variable
+scim.token_env names (NATOMA_SCIM_TOKEN by default), the sandbox's own token under --sandbox, and last a hidden
+prompt, only when a person is at the terminal. The token is read lazily (only when a step must test or write a new
+one), once, stripped of surrounding whitespace, and registered for redaction the moment it is read.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Mapping, TextIO
+
+from ..graph.errors import UsageError
+from ..redact import register
+
+WAYS = ("set {env} (or name another variable with scim.token_env in the config file), pass --scim-token-file PATH, "
+        "or pipe it with --scim-token-stdin")
+
+
+def _clean(raw: str, where: str) -> str:
+    token = raw.strip()
+    register(token)
+    if not token:
+        raise UsageError(f"the SCIM token from {where} is empty", fix="give Natoma's SCIM bearer token there")
+    if any(c.isspace() for c in token):
+        raise UsageError(f"the SCIM token from {where} contains whitespace inside it",
+                         fix="give the token alone, on one line")
+    return token
+
+
+def read_token(*, env_name: str = "NATOMA_SCIM_TOKEN", token_file: Path | None = None, use_stdin: bool = False,
+               env: Mapping[str, str] | None = None, stdin: TextIO | None = None, fallback: str | None = None,
+               prompt: Callable[[], str] | None = None) -> str:
+    """Read the token now from the first source given; UsageError naming the ways when there is none."""
+    env = os.environ if env is None else env
+    stdin = sys.stdin if stdin is None else stdin
+    if use_stdin:
+        if stdin is None:
+            raise UsageError("--scim-token-stdin: there is no standard input", fix="pipe the token in")
+        return _clean(stdin.read(), "standard input")
+    if token_file is not None:
+        path = Path(token_file).expanduser()
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"cannot read the SCIM token file {path}: {e.strerror or e}",
+                             fix="check --scim-token-file (or scim.token_file in the config file)") from None
+        return _clean(raw, f"the file {path}")
+    value = env.get(env_name)
+    if value and value.strip():
+        return _clean(value, f"${env_name}")
+    if fallback:
+        register(fallback)
+        return fallback
+    if stdin is not None and _isatty(stdin):
+        ask = prompt or _prompt
+        return _clean(ask(), "the prompt")
+    raise UsageError("no SCIM token given (needed to test and save new credentials)", fix=WAYS.format(env=env_name))
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _prompt() -> str:
+    import click
+
+    # hidden input; the prompt itself goes to stderr so stdout stays data
+    return click.prompt("Natoma SCIM token (input hidden)", hide_input=True, err=True, default="", show_default=False)
+
+
+def token_source(config, *, use_stdin: bool = False, sandbox: bool = False, **kw) -> Callable[[], str]:
+    """A lazy, memoised Session.scim_token: reads once, on first call. `config` is the merged Config (scim.token_env,
+    scim.token_file: --scim-token-file merges there)."""
+    cache: list[str] = []
+
+    def get() -> str:
+        if not cache:
+            fallback = None
+            if sandbox:
+                from ..sandbox.defaults import SANDBOX_SCIM_TOKEN
+
+                fallback = SANDBOX_SCIM_TOKEN
+            cache.append(read_token(env_name=config.scim.token_env, token_file=config.scim.token_file,
+                                    use_stdin=use_stdin, fallback=fallback, **kw))
+        return cache[0]
+
+    return get
+
+
+def token_given(config, *, use_stdin: bool = False, env: Mapping[str, str] | None = None) -> bool:
+    """Did the user point at a token explicitly (flag, config file or environment), without reading it?"""
+    env = os.environ if env is None else env
+    return bool(use_stdin or config.scim.token_file or (env.get(config.scim.token_env) or "").strip())
