@@ -746,6 +746,8 @@ def _open(tenant: Any, sp_id: str, job_id: str, initiated_by: dict, secrets: dic
                mapping=find_user_mapping(_schema(state, job_id)))
 
 
+# synchronizationTaskExecution: state is Succeeded | Failed | EntryLevelErrors
+# (GDOCS api-reference/v1.0/resources/synchronization-synchronizationtaskexecution.md).
 def _execution(cycle_id: str, began: str, ended: str, *, state: str, entitled: int = 0, imported: int = 0,
                exports: int = 0, exported: int = 0, escrowed: int = 0, error: dict | None = None) -> dict:
     return {
@@ -766,6 +768,9 @@ def _execution(cycle_id: str, began: str, ended: str, *, state: str, entitled: i
     }
 
 
+# synchronizationQuarantine: currentBegan, nextAttempt, reason (EncounteredQuarantineException, ...), seriesBegan,
+# seriesCount, error (GDOCS api-reference/v1.0/resources/synchronization-synchronizationquarantine.md). The error
+# codes used here ("Unauthorized", "ConnectionFailure") are the sandbox's; Entra's exact codes are UNCONFIRMED.
 def _quarantine(tenant: Any, job: dict, cycle_id: str, began: str, code: str, reason: str) -> None:
     status = job.setdefault("status", {})
     now = _now(tenant)
