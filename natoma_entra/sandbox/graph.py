@@ -118,13 +118,16 @@ class GraphHandler:
     """
 
     def __init__(self, tenant: Tenant | None = None, *, access_token: str = ACCESS_TOKEN,
-                 on_write: Callable[[], None] | None = None):
+                 on_write: Callable[[], None] | None = None, raise_errors: bool = True):
+        """``raise_errors``: an unexpected exception inside the sandbox (a bug) propagates (tests see the traceback);
+        False answers 500 InternalServerError instead (the loopback server)."""
         from natoma_entra.sandbox import graph_directory, graph_sync  # noqa: F401  (register routes)
 
         self.tenant = tenant if tenant is not None else Tenant.initial()
         self.access_token = access_token
         self.log: list[tuple[str, str, int]] = []
         self.on_write = on_write
+        self.raise_errors = raise_errors
         self.routes = ROUTER.routes
         self._write_log: list[tuple[str, str, int]] = []
         self.pod_calls: dict[str, list[float]] = {}  # provisionOnDemand rate limit, per job
@@ -190,6 +193,10 @@ class GraphHandler:
                 resp = self._route(req)
         except GraphFault as fault:
             resp = self._fault_response(fault, hdrs)
+        except Exception as exc:  # noqa: BLE001 - a sandbox bug; see raise_errors
+            if self.raise_errors:
+                raise
+            resp = self._fault_response(GraphFault(500, "InternalServerError", f"Sandbox error: {exc!r}"), hdrs)
         entry = (method, logged_path, resp.status)
         self.log.append(entry)
         if method != "GET" and resp.status < 400 and not self._read_only_action(method, raw):

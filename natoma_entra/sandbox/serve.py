@@ -48,7 +48,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.tenant = tenant
         self.state_path = state_path
         self.lock = threading.RLock()
-        self.graph = GraphHandler(tenant, access_token=access_token, on_write=self.save)
+        self.graph = GraphHandler(tenant, access_token=access_token, on_write=self.save, raise_errors=False)
         super().__init__((host.strip("[]"), port), _RequestHandler)
         h = host.strip("[]")
         self.url = f"http://{'[' + h + ']' if ':' in h else h}:{self.server_address[1]}"
