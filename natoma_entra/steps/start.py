@@ -100,6 +100,19 @@ def job_info(job: dict) -> dict:
     return info
 
 
+def cycle_warnings(info: dict) -> list[str]:
+    """Pure: what the user should look at after reading the job's state."""
+    out = []
+    if info.get("quarantine"):
+        out.append(f"the job is in quarantine: {info['quarantine']}")
+    last = info.get("last_cycle")
+    if last and last not in ("Succeeded",):
+        err = f" ({info['last_cycle_error']})" if info.get("last_cycle_error") else ""
+        out.append(f"the last provisioning cycle ended {last}{err}: see the provisioning logs "
+                   "(natoma-entra logs --errors, or the portal's Provisioning logs)")
+    return out
+
+
 def plan(job: dict, *, restart: bool = False, reset_scope: str | None = None) -> tuple[str, Change]:
     """Pure: ("start" | "restart" | "none", the change)."""
     code, schedule = job_state(job)
@@ -157,7 +170,8 @@ async def run(session: Session) -> StepResult:
     action, change = plan(job, restart=restart, reset_scope=reset_scope)
     before = job_info(job)
     if action == "none":
-        return StepResult(step=STEP, status="unchanged", changes=[change], info={**before, "state": "running"})
+        return StepResult(step=STEP, status="unchanged", changes=[change], info={**before, "state": "running"},
+                          warnings=cycle_warnings(before))
     configured = await _configured(session)
     if configured is False:
         return _no_credentials(before)
@@ -179,10 +193,7 @@ async def run(session: Session) -> StepResult:
     except GraphError:
         pass  # the start went through; the state is only for the report
     info = {**job_info(job), "state": "restarted" if action == "restart" else "started"}
-    result = StepResult(step=STEP, status="changed", changes=[change], info=info)
-    if info.get("quarantine"):
-        result.warnings.append(f"the job is in quarantine: {info['quarantine']}")
-    return result
+    return StepResult(step=STEP, status="changed", changes=[change], info=info, warnings=cycle_warnings(info))
 
 
 def _failed(err: GraphError, what: str) -> StepResult:

@@ -58,10 +58,7 @@ def test_no_job_says_run_mapping(sandbox):
 
 
 def test_job_without_credentials_says_run_credentials(sandbox):
-    t = sandbox.tenant()
-    sp = t.find_sp()
-    sandbox.save(t)
-    # create the job only (what mapping does), through the CLI's own step
+    # create the job only (what mapping does), through the steps' own ensure_job
     import asyncio
 
     from natoma_entra.cli.context import Globals, build_run, load_config
@@ -78,7 +75,7 @@ def test_job_without_credentials_says_run_credentials(sandbox):
 
     created, _, _ = asyncio.run(make())
     run.tenant.save(run.state_path)
-    assert created["id"] in sandbox.tenant().state["jobs"][sp["id"]]
+    assert created["id"] in job(sandbox)["id"]
     r = sandbox.cli("start", "--output", "json")
     assert r.code == 1
     step = r.json()["steps"][0]

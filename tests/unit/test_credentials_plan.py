@@ -203,3 +203,10 @@ def test_token_given():
     assert not token_given(Config(), env={})
     assert token_given(Config(), env={"NATOMA_SCIM_TOKEN": "x"})
     assert token_given(Config(), use_stdin=True, env={})
+
+
+def test_cycle_warnings():
+    assert s.cycle_warnings({"last_cycle": "Succeeded"}) == []
+    (w,) = s.cycle_warnings({"last_cycle": "EntryLevelErrors"})
+    assert "EntryLevelErrors" in w and "logs" in w
+    assert len(s.cycle_warnings({"last_cycle": "Failed", "last_cycle_error": "x", "quarantine": "q"})) == 2
