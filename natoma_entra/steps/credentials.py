@@ -22,7 +22,7 @@ never goes into a StepResult, a log line or an error message.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..graph.errors import GraphError, UsageError
 from ..graph.odata import seg
@@ -164,7 +164,6 @@ class Decision:
     reasons: list[str]  # empty: verified, nothing to write
     job: dict | None
     saved_test: str | None = None  # "passed" or the failure reason, when the stored credentials were tested
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def verified(self) -> bool:
