@@ -25,6 +25,10 @@ class Session:
             self._cache[key] = await read()
         return self._cache[key]
 
+    def peek(self, key: str, default: Any = None) -> Any:
+        """What an earlier step read or planned, without reading."""
+        return self._cache.get(key, default)
+
     def remember(self, key: str, value: Any) -> None:
         self._cache[key] = value
 

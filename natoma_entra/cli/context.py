@@ -117,7 +117,7 @@ def build_run(g: Globals, config, *, options: dict | None = None, scim_token: Ca
 
 
 def execute(g: Globals, command: str, body: Callable[[Any], Awaitable[Any]], *, config=None,
-            options: dict | None = None, scim_token=None) -> None:
+            options: dict | None = None, scim_token=None, renderer=None) -> None:
     """Run one command's async body with a built run; render the Report it returns; exit with the right code."""
     import asyncio
 
@@ -140,7 +140,10 @@ def execute(g: Globals, command: str, body: Callable[[Any], Awaitable[Any]], *, 
             run.tenant.save(run.state_path)
     if report is None:
         return
-    render(report, g.output.value, verbose=g.verbose, quiet=g.quiet)
+    if renderer is not None and g.output.value == "text":
+        renderer(report, verbose=g.verbose, quiet=g.quiet)
+    else:
+        render(report, g.output.value, verbose=g.verbose, quiet=g.quiet)
     code = exit_code_for(report, g)
     if code:
         raise typer.Exit(code)

@@ -290,7 +290,7 @@ async def run(session: Session) -> StepResult:
 
     # 2. the job (credentials run alone on a fresh app)
     job = d.job
-    if job is None and session.dry_run and session._cache.get("job_planned"):
+    if job is None and session.dry_run and session.peek("job_planned"):
         pass  # an earlier step of this dry run (mapping) already plans the job
     elif job is None:
         try:

@@ -79,6 +79,7 @@ async def ensure_job(session: Session) -> tuple[dict | None, Change | None, list
     warnings = [warning] if warning else []
     change = Change(action="create", target=f"provisioning job (template {template_id})", detail={"templateId": template_id})
     if session.dry_run:
+        session.remember("job_planned", True)  # later steps plan against the job this run would create
         return None, change, warnings
     app = await session.app()
     created = await session.graph.post(jobs_path(app.sp_id), {"templateId": template_id}, retry=False)

@@ -134,7 +134,7 @@ def plan(job: dict, *, restart: bool = False, reset_scope: str | None = None) ->
 
 async def _configured(session: Session) -> bool | None:
     """Are admin credentials saved? None when the secrets cannot be read (then Graph's answer to start decides)."""
-    if session.dry_run and session._cache.get("credentials_planned"):
+    if session.dry_run and session.peek("credentials_planned"):
         return True
     from .credentials import has_token, read_secrets
 
@@ -143,7 +143,7 @@ async def _configured(session: Session) -> bool | None:
     except GraphError:
         return None
     if not stored:  # none saved, or a service that does not let us read them (then start's answer decides)
-        return None if session._cache.get("secrets_unreadable") else False
+        return None if session.peek("secrets_unreadable") else False
     return bool(stored.get("BaseAddress")) and has_token(stored)
 
 
@@ -161,7 +161,7 @@ async def run(session: Session) -> StepResult:
     except GraphError as e:
         return _failed(e, "reading the provisioning job")
     if job is None:
-        if session.dry_run and session._cache.get("job_planned"):
+        if session.dry_run and session.peek("job_planned"):
             return StepResult(step=STEP, status="planned", info={"state": "planned"}, changes=[
                 Change(action="update", target="provisioning job: start", detail={"why": "once it is created"})])
         return StepResult(step=STEP, status="failed", info={"state": "no job"},

@@ -1,0 +1,58 @@
+"""`natoma-entra setup`: steps 1-4 in order, from one config."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .main import app
+
+
+@app.command("setup")
+def setup_command(
+    ctx: typer.Context,
+    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP", help="A group and its role (repeatable); replaces the config file's [groups]."),
+    replace: bool = typer.Option(False, "--replace", help="Remove a configured group's other assignments on this app."),
+    multi_role: bool = typer.Option(False, "--multi-role/--single-role", help="Map all of a user's roles (AssertiveAppRoleAssignmentsComplex -> roles) instead of one."),
+    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help="Natoma's SCIM tenant URL (default: scim.url in the config file)."),
+    scope: Optional[str] = typer.Option(None, "--scope", metavar="assigned|all", help="'assigned' = sync only assigned users and groups (default), 'all' = everyone."),
+    scim_token_file: Optional[Path] = typer.Option(None, "--scim-token-file", metavar="PATH", help="Read the SCIM token from this file (else $NATOMA_SCIM_TOKEN, or a hidden prompt)."),
+    scim_token_stdin: bool = typer.Option(False, "--scim-token-stdin", help="Read the SCIM token from standard input."),
+    rotate: bool = typer.Option(False, "--rotate", help="Save the given SCIM token even when the saved one still works."),
+    restart: bool = typer.Option(False, "--restart", help="Restart the provisioning job (a fresh cycle) instead of only starting it."),
+):
+    """Run roles -> assign -> mapping -> credentials -> start, in that order.
+
+    Every input (groups, SCIM URL, token) is checked before the first write. A failure stops the run and names the
+    step and the fix; running setup again continues from wherever the tenant is. A second run changes nothing.
+
+    Example: NATOMA_SCIM_TOKEN=... natoma-entra --config natoma-entra.toml setup
+    Example: natoma-entra --sandbox setup
+    """
+    from ..graph.errors import UsageError
+    from ..steps import assignments, credentials, mapping, roles, start
+    from .context import execute, load_config
+    from .options import parse_groups
+    from .render_summary import render_summary
+    from .steps_runner import run_steps
+    from .token import token_given, token_source
+
+    g = ctx.obj
+    if scope is not None and scope not in ("assigned", "all"):
+        raise UsageError(f"--scope {scope!r} is not a scope", fix="use --scope assigned (the guide's choice) or --scope all")
+    if scim_token_file is not None and scim_token_stdin:
+        raise UsageError("--scim-token-file and --scim-token-stdin were both given", fix="give the token one way")
+    scim = {k: v for k, v in {"url": scim_url, "scope": scope, "token_file": scim_token_file}.items() if v is not None}
+    config = load_config(g, {"groups": parse_groups(group), **({"scim": scim} if scim else {})})
+    token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox)
+
+    async def prepare(session):
+        await assignments.resolve_groups(session)  # unknown group, not a security group: exit 2, nothing written
+        await credentials.prepare(session)  # URL and, when a new value must be saved, the token
+
+    steps = [roles.run, assignments.run, mapping.run, credentials.run, start.run]
+    execute(g, "setup", lambda s: run_steps(s, "setup", steps, prepare=prepare), config=config, scim_token=token,
+            renderer=render_summary,
+            options={"replace": replace, "multi_role": multi_role, "rotate": rotate, "restart": restart,
+                     "token_given": token_given(config, use_stdin=scim_token_stdin)})
