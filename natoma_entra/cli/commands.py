@@ -1,2 +1,2 @@
 """Import every command module so each registers itself on the Typer app."""
-from . import assign, credentials, mapping, roles, setup, start, status  # noqa: F401
+from . import assign, credentials, doctor, logs, mapping, provision, roles, setup, start, status  # noqa: F401

@@ -1,0 +1,1 @@
+"""placeholder: `natoma-entra doctor` is being written."""

@@ -1,0 +1,1 @@
+"""placeholder: `natoma-entra logs` is being written."""

@@ -1,0 +1,1 @@
+"""placeholder: `natoma-entra provision` is being written."""
