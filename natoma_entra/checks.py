@@ -1,0 +1,626 @@
+"""`doctor`'s checks: the guide's troubleshooting table (../shared/guide.md) as verdicts over one read of the tenant.
+
+Everything here is pure: `checks(state)` looks only at a DoctorState (what doctor.py read) and returns one
+CheckResult per check, each with a verdict (ok / warn / fail), the details behind it and the fix. No Graph call, no
+clock, no I/O, so every verdict is unit-testable with a hand-built state.
+
+Facts the checks rest on (graph-api.md sections 3, 5, 6, 9 and 14; Entra docs known-issues.md,
+customize-application-attributes.md, functions-for-customizing-application-data.md):
+- appRoleId 00000000-0000-0000-0000-000000000000 is "default access"; msiam_access and User (the template's roles)
+  have no value: a user who gets only such a grant is provisioned without a Natoma role.
+- Only direct members of an assigned group are in scope: members of a nested group are skipped.
+- SingleAppRoleAssignment returns one role; with several, which one is not predictable (the sandbox, like the guide,
+  fails the user with MultipleGrantsNotSupported). AssertiveAppRoleAssignmentsComplex sends them all.
+- SingleAppRoleAssignment is not compatible with "Sync all users and groups" (SyncAll must be "false").
+- The provisioning interval is fixed (about 40 minutes); provision on demand tests one user now.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .roles import DISPLAY_NAME, NATOMA_ROLES, ROLE_VALUES
+
+Verdict = Literal["ok", "warn", "fail"]
+DEFAULT_ACCESS = "00000000-0000-0000-0000-000000000000"
+USER_TYPE = "#microsoft.graph.user"
+GROUP_TYPE = "#microsoft.graph.group"
+SHOWN = 20  # names listed in a check's details; the rest are counted (all of them are in the JSON data)
+
+# The check names, in the order they run (they are the JSON report's step names).
+APP, ROLES, ROLE_MISSING, GROUPS, MULTIPLE, NESTED, MAPPING, CREDENTIALS, JOB, USER = (
+    "app", "roles", "role-missing", "groups-assigned", "multiple-grants", "nested-only", "mapping", "credentials",
+    "job", "user")
+
+
+@dataclass
+class ReadError:
+    """A read that failed: what was read, Graph's (or the lookup's) message, and its fix."""
+
+    what: str
+    message: str
+    fix: str | None = None
+
+
+@dataclass
+class ConfiguredGroup:
+    role: str  # the Natoma role value the config gives it
+    ref: str  # display name or object id, as configured
+    group: dict | None = None  # the group as read (id, displayName, securityEnabled, groupTypes)
+    error: ReadError | None = None
+
+
+@dataclass
+class DoctorState:
+    """Everything doctor reads, once. Collections are plain Graph JSON."""
+
+    app: dict | None = None  # App.summary()
+    app_roles: list[dict] = field(default_factory=list)  # where roles are defined (the application, else the SP)
+    sp_roles: list[dict] = field(default_factory=list)  # what the service principal shows
+    config_url: str | None = None
+    config_scope: str = "assigned"
+    configured: list[ConfiguredGroup] = field(default_factory=list)
+    assignments: list[dict] | None = None  # appRoleAssignedTo of the service principal (None: not read)
+    groups: dict[str, dict] = field(default_factory=dict)  # id -> group, for assigned and configured groups
+    members: dict[str, list[dict]] = field(default_factory=dict)  # assigned group id -> its direct members
+    nested: dict[str, list[dict]] = field(default_factory=dict)  # nested group id -> its users (transitive)
+    nested_in: dict[str, list[str]] = field(default_factory=dict)  # nested group id -> assigned groups holding it
+    job: dict | None = None
+    schema: dict | None = None
+    secrets: dict[str, str] | None = None  # None: not read; {} nothing saved (or not readable, see below)
+    secrets_unreadable: bool = False
+    connection_test: str | None = None  # "passed", the failure reason, or None when not run
+    user_ref: str | None = None  # --user
+    user: dict | None = None
+    user_groups: list[dict] | None = None  # the user's direct groups (memberOf)
+    errors: dict[str, ReadError] = field(default_factory=dict)  # "app", "assignments", "job", "members:<id>", ...
+
+
+@dataclass
+class CheckResult:
+    name: str
+    verdict: Verdict
+    summary: str  # one line
+    details: list[str] = field(default_factory=list)
+    fix: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # machine-readable facts (JSON info)
+
+
+def _names(items: list[str], shown: int = SHOWN) -> str:
+    if len(items) <= shown:
+        return ", ".join(items)
+    return ", ".join(items[:shown]) + f" and {len(items) - shown} more"
+
+
+def _user_label(u: dict) -> str:
+    name, upn = u.get("displayName"), u.get("userPrincipalName")
+    if name and upn:
+        return f"{name} ({upn})"
+    return name or upn or u.get("id") or "?"
+
+
+def _group_label(state: DoctorState, gid: str, fallback: str | None = None) -> str:
+    g = state.groups.get(gid)
+    return (g or {}).get("displayName") or fallback or gid
+
+
+def _error_result(name: str, err: ReadError, summary: str | None = None) -> CheckResult:
+    return CheckResult(name, "fail", summary or f"could not read {err.what}", details=[err.message], fix=err.fix)
+
+
+# -- roles on the service principal ------------------------------------------------------------------------------
+
+def _role_index(state: DoctorState) -> dict[str, dict]:
+    return {r.get("id"): r for r in state.sp_roles if isinstance(r, dict)}
+
+
+def role_label(state: DoctorState, role_id: str | None) -> str:
+    if role_id == DEFAULT_ACCESS:
+        return "default access"
+    role = _role_index(state).get(role_id)
+    if role is None:
+        return f"unknown role {role_id}"
+    return role.get("value") or role.get("displayName") or role_id or "?"
+
+
+def role_value(state: DoctorState, role_id: str | None) -> str | None:
+    """The value the role sends (None: default access, a role without a value, or a role the SP no longer has)."""
+    if role_id == DEFAULT_ACCESS:
+        return None
+    return (_role_index(state).get(role_id) or {}).get("value")
+
+
+# -- grants: who gets which role through what --------------------------------------------------------------------
+
+@dataclass
+class Grant:
+    role_id: str
+    via: str  # "direct" or the group's display name
+    group_id: str | None = None
+
+
+def _is_user(member: dict) -> bool:
+    kind = member.get("@odata.type")
+    return kind == USER_TYPE or (kind is None and "userPrincipalName" in member)
+
+
+def _is_group(member: dict) -> bool:
+    return member.get("@odata.type") == GROUP_TYPE
+
+
+def grants_by_user(state: DoctorState) -> tuple[dict[str, list[Grant]], dict[str, dict]]:
+    """(user id -> grants, user id -> user) for every user in scope: assigned directly, or a direct member of an
+    assigned group (nested members are not in scope)."""
+    grants: dict[str, list[Grant]] = {}
+    users: dict[str, dict] = {}
+    for a in state.assignments or []:
+        pid, rid, kind = a.get("principalId"), a.get("appRoleId"), a.get("principalType")
+        if kind == "User":
+            grants.setdefault(pid, []).append(Grant(rid, "direct"))
+            users.setdefault(pid, {"id": pid, "displayName": a.get("principalDisplayName")})
+        elif kind == "Group":
+            name = _group_label(state, pid, a.get("principalDisplayName"))
+            for m in state.members.get(pid, []):
+                if _is_user(m) and m.get("id"):
+                    grants.setdefault(m["id"], []).append(Grant(rid, name, pid))
+                    users[m["id"]] = {**users.get(m["id"], {}), **m}
+    return grants, users
+
+
+def _valued_roles(state: DoctorState, grants: list[Grant]) -> dict[str, list[str]]:
+    """role value -> where it comes from, for the grants that carry a value."""
+    out: dict[str, list[str]] = {}
+    for g in grants:
+        v = role_value(state, g.role_id)
+        if v is not None and g.via not in out.setdefault(v, []):
+            out[v].append(g.via)
+    return out
+
+
+def _role_order(value: str) -> tuple[int, str]:
+    return (ROLE_VALUES.index(value) if value in ROLE_VALUES else len(ROLE_VALUES), value)
+
+
+def _describe_roles(roles: dict[str, list[str]]) -> str:
+    return ", ".join(f"{DISPLAY_NAME.get(v, v)} via {' and '.join(roles[v])}" for v in sorted(roles, key=_role_order))
+
+
+# -- mapping mode ------------------------------------------------------------------------------------------------
+
+def mapping_mode(schema: dict | None) -> str | None:
+    """'multi-role' when the user mapping sends roles with a complex function, 'single-role' with
+    SingleAppRoleAssignment, None when neither (or no readable user mapping)."""
+    if not isinstance(schema, dict):
+        return None
+    from .steps.mapping import SchemaError, _function_over_assignments, locate
+
+    try:
+        where = locate(schema)
+    except SchemaError:
+        return None
+    functions = {_function_over_assignments((m or {}).get("source"))
+                 for m in where.object_mapping.get("attributeMappings") or [] if isinstance(m, dict)}
+    if functions & {"assertiveapproleassignmentscomplex", "approleassignmentscomplex"}:
+        return "multi-role"
+    if "singleapproleassignment" in functions:
+        return "single-role"
+    return None
+
+
+# == the checks ==================================================================================================
+
+def check_app(state: DoctorState) -> CheckResult:
+    err = state.errors.get("app")
+    if err or not state.app:
+        err = err or ReadError("the app", "no app was read")
+        return CheckResult(APP, "fail", "the Natoma app was not found", details=[err.message],
+                           fix=err.fix or "pass --app with the display name, appId or object id of the Natoma "
+                                          "enterprise app")
+    a = state.app
+    details = [] if a.get("applicationId") else [
+        "no application object in this tenant: roles are read from the service principal"]
+    return CheckResult(APP, "ok", f"found {a.get('displayName')!r} (appId {a.get('appId')})", details=details)
+
+
+def check_roles(state: DoctorState) -> CheckResult:
+    """Guide step 1: the three roles, enabled, with the exact (case-sensitive) values, and copied to the SP."""
+    from .steps.roles import plan, sp_shows
+
+    app_id = (state.app or {}).get("appId") or ""
+    p = plan(state.app_roles, app_id)
+    wrong = [c for c in p.changes if c.action != "none"]
+    details: list[str] = []
+    for c in wrong:
+        why = c.detail.get("why")
+        details.append(f"{c.target}: " + ("missing on the app" if c.action == "create" else why or c.action))
+    details.extend(p.warnings)
+    fix = "natoma-entra roles"
+    if wrong:
+        return CheckResult(ROLES, "fail", f"{len(wrong)} of the {len(NATOMA_ROLES)} Natoma roles missing or wrong "
+                                          "on the app", details=details, fix=fix,
+                           data={"wrong": [c.target for c in wrong]})
+    wanted = [r for r in p.final if r.get("value") in ROLE_VALUES]
+    if not sp_shows(state.sp_roles, wanted):
+        shown = {(r.get("id"), r.get("value")) for r in state.sp_roles if r.get("isEnabled")}
+        missing = [f"{r.get('displayName')} ({r.get('value')})" for r in wanted if (r["id"], r["value"]) not in shown]
+        return CheckResult(ROLES, "fail", "the roles are on the app but the service principal does not show "
+                                          f"{_names(missing)}",
+                           details=["assignments need the role on the service principal; Graph copies it with a "
+                                    "lag (replication)"] + details,
+                           fix=f"wait a minute and run doctor again; if it stays, run {fix}")
+    verdict: Verdict = "warn" if p.warnings else "ok"
+    return CheckResult(ROLES, verdict, "Admin (admin), AppAdmin (AppAdmin), Member (member): enabled, on the app "
+                                       "and its service principal", details=details,
+                       fix="natoma-entra roles --prune" if p.warnings else None)
+
+
+def check_role_missing(state: DoctorState) -> CheckResult:
+    """Guide: "user provisioned but role missing" = the group's assignment has no role (default access, or a role
+    without a value such as msiam_access / User)."""
+    if "assignments" in state.errors:
+        return _error_result(ROLE_MISSING, state.errors["assignments"], "could not read the app's assignments")
+    roleless: list[str] = []
+    foreign: list[str] = []
+    data: list[dict] = []
+    for a in state.assignments or []:
+        rid = a.get("appRoleId")
+        kind = a.get("principalType") or "principal"
+        name = a.get("principalDisplayName") or a.get("principalId")
+        if a.get("principalType") == "Group":
+            name = _group_label(state, a.get("principalId"), name)
+        value = role_value(state, rid)
+        if value is None:
+            label = role_label(state, rid)
+            reach = ""
+            if kind == "Group" and a.get("principalId") in state.members:
+                n = sum(1 for m in state.members[a["principalId"]] if _is_user(m))
+                reach = f": its {n} direct member{'s' if n != 1 else ''} get{'s' if n == 1 else ''} no Natoma role"
+            roleless.append(f"{kind} {name!r} is assigned with {label}{reach}")
+            data.append({"principalId": a.get("principalId"), "principalType": kind, "principal": name,
+                         "appRoleId": rid, "role": label})
+        elif value not in ROLE_VALUES:
+            foreign.append(f"{kind} {name!r} holds role {value!r}, which is not a Natoma role")
+    if roleless:
+        return CheckResult(ROLE_MISSING, "fail", f"{len(roleless)} assignment{'s' if len(roleless) != 1 else ''} "
+                                                 "without a role: their users are provisioned with the role missing",
+                           details=roleless + foreign,
+                           fix="edit the assignment (Enterprise applications -> the app -> Users and groups) and "
+                               "select a role; for configured groups `natoma-entra assign --replace` keeps only "
+                               "their Natoma role",
+                           data={"assignments": data})
+    if foreign:
+        return CheckResult(ROLE_MISSING, "warn", "assignments with roles Natoma does not know", details=foreign,
+                           fix="assign these principals a Natoma role (admin, AppAdmin, member) instead")
+    return CheckResult(ROLE_MISSING, "ok", f"every assignment ({len(state.assignments or [])}) carries a role")
+
+
+def check_groups(state: DoctorState) -> CheckResult:
+    """Guide: "provisioning skipped entirely" = the group is not assigned. And only security groups should be."""
+    if "assignments" in state.errors:
+        return _error_result(GROUPS, state.errors["assignments"], "could not read the app's assignments")
+    assignments = state.assignments or []
+    fails: list[str] = []
+    warns: list[str] = []
+    ok_lines: list[str] = []
+    fix: list[str] = []
+    configured_ids: set[str] = set()
+    if not state.configured:
+        warns.append("no groups configured ([groups] in the config file, or --group ROLE=GROUP): "
+                     "cannot say which groups should be assigned")
+    for c in state.configured:
+        if c.group is None:
+            fails.append(f"{DISPLAY_NAME.get(c.role, c.role)} group {c.ref!r}: "
+                         f"{c.error.message if c.error else 'not found'}")
+            if c.error and c.error.fix:
+                fix.append(c.error.fix)
+            continue
+        g = c.group
+        configured_ids.add(g["id"])
+        name = g.get("displayName") or g["id"]
+        if not g.get("securityEnabled"):
+            fails.append(f"{name!r} is not a security group: it cannot be assigned to the app")
+            fix.append("use a security group in [groups] (or enable security on this group)")
+            continue
+        held = [a for a in assignments if a.get("principalId") == g["id"]]
+        values = {role_value(state, a.get("appRoleId")) for a in held}
+        if c.role in values:
+            ok_lines.append(f"{name!r} -> {DISPLAY_NAME.get(c.role, c.role)}")
+        elif held:
+            others = ", ".join(role_label(state, a.get("appRoleId")) for a in held)
+            fails.append(f"{name!r} should hold {DISPLAY_NAME.get(c.role, c.role)} but holds {others}")
+            fix.append("natoma-entra assign --replace")
+        else:
+            fails.append(f"{name!r} is not assigned to the app (its members are skipped)")
+            fix.append("natoma-entra assign")
+    for a in assignments:
+        if a.get("principalType") != "Group":
+            continue
+        g = state.groups.get(a.get("principalId"))
+        name = (g or {}).get("displayName") or a.get("principalDisplayName") or a.get("principalId")
+        if g is not None and not g.get("securityEnabled"):
+            kind = "a Microsoft 365 group" if "Unified" in (g.get("groupTypes") or []) else "not a security group"
+            line = f"{name!r} is assigned but is {kind}"
+            if line not in warns:
+                warns.append(line)
+        elif a.get("principalId") not in configured_ids and state.configured:
+            ok_lines.append(f"also assigned (not configured): {name!r} -> {role_label(state, a.get('appRoleId'))}")
+    users = sum(1 for a in assignments if a.get("principalType") == "User")
+    if users:
+        ok_lines.append(f"{users} user{'s' if users != 1 else ''} assigned directly")
+    fixes = list(dict.fromkeys(fix))
+    if fails:
+        return CheckResult(GROUPS, "fail", f"{len(fails)} configured group{'s' if len(fails) != 1 else ''} not "
+                                           "assigned as configured", details=fails + warns + ok_lines,
+                           fix="; ".join(fixes) or "natoma-entra assign")
+    if warns:
+        return CheckResult(GROUPS, "warn", "assigned groups need a look", details=warns + ok_lines,
+                           fix="assign security groups only (Microsoft 365 and distribution groups are not the "
+                               "guide's way); remove the others in Enterprise applications -> Users and groups"
+                           if any("assigned but" in w for w in warns) else "configure the role groups")
+    return CheckResult(GROUPS, "ok", f"{len(configured_ids)} configured group{'s' if len(configured_ids) != 1 else ''}"
+                                     " assigned with their roles", details=ok_lines)
+
+
+def _member_read_errors(state: DoctorState) -> list[str]:
+    return [f"{_group_label(state, k.split(':', 1)[1])}: {e.message}" for k, e in state.errors.items()
+            if k.startswith("members:")]
+
+
+def check_multiple(state: DoctorState) -> CheckResult:
+    """Guide: "MultipleGrantsNotSupported" = the user is in several groups with different roles. Nobody detects this
+    before provisioning picks one (graph-api.md section 14): here it is, from the members of every assigned group."""
+    if "assignments" in state.errors:
+        return _error_result(MULTIPLE, state.errors["assignments"], "could not read the app's assignments")
+    grants, users = grants_by_user(state)
+    several: list[dict] = []
+    for uid, gs in grants.items():
+        roles = _valued_roles(state, gs)
+        if len(roles) > 1:
+            several.append({"id": uid, "user": _user_label(users.get(uid, {"id": uid})), "roles": roles})
+    several.sort(key=lambda s: s["user"].lower())
+    lines = [f"{s['user']}: {_describe_roles(s['roles'])}" for s in several]
+    unread = _member_read_errors(state)
+    extra = [f"could not read the members of {u}" for u in unread]
+    data = {"users": several, "users_in_scope": len(grants)}
+    mode = mapping_mode(state.schema)
+    if several and mode == "multi-role":
+        return CheckResult(MULTIPLE, "ok", f"{len(several)} user{'s' if len(several) != 1 else ''} hold several "
+                                           "roles; the multi-role mapping sends them all",
+                           details=lines[:SHOWN] + extra, data=data)
+    if several:
+        shown = lines[:SHOWN] + ([f"... and {len(lines) - SHOWN} more"] if len(lines) > SHOWN else [])
+        return CheckResult(MULTIPLE, "fail", f"{len(several)} user{'s get' if len(several) != 1 else ' gets'} two or "
+                                             "more Natoma roles: MultipleGrantsNotSupported under SingleAppRoleAssignment",
+                           details=shown + extra,
+                           fix="keep each user in one Natoma role group, or send every role with "
+                               "`natoma-entra mapping --multi-role`",
+                           data=data)
+    if unread:
+        return CheckResult(MULTIPLE, "warn", "could not read the members of every assigned group", details=extra,
+                           fix=next((e.fix for k, e in state.errors.items() if k.startswith("members:") and e.fix),
+                                    None), data=data)
+    return CheckResult(MULTIPLE, "ok", f"each of the {len(grants)} user{'s' if len(grants) != 1 else ''} in scope "
+                                       "gets one role", data=data)
+
+
+def check_nested(state: DoctorState) -> CheckResult:
+    """Nested group membership is not supported for app assignment (Entra known-issues): members of a group inside
+    an assigned group are skipped unless they are also direct members (or assigned directly)."""
+    if "assignments" in state.errors:
+        return _error_result(NESTED, state.errors["assignments"], "could not read the app's assignments")
+    grants, _ = grants_by_user(state)
+    skipped: dict[str, dict] = {}
+    via: dict[str, list[str]] = {}
+    for nid, members in state.nested.items():
+        nname = _group_label(state, nid)
+        parents = [_group_label(state, p) for p in state.nested_in.get(nid, [])]
+        where = f"{nname} (in {', '.join(parents)})" if parents else nname
+        for m in members:
+            if not _is_user(m) or not m.get("id") or m["id"] in grants:
+                continue
+            skipped.setdefault(m["id"], m)
+            if where not in via.setdefault(m["id"], []):
+                via[m["id"]].append(where)
+    errors = [f"{_group_label(state, k.split(':', 1)[1])}: {e.message}" for k, e in state.errors.items()
+              if k.startswith("nested:")]
+    nested_names = [_group_label(state, n) for n in state.nested]
+    if skipped:
+        rows = sorted(((_user_label(u), via[uid]) for uid, u in skipped.items()), key=lambda r: r[0].lower())
+        lines = [f"{label}: only via {', '.join(w)}" for label, w in rows]
+        shown = lines[:SHOWN] + ([f"... and {len(lines) - SHOWN} more"] if len(lines) > SHOWN else [])
+        return CheckResult(NESTED, "warn", f"{len(skipped)} user{'s' if len(skipped) != 1 else ''} will be skipped: "
+                                           "members of nested groups only", details=shown + errors,
+                           fix="add them directly to a Natoma role group (nested groups are not followed), or "
+                               "assign the nested group itself with a role",
+                           data={"users": [{"id": uid, "user": _user_label(u), "via": via[uid]}
+                                           for uid, u in skipped.items()]})
+    if errors:
+        return CheckResult(NESTED, "warn", "could not read the members of every nested group", details=errors)
+    if nested_names:
+        return CheckResult(NESTED, "ok", "the users of nested groups are also direct members",
+                           details=[f"nested groups: {_names(nested_names)}"])
+    return CheckResult(NESTED, "ok", "no nested groups in the assigned groups")
+
+
+def check_mapping(state: DoctorState) -> CheckResult:
+    """Guide step 3: SingleAppRoleAssignment([appRoleAssignments]) -> roles[primary eq "True"].value (or the
+    multi-role variant AssertiveAppRoleAssignmentsComplex -> roles)."""
+    from .steps.mapping import SchemaError, plan
+
+    if "job" in state.errors:
+        return _error_result(MAPPING, state.errors["job"], "could not read the provisioning job")
+    if state.job is None:
+        return CheckResult(MAPPING, "fail", "no provisioning job, so no attribute mapping",
+                           fix="natoma-entra mapping (or natoma-entra setup)")
+    if "schema" in state.errors or state.schema is None:
+        err = state.errors.get("schema") or ReadError("the schema", "the job's schema was not read")
+        return _error_result(MAPPING, err, "could not read the provisioning job's schema")
+    mode = mapping_mode(state.schema)
+    multi = mode == "multi-role"
+    fix = "natoma-entra mapping --multi-role" if multi else "natoma-entra mapping"
+    try:
+        p = plan(state.schema, multi_role=multi)
+    except SchemaError as e:
+        return CheckResult(MAPPING, "fail", e.message, fix=e.fix)
+    wrong = [c for c in p.changes if c.action != "none"]
+    if wrong:
+        lines = []
+        for c in wrong:
+            why = c.detail.get("why")
+            verb = {"create": "missing", "update": "to change", "delete": "to remove"}[c.action]
+            lines.append(f"{verb}: {c.target}" + (f" ({why})" if why else ""))
+        return CheckResult(MAPPING, "fail", "the user mapping does not send the Natoma role as the guide says",
+                           details=lines + p.warnings, fix=fix, data={"mode": mode})
+    from .roles import MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, SINGLE_ROLE_EXPRESSION, SINGLE_ROLE_TARGET
+
+    line = (f"{MULTI_ROLE_EXPRESSION} -> {MULTI_ROLE_TARGET}" if multi
+            else f"{SINGLE_ROLE_EXPRESSION} -> {SINGLE_ROLE_TARGET}")
+    return CheckResult(MAPPING, "warn" if p.warnings else "ok", line, details=p.warnings,
+                       fix=fix if p.warnings else None, data={"mode": p.mode, "ruleId": p.rule_id})
+
+
+def check_credentials(state: DoctorState) -> CheckResult:
+    """Guide step 4: Tenant URL and Secret Token saved, the connection test passes, scope = assigned only."""
+    from .steps.credentials import MASKED, SCOPE_LABEL, has_token, readable
+
+    rotate = "NATOMA_SCIM_TOKEN=<a fresh token from Natoma> natoma-entra credentials --rotate"
+    if "secrets" in state.errors:
+        return _error_result(CREDENTIALS, state.errors["secrets"], "could not read the saved credentials")
+    stored = state.secrets or {}
+    details: list[str] = []
+    fails: list[str] = []
+    warns: list[str] = []
+    fix = None
+    if state.secrets_unreadable:
+        warns.append("the saved credentials cannot be read back; only the connection test can tell")
+    base = stored.get("BaseAddress")
+    if not state.secrets_unreadable:
+        if not base and not has_token(stored):
+            return CheckResult(CREDENTIALS, "fail", "no SCIM credentials saved (Tenant URL and secret token)",
+                               fix="NATOMA_SCIM_TOKEN=<token> natoma-entra credentials")
+        if not base:
+            fails.append("no Tenant URL (BaseAddress) saved")
+        elif base != MASKED:
+            details.append(f"Tenant URL: {base}")
+            if state.config_url and base != state.config_url:
+                warns.append(f"the saved Tenant URL is {base}, the config says {state.config_url}")
+        if not has_token(stored):
+            fails.append("no secret token saved")
+        sync_all = (readable(stored.get("SyncAll")) or "").strip().lower()
+        if sync_all == "true":
+            fails.append("scope is 'sync all users and groups' (SyncAll true): SingleAppRoleAssignment is not "
+                         "compatible with Sync All; the guide's scope is assigned users and groups only")
+        elif sync_all == "false":
+            details.append(f"scope: {SCOPE_LABEL['assigned']}")
+        else:
+            warns.append("the saved scope cannot be read (SyncAll missing or masked)")
+        if fails:
+            fix = "NATOMA_SCIM_TOKEN=<token> natoma-entra credentials"
+            if sync_all == "true":
+                fix += " (scope assigned), then natoma-entra start --restart"
+    test = state.connection_test
+    if "connection" in state.errors:
+        e = state.errors["connection"]
+        warns.append(f"the connection test could not run: {e.message}")
+        fix = fix or e.fix
+    elif test == "passed":
+        details.append("connection test with the saved credentials: passed")
+    elif test is not None:
+        fails.append(f"the connection test with the saved credentials fails: {test}")
+        fix = f"{rotate} (check the Tenant URL too)"
+    elif not fails:
+        warns.append("the connection test was not run")
+    if fails:
+        return CheckResult(CREDENTIALS, "fail", fails[0], details=fails[1:] + warns + details, fix=fix,
+                           data={"connection_test": test})
+    if warns:
+        return CheckResult(CREDENTIALS, "warn", warns[0], details=warns[1:] + details,
+                           fix=fix or "natoma-entra credentials", data={"connection_test": test})
+    return CheckResult(CREDENTIALS, "ok", "saved, scope assigned only, connection test passed", details=details,
+                       data={"connection_test": test})
+
+
+def check_job(state: DoctorState) -> CheckResult:
+    """Guide step 4 "Start provisioning", and "changes not showing" (the 40-minute cycle)."""
+    from .steps.start import is_running, job_info, quarantine_reason
+
+    if "job" in state.errors:
+        return _error_result(JOB, state.errors["job"], "could not read the provisioning job")
+    if state.job is None:
+        return CheckResult(JOB, "fail", "no provisioning job", fix="natoma-entra setup (or mapping, credentials, "
+                                                                 "start)")
+    info = job_info(state.job)
+    details = [f"status {info.get('status')}, schedule {info.get('schedule')}"]
+    if info.get("last_cycle"):
+        details.append(f"last cycle: {info['last_cycle']}" +
+                       (f" at {info['last_cycle_time']}" if info.get("last_cycle_time") else ""))
+    q = (state.job.get("status") or {}).get("quarantine")
+    if info.get("status") == "Quarantine" or isinstance(q, dict):
+        reason = quarantine_reason(state.job) or "quarantined"
+        if isinstance(q, dict) and q.get("nextAttempt"):
+            details.append(f"next attempt: {q['nextAttempt']}")
+        return CheckResult(JOB, "fail", f"the job is in quarantine: {reason}", details=details,
+                           fix="fix the cause (for a refused connection: "
+                               "`natoma-entra credentials --rotate` with a fresh token), then "
+                               "`natoma-entra start --restart`", data=info)
+    if not is_running(state.job):
+        return CheckResult(JOB, "fail", f"the job is not running ({details[0]})", details=details[1:],
+                           fix="natoma-entra start", data=info)
+    interval = info.get("interval") or "PT40M"
+    cycle_note = (f"Entra runs a cycle every {interval.removeprefix('PT').lower()} (about 40 minutes, fixed); "
+                  "to see a change now: natoma-entra provision USER")
+    last = info.get("last_cycle")
+    if last and last not in ("Succeeded",):
+        err = f" ({info['last_cycle_error']})" if info.get("last_cycle_error") else ""
+        return CheckResult(JOB, "warn", f"running; the last cycle ended {last}{err}", details=details + [cycle_note],
+                           fix="see natoma-entra logs --errors", data=info)
+    summary = "running" + ("; the last cycle succeeded" if last else "; the first cycle has not finished yet")
+    return CheckResult(JOB, "ok", summary, details=details + [cycle_note], data=info)
+
+
+def check_user(state: DoctorState) -> CheckResult:
+    """--user: is this user assigned, through which groups, with which role(s)?"""
+    if "user" in state.errors or state.user is None:
+        err = state.errors.get("user") or ReadError("the user", f"no user {state.user_ref!r}")
+        return _error_result(USER, err, f"could not find the user {state.user_ref!r}")
+    u = state.user
+    label = _user_label(u)
+    grants, _ = grants_by_user(state)
+    mine = grants.get(u["id"], [])
+    groups = [g.get("displayName") or g.get("id") for g in state.user_groups or []
+              if g.get("@odata.type", GROUP_TYPE) == GROUP_TYPE]
+    details = [f"direct groups: {_names(groups)}" if groups else "direct groups: none"]
+    if not mine:
+        nested = [f"{_group_label(state, n)}" for n, ms in state.nested.items() if any(m.get("id") == u["id"] for m in ms)]
+        if nested:
+            return CheckResult(USER, "fail", f"{label} is skipped: only in nested group {', '.join(nested)}",
+                               details=details, fix="add the user directly to a Natoma role group")
+        return CheckResult(USER, "fail", f"{label} is not assigned to the app: provisioning skips the user",
+                           details=details, fix="add the user to a Natoma role group (a group assigned with its role)")
+    lines = [f"{role_label(state, g.role_id)} via {'direct assignment' if g.via == 'direct' else g.via}" for g in mine]
+    roles = _valued_roles(state, mine)
+    data = {"user": label, "grants": lines, "roles": sorted(roles)}
+    if len(roles) > 1 and mapping_mode(state.schema) != "multi-role":
+        return CheckResult(USER, "fail", f"{label} gets {len(roles)} roles: MultipleGrantsNotSupported under "
+                                         "SingleAppRoleAssignment", details=lines + details,
+                           fix="keep the user in one Natoma role group, or `natoma-entra mapping --multi-role`",
+                           data=data)
+    if not roles:
+        return CheckResult(USER, "fail", f"{label} is assigned without a role: provisioned with the role missing",
+                           details=lines + details, fix="edit the assignment and select a role", data=data)
+    natoma = [v for v in roles if v in ROLE_VALUES]
+    verdict: Verdict = "ok" if natoma else "warn"
+    return CheckResult(USER, verdict, f"{label} is provisioned as {', '.join(sorted(roles))}", details=lines + details,
+                       fix=None if natoma else "give the user a Natoma role", data=data)
+
+
+def checks(state: DoctorState) -> list[CheckResult]:
+    """Every check, in order. Without the app, only the app check (nothing else can be read)."""
+    first = check_app(state)
+    if first.verdict == "fail":
+        return [first]
+    out = [first, check_roles(state), check_role_missing(state), check_groups(state), check_multiple(state),
+           check_nested(state), check_mapping(state), check_credentials(state), check_job(state)]
+    if state.user_ref:
+        out.append(check_user(state))
+    return out

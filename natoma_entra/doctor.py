@@ -1,0 +1,194 @@
+"""`doctor`: read the tenant once (concurrently, each read made once), then run the pure checks (checks.py).
+
+The reads reuse the steps' own readers and the session cache (session.app, read_assignments, read_job, read_schema,
+read_secrets, the credentials step's connection test), so doctor and setup look at the tenant the same way. What only
+doctor needs: the members of every assigned group (direct members; groups among them are nested groups, whose users
+are read with transitiveMembers), the details of assigned groups that are not configured (securityEnabled), and the
+one user of --user.
+
+Scale: hundreds of groups with thousands of members. Independent reads go out together through graph.gather, at most
+CONCURRENCY at a time (a semaphore around each leaf read, never around a read that waits on others); members are
+read with $top=999 and followed through @odata.nextLink; assigned groups' details come 15 ids per request
+(`id in (...)`). Nothing is written: the connection test (validateCredentials with useSavedCredentials) is a
+read-only POST, and it is made only when credentials are saved.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable
+
+from .checks import ConfiguredGroup, DoctorState, ReadError, checks
+from .graph.errors import GraphError, NatomaEntraError
+from .graph.lookups import GROUP_FIELDS, find_group, find_user
+from .graph.odata import literal, seg
+from .plan import Report, StepResult
+from .session import Session
+from .steps.assignments import read_assignments
+from .steps.credentials import has_token, is_test_failure, read_secrets, test_reason, validate_body
+from .steps.job import read_job, read_schema
+from .steps.roles import current_roles
+
+CONCURRENCY = 8
+MEMBER_FIELDS = "id,displayName,userPrincipalName"
+IDS_PER_FILTER = 15  # Graph's limit on values in an `in (...)` filter clause
+PAGE = "999"  # the largest page Graph serves for directory object collections
+
+
+def _read_error(what: str, e: Exception) -> ReadError:
+    if isinstance(e, GraphError):
+        return ReadError(what, GraphError.__str__(e).split(" Fix: ")[0], e.fix)
+    if isinstance(e, NatomaEntraError):
+        return ReadError(what, e.message, e.fix)
+    raise e
+
+
+async def read_state(session: Session, *, user: str | None = None, concurrency: int = CONCURRENCY) -> DoctorState:
+    state = DoctorState(user_ref=user, config_url=session.config.scim.url, config_scope=session.config.scim.scope)
+    graph = session.graph
+    sem = asyncio.Semaphore(concurrency)
+
+    async def limited(read: Awaitable[Any]) -> Any:
+        async with sem:
+            return await read
+
+    async def attempt(key: str, what: str, read: Awaitable[Any], default: Any = None) -> Any:
+        try:
+            return await read
+        except NatomaEntraError as e:
+            state.errors[key] = _read_error(what, e)
+            return default
+
+    # 1. the app (application + service principal): nothing else can be read without it
+    try:
+        app = await session.app()
+    except NatomaEntraError as e:
+        state.errors["app"] = _read_error("the app", e)
+        return state
+    state.app = app.summary()
+    state.app_roles = current_roles(app)
+    state.sp_roles = list(app.service_principal.get("appRoles") or [])
+
+    # 2. configured groups, assignments, job, secrets, the user: independent of each other
+    pairs = session.config.group_pairs()
+
+    async def configured(role: str, ref: str) -> ConfiguredGroup:
+        c = ConfiguredGroup(role, ref)
+        try:
+            c.group = await limited(find_group(graph, ref))
+        except NatomaEntraError as e:
+            c.error = _read_error(f"group {ref!r}", e)
+        return c
+
+    results = await graph.gather(
+        graph.gather(*(configured(r, ref) for r, ref in pairs)),
+        attempt("assignments", "the app's assignments", limited(read_assignments(session))),
+        attempt("job", "the provisioning job", limited(read_job(session))),
+        attempt("secrets", "the saved credentials", limited(read_secrets(session))),
+        attempt("user", f"user {user!r}", limited(find_user(graph, user))) if user else _none(),
+    )
+    state.configured, state.assignments, state.job, state.secrets, state.user = results
+    state.secrets_unreadable = bool(session.peek("secrets_unreadable"))
+    for c in state.configured:
+        if c.group:
+            state.groups[c.group["id"]] = c.group
+
+    # 3. members of every assigned group (and the users of nested groups as soon as they show), the details of
+    #    assigned groups not configured, the schema, the connection test, the user's groups
+    assigned = list(dict.fromkeys(a["principalId"] for a in state.assignments or []
+                                  if a.get("principalType") == "Group" and a.get("principalId")))
+    assigned_set = set(assigned)
+    nested_reads: dict[str, asyncio.Task] = {}
+
+    async def nested_users(nid: str) -> None:
+        members = await attempt(f"nested:{nid}", f"the members of nested group {nid}", limited(graph.list(
+            f"/groups/{seg(nid)}/transitiveMembers", {"$select": MEMBER_FIELDS, "$top": PAGE})), [])
+        state.nested[nid] = members
+
+    async def members_of(gid: str) -> None:
+        members = await attempt(f"members:{gid}", f"the members of group {gid}", limited(graph.list(
+            f"/groups/{seg(gid)}/members", {"$select": MEMBER_FIELDS, "$top": PAGE})), None)
+        if members is None:
+            return
+        state.members[gid] = members
+        for m in members:
+            if m.get("@odata.type") != "#microsoft.graph.group" or not m.get("id"):
+                continue
+            state.groups.setdefault(m["id"], m)
+            if m["id"] in assigned_set:
+                continue  # an assigned group in its own right: its members are read as such
+            state.nested_in.setdefault(m["id"], []).append(gid)
+            if m["id"] not in nested_reads:
+                nested_reads[m["id"]] = asyncio.ensure_future(nested_users(m["id"]))
+
+    async def group_details(ids: list[str]) -> None:
+        flt = "id in (" + ",".join(literal(i) for i in ids) + ")"
+        found = await attempt(f"groups:{ids[0]}", "assigned groups", limited(graph.list(
+            "/groups", {"$filter": flt, "$select": GROUP_FIELDS})), [])
+        for g in found:
+            state.groups[g["id"]] = g
+
+    unknown = [g for g in assigned if g not in state.groups]
+    reads: list[Awaitable[Any]] = [members_of(g) for g in assigned]
+    reads += [group_details(unknown[i:i + IDS_PER_FILTER]) for i in range(0, len(unknown), IDS_PER_FILTER)]
+    if state.job is not None:
+        reads.append(_schema(session, state, attempt, limited))
+    stored = state.secrets or {}
+    if (stored.get("BaseAddress") and has_token(stored)) or state.secrets_unreadable:
+        reads.append(_connection_test(session, state, limited))
+    if state.user is not None:
+        reads.append(_user_groups(session, state, attempt, limited))
+    await graph.gather(*reads)
+    if nested_reads:
+        await graph.gather(*nested_reads.values())
+    return state
+
+
+async def _none() -> None:
+    return None
+
+
+async def _schema(session: Session, state: DoctorState, attempt, limited) -> None:
+    state.schema = await attempt("schema", "the provisioning schema", limited(read_schema(session, state.job)))
+
+
+async def _connection_test(session: Session, state: DoctorState, limited) -> None:
+    """The portal's Test Connection with the saved credentials (validateCredentials, useSavedCredentials)."""
+    from .steps.credentials import _validate
+
+    try:
+        await limited(_validate(session, state.job, validate_body(saved=True)))
+        state.connection_test = "passed"
+    except GraphError as e:
+        if is_test_failure(e):
+            state.connection_test = test_reason(e)
+        else:
+            state.errors["connection"] = _read_error("the connection test", e)
+    except NatomaEntraError as e:  # no template to test against (no job, no scim template)
+        state.errors["connection"] = _read_error("the connection test", e)
+
+
+async def _user_groups(session: Session, state: DoctorState, attempt, limited) -> None:
+    uid = state.user["id"]
+    state.user_groups = await attempt("user_groups", "the user's groups", limited(session.graph.list(
+        f"/users/{seg(uid)}/memberOf", {"$select": "id,displayName", "$top": PAGE})), [])
+
+
+# -- the report -------------------------------------------------------------------------------------------------
+
+def to_step(check) -> StepResult:
+    """A check as a StepResult: ok -> unchanged; warn -> unchanged with warnings; fail -> failed."""
+    info: dict[str, Any] = {"verdict": check.verdict, "summary": check.summary, "details": list(check.details)}
+    if check.data:
+        info["data"] = check.data
+    if check.verdict == "fail":
+        return StepResult(step=check.name, status="failed", info=info, error=check.summary, fix=check.fix)
+    warnings = [f"{check.name}: {check.summary}"] if check.verdict == "warn" else []
+    return StepResult(step=check.name, status="unchanged", info=info, warnings=warnings, fix=check.fix)
+
+
+async def doctor(session: Session) -> Report:
+    state = await read_state(session, user=session.options.get("user"))
+    report = Report(command="doctor", app=state.app or {})
+    for c in checks(state):
+        report.add(to_step(c))
+    return report
