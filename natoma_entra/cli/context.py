@@ -113,6 +113,8 @@ def build_run(g: Globals, config, *, options: dict | None = None, scim_token: Ca
         graph = GraphClient(credential, base, delegated=config.auth in DELEGATED_MODES)
     session = Session(graph=graph, config=config, dry_run=g.dry_run, progress=g.say,
                       scim_token=scim_token or (lambda: None), options=options or {})
+    if tenant is not None:  # commands that talk to Natoma's SCIM stand-in in process (provision --verify)
+        session.options.setdefault("sandbox_tenant", tenant)
     return Run(session=session, tenant=tenant, state_path=state_path)
 
 

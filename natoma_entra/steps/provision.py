@@ -1,0 +1,413 @@
+"""Step 5: provision one user on demand and show the role Natoma received (guide step 5).
+
+Graph facts (graph-api.md section 8; Graph docs synchronization-synchronizationjob-provisionondemand.md,
+synchronization-synchronizationjobsubject.md; Entra docs provision-on-demand.md):
+- POST .../jobs/{jobId}/provisionOnDemand {"parameters": [{"ruleId": <synchronizationRules[].id of the rule whose
+  objectMappings has sourceObjectName User>, "subjects": [{"objectId": <user id>, "objectTypeName": "User"}]}]}.
+  Rule ids such as "<guid>#V2" are passed through unchanged.
+- The answer is 200 with a stringKeyStringValuePair even when provisioning failed. Two shapes are known:
+  1. key = JSON string {"result": "Success|Skipped|Failure", "details": {"errorCode", "errorMessage"}},
+     value = JSON string of one record {action, modifiedProperties, provisioningSteps, statusInfo, ...};
+  2. key = "Microsoft.Identity.Health.CPP.Common.DataContracts.SyncFabric.StatusInfo",
+     value = JSON string of a list of such records (the verdict is then read from statusInfo and the steps).
+  An unknown result, or a key that is neither, is never read as success.
+- Rate limit: 5 requests per 10 seconds (429 with Retry-After). The SDK's retry middleware is off for this POST; this
+  module retries a bounded number of times itself, so the total wait is bounded and the last error says why.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..graph.errors import GraphError
+from ..graph.lookups import find_user
+from ..plan import Change, StepResult
+from ..roles import DISPLAY_NAME, ROLE_VALUES
+from ..session import Session
+from .common import failed
+from .job import job_path, read_job, read_schema
+
+STEP = "provision"
+STATUS_INFO_KEY = "Microsoft.Identity.Health.CPP.Common.DataContracts.SyncFabric.StatusInfo"
+
+# Retries of a throttled provisionOnDemand (429): attempts in all, and the longest single wait we accept.
+MAX_ATTEMPTS = 4
+MAX_WAIT = 30.0
+BACKOFF = (2.0, 4.0, 8.0)  # seconds, when a 429 carries no Retry-After
+
+FIX_NOT_ASSIGNED = ("assign the user's group to the app with a Natoma role (natoma-entra assign; the user must be a "
+                    "direct member: nested groups are not in scope), then run provision again")
+FIX_MULTIPLE_GRANTS = ("keep the user in one Natoma role group (remove them from the others), or send every role with "
+                       "`natoma-entra mapping --multi-role`")
+FIX_NO_ROLE = ("the user's group has no role selected in its assignment: edit the assignment and select a Natoma role "
+               "(natoma-entra assign)")
+FIX_NO_JOB = "run natoma-entra setup (or natoma-entra credentials and start) first"
+
+# Skip reasons that mean "the user is not assigned / not in scope": nothing was provisioned.
+NOT_ASSIGNED_CODES = {"noteffectivelyentitled", "notassigned", "outofscope",
+                      "scopingfilter", "notinscope", "userisnotassigned", "notentitled"}
+IN_SYNC_CODES = {"redundantexport"}
+
+
+# -- the response, read defensively (pure) ----------------------------------------------------------------------------
+
+@dataclass
+class Verdict:
+    result: str  # Success | Skipped | Failure | Unknown (as Entra said it, normalised)
+    outcome: str  # provisioned | in_sync | not_assigned | failed | unknown
+    error_code: str | None = None
+    error_message: str | None = None
+    recommended: str | None = None
+    action: str | None = None  # Create | Update | Other ...
+    role: str | None = None  # what Natoma was sent (or, when in sync, what the assignment gives)
+    role_source: str | None = None  # "export" | "modifiedProperties" | "assignment"
+    assigned: str | None = None  # appRoleAssignments as Entra saw them ("admin", "admin, member")
+    modified: list[dict] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # why the answer could not be read fully
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("provisioned", "in_sync")
+
+
+def _loads(text: Any) -> tuple[Any, bool]:
+    """(value, parsed): JSON inside a string; a dict/list is taken as is."""
+    if isinstance(text, (dict, list)):
+        return text, True
+    if not isinstance(text, str):
+        return None, False
+    try:
+        return json.loads(text), True
+    except ValueError:
+        return None, False
+
+
+def _norm(value: Any) -> str:
+    return str(value or "").strip().lower().replace("_", "").replace(" ", "")
+
+
+def _is_role_attribute(name: Any) -> bool:
+    n = str(name or "")
+    return n == "roles" or n.startswith("roles[") or n.startswith("roles.")
+
+
+def _role_from(records: list[dict]) -> tuple[str | None, str | None, str | None]:
+    """(role sent to Natoma, where it was read, appRoleAssignments as Entra saw them)."""
+    role = source = assigned = None
+    for rec in records:
+        for mp in rec.get("modifiedProperties") or []:
+            if not isinstance(mp, dict):
+                continue
+            name = mp.get("displayName")
+            if _is_role_attribute(name) and mp.get("newValue") not in (None, "") and role is None:
+                role, source = str(mp["newValue"]), "modifiedProperties"
+            if name == "appRoleAssignments" and mp.get("newValue") not in (None, ""):
+                assigned = assigned or str(mp["newValue"])
+        for st in rec.get("provisioningSteps") or []:
+            if not isinstance(st, dict) or not isinstance(st.get("details"), dict):
+                continue
+            kind = _norm(st.get("type") or st.get("provisioningStepType"))
+            for k, v in st["details"].items():
+                if kind == "export" and _is_role_attribute(k) and v not in (None, "") and role is None:
+                    role, source = str(v), "export"
+                if k == "appRoleAssignments" and v not in (None, ""):
+                    assigned = assigned or str(v)
+    return role, source, assigned
+
+
+def _status_from_record(rec: dict) -> tuple[str | None, str | None, str | None, str | None]:
+    """(result, errorCode, reason, recommendedAction) from a record's statusInfo, else from its steps."""
+    info = rec.get("statusInfo") if isinstance(rec.get("statusInfo"), dict) else {}
+    status = info.get("status")
+    code, reason, action = info.get("errorCode"), info.get("reason"), info.get("recommendedAction")
+    err = info.get("errorInformation") if isinstance(info.get("errorInformation"), dict) else {}
+    code = code or err.get("errorCode")
+    reason = reason or err.get("reason")
+    action = action or err.get("recommendedAction")
+    steps = [s for s in rec.get("provisioningSteps") or [] if isinstance(s, dict)]
+    if not status:
+        if any(_norm(s.get("status")) == "failure" for s in steps):
+            status = "Failure"
+        elif any(_norm(s.get("status")) == "skipped" for s in steps):
+            status = "Skipped"
+        elif any(_norm(s.get("type") or s.get("provisioningStepType")) == "export" and _norm(s.get("status")) == "success"
+                 for s in steps):
+            status = "Success"
+    if not code:  # a skip reason lives in the skipping step's details
+        for s in steps:
+            details = s.get("details") if isinstance(s.get("details"), dict) else {}
+            if details.get("SkipReason") and _norm(s.get("status")) == "skipped":
+                code = details["SkipReason"]
+                reason = reason or s.get("description")
+    return status, code, reason, action
+
+
+def parse_response(body: Any) -> Verdict:
+    """The verdict of a provisionOnDemand answer (both known shapes); anything unreadable is outcome "unknown"."""
+    problems: list[str] = []
+    if not isinstance(body, dict):
+        return Verdict("Unknown", "unknown", problems=["the answer is not a JSON object"])
+    key_raw, value_raw = body.get("key"), body.get("value")
+    key, key_ok = _loads(key_raw)
+    value, value_ok = _loads(value_raw)
+    records: list[dict] = []
+    if value_ok and isinstance(value, dict):
+        records = [value]
+    elif value_ok and isinstance(value, list):
+        records = [r for r in value if isinstance(r, dict)]
+    elif value_raw not in (None, ""):
+        problems.append("the answer's value is not JSON")
+
+    result = code = message = recommended = None
+    if key_ok and isinstance(key, dict):  # shape 1: the verdict is in key
+        result = key.get("result")
+        details = key.get("details") if isinstance(key.get("details"), dict) else {}
+        code, message = details.get("errorCode"), details.get("errorMessage")
+        if not result:
+            problems.append("the answer's key carries no result")
+    elif isinstance(key_raw, str) and key_raw.strip().endswith("StatusInfo"):  # shape 2: read the records
+        if records:
+            result, code, message, recommended = _status_from_record(records[0])
+        if not result:
+            problems.append("the answer carries no status in its records")
+    else:
+        problems.append("the answer's key is not readable" + (f": {str(key_raw)[:80]!r}" if key_raw else ""))
+
+    # what the record says complements the key (recommended action, a code the key left out)
+    rec_code = rec_reason = None
+    if records:
+        _, rec_code, rec_reason, rec_recommended = _status_from_record(records[0])
+        recommended = recommended or rec_recommended
+    code = code or rec_code
+    message = message or rec_reason
+
+    role, role_source, assigned = _role_from(records)
+    first = records[0] if records else {}
+    verdict = Verdict(
+        result="Unknown", outcome="unknown", error_code=code or None, error_message=message or None,
+        recommended=recommended or None, action=first.get("action"), role=role, role_source=role_source,
+        assigned=assigned,
+        modified=[m for r in records for m in (r.get("modifiedProperties") or []) if isinstance(m, dict)],
+        steps=[s for r in records for s in (r.get("provisioningSteps") or []) if isinstance(s, dict)],
+        problems=problems,
+    )
+    r = _norm(result)
+    if r == "success":
+        verdict.result, verdict.outcome = "Success", "provisioned"
+    elif r == "skipped":
+        verdict.result = "Skipped"
+        c = _norm(code)
+        if c in IN_SYNC_CODES:
+            verdict.outcome = "in_sync"
+        elif c in NOT_ASSIGNED_CODES or "entitled" in c or "scope" in c or "assign" in c:
+            verdict.outcome = "not_assigned"
+        else:
+            verdict.outcome = "failed"  # a skip we do not know is not a success
+    elif r in ("failure", "failed", "error"):
+        verdict.result, verdict.outcome = "Failure", "failed"
+    else:
+        if result:
+            verdict.problems.append(f"unknown result {result!r}")
+    if verdict.ok and verdict.role is None and assigned:  # nothing sent (in sync), or no target attribute shown
+        verdict.role, verdict.role_source = _role_value(assigned), "assignment"
+    return verdict
+
+
+def _role_value(label: str) -> str:
+    """An appRoleAssignments label as a Natoma role value ("Admin" -> "admin"; values pass through)."""
+    parts = [p.strip() for p in label.split(",") if p.strip()]
+    by_display = {d: v for v, d in DISPLAY_NAME.items()}
+    return ", ".join(p if p in ROLE_VALUES else by_display.get(p, p) for p in parts)
+
+
+def fix_for(v: Verdict) -> str | None:
+    if v.outcome == "not_assigned":
+        return FIX_NOT_ASSIGNED
+    if _norm(v.error_code) == "multiplegrantsnotsupported":
+        return FIX_MULTIPLE_GRANTS
+    if v.outcome == "failed":
+        return v.recommended or "read the provisioning logs: natoma-entra logs --errors --user <user>"
+    if v.outcome == "unknown":
+        return ("the answer could not be read as a verdict: check the user in Natoma and the provisioning logs "
+                "(natoma-entra logs --user <user>)")
+    return None
+
+
+def role_values(role: str | None) -> list[str]:
+    return [p.strip() for p in (role or "").split(",") if p.strip()]
+
+
+# -- talking to Graph -------------------------------------------------------------------------------------------------
+
+def request_body(rule_id: str, user_id: str) -> dict:
+    return {"parameters": [{"ruleId": rule_id, "subjects": [{"objectId": user_id, "objectTypeName": "User"}]}]}
+
+
+async def post_on_demand(session: Session, path: str, body: dict) -> dict | None:
+    """POST provisionOnDemand; on 429 wait Retry-After (or back off) and try again, MAX_ATTEMPTS in all."""
+    sleep = session.options.get("sleep") or asyncio.sleep
+    attempts = int(session.options.get("max_attempts") or MAX_ATTEMPTS)
+    for attempt in range(1, attempts + 1):
+        try:
+            return await session.graph.post(path, body, retry=False)
+        except GraphError as e:
+            if e.status != 429:
+                raise
+            wait = e.retry_after if e.retry_after is not None else BACKOFF[min(attempt - 1, len(BACKOFF) - 1)]
+            if attempt >= attempts or wait > MAX_WAIT:
+                e.fix = (f"provision on demand allows 5 requests per 10 seconds; it was still throttled after "
+                         f"{attempt} attempt(s)" + (f" (Retry-After {wait:g} s)" if e.retry_after is not None else "")
+                         + ": wait a minute and run the command again")
+                raise
+            session.progress(f"provision on demand is throttled (5 per 10 s): waiting {wait:g} s, then retrying "
+                             f"({attempt + 1}/{attempts})")
+            await sleep(max(wait, 0))
+    return None  # not reached
+
+
+async def run(session: Session) -> StepResult:
+    from .mapping import SchemaError, locate
+
+    ref = session.options["user"]
+    user = await find_user(session.graph, ref)  # UsageError (exit 2) for an unknown or ambiguous user
+    upn = user.get("userPrincipalName") or user.get("id")
+    info: dict[str, Any] = {"user": upn, "userId": user.get("id"), "result": None, "errorCode": None, "role": None,
+                            "natoma": None}
+    try:
+        job = await read_job(session)
+    except GraphError as e:
+        return failed(STEP, e, what="reading the provisioning job")
+    if job is None:
+        return StepResult(step=STEP, status="failed", info=info, error="the app has no provisioning job",
+                          fix=FIX_NO_JOB)
+    app = await session.app()
+    try:
+        schema = await read_schema(session, job)
+        where = locate(schema)
+    except GraphError as e:
+        return failed(STEP, e, what="reading the job's schema")
+    except SchemaError as e:
+        return StepResult(step=STEP, status="failed", info=info, error=e.message, fix=e.fix)
+    rule_id = where.rule.get("id")
+    if not rule_id:
+        return StepResult(step=STEP, status="failed", info=info, error="the user rule in the job's schema has no id",
+                          fix="restore the default mappings (Provisioning -> Mappings), then run again")
+    info["ruleId"] = rule_id
+    body = request_body(rule_id, user["id"])
+    if session.dry_run:
+        return StepResult(step=STEP, status="planned", info=info,
+                          changes=[Change(action="update", target=f"provision on demand: {upn}",
+                                          detail={"why": "dry run: nothing sent", "body": body})])
+    session.progress(f"provisioning {upn} on demand ...")
+    try:
+        answer = await post_on_demand(session, f"{job_path(app.sp_id, job['id'])}/provisionOnDemand", body)
+    except GraphError as e:
+        result = failed(STEP, e, what="provision on demand")
+        result.info = info
+        return result
+    verdict = parse_response(answer)
+    info.update({"result": verdict.result, "outcome": verdict.outcome, "errorCode": verdict.error_code,
+                 "role": verdict.role, "roleSource": verdict.role_source, "assigned": verdict.assigned,
+                 "action": verdict.action, "modifiedProperties": verdict.modified, "provisioningSteps": verdict.steps})
+    if verdict.error_message:
+        info["reason"] = verdict.error_message
+    warnings: list[str] = []
+    if verdict.problems:
+        info["problems"] = verdict.problems
+    if verdict.ok and not verdict.role:
+        return StepResult(step=STEP, status="failed", info=info, warnings=warnings,
+                          error=f"{upn} was provisioned without a role", fix=FIX_NO_ROLE)
+    if verdict.ok:
+        odd = [r for r in role_values(verdict.role) if r not in ROLE_VALUES]
+        if odd:
+            warnings.append(f"{upn} has role {', '.join(odd)}, which is not a Natoma role ({', '.join(ROLE_VALUES)}): "
+                            "check the group's assignment (natoma-entra assign)")
+        if verdict.outcome == "provisioned":
+            action = "create" if _norm(verdict.action) == "create" else "update"
+            change = Change(action=action, target=f"Natoma user {upn}", detail={"role": verdict.role, "why": f"role {verdict.role}"})
+            result = StepResult(step=STEP, status="changed", changes=[change], info=info, warnings=warnings)
+        else:
+            change = Change(action="none", target=f"Natoma user {upn}", detail={"role": verdict.role, "why": "already in sync"})
+            result = StepResult(step=STEP, status="unchanged", changes=[change], info=info, warnings=warnings)
+    else:
+        error = {
+            "not_assigned": f"{upn} was skipped: not assigned to the app"
+                            + (f" ({verdict.error_code})" if verdict.error_code else ""),
+            "failed": f"provisioning {upn} failed" + (f": {verdict.error_code}" if verdict.error_code else "")
+                      + (f" ({verdict.result})" if verdict.result == "Skipped" else ""),
+            "unknown": f"the answer for {upn} could not be read as a verdict"
+                       + (f" ({'; '.join(verdict.problems)})" if verdict.problems else ""),
+        }[verdict.outcome]
+        result = StepResult(step=STEP, status="failed", info=info, warnings=warnings, error=error, fix=fix_for(verdict))
+    if session.options.get("verify"):
+        await verify(session, result, upn, verdict)
+    return result
+
+
+# -- --verify: read the user back from Natoma's SCIM endpoint ----------------------------------------------------------
+
+async def scim_url(session: Session) -> str | None:
+    url = session.config.scim.url
+    if url:
+        return url
+    from .credentials import read_secrets, readable
+
+    try:
+        return readable((await read_secrets(session)).get("BaseAddress"))
+    except GraphError:
+        return None
+
+
+async def verify(session: Session, result: StepResult, upn: str, verdict: Verdict) -> None:
+    from ..natoma_scim import ScimReadError, read_user_roles
+
+    url = await scim_url(session)
+    if not url:
+        result.info["natoma"] = {"checked": False, "error": "no SCIM URL"}
+        result.status, result.error = "failed", result.error or "--verify: no SCIM URL to read the user back from"
+        result.fix = result.fix or "set url in the [scim] table of the config file (or pass --scim-url)"
+        return
+    token = session.scim_token()
+    factory = session.options.get("scim_http")
+    session.progress(f"reading {upn} back from Natoma ({url}) ...")
+    try:
+        found = await asyncio.to_thread(read_user_roles, url, token, upn, factory)
+    except ScimReadError as e:
+        result.info["natoma"] = {"checked": False, "url": url, "error": e.message}
+        result.status = "failed"
+        result.error = result.error or f"--verify: {e.message}"
+        result.fix = result.fix or e.fix
+        return
+    expected = role_values(verdict.role) if verdict.ok else []
+    natoma: dict[str, Any] = {"checked": True, "url": url, "found": found is not None}
+    if found is None:
+        natoma.update({"roles": [], "matches": not verdict.ok})
+        if verdict.ok:
+            mismatch = f"--verify: Natoma has no user {upn} although Entra reported {verdict.outcome}"
+        else:
+            mismatch = None
+    else:
+        natoma.update({"id": found.get("id"), "active": found.get("active"), "roles": found.get("roles", []),
+                       "primary": found.get("primary")})
+        have = found.get("roles") or []
+        if verdict.ok:
+            if len(expected) == 1:
+                ok = (found.get("primary") or (have[0] if len(have) == 1 else None)) == expected[0] and \
+                    set(have) <= set(expected)
+            else:
+                ok = set(have) == set(expected)
+            natoma["matches"] = ok
+            mismatch = None if ok else (f"--verify: Natoma holds roles {have or '(none)'} for {upn}, Entra decided "
+                                        f"{', '.join(expected)}")
+        else:
+            natoma["matches"] = None  # nothing was decided to compare with
+            mismatch = None
+    result.info["natoma"] = natoma
+    if mismatch:
+        result.status = "failed"
+        result.error = mismatch
+        result.fix = ("provision again, and if Natoma still differs, read the provisioning logs "
+                      "(natoma-entra logs --user " + upn + ")")
