@@ -91,7 +91,7 @@ def render_text(report, *, verbose: bool = False, quiet: bool = False) -> None:
     if step is None or step.status in ("planned",) or not step.info.get("result"):
         render(report, "text", verbose=verbose, quiet=quiet)
         return
-    console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 160)
     info = step.info
 
     def line(text: str, style: str = "") -> None:
