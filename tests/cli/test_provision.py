@@ -1,0 +1,220 @@
+"""`natoma-entra provision USER` against the sandbox: the verdicts, the role Natoma received, --verify, 429s."""
+from __future__ import annotations
+
+import pytest
+
+ADELE = "AdeleV@contoso.onmicrosoft.com"
+LEE = "LeeG@contoso.onmicrosoft.com"
+DIEGO = "DiegoS@contoso.onmicrosoft.com"
+POD = "/provisionOnDemand"
+
+
+def natoma_user(sandbox, upn):
+    from natoma_entra.sandbox.natoma import standin_for
+
+    return standin_for(sandbox.tenant()).user(upn)
+
+
+def pod_requests(result):
+    return [r for r in result.requests if r[0] == "POST" and r[1].endswith(POD)]
+
+
+@pytest.fixture
+def ready(sandbox):
+    """The guide's steps 1-4 done (setup), then Natoma emptied, so provisioning on demand creates the user."""
+    r = sandbox.cli("setup")
+    assert r.code == 0, r.err
+    t = sandbox.tenant()
+    t.state["natoma"] = None
+    sandbox.save(t)
+    assert natoma_user(sandbox, ADELE) is None
+    return sandbox
+
+
+def test_adele_is_provisioned_with_admin_and_verify_agrees(ready):
+    r = ready.cli("provision", ADELE, "--verify", "-o", "json")
+    assert r.code == 0, r.out + r.err
+    doc = r.json()
+    assert doc["ok"] is True and doc["command"] == "provision"
+    [step] = doc["steps"]
+    assert step["step"] == "provision" and step["status"] == "changed"
+    info = step["info"]
+    assert info["user"] == ADELE
+    assert (info["result"], info["outcome"], info["errorCode"]) == ("Success", "provisioned", None)
+    assert info["role"] == "admin"
+    assert info["ruleId"]
+    assert info["natoma"]["checked"] is True and info["natoma"]["found"] is True
+    assert info["natoma"]["roles"] == ["admin"] and info["natoma"]["matches"] is True
+    assert any(m["displayName"] == "roles" and m["newValue"] == "admin" for m in info["modifiedProperties"])
+    assert [c["action"] for c in step["changes"]] == ["create"]
+    # what Natoma actually holds (the stand-in, end to end)
+    held = natoma_user(ready, ADELE)
+    assert [role["value"] for role in held["roles"]] == ["admin"]
+    assert len(pod_requests(r)) == 1
+
+
+def test_text_output_shows_what_was_sent_and_the_role(ready):
+    r = ready.cli("provision", "Adele Vance")  # by display name
+    assert r.code == 0, r.err
+    assert "Modified properties" in r.out and "Provisioning steps" in r.out
+    assert f"{ADELE}: provisioned" in r.out
+    assert "role: admin" in r.out
+    assert "EntryExportAdd" in r.out
+
+
+def test_by_object_id(ready):
+    uid = next(u["id"] for u in ready.tenant().state["users"].values() if u["userPrincipalName"] == ADELE)
+    r = ready.cli("provision", uid, "-o", "json")
+    assert r.code == 0 and r.json()["steps"][0]["info"]["user"] == ADELE
+
+
+def test_second_provision_is_already_in_sync(ready):
+    assert ready.cli("provision", ADELE).code == 0
+    r = ready.cli("provision", ADELE, "--verify", "-o", "json")
+    assert r.code == 0, r.out
+    step = r.json()["steps"][0]
+    assert step["status"] == "unchanged"
+    info = step["info"]
+    assert (info["result"], info["outcome"], info["errorCode"]) == ("Skipped", "in_sync", "RedundantExport")
+    assert info["role"] == "admin"
+    assert info["natoma"]["roles"] == ["admin"] and info["natoma"]["matches"] is True
+    t = ready.cli("provision", ADELE)
+    assert t.code == 0 and "already in sync" in t.out
+
+
+def test_lee_in_two_role_groups_fails_with_multiple_grants(ready):
+    r = ready.cli("provision", LEE, "-o", "json")
+    assert r.code == 1
+    doc = r.json()
+    assert doc["ok"] is False
+    step = doc["steps"][0]
+    assert step["status"] == "failed"
+    assert (step["info"]["result"], step["info"]["errorCode"]) == ("Failure", "MultipleGrantsNotSupported")
+    assert "MultipleGrantsNotSupported" in step["error"]
+    assert "one Natoma role group" in step["fix"] and "mapping --multi-role" in step["fix"]
+    assert natoma_user(ready, LEE) is None
+    text = ready.cli("provision", LEE)
+    assert text.code == 1
+    assert "MultipleGrantsNotSupported" in text.out and "--multi-role" in text.out
+
+
+def test_diego_in_no_group_is_not_assigned(ready):
+    r = ready.cli("provision", DIEGO, "--verify", "-o", "json")
+    assert r.code == 1
+    step = r.json()["steps"][0]
+    assert step["status"] == "failed"
+    assert (step["info"]["result"], step["info"]["outcome"]) == ("Skipped", "not_assigned")
+    assert step["info"]["errorCode"] == "NotEffectivelyEntitled"
+    assert "not assigned" in step["error"]
+    assert "assign" in step["fix"]
+    assert step["info"]["natoma"]["found"] is False
+    assert natoma_user(ready, DIEGO) is None
+
+
+def test_pradeep_only_in_a_nested_group_is_not_in_scope(ready):
+    r = ready.cli("provision", "PradeepG@contoso.onmicrosoft.com", "-o", "json")
+    assert r.code == 1
+    assert r.json()["steps"][0]["info"]["outcome"] == "not_assigned"
+    assert "nested" in r.json()["steps"][0]["fix"]
+
+
+@pytest.mark.parametrize("ref", ["nobody@contoso.onmicrosoft.com", "No Such Person",
+                                 "00000000-0000-0000-0000-00000000abcd"])
+def test_unknown_user_is_bad_input(ready, ref):
+    r = ready.cli("provision", ref)
+    assert r.code == 2
+    assert "no user" in r.err
+    assert not pod_requests(r)
+
+
+def test_no_job_says_run_setup(sandbox):
+    r = sandbox.cli("provision", ADELE)
+    assert r.code == 1
+    assert "natoma-entra setup" in r.out
+    assert not r.writes
+
+
+def test_dry_run_sends_nothing(ready):
+    r = ready.cli("provision", ADELE, "--dry-run", "-o", "json")
+    assert r.code == 0
+    assert r.json()["steps"][0]["status"] == "planned"
+    assert not r.writes
+    assert natoma_user(ready, ADELE) is None
+
+
+# -- throttling: provisionOnDemand allows 5 requests per 10 seconds ---------------------------------------------------
+
+def test_a_throttled_request_is_retried_after_retry_after(ready):
+    from natoma_entra.sandbox import defaults
+    from natoma_entra.sandbox.faults import throttle
+
+    defaults.FAULTS.append(throttle(0, method="POST", path=POD, count=2))
+    r = ready.cli("provision", ADELE, "-o", "json")
+    assert r.code == 0, r.out + r.err
+    assert [s for _, _, s in pod_requests(r)] == [429, 429, 200]
+    assert "throttled" in r.err
+    assert r.json()["steps"][0]["info"]["role"] == "admin"
+
+
+def test_throttling_that_does_not_stop_is_bounded_and_clear(ready):
+    from natoma_entra.sandbox import defaults
+    from natoma_entra.sandbox.faults import throttle
+    from natoma_entra.steps.provision import MAX_ATTEMPTS
+
+    defaults.FAULTS.append(throttle(0, method="POST", path=POD, count=None))
+    r = ready.cli("provision", ADELE)
+    assert r.code == 1
+    assert len(pod_requests(r)) == MAX_ATTEMPTS  # no hidden middleware retries on top
+    assert "429" in r.out and "5 requests per 10 seconds" in r.out
+
+
+def test_a_long_retry_after_is_not_waited_for(ready):
+    from natoma_entra.sandbox import defaults
+    from natoma_entra.sandbox.faults import throttle
+
+    defaults.FAULTS.append(throttle(600, method="POST", path=POD, count=None))
+    r = ready.cli("provision", ADELE)
+    assert r.code == 1
+    assert len(pod_requests(r)) == 1
+    assert "Retry-After 600" in r.out
+
+
+# -- --verify -----------------------------------------------------------------------------------------------------------
+
+def test_verify_reports_a_mismatch(ready, monkeypatch):
+    from natoma_entra import natoma_scim
+
+    monkeypatch.setattr(natoma_scim, "read_user_roles", lambda url, token, upn, factory=None: {
+        "id": "x", "userName": upn, "active": True, "roles": ["member"], "primary": "member"})
+    r = ready.cli("provision", ADELE, "--verify", "-o", "json")
+    assert r.code == 1
+    step = r.json()["steps"][0]
+    assert step["info"]["role"] == "admin"
+    assert step["info"]["natoma"]["matches"] is False
+    assert "member" in step["error"] and "admin" in step["error"]
+
+
+def test_verify_never_prints_the_scim_token(ready):
+    from natoma_entra.sandbox.defaults import SANDBOX_SCIM_TOKEN
+
+    r = ready.cli("provision", ADELE, "--verify", "--verbose")
+    assert r.code == 0, r.err
+    assert "natoma:" in r.out and "matches Entra" in r.out
+    assert SANDBOX_SCIM_TOKEN not in r.out + r.err
+    assert "https://natoma.sandbox.test/scim/v2/Users" in r.err  # the SCIM request is in the trace, the token is not
+
+
+def test_verify_with_a_wrong_token_fails_without_showing_it(ready, monkeypatch):
+    secret = "wrong-token-Zq81xT"
+    monkeypatch.setenv("NATOMA_SCIM_TOKEN", secret)
+    r = ready.cli("provision", ADELE, "--verify", "--verbose", "-o", "json")
+    assert r.code == 1
+    assert secret not in r.out + r.err
+    step = r.json()["steps"][0]
+    assert step["info"]["natoma"]["checked"] is False
+    assert "refused the SCIM token" in step["error"]
+
+
+def test_scim_options_need_verify(ready):
+    r = ready.cli("provision", ADELE, "--scim-url", "https://acme.natoma.app/scim/v2")
+    assert r.code == 2 and "--verify" in r.err
