@@ -60,20 +60,29 @@ def load_config(g: Globals, extra_flags: dict | None = None):
     return load(g.config_path, flags, defaults=defaults)
 
 
+_LOG_HANDLER = None  # the --verbose handler of this process's latest run (several runs happen in one test process)
+
+
 def _setup_logging(g: Globals) -> None:
-    if not g.verbose:
-        return
     import logging
 
+    global _LOG_HANDLER
+    names = ("natoma_entra", "httpx")
+    if _LOG_HANDLER is not None:
+        for name in names:
+            logging.getLogger(name).removeHandler(_LOG_HANDLER)
+        _LOG_HANDLER = None
+    if not g.verbose:
+        return
     from ..redact import RedactingFilter
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-    for name in ("natoma_entra", "httpx"):
+    _LOG_HANDLER = logging.StreamHandler(sys.stderr)
+    _LOG_HANDLER.addFilter(RedactingFilter())
+    _LOG_HANDLER.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    for name in names:
         lg = logging.getLogger(name)
         lg.setLevel(logging.DEBUG)
-        lg.addHandler(handler)
+        lg.addHandler(_LOG_HANDLER)
 
 
 @dataclass

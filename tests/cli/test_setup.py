@@ -1,0 +1,182 @@
+"""`natoma-entra setup` end to end against the sandbox: the guide's outcome in Natoma, idempotence, resumption."""
+import pytest
+
+from natoma_entra.sandbox import defaults, faults
+from natoma_entra.sandbox.natoma import standin_for
+
+
+def natoma_roles(tenant) -> dict:
+    """userName -> role values, as Natoma's stand-in holds them."""
+    return {u["userName"].split("@")[0]: sorted(r.get("value") for r in u.get("roles") or [])
+            for u in standin_for(tenant).users()}
+
+
+def outcome(tenant) -> dict:
+    """What the tenant ends up with, for comparing runs: roles, assignments, schema, secrets, job state, Natoma."""
+    st = tenant.state
+    sp = tenant.find_sp("Natoma")
+    jobs = st["jobs"].get(sp["id"], {})
+    return {
+        "roles": sorted((r.get("value"), r["id"], r["isEnabled"]) for r in tenant.find_app("Natoma")["appRoles"]
+                        if r.get("value")),
+        "assignments": sorted((a["principalId"], a["appRoleId"]) for a in st["appRoleAssignments"].values()),
+        "jobs": sorted(jobs),
+        "schemas": {j: st["schemas"].get(j) for j in jobs},
+        "secrets": sorted((s["key"], s["value"]) for s in st["secrets"].get(sp["id"], [])),
+        "job_state": [(j["schedule"]["state"], j["status"]["code"]) for j in jobs.values()],
+        "natoma": natoma_roles(tenant),
+    }
+
+
+def test_full_setup_on_a_fresh_tenant_gives_each_user_the_role_of_their_group(sandbox):
+    r = sandbox.cli("setup")
+    assert r.code == 0, r.out + r.err
+    t = sandbox.tenant()
+    got = natoma_roles(t)
+    assert got["AdeleV"] == ["admin"]
+    assert got["AlexW"] == ["AppAdmin"]
+    assert got["MeganB"] == ["member"]
+    assert "LeeG" not in got  # two role groups: MultipleGrantsNotSupported, nothing sent
+    assert "DiegoS" not in got  # in no group
+    assert not any(k.startswith("Pradeep") for k in got)  # only in a nested group
+    errors = [log for log in t.state["provisioningLogs"]
+              if log["provisioningStatusInfo"]["status"] == "failure"]
+    assert [e["provisioningStatusInfo"]["errorInformation"]["errorCode"] for e in errors] == ["MultipleGrantsNotSupported"]
+    job = next(iter(t.state["jobs"][t.find_sp("Natoma")["id"]].values()))
+    assert job["schedule"]["state"] == "Active"
+    secrets = {s["key"]: s["value"] for s in t.state["secrets"][t.find_sp("Natoma")["id"]]}
+    assert secrets["SyncAll"] == "false"  # scope: sync only assigned users and groups
+    assert "done" in r.out
+
+
+def test_second_run_makes_no_write_and_says_so(sandbox):
+    assert sandbox.cli("setup").code == 0
+    before = outcome(sandbox.tenant())
+    r = sandbox.cli("setup", "--output", "json")
+    assert r.code == 0
+    assert r.writes == []
+    doc = r.json()
+    assert [s["status"] for s in doc["steps"]] == ["unchanged"] * 5
+    assert outcome(sandbox.tenant()) == before
+    assert "nothing to do" in sandbox.cli("setup").out
+
+
+def test_reads_are_not_repeated_across_steps(sandbox):
+    """A read made by one step is not made again by a later one (design.md 4)."""
+    sandbox.cli("setup")
+    r = sandbox.cli("setup")
+    gets = [q[1].split("?")[0] for q in r.requests if q[0] == "GET"]
+    for path in set(gets):
+        if path.endswith("/schema") or path.endswith("/synchronization/jobs") or path.endswith("/appRoleAssignedTo"):
+            assert gets.count(path) == 1, (path, gets.count(path))
+
+
+def test_dry_run_on_a_fresh_tenant_plans_every_step_and_writes_nothing(sandbox):
+    before = outcome(sandbox.tenant())
+    r = sandbox.cli("--dry-run", "--exit-code", "setup", "--output", "json")
+    assert r.code == 3  # changes pending
+    assert r.writes == []
+    doc = r.json()
+    assert [s["step"] for s in doc["steps"]] == ["roles", "assign", "mapping", "credentials", "start"]
+    assert all(s["status"] == "planned" for s in doc["steps"])
+    assert outcome(sandbox.tenant()) == before
+    # without --exit-code a dry run exits 0
+    assert sandbox.cli("--dry-run", "setup").code == 0
+
+
+def test_dry_run_after_setup_has_nothing_pending(sandbox):
+    sandbox.cli("setup")
+    r = sandbox.cli("--dry-run", "--exit-code", "setup")
+    assert r.code == 0 and r.writes == []
+
+
+WRITES = [
+    ("roles", "PATCH", r"/applications/"),
+    ("assign", "POST", r"/appRoleAssignedTo$"),
+    ("mapping", "POST", r"/synchronization/jobs$"),
+    ("mapping", "PUT", r"/schema$"),
+    ("credentials", "PUT", r"/synchronization/secrets$"),
+    ("start", "POST", r"/start$"),
+]
+
+
+@pytest.mark.parametrize("step,method,path", WRITES)
+def test_a_failure_in_any_step_stops_the_run_and_a_rerun_converges(sandbox, monkeypatch, tmp_path, step, method, path):
+    from natoma_entra.sandbox.state import Tenant
+
+    # the reference: a clean setup on another fresh tenant
+    ref_path = tmp_path / "ref.json"
+    Tenant.initial().save(ref_path)
+    clean = sandbox.cli("--sandbox-state", str(ref_path), "setup")
+    assert clean.code == 0
+    monkeypatch.setattr(defaults, "FAULTS", [faults.server_error(500, method=method, path=path)])
+    r = sandbox.cli("setup", "--output", "json")
+    assert r.code == 1
+    doc = r.json()
+    failed = [s for s in doc["steps"] if s["status"] == "failed"]
+    assert [s["step"] for s in failed] == [step]
+    assert failed[0]["error"] and failed[0]["fix"]
+    later = doc["steps"][[s["step"] for s in doc["steps"]].index(step) + 1:]
+    assert all(s["status"] == "skipped" for s in later)
+    monkeypatch.setattr(defaults, "FAULTS", [])
+    again = sandbox.cli("setup")
+    assert again.code == 0, again.out + again.err
+    assert outcome(sandbox.tenant()) == outcome(Tenant.load(ref_path))
+    assert sandbox.cli("setup").writes == []
+
+
+@pytest.mark.parametrize("step,method,path", WRITES)
+def test_a_lost_response_after_a_write_converges_on_rerun(sandbox, monkeypatch, tmp_path, step, method, path):
+    """The write happened but its answer was lost (dropped connection): the re-run must not write it twice."""
+    from natoma_entra.sandbox.state import Tenant
+
+    ref_path = tmp_path / "ref.json"
+    Tenant.initial().save(ref_path)
+    assert sandbox.cli("--sandbox-state", str(ref_path), "setup").code == 0
+    monkeypatch.setattr(defaults, "FAULTS", [faults.drop(after=True, method=method, path=path)])
+    r = sandbox.cli("setup")
+    assert r.code == 1
+    assert "could not reach" in r.out + r.err
+    monkeypatch.setattr(defaults, "FAULTS", [])
+    assert sandbox.cli("setup").code == 0
+    assert outcome(sandbox.tenant()) == outcome(Tenant.load(ref_path))
+    t = sandbox.tenant()
+    assert len(t.state["jobs"][t.find_sp("Natoma")["id"]]) == 1  # never a second job
+
+
+def test_throttling_and_transient_errors_are_retried(sandbox, monkeypatch):
+    monkeypatch.setattr(defaults, "FAULTS", [
+        faults.throttle(0, method="GET", path=r"/servicePrincipals$"),
+        faults.server_error(503, retry_after=0, method="POST", path=r"/appRoleAssignedTo$"),
+        faults.server_error(504, retry_after=0, method="PUT", path=r"/schema$"),
+    ])
+    r = sandbox.cli("setup")
+    assert r.code == 0, r.out + r.err
+    statuses = [q[2] for q in r.requests]
+    assert 429 in statuses and 503 in statuses and 504 in statuses
+
+
+def test_unknown_group_fails_before_any_write(sandbox):
+    r = sandbox.cli("setup", "--group", "admin=Natoma Admins", "--group", "member=Nobody Here")
+    assert r.code == 2
+    assert "no group named 'Nobody Here'" in r.err
+    assert r.writes == []
+
+
+def test_rejected_scim_token_stops_at_credentials_and_keeps_stored_credentials(sandbox, monkeypatch):
+    assert sandbox.cli("setup").code == 0
+    secrets_before = outcome(sandbox.tenant())["secrets"]
+    monkeypatch.setenv("NATOMA_SCIM_TOKEN", "fake-wrong-scim-token")
+    r = sandbox.cli("setup", "--rotate", "--output", "json")
+    assert r.code == 1
+    doc = r.json()
+    assert [s["status"] for s in doc["steps"]][3] == "failed"
+    assert "fake-wrong-scim-token" not in r.out + r.err
+    assert outcome(sandbox.tenant())["secrets"] == secrets_before
+
+
+def test_strict_turns_warnings_into_exit_1(sandbox):
+    sandbox.cli("setup")
+    r = sandbox.cli("--strict", "setup", "--output", "json")
+    assert r.json()["warnings"]  # the last cycle had an entry-level error (the user in two role groups)
+    assert r.code == 1
