@@ -28,10 +28,16 @@ class Globals:
     quiet: bool = False
     strict: bool = False
     exit_code: bool = False
+    spinner: Any = None  # a rich Status while a command waits on Graph at a terminal
 
     def say(self, msg: str, style: str = "dim") -> None:
         """Progress and messages: stderr, so `--output json | jq` works."""
         if self.quiet:
+            return
+        if self.spinner is not None:
+            from ..redact import redact
+
+            self.spinner.update(redact(msg))
             return
         from rich.console import Console
         from rich.text import Text
@@ -145,7 +151,7 @@ def execute(g: Globals, command: str, body: Callable[[Any], Awaitable[Any]], *, 
             await run.session.graph.close()
 
     try:
-        report = asyncio.run(main())
+        report = _with_spinner(g, lambda: asyncio.run(main()))
     finally:
         if run.tenant is not None and not g.dry_run:
             run.tenant.save(run.state_path)
@@ -158,6 +164,21 @@ def execute(g: Globals, command: str, body: Callable[[Any], Awaitable[Any]], *, 
     code = exit_code_for(report, g)
     if code:
         raise typer.Exit(code)
+
+
+def _with_spinner(g: Globals, work: Callable[[], Any]) -> Any:
+    """A spinner on stderr while waiting on Graph, only for a person at a terminal (never in CI logs or pipes)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if g.quiet or g.verbose or not console.is_terminal:
+        return work()
+    with console.status("talking to Microsoft Graph...") as status:
+        g.spinner = status
+        try:
+            return work()
+        finally:
+            g.spinner = None
 
 
 def exit_code_for(report, g: Globals) -> int:

@@ -146,9 +146,9 @@ def test_a_lost_response_after_a_write_converges_on_rerun(sandbox, monkeypatch, 
 
 def test_throttling_and_transient_errors_are_retried(sandbox, monkeypatch):
     monkeypatch.setattr(defaults, "FAULTS", [
-        faults.throttle(0, method="GET", path=r"/servicePrincipals$"),
-        faults.server_error(503, retry_after=0, method="POST", path=r"/appRoleAssignedTo$"),
-        faults.server_error(504, retry_after=0, method="PUT", path=r"/schema$"),
+        faults.throttle(1, method="GET", path=r"/servicePrincipals$"),
+        faults.server_error(503, retry_after=1, method="POST", path=r"/appRoleAssignedTo$"),
+        faults.server_error(504, retry_after=1, method="PUT", path=r"/schema$"),
     ])
     r = sandbox.cli("setup")
     assert r.code == 0, r.out + r.err

@@ -1,0 +1,48 @@
+"""`natoma-entra sandbox reset|show|serve` and the state file between runs."""
+import json
+
+from natoma_entra.sandbox.state import Tenant
+
+
+def test_state_persists_between_runs_and_reset_starts_afresh(sandbox):
+    assert sandbox.cli("roles").code == 0
+    assert sandbox.cli("roles").writes == []  # the second run sees the first run's roles
+    r = sandbox.cli("sandbox", "reset")
+    assert r.code == 0
+    values = {r.get("value") for r in sandbox.tenant().find_app("Natoma")["appRoles"]}
+    assert values == {None}  # only the template's msiam_access and User remain
+
+
+def test_show_json_lists_what_natoma_received_and_masks_the_token(sandbox):
+    sandbox.cli("setup")
+    r = sandbox.cli("sandbox", "show", "--output", "json")
+    assert r.code == 0
+    snap = json.loads(r.out)
+    users = {u["userName"].split("@")[0]: u["roles"] for u in snap["natoma_users"]}
+    assert users == {"AdeleV": ["admin"], "AlexW": ["AppAdmin"], "MeganB": ["member"]}
+    assert snap["credentials"]["SecretToken"] == "***"
+    assert snap["job"]["schedule"] == "Active"
+    assert {"principal": "Natoma Admins", "type": "Group", "role": "admin"} in snap["assignments"]
+    assert "sandbox-scim-token" not in r.out
+
+
+def test_show_text(sandbox):
+    sandbox.cli("setup")
+    r = sandbox.cli("sandbox", "show")
+    assert r.code == 0 and "AdeleV@contoso.onmicrosoft.com" in r.out and "Natoma App Admins" in r.out
+
+
+def test_default_state_path_follows_xdg_state_home(tmp_path, monkeypatch, capsys):
+    from natoma_entra.cli.main import run
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    try:
+        run(["sandbox", "reset"])
+    except SystemExit as e:
+        assert not e.code
+    assert Tenant.load(tmp_path / "xdg" / "natoma-entra" / "sandbox.json").find_sp("Natoma")
+
+
+def test_serve_refuses_a_non_loopback_host(sandbox):
+    r = sandbox.cli("sandbox", "serve", "--host", "0.0.0.0", "--port", "0")
+    assert r.code == 2 and "loopback" in r.err
