@@ -9,11 +9,10 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .graph.clouds import CLOUDS, LOOPBACK_HOSTS
+from .graph.clouds import check_url
 from .graph.errors import UsageError
 from .roles import ROLE_VALUES
 
@@ -32,12 +31,7 @@ ENV_DEFAULTS = {
 
 def check_scim_url(url: str) -> str:
     """Natoma's SCIM tenant URL: absolute https; http only for loopback hosts (a rehearsal server)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"the SCIM URL must be an absolute https URL such as https://example.natoma.app/scim/v2, got {url!r}")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise ValueError(f"the SCIM URL must use https (http is accepted only for loopback hosts), got {url!r}")
-    return url
+    return check_url(url, "the SCIM URL", "https://example.natoma.app/scim/v2")
 
 
 class ScimConfig(BaseModel):

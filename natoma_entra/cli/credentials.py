@@ -28,19 +28,14 @@ def credentials_command(
 
     Example: NATOMA_SCIM_TOKEN=... natoma-entra --app Natoma credentials --scim-url https://acme.natoma.app/scim/v2
     """
-    from ..graph.errors import UsageError
     from ..steps import credentials as step
     from .context import execute, load_config
+    from .options import scim_flags
     from .steps_runner import run_steps
     from .token import token_given, token_source
 
     g = ctx.obj
-    if scope is not None and scope not in ("assigned", "all"):
-        raise UsageError(f"--scope {scope!r} is not a scope", fix="use --scope assigned (the guide's choice) or --scope all")
-    if scim_token_file is not None and scim_token_stdin:
-        raise UsageError("--scim-token-file and --scim-token-stdin were both given", fix="give the token one way")
-    scim = {k: v for k, v in {"url": scim_url, "scope": scope, "token_file": scim_token_file}.items() if v is not None}
-    config = load_config(g, {"scim": scim} if scim else None)
+    config = load_config(g, scim_flags(scim_url, scope, scim_token_file, scim_token_stdin))
     token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox)
     execute(g, "credentials", lambda s: run_steps(s, "credentials", [step.run], prepare=step.prepare),
             config=config, scim_token=token,

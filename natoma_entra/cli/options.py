@@ -19,3 +19,13 @@ def parse_groups(values: list[str] | None) -> dict[str, list[str]] | None:
             raise UsageError(f"--group {v!r}: unknown role {role!r}", fix=f"use one of {', '.join(ROLE_VALUES)} (case-sensitive)")
         out.setdefault(role, []).append(group)
     return out
+
+
+def scim_flags(url: str | None, scope: str | None, token_file, token_stdin: bool) -> dict:
+    """--scim-url/--scope/--scim-token-file checked and shaped as the config's [scim] table ({} when none given)."""
+    if scope is not None and scope not in ("assigned", "all"):
+        raise UsageError(f"--scope {scope!r} is not a scope", fix="use --scope assigned (the guide's choice) or --scope all")
+    if token_file is not None and token_stdin:
+        raise UsageError("--scim-token-file and --scim-token-stdin were both given", fix="give the token one way")
+    scim = {k: v for k, v in {"url": url, "scope": scope, "token_file": token_file}.items() if v is not None}
+    return {"scim": scim} if scim else {}

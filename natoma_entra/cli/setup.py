@@ -30,21 +30,15 @@ def setup_command(
     Example: NATOMA_SCIM_TOKEN=... natoma-entra --config natoma-entra.toml setup
     Example: natoma-entra --sandbox setup
     """
-    from ..graph.errors import UsageError
     from ..steps import assignments, credentials, mapping, roles, start
     from .context import execute, load_config
-    from .options import parse_groups
+    from .options import parse_groups, scim_flags
     from .render_summary import render_summary
     from .steps_runner import run_steps
     from .token import token_given, token_source
 
     g = ctx.obj
-    if scope is not None and scope not in ("assigned", "all"):
-        raise UsageError(f"--scope {scope!r} is not a scope", fix="use --scope assigned (the guide's choice) or --scope all")
-    if scim_token_file is not None and scim_token_stdin:
-        raise UsageError("--scim-token-file and --scim-token-stdin were both given", fix="give the token one way")
-    scim = {k: v for k, v in {"url": scim_url, "scope": scope, "token_file": scim_token_file}.items() if v is not None}
-    config = load_config(g, {"groups": parse_groups(group), **({"scim": scim} if scim else {})})
+    config = load_config(g, {"groups": parse_groups(group), **scim_flags(scim_url, scope, scim_token_file, scim_token_stdin)})
     token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox)
 
     async def prepare(session):

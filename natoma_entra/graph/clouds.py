@@ -34,7 +34,32 @@ CLOUDS: dict[str, Cloud] = {
     ),
 }
 
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+def is_loopback(host: str | None) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: the only hosts where plain http is accepted."""
+    import ipaddress
+
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, what: str, example: str) -> str:
+    """An absolute https URL; http only on a loopback host (a rehearsal server). ValueError says why not."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} must be an absolute https URL such as {example}, got {url!r}")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(f"{what} must use https (http is accepted only for loopback hosts such as 127.0.0.1), "
+                         f"got {url!r}")
+    return url
 
 
 def graph_base_url(cloud: str, endpoint: str | None = None) -> str:
@@ -46,11 +71,4 @@ def graph_base_url(cloud: str, endpoint: str | None = None) -> str:
 
 def check_endpoint(url: str) -> str:
     """Validate a --graph-endpoint URL: absolute, https, or http on a loopback host only."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"--graph-endpoint must be an absolute http(s) URL such as https://graph.microsoft.com/v1.0, got {url!r}")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise ValueError(f"--graph-endpoint: http is accepted only for loopback hosts (localhost, 127.0.0.1, ::1); use https for {parts.hostname}")
-    return url.rstrip("/")
+    return check_url(url, "--graph-endpoint", "https://graph.microsoft.com/v1.0").rstrip("/")

@@ -12,7 +12,6 @@ Public API: :class:`NatomaStandIn` and :func:`standin_for` (the tenant's stand-i
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import json
 from typing import Any
@@ -25,24 +24,13 @@ from scim2_server.memory import InMemoryStorage
 from scim2_server.requests import ScimRequest
 from scim2_server.utils import load_default_provider
 
+from natoma_entra.graph.clouds import is_loopback
 from natoma_entra.sandbox.state import NATOMA_TOKEN, NATOMA_URL
 
 SCIM_PREFIX = "/scim/v2"
-LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 _DUMP_FORMAT = 1
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """Tell whether a host name or address is the local machine (127.0.0.0/8, ::1, localhost)."""
-    if not host:
-        return False
-    host = host.strip("[]").lower()
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+# one definition of loopback for the product and its sandbox
+is_loopback_host = is_loopback
 
 
 class _TokenCheckingApplication(WSGIApplication):

@@ -8,7 +8,6 @@ saves the tenant after every write (Graph or SCIM), so ``natoma-entra --sandbox`
 from __future__ import annotations
 
 import io
-import ipaddress
 import os
 import sys
 import threading
@@ -17,21 +16,12 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
+from natoma_entra.graph.clouds import is_loopback
 from natoma_entra.sandbox.graph import GraphHandler
 from natoma_entra.sandbox.state import ACCESS_TOKEN, Tenant
 
 GRAPH_PREFIX = "/v1.0"
 SCIM_PREFIX = "/scim/v2"
-
-
-def is_loopback(host: str) -> bool:
-    h = host.strip("[]").lower()
-    if h in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(h).is_loopback
-    except ValueError:
-        return False
 
 
 class SandboxServer(ThreadingHTTPServer):
