@@ -59,8 +59,9 @@ async def resolve_groups(session: Session) -> list[tuple[str, dict]]:
 
 async def read_assignments(session: Session) -> list[dict]:
     app = await session.app()
+    # $top 999: the largest directory page (Graph docs, paging.md), so a big app is few round trips
     return await session.cached("assignments", lambda: session.graph.list(
-        f"/servicePrincipals/{seg(app.sp_id)}/appRoleAssignedTo"))
+        f"/servicePrincipals/{seg(app.sp_id)}/appRoleAssignedTo", {"$top": "999"}))
 
 
 def role_ids_on(sp_roles: list[dict]) -> dict[str, str]:
