@@ -36,7 +36,7 @@ PAGE = "999"  # the largest page Graph serves for directory object collections
 
 def _read_error(what: str, e: Exception) -> ReadError:
     if isinstance(e, GraphError):
-        return ReadError(what, GraphError.__str__(e).split(" Fix: ")[0], e.fix)
+        return ReadError(what, e.headline, e.fix)
     if isinstance(e, NatomaEntraError):
         return ReadError(what, e.message, e.fix)
     raise e

@@ -138,7 +138,6 @@ def execute(g: Globals, command: str, body: Callable[[Any], Awaitable[Any]], *, 
     """Run one command's async body with a built run; render the Report it returns; exit with the right code."""
     import asyncio
 
-    from ..graph.errors import NatomaEntraError
     from ..report import render
 
     config = config or load_config(g)

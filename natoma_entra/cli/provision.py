@@ -47,7 +47,7 @@ def provision_command(
     async def body(session):
         from ..plan import Report
 
-        tenant = session.options.pop("sandbox_tenant", None)
+        tenant = session.options.get("sandbox_tenant")
         if tenant is not None:
             session.options["scim_http"] = sandbox_scim_http(tenant)
         report = Report(command="provision", dry_run=session.dry_run)
@@ -125,6 +125,7 @@ def render_text(report, *, verbose: bool = False, quiet: bool = False) -> None:
             console.print(t)
     style = {"changed": "bold yellow", "unchanged": "bold green", "failed": "bold red"}.get(step.status, "bold")
     outcome = {"provisioned": "provisioned", "in_sync": "already in sync", "not_assigned": "skipped: not assigned",
+               "disabled": "disabled in Natoma (no longer assigned)",
                "failed": "failed", "unknown": "unknown result"}.get(info.get("outcome"), info.get("outcome") or "")
     head = f"{info.get('user')}: {outcome} (result {info.get('result')}"
     head += f", {info.get('errorCode')})" if info.get("errorCode") else ")"
@@ -132,7 +133,7 @@ def render_text(report, *, verbose: bool = False, quiet: bool = False) -> None:
     if info.get("role"):
         src = {"assignment": " (from the user's app role assignment)"}.get(info.get("roleSource"), "")
         line(f"  role: {info['role']}{src}")
-    if info.get("reason") and info.get("outcome") not in ("provisioned", "in_sync"):
+    if info.get("reason") and info.get("outcome") not in ("provisioned", "in_sync", "disabled"):
         line(f"  reason: {info['reason']}", "dim")
     natoma = info.get("natoma")
     if isinstance(natoma, dict):

@@ -68,6 +68,11 @@ class GraphError(NatomaEntraError):
     def __post_init__(self) -> None:
         Exception.__init__(self, self.message)
 
+    @property
+    def headline(self) -> str:
+        """The one-line description without the fix (steps report the fix in a field of its own)."""
+        return GraphError.__str__(self).split(" Fix: ")[0]
+
     def __str__(self) -> str:
         head = f"Graph {self.method} {self.path} failed"
         if self.status:

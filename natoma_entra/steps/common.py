@@ -25,7 +25,7 @@ async def wait_until(check: Callable[[], Awaitable[bool]], delays=None) -> bool:
 
 def failed(step: str, err: GraphError, changes=None, what: str | None = None) -> StepResult:
     return StepResult(step=step, status="failed", changes=changes or [],
-                      error=(f"{what}: " if what else "") + str(GraphError.__str__(err)).split(" Fix: ")[0],
+                      error=(f"{what}: " if what else "") + err.headline,
                       fix=err.fix)
 
 

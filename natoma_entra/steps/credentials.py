@@ -29,6 +29,7 @@ from ..graph.odata import seg
 from ..plan import Change, StepResult
 from ..redact import register
 from ..session import Session
+from .common import failed
 from .job import choose_template, ensure_job, job_path, jobs_path, read_job
 
 STEP = "credentials"
@@ -258,7 +259,7 @@ async def run(session: Session) -> StepResult:
     try:
         d = await decide(session)
     except GraphError as e:
-        return _graph_failed(e, "reading the saved credentials")
+        return failed(STEP, e, what="reading the saved credentials")
     info: dict = {"url": d.url, "scope": SCOPE_LABEL[d.scope]}
     if d.job is not None:
         info["job"] = d.job.get("id")
@@ -282,7 +283,7 @@ async def run(session: Session) -> StepResult:
             await _validate(session, d.job, validate_body(d.url, token))
         except GraphError as e:
             if not is_test_failure(e):
-                return _graph_failed(e, "testing the connection")
+                return failed(STEP, e, what="testing the connection")
             return _failed_test(d.url, e, [Change(action=action, target=_target(d.url), detail={"why": why})], info)
         info["connection_test"] = "passed"
     else:  # dry run without a token: plan, untested
@@ -296,7 +297,7 @@ async def run(session: Session) -> StepResult:
         try:
             job, job_change, job_warnings = await ensure_job(session)
         except GraphError as e:
-            return _graph_failed(e, "creating the provisioning job", changes)
+            return failed(STEP, e, changes, "creating the provisioning job")
         warnings.extend(job_warnings)
         if job_change is not None:
             changes.append(job_change)
@@ -325,13 +326,8 @@ async def run(session: Session) -> StepResult:
     try:
         await session.graph.put(secrets_path(app.sp_id), body)
     except GraphError as e:
-        return _graph_failed(e, "saving the credentials", changes)
+        return failed(STEP, e, changes, "saving the credentials")
     session.remember("secrets", {**{k: v for k, v in d.stored.items() if k not in dropped},
                                  "BaseAddress": d.url, "SecretToken": MASKED, "SyncAll": sync_all_value(d.scope)})
     info["state"] = "saved"
     return StepResult(step=STEP, status="changed", changes=changes, warnings=warnings, info=info)
-
-
-def _graph_failed(err: GraphError, what: str, changes: list[Change] | None = None) -> StepResult:
-    head = GraphError.__str__(err).split(" Fix: ")[0]
-    return StepResult(step=STEP, status="failed", changes=changes or [], error=f"{what}: {head}", fix=err.fix)

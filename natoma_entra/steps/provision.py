@@ -49,6 +49,8 @@ FIX_NO_JOB = "run natoma-entra setup (or natoma-entra credentials and start) fir
 NOT_ASSIGNED_CODES = {"noteffectivelyentitled", "notassigned", "outofscope",
                       "scopingfilter", "notinscope", "userisnotassigned", "notentitled"}
 IN_SYNC_CODES = {"redundantexport"}
+# A successful export with one of these actions took the user's access away (out of scope, unassigned).
+DISABLING_ACTIONS = {"disable", "delete", "stageddelete", "softdelete"}
 
 
 # -- the response, read defensively (pure) ----------------------------------------------------------------------------
@@ -56,7 +58,7 @@ IN_SYNC_CODES = {"redundantexport"}
 @dataclass
 class Verdict:
     result: str  # Success | Skipped | Failure | Unknown (as Entra said it, normalised)
-    outcome: str  # provisioned | in_sync | not_assigned | failed | unknown
+    outcome: str  # provisioned | in_sync | disabled | not_assigned | failed | unknown
     error_code: str | None = None
     error_message: str | None = None
     recommended: str | None = None
@@ -211,6 +213,8 @@ def parse_response(body: Any) -> Verdict:
     else:
         if result:
             verdict.problems.append(f"unknown result {result!r}")
+    if verdict.outcome == "provisioned" and _norm(verdict.action) in DISABLING_ACTIONS:
+        verdict.outcome = "disabled"  # Entra succeeded in taking the user's access away: not assigned any more
     if verdict.ok and verdict.role is None and assigned:  # nothing sent (in sync), or no target attribute shown
         verdict.role, verdict.role_source = _role_value(assigned), "assignment"
     return verdict
@@ -224,7 +228,7 @@ def _role_value(label: str) -> str:
 
 
 def fix_for(v: Verdict) -> str | None:
-    if v.outcome == "not_assigned":
+    if v.outcome in ("not_assigned", "disabled"):
         return FIX_NOT_ASSIGNED
     if _norm(v.error_code) == "multiplegrantsnotsupported":
         return FIX_MULTIPLE_GRANTS
@@ -338,6 +342,8 @@ async def run(session: Session) -> StepResult:
                             + (f" ({verdict.error_code})" if verdict.error_code else ""),
             "failed": f"provisioning {upn} failed" + (f": {verdict.error_code}" if verdict.error_code else "")
                       + (f" ({verdict.result})" if verdict.result == "Skipped" else ""),
+            "disabled": f"{upn} is not assigned to the app: Entra took the user's access away in Natoma "
+                        f"(action {verdict.action})",
             "unknown": f"the answer for {upn} could not be read as a verdict"
                        + (f" ({'; '.join(verdict.problems)})" if verdict.problems else ""),
         }[verdict.outcome]

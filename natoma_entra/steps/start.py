@@ -16,6 +16,7 @@ from __future__ import annotations
 from ..graph.errors import GraphError, UsageError
 from ..plan import Change, StepResult
 from ..session import Session
+from .common import failed
 from .job import job_path, read_job, refresh_job
 
 STEP = "start"
@@ -159,7 +160,7 @@ async def run(session: Session) -> StepResult:
     try:
         job = await read_job(session)
     except GraphError as e:
-        return _failed(e, "reading the provisioning job")
+        return failed(STEP, e, what="reading the provisioning job")
     if job is None:
         if session.dry_run and session.peek("job_planned"):
             return StepResult(step=STEP, status="planned", info={"state": "planned"}, changes=[
@@ -187,15 +188,10 @@ async def run(session: Session) -> StepResult:
     except GraphError as e:
         if e.status == 400 and configured is None and "credential" in (e.message or "").lower():
             return _no_credentials(before, f"{action} was refused: {e.message}")
-        return _failed(e, f"{'restarting' if action == 'restart' else 'starting'} the provisioning job")
+        return failed(STEP, e, what=f"{'restarting' if action == 'restart' else 'starting'} the provisioning job")
     try:
         job = await refresh_job(session) or job
     except GraphError:
         pass  # the start went through; the state is only for the report
     info = {**job_info(job), "state": "restarted" if action == "restart" else "started"}
     return StepResult(step=STEP, status="changed", changes=[change], info=info, warnings=cycle_warnings(info))
-
-
-def _failed(err: GraphError, what: str) -> StepResult:
-    head = GraphError.__str__(err).split(" Fix: ")[0]
-    return StepResult(step=STEP, status="failed", error=f"{what}: {head}", fix=err.fix)

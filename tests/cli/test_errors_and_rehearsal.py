@@ -1,7 +1,5 @@
 """One-line errors with the right exit codes, and a real-HTTP rehearsal against `sandbox serve`."""
-import io
 import json
-import sys
 import threading
 
 import pytest

@@ -218,3 +218,19 @@ def test_verify_with_a_wrong_token_fails_without_showing_it(ready, monkeypatch):
 def test_scim_options_need_verify(ready):
     r = ready.cli("provision", ADELE, "--scim-url", "https://acme.natoma.app/scim/v2")
     assert r.code == 2 and "--verify" in r.err
+
+
+def test_a_user_removed_from_their_group_is_disabled_not_provisioned(ready):
+    assert ready.cli("provision", ADELE).code == 0
+    t = ready.tenant()
+    adele = next(u["id"] for u in t.state["users"].values() if u["userPrincipalName"] == ADELE)
+    admins = next(g["id"] for g in t.state["groups"].values() if g["displayName"] == "Natoma Admins")
+    t.state["members"][admins].remove(adele)
+    ready.save(t)
+    r = ready.cli("provision", ADELE, "--verify", "-o", "json")
+    assert r.code == 1
+    step = r.json()["steps"][0]
+    assert step["info"]["outcome"] == "disabled" and step["info"]["result"] == "Success"
+    assert "not assigned" in step["error"] and "assign" in step["fix"]
+    assert step["info"]["natoma"]["active"] is False
+    assert natoma_user(ready, ADELE)["active"] is False

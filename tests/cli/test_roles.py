@@ -1,7 +1,5 @@
 """`natoma-entra roles` against the sandbox: create, re-run without writes, foreign and drifted roles, lag, prune."""
-import json
 
-import pytest
 
 from natoma_entra.roles import NATOMA_ROLES
 from natoma_entra.sandbox import defaults

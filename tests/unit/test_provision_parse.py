@@ -187,3 +187,12 @@ def test_request_body_passes_versioned_rule_ids_unchanged():
     body = request_body("03f7d90d-bf71-41b1-bda6-aaf0ddbee5d8#V2", "u-1")
     assert body == {"parameters": [{"ruleId": "03f7d90d-bf71-41b1-bda6-aaf0ddbee5d8#V2",
                                     "subjects": [{"objectId": "u-1", "objectTypeName": "User"}]}]}
+
+
+def test_a_successful_disable_is_not_a_provisioned_user():
+    rec = {"action": "Disable", "modifiedProperties": [{"displayName": "active", "oldValue": "True", "newValue": "False"}],
+           "provisioningSteps": [{"name": "EntryExportUpdateSoftDelete", "type": "Export", "status": "Success",
+                                  "details": {}}]}
+    v = parse_response(shape1("Success", record=rec))
+    assert (v.result, v.outcome) == ("Success", "disabled")
+    assert not v.ok and fix_for(v) == FIX_NOT_ASSIGNED
