@@ -277,6 +277,8 @@ async def run(session: Session) -> StepResult:
 
     ref = session.options["user"]
     user = await find_user(session.graph, ref)  # UsageError (exit 2) for an unknown or ambiguous user
+    if session.options.get("verify") and not session.dry_run:
+        session.scim_token()  # no token for --verify is bad input: say so before anything is provisioned
     upn = user.get("userPrincipalName") or user.get("id")
     info: dict[str, Any] = {"user": upn, "userId": user.get("id"), "result": None, "errorCode": None, "role": None,
                             "natoma": None}

@@ -234,3 +234,13 @@ def test_a_user_removed_from_their_group_is_disabled_not_provisioned(ready):
     assert "not assigned" in step["error"] and "assign" in step["fix"]
     assert step["info"]["natoma"]["active"] is False
     assert natoma_user(ready, ADELE)["active"] is False
+
+
+def test_verify_without_a_token_fails_before_provisioning(ready, monkeypatch):
+    from natoma_entra.cli import token
+
+    monkeypatch.setattr(token, "token_source", lambda config, **kw: (lambda: token.read_token(
+        env_name=config.scim.token_env, env={}, stdin=None)))
+    r = ready.cli("provision", ADELE, "--verify")
+    assert r.code == 2 and "no SCIM token" in r.err
+    assert not pod_requests(r)
