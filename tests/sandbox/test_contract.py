@@ -113,11 +113,9 @@ BUILDERS: list[tuple[str, str, dict[str, str | None]]] = [
 # puts in additional_data there is by design.
 OPEN_TYPES = {"DetailsInfo"}
 # Unknown to the v1.0 SDK model but deliberately present in the sandbox. Keep this list short; each entry needs a
-# reason and an owner.
-#  - directoryDefinition.metadata: data/scim-template-schema.json (schema_template.py's owner) carries "metadata": []
-#    on each directory; graph-api.md section 5 lists it from the resource page, the v1.0 SDK model has no such
-#    property. Reported; drop the entry once the template removes it or it is confirmed in v1.0.
-KNOWN_EXTRAS = [re.compile(r"\.directories\[\d+\]\.metadata$")]
+# reason. (directoryDefinition.metadata was here: graph-api.md section 5 lists it, but the v1.0 directoryDefinition
+# page and the SDK model do not, so the template no longer carries it.)
+KNOWN_EXTRAS: list = []
 SDK_GAPS = {("SchemaRequestBuilder", "PUT"), ("SecretsRequestBuilder", "GET")}
 ERROR_MODEL = M + "o_data_errors.o_data_error:ODataError"
 
