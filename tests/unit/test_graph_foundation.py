@@ -155,3 +155,56 @@ def test_retry_after_is_kept():
 def test_network_error_names_the_host():
     e = errors.from_transport(httpx.ConnectError("connection refused"), "GET", "/applications", "graph.microsoft.us")
     assert e.code == "NetworkError" and "graph.microsoft.us" in str(e)
+
+
+class RecordingCredential:
+    def __init__(self):
+        self.scopes = []
+
+    def get_token(self, *scopes, **kwargs):
+        from azure.core.credentials import AccessToken
+
+        self.scopes.append(scopes)
+        return AccessToken("fake-access-token", 2_000_000_000)
+
+
+@pytest.mark.parametrize("cloud", ["global", "usgov", "usgov-dod", "china"])
+def test_token_is_asked_for_the_cloud_graph_host(cloud):
+    """With no scopes given, the SDK asks for https://<graph host>/.default (graph-api.md section 13)."""
+    import asyncio
+
+    import respx
+
+    from natoma_entra.graph.client import GraphClient
+
+    base = graph_base_url(cloud)
+    cred = RecordingCredential()
+    with respx.mock:
+        route = respx.get(f"{base}/servicePrincipals").mock(return_value=httpx.Response(200, json={"value": []}))
+        asyncio.run(GraphClient(cred, base).list("/servicePrincipals"))
+        assert route.called
+    assert cred.scopes == [(f"{CLOUDS[cloud].graph_root}/.default",)]
+
+
+def test_unsafe_post_is_not_retried_but_a_read_is():
+    """POST jobs must not be sent twice by the SDK's retry middleware (a second job); a GET may be retried."""
+    import asyncio
+
+    import respx
+
+    from natoma_entra.graph.client import GraphClient
+    from natoma_entra.graph.errors import GraphError
+
+    base = "https://graph.microsoft.com/v1.0"
+    with respx.mock:
+        post = respx.post(f"{base}/servicePrincipals/x/synchronization/jobs").mock(
+            return_value=httpx.Response(503, headers={"Retry-After": "0"}, json={"error": {"code": "ServiceUnavailable", "message": "busy"}}))
+        get = respx.get(f"{base}/servicePrincipals").mock(side_effect=[
+            httpx.Response(429, headers={"Retry-After": "1"}, json={"error": {"code": "TooManyRequests", "message": "slow down"}}),
+            httpx.Response(200, json={"value": [{"id": "1"}]})])
+        client = GraphClient(RecordingCredential(), base)
+        with pytest.raises(GraphError) as e:
+            asyncio.run(client.post("/servicePrincipals/x/synchronization/jobs", {"templateId": "scim"}, retry=False))
+        assert e.value.status == 503 and post.call_count == 1
+        assert asyncio.run(client.list("/servicePrincipals")) == [{"id": "1"}]
+        assert get.call_count == 2
