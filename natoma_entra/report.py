@@ -34,7 +34,7 @@ def step_lines(step: StepResult, dry_run: bool, verbose: bool) -> list[tuple[str
         if diff and (dry_run or verbose):
             lines.extend(("dim", "      " + d) for d in diff)
     for k, v in step.info.items():
-        if k in ("state",) or isinstance(v, (dict, list)):
+        if k in ("state",) or v is None or isinstance(v, (dict, list)):
             continue
         lines.append(("dim", f"  {k}: {v}"))
     for w in step.warnings:
