@@ -50,8 +50,9 @@ async def _list_and_pick(session: Session, sp_id: str) -> dict | None:
 
 async def read_templates(session: Session) -> list[dict]:
     app = await session.app()
+    # no $select: the synchronization list-templates page documents no OData query parameters
     return await session.cached("templates", lambda: session.graph.list(
-        f"/servicePrincipals/{seg(app.sp_id)}/synchronization/templates", {"$select": "id,factoryTag,description"}))
+        f"/servicePrincipals/{seg(app.sp_id)}/synchronization/templates"))
 
 
 async def choose_template(session: Session) -> tuple[str, str | None]:
