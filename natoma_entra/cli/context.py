@@ -129,7 +129,9 @@ def build_run(g: Globals, config, *, options: dict | None = None, scim_token: Ca
     session = Session(graph=graph, config=config, dry_run=g.dry_run, progress=g.say,
                       scim_token=scim_token or (lambda: None), options=options or {})
     if tenant is not None:  # commands that talk to Natoma's SCIM stand-in in process (provision --verify)
-        session.options.setdefault("sandbox_tenant", tenant)
+        from ..sandbox.defaults import scim_http_factory
+
+        session.options.setdefault("scim_http", scim_http_factory(tenant))  # Natoma's SCIM answered in process
     return Run(session=session, tenant=tenant, state_path=state_path)
 
 

@@ -32,24 +32,19 @@ def provision_command(
     from ..graph.errors import UsageError
     from ..steps import provision as step
     from .context import execute, load_config
+    from .options import scim_flags
     from .token import token_source
 
     g = ctx.obj
     if (scim_url or scim_token_file or scim_token_stdin) and not verify:
         raise UsageError("--scim-url, --scim-token-file and --scim-token-stdin are for --verify",
                          fix="add --verify, or drop them")
-    if scim_token_file is not None and scim_token_stdin:
-        raise UsageError("--scim-token-file and --scim-token-stdin were both given", fix="give the token one way")
-    scim = {k: v for k, v in {"url": scim_url, "token_file": scim_token_file}.items() if v is not None}
-    config = load_config(g, {"scim": scim} if scim else None)
+    config = load_config(g, scim_flags(scim_url, None, scim_token_file, scim_token_stdin))
     token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox)
 
     async def body(session):
         from ..plan import Report
 
-        tenant = session.options.get("sandbox_tenant")
-        if tenant is not None:
-            session.options["scim_http"] = sandbox_scim_http(tenant)
         report = Report(command="provision", dry_run=session.dry_run)
         report.app = (await session.app()).summary()
         report.add(await step.run(session))
@@ -57,23 +52,6 @@ def provision_command(
 
     execute(g, "provision", body, config=config, scim_token=token,
             options={"user": user, "verify": verify}, renderer=render_text)
-
-
-def sandbox_scim_http(tenant):
-    """--sandbox: the sandbox's SCIM URL (https://natoma.sandbox.test/scim/v2) is not a real host, so its requests go
-    to Natoma's stand-in in process. Other URLs (a `sandbox serve` loopback URL, a real Natoma) use real HTTP."""
-
-    def factory(url: str, token: str):
-        from urllib.parse import urlsplit
-
-        from ..sandbox.natoma import is_loopback_host, standin_for
-
-        standin = standin_for(tenant)
-        if standin.handles(url) and not is_loopback_host(urlsplit(url).hostname):
-            return standin.client(token, base_url=url)
-        return None
-
-    return factory
 
 
 def render_text(report, *, verbose: bool = False, quiet: bool = False) -> None:

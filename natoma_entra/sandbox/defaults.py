@@ -28,6 +28,24 @@ def open_sandbox(path: Path):
     return tenant, transport, StaticTokenCredential(ACCESS_TOKEN)
 
 
+def scim_http_factory(tenant):
+    """The sandbox's SCIM URL (https://natoma.sandbox.test/scim/v2) is not a real host: its requests go to Natoma's
+    stand-in in process. Other URLs (a `sandbox serve` loopback URL, a real Natoma) get None: real HTTP."""
+
+    def factory(url: str, token: str):
+        from urllib.parse import urlsplit
+
+        from ..graph.clouds import is_loopback
+        from .natoma import standin_for
+
+        standin = standin_for(tenant)
+        if standin.handles(url) and not is_loopback(urlsplit(url).hostname):
+            return standin.client(token, base_url=url)
+        return None
+
+    return factory
+
+
 # Knobs for tests and benchmarks (in process): Tenant options (sp_role_lag, denied_permissions) and fault rules.
 TENANT_OPTIONS: dict = {}
 FAULTS: list = []
