@@ -83,7 +83,12 @@ async def ensure_job(session: Session) -> tuple[dict | None, Change | None, list
         session.remember("job_planned", True)  # later steps plan against the job this run would create
         return None, change, warnings
     app = await session.app()
-    created = await session.graph.post(jobs_path(app.sp_id), {"templateId": template_id}, retry=False)
+    try:
+        created = await session.graph.post(jobs_path(app.sp_id), {"templateId": template_id}, retry=False)
+    except GraphError as e:
+        if e.status != 409:
+            raise
+        created = None  # another run created it between our read and our POST: find it below
     job_id = (created or {}).get("id")
     readable: list[dict] = []
 

@@ -180,3 +180,18 @@ def test_strict_turns_warnings_into_exit_1(sandbox):
     r = sandbox.cli("--strict", "setup", "--output", "json")
     assert r.json()["warnings"]  # the last cycle had an entry-level error (the user in two role groups)
     assert r.code == 1
+
+
+def test_job_created_by_another_run_between_our_read_and_our_post_is_reused(sandbox, monkeypatch):
+    assert sandbox.cli("mapping").code == 0  # the job exists now
+    from natoma_entra.steps import job as job_mod
+
+    async def stale(session, sp_id):  # our read happened before the other run's POST
+        return None
+
+    monkeypatch.setattr(job_mod, "_list_and_pick", stale)
+    r = sandbox.cli("mapping")
+    assert r.code == 0, r.out + r.err
+    assert any(w[0] == "POST" and w[1].endswith("/synchronization/jobs") and w[2] == 409 for w in r.requests)
+    t = sandbox.tenant()
+    assert len(t.state["jobs"][t.find_sp("Natoma")["id"]]) == 1
