@@ -2,7 +2,6 @@
 provisionOnDemand (with a fake engine where the test is about the Graph surface; the real engine at the end)."""
 
 import copy
-import importlib.util
 
 import pytest
 
@@ -266,11 +265,7 @@ def test_permissions_on_sync(graph, ids, job, tenant):
 
 # with the real engine ------------------------------------------------------------------------------------------
 
-needs_engine = pytest.mark.skipif(importlib.util.find_spec("natoma_entra.sandbox.engine") is None,
-                                  reason="engine.py not written yet")
 
-
-@needs_engine
 def test_real_engine_validate_credentials(graph, ids, job):
     url = f"{sync(ids)}/jobs/{job}/validateCredentials"
     good = {"credentials": [{"key": "BaseAddress", "value": NATOMA_URL}, {"key": "SecretToken", "value": NATOMA_TOKEN}]}
@@ -280,7 +275,6 @@ def test_real_engine_validate_credentials(graph, ids, job):
     assert r.status_code == 400 and r.json()["error"]["message"]
 
 
-@needs_engine
 def test_real_engine_start_provisions_assigned_users(graph, with_roles, tenant, helpers):
     ids = with_roles
     for group, role in ((ids.admins, helpers.ADMIN), (ids.app_admins, helpers.APPADMIN), (ids.members, helpers.MEMBER)):
