@@ -91,3 +91,35 @@ def sandbox(tmp_path, capsys, monkeypatch):
     path = tmp_path / "sandbox.json"
     Tenant.initial().save(path)
     return Sandbox(path, capsys, monkeypatch)
+
+
+@pytest.fixture
+def add_assignment():
+    """Put an app role assignment straight into a sandbox tenant's state (a situation made by hand in the portal)."""
+    def add(tenant, principal_id, principal_type, role_id):
+        from natoma_entra.sandbox.state import assignment_id
+
+        sp = tenant.find_sp("Natoma")
+        name = (tenant.state["groups"].get(principal_id) or tenant.state["users"].get(principal_id))["displayName"]
+        aid = assignment_id(principal_id, sp["id"], role_id)
+        tenant.state["appRoleAssignments"][aid] = {
+            "id": aid, "appRoleId": role_id, "principalId": principal_id, "principalType": principal_type,
+            "principalDisplayName": name, "resourceId": sp["id"], "resourceDisplayName": "Natoma",
+            "createdDateTime": "2024-01-01T00:00:00Z", "deletedDateTime": None}
+
+    return add
+
+
+@pytest.fixture
+def server(tmp_path):
+    """`natoma-entra sandbox serve` on a free loopback port, in a thread; state in tmp_path/served.json."""
+    import threading
+
+    from natoma_entra.sandbox.serve import make_server
+
+    srv = make_server(tmp_path / "served.json", port=0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()

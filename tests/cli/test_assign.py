@@ -9,16 +9,6 @@ def assignments(tenant):
             for a in tenant.state["appRoleAssignments"].values() if a["resourceId"] == sp["id"]}
 
 
-def add_assignment(tenant, principal_id, principal_type, role_id):
-    from natoma_entra.sandbox.state import assignment_id
-
-    sp = tenant.find_sp("Natoma")
-    name = (tenant.state["groups"].get(principal_id) or tenant.state["users"].get(principal_id))["displayName"]
-    aid = assignment_id(principal_id, sp["id"], role_id)
-    tenant.state["appRoleAssignments"][aid] = {
-        "id": aid, "appRoleId": role_id, "principalId": principal_id, "principalType": principal_type,
-        "principalDisplayName": name, "resourceId": sp["id"], "resourceDisplayName": "Natoma",
-        "createdDateTime": "2024-01-01T00:00:00Z", "deletedDateTime": None}
 
 
 def role_id(tenant, value):
@@ -87,7 +77,7 @@ def test_dry_run_before_roles_plans_with_the_deterministic_ids(sandbox):
     assert r.code == 0 and "would create: Natoma Admins -> Admin" in r.out
 
 
-def test_group_with_another_role_is_a_conflict_warning_then_replace_removes_it(sandbox):
+def test_group_with_another_role_is_a_conflict_warning_then_replace_removes_it(sandbox, add_assignment):
     sandbox.cli("roles")
     t = sandbox.tenant()
     add_assignment(t, group_id("Natoma Admins"), "Group", USER_ROLE_ID)
@@ -104,7 +94,7 @@ def test_group_with_another_role_is_a_conflict_warning_then_replace_removes_it(s
     assert ("Natoma Admins", "User") not in held and ("Natoma Admins", "admin") in held
 
 
-def test_prune_removes_only_unconfigured_groups_in_natoma_roles(sandbox):
+def test_prune_removes_only_unconfigured_groups_in_natoma_roles(sandbox, add_assignment):
     sandbox.cli("roles")
     t = sandbox.tenant()
     add_assignment(t, group_id("Natoma Contractors"), "Group", role_id(t, "member"))  # ours, not configured
@@ -126,7 +116,7 @@ def test_group_configured_for_two_roles_is_refused(sandbox):
     assert r.code == 2 and "two roles" in r.err and r.writes == []
 
 
-def test_already_exists_answer_counts_as_success(sandbox, monkeypatch):
+def test_already_exists_answer_counts_as_success(sandbox, monkeypatch, add_assignment):
     """A concurrent run created the assignment between our read and our POST."""
     sandbox.cli("roles")
     from natoma_entra.steps import assignments as step

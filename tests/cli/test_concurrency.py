@@ -2,23 +2,12 @@
 import os
 import subprocess
 import sys
-import threading
 
-import pytest
 
 from natoma_entra.sandbox.natoma import standin_for
-from natoma_entra.sandbox.serve import make_server
 from natoma_entra.sandbox.state import ACCESS_TOKEN, NATOMA_TOKEN
 
 
-@pytest.fixture
-def server(tmp_path):
-    srv = make_server(tmp_path / "served.json", port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
 
 
 def test_two_setups_at_once_converge(server, tmp_path):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from natoma_entra.sandbox.state import (DEFAULT_ACCESS_ROLE_ID, MSIAM_ACCESS_ROLE_ID, NATOMA_TOKEN, assignment_id,
+from natoma_entra.sandbox.state import (DEFAULT_ACCESS_ROLE_ID, MSIAM_ACCESS_ROLE_ID, NATOMA_TOKEN,
                                         group_id, user_id)
 
 
@@ -23,14 +23,6 @@ def doctor(sandbox, *args):
     return r, {s["step"]: s for s in r.json()["steps"]}
 
 
-def add_assignment(tenant, principal_id, principal_type, role_id):
-    sp = tenant.find_sp("Natoma")
-    name = (tenant.state["groups"].get(principal_id) or tenant.state["users"].get(principal_id))["displayName"]
-    aid = assignment_id(principal_id, sp["id"], role_id)
-    tenant.state["appRoleAssignments"][aid] = {
-        "id": aid, "appRoleId": role_id, "principalId": principal_id, "principalType": principal_type,
-        "principalDisplayName": name, "resourceId": sp["id"], "resourceDisplayName": "Natoma",
-        "createdDateTime": "2024-01-01T00:00:00Z", "deletedDateTime": None}
 
 
 def the_job(tenant):
@@ -101,7 +93,7 @@ def test_multi_role_mapping_makes_several_roles_ok(configured):
     assert steps["mapping"]["info"]["data"]["mode"] == "multi-role"
 
 
-def test_group_assigned_with_default_access_or_msiam_access_is_role_missing(configured):
+def test_group_assigned_with_default_access_or_msiam_access_is_role_missing(configured, add_assignment):
     t = configured.tenant()
     add_assignment(t, group_id("Natoma Contractors"), "Group", DEFAULT_ACCESS_ROLE_ID)
     add_assignment(t, user_id("Diego Siciliani"), "User", MSIAM_ACCESS_ROLE_ID)
@@ -208,7 +200,7 @@ def test_unknown_user_fails_the_user_check(configured):
     assert steps["user"]["info"]["verdict"] == "fail" and r.code == 1
 
 
-def test_configured_group_missing_and_non_security_group_assigned(configured):
+def test_configured_group_missing_and_non_security_group_assigned(configured, add_assignment):
     t = configured.tenant()
     add_assignment(t, group_id("All Company"), "Group", next(
         r["id"] for r in t.find_sp()["appRoles"] if r.get("value") == "member"))

@@ -1,11 +1,9 @@
 """One-line errors with the right exit codes, and a real-HTTP rehearsal against `sandbox serve`."""
 import json
-import threading
 
 import pytest
 
 from natoma_entra.sandbox import defaults, faults
-from natoma_entra.sandbox.serve import make_server
 from natoma_entra.sandbox.state import ACCESS_TOKEN, NATOMA_TOKEN
 
 
@@ -69,14 +67,6 @@ def test_access_token_is_never_printed_even_on_failure(capsys, monkeypatch):
     assert "fake-access-token-abcdef" not in out + err
 
 
-@pytest.fixture
-def server(tmp_path):
-    srv = make_server(tmp_path / "served.json", port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
 
 
 def test_rehearsal_against_sandbox_serve_over_real_http(server, capsys, monkeypatch):
