@@ -23,18 +23,18 @@ def change_line(change: Change, dry_run: bool) -> str:
     return f"{_MARK[change.action]} {verb}: {change.target}" + (f" ({why})" if why else "")
 
 
-def step_lines(step: StepResult, dry_run: bool, verbose: bool) -> list[tuple[str, str]]:
-    """(style, text) lines for one step."""
+def step_lines(step: StepResult, dry_run: bool, verbose: bool, quiet: bool = False) -> list[tuple[str, str]]:
+    """(style, text) lines for one step; quiet keeps only changes, warnings and errors."""
     lines = [(f"bold {_STATUS_STYLE[step.status]}", f"{step.step}: {step.status}")]
     for c in step.changes:
-        if c.action == "none" and not verbose and len(step.changes) > 6:
+        if c.action == "none" and (quiet or (not verbose and len(step.changes) > 6)):
             continue
         lines.append(("", "  " + change_line(c, dry_run)))
         diff = c.detail.get("diff")
         if diff and (dry_run or verbose):
             lines.extend(("dim", "      " + d) for d in diff)
     for k, v in step.info.items():
-        if k in ("state",) or v is None or isinstance(v, (dict, list)):
+        if quiet or k in ("state",) or v is None or isinstance(v, (dict, list)):
             continue
         lines.append(("dim", f"  {k}: {v}"))
     for w in step.warnings:
@@ -60,7 +60,7 @@ def render(report: Report, output: str, *, verbose: bool = False, quiet: bool = 
     for step in report.steps:
         if quiet and step.status in ("unchanged", "skipped"):
             continue
-        for style, text in step_lines(step, report.dry_run, verbose):
+        for style, text in step_lines(step, report.dry_run, verbose, quiet):
             console.print(Text(redact(text), style=style))
     if report.dry_run and not quiet:
         console.print(Text("dry run: nothing was written", style="cyan"))
