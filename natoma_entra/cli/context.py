@@ -44,7 +44,7 @@ class Globals:
 
         from ..redact import redact
 
-        Console(stderr=True, highlight=False).print(Text(redact(msg), style=style))
+        Console(stderr=True, highlight=False, soft_wrap=True).print(Text(redact(msg), style=style))
 
 
 def sandbox_state_path(g: Globals) -> Path:
@@ -57,13 +57,24 @@ def sandbox_state_path(g: Globals) -> Path:
 def load_config(g: Globals, extra_flags: dict | None = None):
     from ..config import load
 
+    from ..graph.errors import UsageError
+
     defaults = {}
     if g.sandbox:
-        from ..sandbox.defaults import SANDBOX_CONFIG
+        from ..sandbox.defaults import NATOMA_URL, SANDBOX_CONFIG, is_sandbox_scim_url
 
         defaults = SANDBOX_CONFIG
+        flag_url = ((extra_flags or {}).get("scim") or {}).get("url")
+        if flag_url and not is_sandbox_scim_url(flag_url):
+            raise UsageError(f"--sandbox talks only to the sandbox's Natoma stand-in, not to {flag_url}",
+                             fix=f"drop --scim-url (the sandbox's is {NATOMA_URL}), or drop --sandbox")
     flags = {**g.flags, **(extra_flags or {})}
-    return load(g.config_path, flags, defaults=defaults)
+    config = load(g.config_path, flags, defaults=defaults)
+    if g.sandbox and not is_sandbox_scim_url(config.scim.url):
+        # a real Natoma URL from the config file or environment: --sandbox must never send anything there
+        g.say(f"--sandbox: using the sandbox's Natoma stand-in ({NATOMA_URL}) instead of {config.scim.url}")
+        config.scim.url = NATOMA_URL
+    return config
 
 
 _LOG_HANDLER = None  # the --verbose handler of this process's latest run (several runs happen in one test process)
@@ -73,11 +84,13 @@ def _setup_logging(g: Globals) -> None:
     import logging
 
     global _LOG_HANDLER
-    names = ("natoma_entra", "httpx")
+    names = ("natoma_entra", "httpx", "azure.identity")
     if _LOG_HANDLER is not None:
         for name in names:
             logging.getLogger(name).removeHandler(_LOG_HANDLER)
         _LOG_HANDLER = None
+    # azure-identity logs each failed credential of a chain as a warning; the run reports one line with the fix
+    logging.getLogger("azure").setLevel(logging.DEBUG if g.verbose else logging.CRITICAL)
     if not g.verbose:
         return
     from ..redact import RedactingFilter
@@ -125,7 +138,7 @@ def build_run(g: Globals, config, *, options: dict | None = None, scim_token: Ca
             register(os.environ.get("NATOMA_ENTRA_ACCESS_TOKEN"))
         register(os.environ.get("AZURE_CLIENT_SECRET"))
         credential = build_credential(config.auth, tenant=config.tenant, cloud=config.cloud)
-        graph = GraphClient(credential, base, delegated=config.auth in DELEGATED_MODES)
+        graph = GraphClient(credential, base, delegated=config.auth in DELEGATED_MODES, auth=config.auth)
     session = Session(graph=graph, config=config, dry_run=g.dry_run, progress=g.say,
                       scim_token=scim_token or (lambda: None), options=options or {})
     if tenant is not None:  # commands that talk to Natoma's SCIM stand-in in process (provision --verify)
@@ -167,6 +180,22 @@ def execute(g: Globals, command: str, body: Callable[[Any], Awaitable[Any]], *, 
         raise typer.Exit(code)
 
 
+_ACTIVE_SPINNER: list = []  # the spinner of the running command, if any (a prompt must stop it)
+
+
+class spinner_paused:
+    """Stop the spinner while a person types (the hidden SCIM token prompt), then start it again."""
+
+    def __enter__(self):
+        for s in _ACTIVE_SPINNER:
+            s.stop()
+
+    def __exit__(self, *exc):
+        for s in _ACTIVE_SPINNER:
+            s.start()
+        return False
+
+
 def _with_spinner(g: Globals, work: Callable[[], Any]) -> Any:
     """A spinner on stderr while waiting on Graph, only for a person at a terminal (never in CI logs or pipes)."""
     from rich.console import Console
@@ -176,9 +205,11 @@ def _with_spinner(g: Globals, work: Callable[[], Any]) -> Any:
         return work()
     with console.status("talking to Microsoft Graph...") as status:
         g.spinner = status
+        _ACTIVE_SPINNER.append(status)
         try:
             return work()
         finally:
+            _ACTIVE_SPINNER.remove(status)
             g.spinner = None
 
 

@@ -88,6 +88,27 @@ def hoist_globals(argv: list[str]) -> list[str]:
     return front + rest
 
 
+def _wants_json(args: list[str]) -> bool:
+    for i, a in enumerate(args):
+        if a in ("--output=json", "-o=json") or (a in ("--output", "-o") and args[i + 1:i + 2] == ["json"]):
+            return True
+    return False
+
+
+def _command_of(args: list[str]) -> str | None:
+    """The first word that is not a global option or its value."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.split("=", 1)[0] in VALUE_OPTIONS:
+            i += 1 if "=" in a else 2
+        elif a in FLAG_OPTIONS:
+            i += 1
+        else:
+            return a
+    return None
+
+
 def run(argv: list[str] | None = None) -> None:
     """The console script. Exit codes: 0 done, 1 a step failed, 2 bad usage or input, 3 changes pending."""
     from ..graph.errors import NatomaEntraError
@@ -101,6 +122,12 @@ def run(argv: list[str] | None = None) -> None:
         app(args=args, prog_name="natoma-entra", standalone_mode=True)
     except NatomaEntraError as e:
         sys.stderr.write(redact(f"error: {e}") + "\n")
+        if _wants_json(args):  # one document per run, even when the run stops before its report exists
+            import json
+
+            doc = {"command": _command_of(args), "ok": False, "error": e.message, "fix": e.fix,
+                   "exit_code": e.exit_code, "steps": [], "warnings": []}
+            sys.stdout.write(redact(json.dumps(doc, indent=2)) + "\n")
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted: run the same command again to continue from where the tenant is\n")

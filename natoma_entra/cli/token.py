@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Mapping, TextIO
 
+import typer
+
 from ..graph.errors import UsageError
 from ..redact import register
 
@@ -69,10 +71,12 @@ def _isatty(stream) -> bool:
 
 
 def _prompt() -> str:
-    import click
+    from .context import spinner_paused
 
-    # hidden input; the prompt itself goes to stderr so stdout stays data
-    return click.prompt("Natoma SCIM token (input hidden)", hide_input=True, err=True, default="", show_default=False)
+    # hidden input; the prompt itself goes to stderr so stdout stays data; the spinner stops while the admin types
+    with spinner_paused():
+        return typer.prompt("Natoma SCIM token (input hidden)", hide_input=True, err=True, default="",
+                            show_default=False)
 
 
 def token_source(config, *, use_stdin: bool = False, sandbox: bool = False, **kw) -> Callable[[], str]:

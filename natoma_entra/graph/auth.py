@@ -35,6 +35,13 @@ class StaticTokenCredential:
         return "StaticTokenCredential(***)"
 
 
+def _device_code_prompt(verification_uri: str, user_code: str, expires_on) -> None:
+    import sys
+
+    sys.stderr.write(f"To sign in, open {verification_uri} and enter the code {user_code}\n")
+    sys.stderr.flush()
+
+
 def _need(env: dict, *names: str) -> list[str]:
     missing = [n for n in names if not env.get(n)]
     if missing:
@@ -87,5 +94,6 @@ def build_credential(mode: str, *, tenant: str | None, cloud: str, env: dict | N
     client_id = env.get("AZURE_CLIENT_ID")
     extra = {"client_id": client_id} if client_id else {}
     if mode == "device-code":
-        return DeviceCodeCredential(tenant_id=tenant, **extra, **kw)
+        # the sign-in instructions go to stderr: azure-identity prints them to stdout, which would break --output json
+        return DeviceCodeCredential(tenant_id=tenant, prompt_callback=_device_code_prompt, **extra, **kw)
     return InteractiveBrowserCredential(tenant_id=tenant, **extra, **kw)

@@ -23,7 +23,7 @@ class GraphClient:
     """get/list/post/patch/put/delete/batch on paths relative to the Graph base URL ("/servicePrincipals/...")."""
 
     def __init__(self, credential, base_url: str, *, transport=None, delegated: bool = False,
-                 allowed_hosts: list[str] | None = None, timeout: float = 60.0):
+                 allowed_hosts: list[str] | None = None, timeout: float = 60.0, auth: str = "access-token"):
         import httpx
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
@@ -34,6 +34,7 @@ class GraphClient:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).hostname or ""
         self.delegated = delegated
+        self.auth = auth  # the --auth mode, named when sign-in fails
         http = httpx.AsyncClient(transport=transport, timeout=timeout) if transport else httpx.AsyncClient(timeout=timeout)
         http = GraphClientFactory.create_with_default_middleware(client=http, options=options)
         # With no scopes the provider asks for https://<graph host>/.default, so national clouds work as they are.
@@ -74,7 +75,10 @@ class GraphClient:
             raise
         except Exception as exc:  # httpx errors surface unwrapped through the middleware
             import httpx
+            from azure.core.exceptions import ClientAuthenticationError
 
+            if isinstance(exc, ClientAuthenticationError):  # includes CredentialUnavailableError
+                raise errors.from_sign_in(exc, self.auth) from None
             if isinstance(exc, (httpx.HTTPError, OSError)):
                 self.requests.append((method.upper(), shown, None))
                 raise errors.from_transport(exc, method.upper(), shown, urlsplit(url).hostname or self.host) from None

@@ -166,10 +166,25 @@ def from_transport(exc: Exception, method: str, path: str, host: str) -> GraphEr
     )
 
 
+SIGN_IN_FIX = {
+    "default": "sign in with `az login --allow-no-subscriptions`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
+               "AZURE_CLIENT_SECRET, or choose a mode with --auth (docs/auth.md)",
+    "cli": "run `az login --allow-no-subscriptions` (with --tenant for another tenant), or choose another --auth",
+    "client-secret": "check AZURE_CLIENT_ID, AZURE_CLIENT_SECRET (not expired) and --tenant",
+    "certificate": "check AZURE_CLIENT_ID, AZURE_CLIENT_CERTIFICATE_PATH (and its password) and --tenant",
+    "managed-identity": "run where a managed identity is attached (set AZURE_CLIENT_ID for a user-assigned one), "
+                        "or choose another --auth",
+    "workload-identity": "check AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE (the federated "
+                         "credential must trust this workload)",
+    "device-code": "complete the sign-in at the address shown, with an account of this tenant",
+    "browser": "complete the sign-in in the browser, with an account of this tenant",
+    "access-token": "set a fresh token in NATOMA_ENTRA_ACCESS_TOKEN",
+}
+
+
 def from_sign_in(exc: Exception, auth: str) -> NatomaEntraError:
-    """azure-identity failures (no `az login`, bad secret, no managed identity) in one line."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return NatomaEntraError(
-        f"sign-in failed with --auth {auth}: {first}",
-        fix="check the --auth mode and its settings (see `natoma-entra --help` and docs/auth.md)",
-    )
+    """azure-identity failures (no `az login`, bad secret, no managed identity) in one line, with the fix."""
+    text = str(getattr(exc, "message", None) or exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return NatomaEntraError(f"sign-in failed with --auth {auth}: {first}",
+                            fix=SIGN_IN_FIX.get(auth, "check the --auth mode and its settings (docs/auth.md)"))

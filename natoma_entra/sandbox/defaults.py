@@ -28,20 +28,33 @@ def open_sandbox(path: Path):
     return tenant, transport, StaticTokenCredential(ACCESS_TOKEN)
 
 
+def is_sandbox_scim_url(url: str | None) -> bool:
+    """Does a SCIM URL point at the sandbox's Natoma stand-in (its own host, or /scim/v2 on loopback)?"""
+    from urllib.parse import urlsplit
+
+    from ..graph.clouds import is_loopback
+
+    if not url:
+        return False
+    parts, mine = urlsplit(url), urlsplit(NATOMA_URL)
+    if parts.path.rstrip("/") != mine.path:
+        return False
+    return (parts.scheme, parts.hostname) == (mine.scheme, mine.hostname) or is_loopback(parts.hostname)
+
+
 def scim_http_factory(tenant):
-    """The sandbox's SCIM URL (https://natoma.sandbox.test/scim/v2) is not a real host: its requests go to Natoma's
-    stand-in in process. Other URLs (a `sandbox serve` loopback URL, a real Natoma) get None: real HTTP."""
+    """--sandbox never reaches the network: Natoma's SCIM requests go to the stand-in in process, exactly where the
+    sandbox's provisioning engine sends them (the sandbox host, or /scim/v2 on loopback)."""
 
     def factory(url: str, token: str):
-        from urllib.parse import urlsplit
-
-        from ..graph.clouds import is_loopback
+        from ..graph.errors import UsageError
         from .natoma import standin_for
 
         standin = standin_for(tenant)
-        if standin.handles(url) and not is_loopback(urlsplit(url).hostname):
-            return standin.client(token, base_url=url)
-        return None
+        if not standin.handles(url):
+            raise UsageError(f"--sandbox talks only to the sandbox's Natoma stand-in, not to {url}",
+                             fix=f"drop --sandbox to reach {url}, or use the sandbox's URL {NATOMA_URL}")
+        return standin.client(token, base_url=url)
 
     return factory
 

@@ -139,9 +139,23 @@ def test_scope_all_and_back(sandbox, monkeypatch):
 def test_changed_url_is_tested_and_saved(sandbox, monkeypatch):
     monkeypatch.setenv("NATOMA_SCIM_TOKEN", NATOMA_TOKEN)
     assert sandbox.cli("credentials").code == 0
-    other = "https://other.natoma.example/scim/v2"
-    r = sandbox.cli("credentials", "--scim-url", other)
-    assert r.code == 1  # the stand-in is not at that URL: the test fails and nothing changes
+    rehearsal = "http://127.0.0.1:9/scim/v2"  # the stand-in also answers /scim/v2 on loopback (sandbox serve)
+    r = sandbox.cli("credentials", "--scim-url", rehearsal)
+    assert r.code == 0, r.out + r.err
+    assert [w[0] for w in r.writes] == ["PUT"]
+    assert secrets(sandbox)["BaseAddress"] == rehearsal
+
+
+def test_sandbox_never_sends_to_a_real_natoma(sandbox, monkeypatch, tmp_path):
+    monkeypatch.setenv("NATOMA_SCIM_TOKEN", NATOMA_TOKEN)
+    assert sandbox.cli("credentials").code == 0
+    r = sandbox.cli("credentials", "--scim-url", "https://other.natoma.example/scim/v2")
+    assert r.code == 2 and "sandbox" in r.err and r.requests == []
+    assert secrets(sandbox)["BaseAddress"] == NATOMA_URL
+    # a real URL in the config file is replaced by the sandbox's, and said so
+    (tmp_path / "natoma-entra.toml").write_text('[scim]\nurl = "https://acme.natoma.example/scim/v2"\n')
+    r = sandbox.cli("credentials", "--output", "json")
+    assert r.code == 0 and "instead of https://acme.natoma.example/scim/v2" in r.err
     assert secrets(sandbox)["BaseAddress"] == NATOMA_URL
 
 
@@ -167,7 +181,7 @@ def test_other_settings_are_kept_and_masked_ones_named(sandbox, monkeypatch):
 
 def test_bad_urls_are_usage_errors(sandbox, monkeypatch):
     monkeypatch.setenv("NATOMA_SCIM_TOKEN", NATOMA_TOKEN)
-    for url in ("http://natoma.example/scim/v2", "natoma.example/scim", "ftp://x/scim"):
+    for url in ("http://natoma.example/scim/v2", "natoma.example/scim", "ftp://x/scim", "http://127.0.0.1:9/v2"):
         r = sandbox.cli("credentials", "--scim-url", url)
         assert r.code == 2, (url, r.err)
         assert r.requests == []
