@@ -6,6 +6,7 @@ A token literal in the file is refused: secrets come from the environment, a fil
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -45,6 +46,15 @@ class ScimConfig(BaseModel):
     @classmethod
     def _url(cls, v):
         return None if v is None else check_scim_url(v)
+
+    @field_validator("token_env")
+    @classmethod
+    def _env_name(cls, v: str):
+        # a token pasted here by mistake must not be echoed back: say what is wrong, not what was given
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v or ""):
+            raise ValueError("must be the NAME of an environment variable (letters, digits, _), such as "
+                             "NATOMA_SCIM_TOKEN; never the token itself")
+        return v
 
 
 class Config(BaseModel):

@@ -29,7 +29,8 @@ def step_lines(step: StepResult, dry_run: bool, verbose: bool, quiet: bool = Fal
     for c in step.changes:
         if c.action == "none" and (quiet or (not verbose and len(step.changes) > 6)):
             continue
-        lines.append(("", "  " + change_line(c, dry_run)))
+        # a failed step's changes may not have been made: say what it set out to do, not "created"
+        lines.append(("", "  " + change_line(c, dry_run or step.status == "failed")))
         diff = c.detail.get("diff")
         if diff and (dry_run or verbose):
             lines.extend(("dim", "      " + d) for d in diff)

@@ -195,3 +195,11 @@ def test_job_created_by_another_run_between_our_read_and_our_post_is_reused(sand
     assert any(w[0] == "POST" and w[1].endswith("/synchronization/jobs") and w[2] == 409 for w in r.requests)
     t = sandbox.tenant()
     assert len(t.state["jobs"][t.find_sp("Natoma")["id"]]) == 1
+
+
+def test_a_failed_step_does_not_claim_its_changes_were_made(sandbox, monkeypatch):
+    monkeypatch.setattr(defaults, "FAULTS", [faults.server_error(500, method="POST", path=r"/appRoleAssignedTo$")])
+    r = sandbox.cli("setup")
+    assert r.code == 1
+    assign = r.out[r.out.index("assign: failed"):r.out.index("mapping:")]
+    assert "would create: Natoma Admins -> Admin" in assign and "created:" not in assign

@@ -106,3 +106,11 @@ def test_example_config_is_valid():
     example = Path(__file__).parents[2] / "examples" / "natoma-entra.toml"
     c = load(example, {}, env={})
     assert c.app and c.groups and c.scim.url
+
+
+def test_a_token_pasted_as_token_env_is_refused_without_echoing_it(tmp_path):
+    p = write(tmp_path, '[scim]\ntoken_env = "abcd-my-real-scim-token-1234"\n')
+    with pytest.raises(UsageError) as e:
+        load(p, {}, env={})
+    assert "scim.token_env" in str(e.value) and "NAME of an environment variable" in str(e.value)
+    assert "abcd-my-real-scim-token-1234" not in str(e.value) + (e.value.fix or "")
