@@ -261,7 +261,10 @@ def check_role_missing(state: DoctorState) -> CheckResult:
         return _error_result(ROLE_MISSING, state.errors["assignments"], "could not read the app's assignments")
     roleless: list[str] = []
     foreign: list[str] = []
+    extra: list[str] = []  # a roleless grant next to a Natoma role: the role still reaches Natoma, but twice granted
     data: list[dict] = []
+    with_natoma_role = {a.get("principalId") for a in state.assignments or []
+                        if role_value(state, a.get("appRoleId")) in ROLE_VALUES}
     for a in state.assignments or []:
         rid = a.get("appRoleId")
         kind = a.get("principalType") or "principal"
@@ -269,7 +272,10 @@ def check_role_missing(state: DoctorState) -> CheckResult:
         if a.get("principalType") == "Group":
             name = _group_label(state, a.get("principalId"), name)
         value = role_value(state, rid)
-        if value is None:
+        if value is None and a.get("principalId") in with_natoma_role:
+            extra.append(f"{kind} {name!r} also holds {role_label(state, rid)} next to its Natoma role (a second "
+                         "grant; its members still get the Natoma role)")
+        elif value is None:
             label = role_label(state, rid)
             reach = ""
             if kind == "Group" and a.get("principalId") in state.members:
@@ -288,9 +294,10 @@ def check_role_missing(state: DoctorState) -> CheckResult:
                                "select a role; for configured groups `natoma-entra assign --replace` keeps only "
                                "their Natoma role",
                            data={"assignments": data})
-    if foreign:
-        return CheckResult(ROLE_MISSING, "warn", "assignments with roles Natoma does not know", details=foreign,
-                           fix="assign these principals a Natoma role (admin, AppAdmin, member) instead")
+    if foreign or extra:
+        return CheckResult(ROLE_MISSING, "warn", "assignments besides the Natoma roles", details=extra + foreign,
+                           fix="keep one Natoma role per principal: `natoma-entra assign --replace` for configured "
+                               "groups, or remove the other assignments in the portal")
     return CheckResult(ROLE_MISSING, "ok", f"every assignment ({len(state.assignments or [])}) carries a role")
 
 

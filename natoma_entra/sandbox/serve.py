@@ -46,6 +46,24 @@ class SandboxServer(ThreadingHTTPServer):
     def save(self) -> None:
         if self.state_path is not None:
             self.tenant.save(self.state_path)
+            self._seen = self._stamp()
+
+    def _stamp(self):
+        try:
+            st = os.stat(self.state_path)
+            return (st.st_mtime_ns, st.st_size)
+        except OSError:
+            return None
+
+    def refresh(self) -> None:
+        """Reload the state file when someone else wrote it (`sandbox reset`, a `--sandbox` run on the same file),
+        so the server never overwrites their change with its older copy."""
+        if self.state_path is None:
+            return
+        stamp = self._stamp()
+        if stamp is not None and stamp != getattr(self, "_seen", None):
+            self.tenant.state = Tenant.load(self.state_path).state
+            self._seen = stamp
 
     def scim_app(self) -> Callable[..., Any]:
         from natoma_entra.sandbox.natoma import standin_for
@@ -86,6 +104,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         body = self._body()
         path = urlsplit(self.path).path
         with self.server.lock:
+            self.server.refresh()
             if path == GRAPH_PREFIX or path.startswith(GRAPH_PREFIX + "/"):
                 status, headers, content = self.server.graph.handle(
                     self.command, self.server.url + self.path, dict(self.headers.items()), body)

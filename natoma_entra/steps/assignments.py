@@ -42,6 +42,8 @@ async def resolve_groups(session: Session) -> list[tuple[str, dict]]:
         groups = await session.graph.gather(*(find_group(session.graph, ref) for _, ref in pairs))
         out, seen = [], {}
         for (role, ref), group in zip(pairs, groups):
+            if seen.get(group["id"]) == role:  # the same group named twice (by name and by id): once is enough
+                continue
             if not group.get("securityEnabled"):
                 kind = "a Microsoft 365 group" if "Unified" in (group.get("groupTypes") or []) else "not a security group"
                 raise UsageError(f"group {group.get('displayName')!r} is {kind}; only security groups can be assigned to an app",

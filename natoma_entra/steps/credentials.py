@@ -311,6 +311,10 @@ async def run(session: Session) -> StepResult:
     if dropped:
         warnings.append(f"saved settings {', '.join(sorted(dropped))} read back masked, so they cannot be sent "
                         "again and are dropped; set them again in the portal if they mattered")
+    if d.scope == "all":
+        warnings.append("scope 'all' (Sync all users and groups) is not compatible with the SingleAppRoleAssignment "
+                        "mapping (Entra docs, functions-for-customizing-application-data); the guide's choice is "
+                        "'assigned'")
     if (readable(d.stored.get("SyncAll")) or "").lower() == "true" and d.scope == "assigned":
         warnings.append("the scope changed from all users to assigned users only: restart provisioning "
                         "(natoma-entra start --restart) so the next cycle applies it")

@@ -2,10 +2,11 @@
 
 Graph facts (graph-api.md section 9; Graph docs provisioningobjectsummary-list.md; Entra docs
 howto-analyze-provisioning-logs.md):
-- $filter supports eq, contains, gt, lt (ge is used by public code and accepted); filters are case-sensitive, so
+- $filter supports eq, contains, gt, lt; filters are case-sensitive, so
   status values are sent lower-case ('failure'). $orderby activityDateTime desc, $top, @odata.nextLink paging.
 - Filters used here: servicePrincipal/id eq '<spId>', sourceIdentity/id eq '<user object id>',
-  provisioningStatusInfo/status eq 'failure', activityDateTime ge <ISO date-time> (a bare literal).
+  provisioningStatusInfo/status eq 'failure', activityDateTime gt <ISO date-time> (a bare literal; the
+  list page documents eq, contains, gt and lt for this resource, not ge).
 - Permission AuditLog.Read.All (GraphError names it on 403). Needs an Entra ID P1/P2 tenant; kept 30 days.
 """
 from __future__ import annotations
@@ -62,7 +63,7 @@ def build_filter(sp_id: str, *, user_id: str | None = None, errors: bool = False
     if errors:
         parts.append(eq("provisioningStatusInfo/status", "failure"))
     if since is not None:
-        parts.append(f"activityDateTime ge {odata_time(since)}")
+        parts.append(f"activityDateTime gt {odata_time(since)}")
     return " and ".join(parts)
 
 

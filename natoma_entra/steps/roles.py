@@ -41,9 +41,16 @@ def desired_role(app_id: str, display: str, value: str, existing: dict | None = 
         "isEnabled": True,
         "value": value,
     }
-    if existing is not None:  # keep its id, description and any field we do not model
-        role = {**_sendable(existing), **{k: role[k] for k in ("allowedMemberTypes", "displayName", "isEnabled", "value")}}
+    if existing is not None:  # keep its id, description, wider member types and any field we do not model
+        role = {**_sendable(existing), **{k: role[k] for k in ("displayName", "isEnabled", "value")},
+                "allowedMemberTypes": sorted(set(existing.get("allowedMemberTypes") or []) | set(MEMBER_TYPES))}
     return role
+
+
+def is_template_role(role: dict) -> bool:
+    """The non-gallery template's default roles (msiam_access, User): never pruned, whatever their id."""
+    return role.get("id") in TEMPLATE_ROLE_IDS or (
+        role.get("value") is None and role.get("displayName") in ("msiam_access", "User"))
 
 
 def _sendable(role: dict) -> dict:
@@ -54,8 +61,8 @@ def _differences(role: dict, display: str) -> list[str]:
     diffs = []
     if role.get("displayName") != display:
         diffs.append(f"displayName {role.get('displayName')!r} -> {display!r}")
-    if sorted(role.get("allowedMemberTypes") or []) != MEMBER_TYPES:
-        diffs.append(f"allowedMemberTypes {role.get('allowedMemberTypes')} -> {MEMBER_TYPES}")
+    if "User" not in (role.get("allowedMemberTypes") or []):  # a wider role (User + Application) also serves groups
+        diffs.append(f"allowedMemberTypes {role.get('allowedMemberTypes')} -> also User (users and groups)")
     if not role.get("isEnabled"):
         diffs.append("isEnabled false -> true")
     return diffs
@@ -110,7 +117,7 @@ def plan(current: list[dict], app_id: str, *, prune: bool = False) -> RolesPlan:
     if prune:
         keep = []
         for r in final:
-            if r["id"] in ours or r["id"] in TEMPLATE_ROLE_IDS:
+            if r["id"] in ours or is_template_role(r):
                 keep.append(r)
                 continue
             if r.get("isEnabled"):
@@ -153,6 +160,14 @@ def sp_shows(sp_roles: list[dict], wanted: list[dict]) -> bool:
 async def run(session: Session) -> StepResult:
     app = await session.app()
     p = plan(current_roles(app), app.app_id, prune=bool(session.options.get("prune")))
+    pruned = {c.detail["id"] for c in p.changes if c.action == "delete"}
+    if pruned:  # removing a role that is still assigned takes access away from its holders: say so
+        from .assignments import read_assignments
+
+        for a in await read_assignments(session):
+            if a.get("appRoleId") in pruned:
+                p.warnings.append(f"--prune removes a role still assigned to {a.get('principalDisplayName')!r} "
+                                  f"({a.get('principalType')}); it loses that access to the app")
     result = outcome(STEP, p.changes, session.dry_run, warnings=p.warnings)
     if session.dry_run or not p.patches:
         if not session.dry_run:

@@ -176,8 +176,13 @@ async def run(session: Session) -> StepResult:
     configured = await _configured(session)
     if configured is False:
         return _no_credentials(before)
+    scope_warnings = []
+    if action == "restart" and any(w in normalize_reset_scope(reset_scope) for w in ("ForceDeletes", "Full")):
+        scope_warnings.append(f"reset scope {normalize_reset_scope(reset_scope)!r}: the next cycle re-evaluates every "
+                              "user and may delete or disable accounts in Natoma")
     if session.dry_run:
-        return StepResult(step=STEP, status="planned", changes=[change], info={**before, "state": "planned"})
+        return StepResult(step=STEP, status="planned", changes=[change], info={**before, "state": "planned"},
+                          warnings=scope_warnings)
     app = await session.app()
     path = job_path(app.sp_id, job["id"])
     try:
@@ -194,4 +199,5 @@ async def run(session: Session) -> StepResult:
     except GraphError:
         pass  # the start went through; the state is only for the report
     info = {**job_info(job), "state": "restarted" if action == "restart" else "started"}
-    return StepResult(step=STEP, status="changed", changes=[change], info=info, warnings=cycle_warnings(info))
+    return StepResult(step=STEP, status="changed", changes=[change], info=info,
+                      warnings=scope_warnings + cycle_warnings(info))

@@ -136,3 +136,11 @@ def test_already_exists_answer_counts_as_success(sandbox, monkeypatch, add_assig
     assert r.code == 0, r.out + r.err
     assert any(w[0] == "POST" and w[2] == 400 for w in r.writes)  # Graph said "already exists"
     assert ("Natoma Admins", "admin") in assignments(sandbox.tenant())
+
+
+def test_same_group_by_name_and_by_id_is_assigned_once(sandbox):
+    sandbox.cli("roles")
+    r = sandbox.cli("assign", "--group", "admin=Natoma Admins", "--group", f"admin={group_id('Natoma Admins')}")
+    assert r.code == 0, r.err
+    assert [w[0] for w in r.writes] == ["POST"]
+    assert assignments(sandbox.tenant()) == {("Natoma Admins", "admin")}

@@ -223,3 +223,10 @@ def test_token_env_named_by_the_config(sandbox, tmp_path, monkeypatch):
     assert r.code == 1  # the named variable was used (and its wrong token rejected), not the sandbox's own
     monkeypatch.setenv("MY_NATOMA_TOKEN", NATOMA_TOKEN)
     assert sandbox.cli("--config", str(cfg), "credentials").code == 0
+
+
+def test_scope_all_warns_that_single_role_mapping_does_not_support_it(sandbox, monkeypatch):
+    monkeypatch.setenv("NATOMA_SCIM_TOKEN", NATOMA_TOKEN)
+    r = sandbox.cli("credentials", "--scope", "all", "--output", "json")
+    assert r.code == 0
+    assert any("not compatible with the SingleAppRoleAssignment" in w for w in r.json()["warnings"])

@@ -245,3 +245,15 @@ def test_unknown_app_fails_the_app_check(sandbox):
     assert r.code == 1 and r.writes == []
     (step,) = r.json()["steps"]
     assert step["step"] == "app" and step["status"] == "failed" and "--app" in step["fix"]
+
+
+def test_msiam_access_next_to_a_natoma_role_is_a_second_grant_not_a_missing_role(configured, add_assignment):
+    t = configured.tenant()
+    add_assignment(t, group_id("Natoma Members"), "Group", MSIAM_ACCESS_ROLE_ID)
+    configured.save(t)
+    r, steps = doctor(configured)
+    missing = steps["role-missing"]
+    assert missing["info"]["verdict"] == "warn"
+    details = "\n".join(missing["info"]["details"])
+    assert "'Natoma Members' also holds msiam_access next to its Natoma role" in details
+    assert "get no Natoma role" not in details

@@ -117,7 +117,7 @@ def test_filters_combine(ready):
     flt = r.json()["steps"][0]["info"]["filter"]
     assert "provisioningStatusInfo/status eq 'failure'" in flt
     assert f"sourceIdentity/id eq '{user_id(ready, ADELE)}'" in flt
-    assert "activityDateTime ge " in flt
+    assert "activityDateTime gt " in flt
 
 
 @pytest.mark.parametrize("args", [["--since", "yesterday"], ["--since", "2d ago"], ["--limit", "0"],

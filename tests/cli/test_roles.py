@@ -155,3 +155,38 @@ def test_missing_permission_fails_with_the_permission_named_and_changes_nothing(
     assert r.code == 1
     assert "Application.ReadWrite" in r.out + r.err
     assert sandbox.tenant().find_app("Natoma")["appRoles"] == before
+
+
+def test_a_wider_role_for_users_and_applications_is_not_narrowed(sandbox):
+    sandbox.cli("roles")
+    t = sandbox.tenant()
+    role = next(r for r in t.find_app("Natoma")["appRoles"] if r.get("value") == "admin")
+    role["allowedMemberTypes"] = ["User", "Application"]
+    sandbox.save(t)
+    r = sandbox.cli("roles")
+    assert r.code == 0 and r.writes == []
+
+
+def test_template_roles_are_never_pruned_whatever_their_id(sandbox):
+    t = sandbox.tenant()
+    for r in t.find_app("Natoma")["appRoles"]:
+        if r["displayName"] == "msiam_access":
+            r["id"] = "abababab-2222-3333-4444-555555555555"  # another tenant, another id
+    sandbox.save(t)
+    assert sandbox.cli("roles", "--prune").code == 0
+    assert "msiam_access" in {r["displayName"] for r in sandbox.tenant().find_app("Natoma")["appRoles"]}
+
+
+def test_pruning_a_role_still_assigned_warns(sandbox, add_assignment):
+    from natoma_entra.sandbox.state import group_id
+
+    t = sandbox.tenant()
+    extra = {"allowedMemberTypes": ["User"], "description": "x", "displayName": "Auditor",
+             "id": "12121212-2222-3333-4444-555555555555", "isEnabled": True, "value": "auditor"}
+    t.find_app("Natoma")["appRoles"].append(extra)
+    t.find_sp("Natoma")["appRoles"].append({**extra, "origin": "Application"})
+    add_assignment(t, group_id("Natoma Contractors"), "Group", extra["id"])
+    sandbox.save(t)
+    r = sandbox.cli("--dry-run", "roles", "--prune", "--output", "json")
+    assert r.code == 0 and r.writes == []
+    assert any("Natoma Contractors" in w and "loses that access" in w for w in r.json()["warnings"])

@@ -46,3 +46,23 @@ def test_default_state_path_follows_xdg_state_home(tmp_path, monkeypatch, capsys
 def test_serve_refuses_a_non_loopback_host(sandbox):
     r = sandbox.cli("sandbox", "serve", "--host", "0.0.0.0", "--port", "0")
     assert r.code == 2 and "loopback" in r.err
+
+
+def test_serve_picks_up_a_reset_made_while_it_runs(server, capsys, monkeypatch):
+    """`sandbox reset` (or a --sandbox run) on the file a running server uses is not lost on the server's next write."""
+    import httpx
+
+    from natoma_entra.cli.main import run
+    from natoma_entra.sandbox.state import ACCESS_TOKEN
+
+    auth = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
+    with httpx.Client(base_url=server.url + "/v1.0", headers=auth) as c:
+        sp = c.get("/servicePrincipals", params={"$filter": "displayName eq 'Natoma'"}).json()["value"][0]["id"]
+        assert c.post(f"/servicePrincipals/{sp}/synchronization/jobs", json={"templateId": "scim"}).status_code == 201
+        try:
+            run(["--sandbox-state", str(server.state_path), "sandbox", "reset"])
+        except SystemExit as e:
+            assert not e.code
+        assert c.get(f"/servicePrincipals/{sp}/synchronization/jobs").json()["value"] == []
+        assert c.post(f"/servicePrincipals/{sp}/synchronization/jobs", json={"templateId": "scim"}).status_code == 201
+    assert len(Tenant.load(server.state_path).state["jobs"][sp]) == 1

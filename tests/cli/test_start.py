@@ -149,3 +149,10 @@ def test_restart_with_a_chosen_reset_scope(configured, bodies):
 def test_bad_reset_scope_is_a_usage_error(configured, args):
     r = configured.cli("start", *args)
     assert r.code == 2 and r.requests == []
+
+
+def test_restart_with_force_deletes_warns(sandbox):
+    assert sandbox.cli("setup").code == 0
+    r = sandbox.cli("--dry-run", "start", "--restart", "--reset-scope", "ForceDeletes", "--output", "json")
+    assert r.code == 0 and r.writes == []
+    assert any("delete or disable accounts in Natoma" in w for w in r.json()["warnings"])
