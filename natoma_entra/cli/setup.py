@@ -43,7 +43,8 @@ def setup_command(
 
     async def prepare(session):
         await assignments.resolve_groups(session)  # unknown group, not a security group: exit 2, nothing written
-        await credentials.prepare(session)  # URL and, when a new value must be saved, the token
+        await credentials.prepare(session, test_token=True)  # URL, token, and its connection test: a wrong token
+        # stops setup before roles/assign/mapping write anything
 
     steps = [roles.run, assignments.run, mapping.run, credentials.run, start.run]
     execute(g, "setup", lambda s: run_steps(s, "setup", steps, prepare=prepare), config=config, scim_token=token,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..graph.errors import GraphError, UsageError
+from ..graph.errors import GraphError, NatomaEntraError, UsageError
 from ..graph.odata import seg
 from ..plan import Change, StepResult
 from ..redact import register
@@ -233,12 +233,40 @@ def get_token(session: Session, *, required: bool) -> str | None:
     return token
 
 
-async def prepare(session: Session) -> None:
-    """Resolve every credentials input before the first write of a run (setup calls this up front): the URL, and
-    the token when the stored credentials cannot simply be verified. Reads only."""
+REJECTED_FIX = ("check the Tenant URL and the SCIM token in Natoma's admin console (a fresh token if it was "
+                "revoked); the saved credentials were left as they were")
+
+
+async def test_new_values(session: Session, d: Decision, token: str) -> GraphError | None:
+    """The connection test of the wanted URL and the given token, once per run: None when it passes, else Graph's
+    refusal. Changes nothing (a failed test leaves the saved credentials alone)."""
+    async def test():
+        session.progress(f"testing the connection to {d.url}...")
+        try:
+            await _validate(session, d.job, validate_body(d.url, token))
+        except GraphError as e:
+            if not is_test_failure(e):
+                raise
+            return e
+        return None
+
+    return await session.cached("credentials_new_test", test)
+
+
+async def prepare(session: Session, *, test_token: bool = False) -> None:
+    """Resolve every credentials input before the first write of a run: the URL, and the token when the stored
+    credentials cannot simply be verified. With test_token (setup, whose earlier steps write), also the connection
+    test of that token, so a wrong token stops the run before anything is written. Changes nothing."""
     d = await decide(session)
-    if d.reasons:
-        get_token(session, required=not session.dry_run)
+    if not d.reasons:
+        return
+    token = get_token(session, required=not session.dry_run)
+    if token is None or not test_token:
+        return
+    err = await test_new_values(session, d, token)
+    if err is not None:
+        raise NatomaEntraError(f"the connection test failed for {d.url}: {test_reason(err)}; nothing was written",
+                               fix=REJECTED_FIX)
 
 
 # -- the step -----------------------------------------------------------------------------------------------------
@@ -250,9 +278,7 @@ def _target(url: str) -> str:
 def _failed_test(url: str, err: GraphError, changes: list[Change], info: dict) -> StepResult:
     return StepResult(
         step=STEP, status="failed", changes=changes, info={**info, "state": "rejected"},
-        error=f"the connection test failed for {url}: {test_reason(err)}",
-        fix="check the Tenant URL and the SCIM token in Natoma's admin console (a fresh token if it was "
-            "revoked); the saved credentials were left as they were")
+        error=f"the connection test failed for {url}: {test_reason(err)}", fix=REJECTED_FIX)
 
 
 async def run(session: Session) -> StepResult:
@@ -278,13 +304,12 @@ async def run(session: Session) -> StepResult:
 
     # 1. test the new values (a read: nothing changes on a failure)
     if token is not None:
-        session.progress(f"testing the connection to {d.url}...")
         try:
-            await _validate(session, d.job, validate_body(d.url, token))
+            err = await test_new_values(session, d, token)
         except GraphError as e:
-            if not is_test_failure(e):
-                return failed(STEP, e, what="testing the connection")
-            return _failed_test(d.url, e, [Change(action=action, target=_target(d.url), detail={"why": why})], info)
+            return failed(STEP, e, what="testing the connection")
+        if err is not None:
+            return _failed_test(d.url, err, [Change(action=action, target=_target(d.url), detail={"why": why})], info)
         info["connection_test"] = "passed"
     else:  # dry run without a token: plan, untested
         info["connection_test"] = "not run (no SCIM token given)"

@@ -163,16 +163,25 @@ def test_unknown_group_fails_before_any_write(sandbox):
     assert r.writes == []
 
 
-def test_rejected_scim_token_stops_at_credentials_and_keeps_stored_credentials(sandbox, monkeypatch):
+def test_rejected_scim_token_stops_setup_before_any_write(sandbox, monkeypatch):
     assert sandbox.cli("setup").code == 0
-    secrets_before = outcome(sandbox.tenant())["secrets"]
+    before = outcome(sandbox.tenant())
     monkeypatch.setenv("NATOMA_SCIM_TOKEN", "fake-wrong-scim-token")
     r = sandbox.cli("setup", "--rotate", "--output", "json")
     assert r.code == 1
     doc = r.json()
-    assert [s["status"] for s in doc["steps"]][3] == "failed"
+    assert doc["ok"] is False and "connection test failed" in doc["error"] and doc["fix"]
+    assert r.writes == []
     assert "fake-wrong-scim-token" not in r.out + r.err
-    assert outcome(sandbox.tenant())["secrets"] == secrets_before
+    assert outcome(sandbox.tenant()) == before
+
+
+def test_rejected_scim_token_on_a_fresh_tenant_writes_nothing(sandbox, monkeypatch):
+    before = outcome(sandbox.tenant())
+    monkeypatch.setenv("NATOMA_SCIM_TOKEN", "fake-wrong-scim-token")
+    r = sandbox.cli("setup")
+    assert r.code == 1 and "connection test failed" in r.err
+    assert r.writes == [] and outcome(sandbox.tenant()) == before
 
 
 def test_strict_turns_warnings_into_exit_1(sandbox):
