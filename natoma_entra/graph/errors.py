@@ -136,6 +136,12 @@ def fix_for(status: int | None, code: str, method: str, path: str, delegated: bo
         return "Graph is throttling this tenant; wait a minute and run the command again"
     if status is not None and status >= 500:
         return "a Graph service error; run the command again (it resumes where it stopped)"
+    if status == 404 or code in ("Request_ResourceNotFound", "Directory_ObjectNotFound"):
+        return ("check the name or id; an object created moments ago may still be replicating in Entra: "
+                "run the command again in a minute")
+    if status == 409 or code == "Request_MultipleObjectsWithSameKeyValue":
+        return ("an object with the same key already exists (often another run got there first): run the command "
+                "again; it reads the current state and continues")
     if code == "CannotDeleteOrUpdateEnabledEntitlement":
         return "the role must be disabled (isEnabled false) in one update before it is changed or removed"
     return None

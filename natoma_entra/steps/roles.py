@@ -32,17 +32,21 @@ def role_id(app_id: str, value: str) -> str:
     return str(uuid.uuid5(_ROLE_NS, f"{app_id.lower()}/{value}"))
 
 
+def description_for(display: str, value: str) -> str:
+    return f"Natoma {display}: provisioned to Natoma with the role value '{value}'."
+
+
 def desired_role(app_id: str, display: str, value: str, existing: dict | None = None) -> dict:
     role = {
         "allowedMemberTypes": list(MEMBER_TYPES),
-        "description": f"Natoma {display}: provisioned to Natoma with the role value '{value}'.",
+        "description": description_for(display, value),
         "displayName": display,
         "id": role_id(app_id, value),
         "isEnabled": True,
         "value": value,
     }
     if existing is not None:  # keep its id, description, wider member types and any field we do not model
-        role = {**_sendable(existing), **{k: role[k] for k in ("displayName", "isEnabled", "value")},
+        role = {**_sendable(existing), **{k: role[k] for k in ("description", "displayName", "isEnabled", "value")},
                 "allowedMemberTypes": sorted(set(existing.get("allowedMemberTypes") or []) | set(MEMBER_TYPES))}
     return role
 
@@ -57,10 +61,12 @@ def _sendable(role: dict) -> dict:
     return {k: copy.deepcopy(v) for k, v in role.items() if k != "origin"}
 
 
-def _differences(role: dict, display: str) -> list[str]:
+def _differences(role: dict, display: str, value: str) -> list[str]:
     diffs = []
     if role.get("displayName") != display:
         diffs.append(f"displayName {role.get('displayName')!r} -> {display!r}")
+    if role.get("description") != description_for(display, value):
+        diffs.append("description brought back to the Natoma role's")
     if "User" not in (role.get("allowedMemberTypes") or []):  # a wider role (User + Application) also serves groups
         diffs.append(f"allowedMemberTypes {role.get('allowedMemberTypes')} -> also User (users and groups)")
     if not role.get("isEnabled"):
@@ -103,7 +109,7 @@ def plan(current: list[dict], app_id: str, *, prune: bool = False) -> RolesPlan:
                 continue
         existing = final[i]
         ours.add(existing["id"])
-        diffs = _differences(existing, display)
+        diffs = _differences(existing, display, value)
         if existing.get("value") != value:
             diffs.append(f"value {existing.get('value')!r} -> {value!r}")
         if not diffs:

@@ -144,3 +144,18 @@ def test_same_group_by_name_and_by_id_is_assigned_once(sandbox):
     assert r.code == 0, r.err
     assert [w[0] for w in r.writes] == ["POST"]
     assert assignments(sandbox.tenant()) == {("Natoma Admins", "admin")}
+
+
+def test_group_with_default_access_is_a_conflict(sandbox, add_assignment):
+    from natoma_entra.steps.assignments import DEFAULT_ACCESS
+
+    sandbox.cli("roles")
+    t = sandbox.tenant()
+    add_assignment(t, group_id("Natoma Members"), "Group", DEFAULT_ACCESS)
+    sandbox.save(t)
+    r = sandbox.cli("assign", "--output", "json")
+    assert any("'Natoma Members' also holds 'default access'" in w for w in r.json()["warnings"])
+    sandbox.cli("assign", "--replace")
+    held = {a["appRoleId"] for a in sandbox.tenant().state["appRoleAssignments"].values()
+            if a["principalId"] == group_id("Natoma Members")}
+    assert held == {role_id(sandbox.tenant(), "member")}

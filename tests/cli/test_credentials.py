@@ -189,8 +189,11 @@ def test_bad_urls_are_usage_errors(sandbox, monkeypatch):
 
 def test_loopback_http_url_is_accepted(sandbox, monkeypatch):
     monkeypatch.setenv("NATOMA_SCIM_TOKEN", NATOMA_TOKEN)
-    r = sandbox.cli("credentials", "--scim-url", "http://127.0.0.1:9/scim/v2", "--dry-run")
-    assert r.code != 2, r.err  # accepted as input (the connection test itself may fail)
+    r = sandbox.cli("credentials", "--scim-url", "http://127.0.0.1:9/scim/v2", "--dry-run", "--output", "json")
+    assert r.code == 0, r.err
+    step = r.json()["steps"][0]
+    assert step["status"] == "planned" and step["info"]["url"] == "http://127.0.0.1:9/scim/v2"
+    assert r.writes == []
 
 
 def test_token_is_not_a_flag_value(sandbox):
@@ -206,6 +209,10 @@ def test_two_token_sources_at_once_are_refused(sandbox, tmp_path):
 
 
 def test_token_file_and_stdin(sandbox, tmp_path):
+    wrong = tmp_path / "wrong"
+    wrong.write_text("fake-wrong-token\n")
+    assert sandbox.cli("credentials", "--scim-token-file", str(wrong)).code == 1  # the file is really what is used
+    assert sandbox.cli("credentials", "--scim-token-stdin", stdin="fake-wrong-token\n").code == 1  # and stdin
     f = tmp_path / "tok"
     f.write_text(NATOMA_TOKEN + "\n")
     r = sandbox.cli("credentials", "--scim-token-file", str(f))

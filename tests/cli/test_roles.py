@@ -190,3 +190,29 @@ def test_pruning_a_role_still_assigned_warns(sandbox, add_assignment):
     r = sandbox.cli("--dry-run", "roles", "--prune", "--output", "json")
     assert r.code == 0 and r.writes == []
     assert any("Natoma Contractors" in w and "loses that access" in w for w in r.json()["warnings"])
+
+
+def test_drifted_description_is_brought_back(sandbox):
+    from natoma_entra.steps.roles import description_for
+
+    sandbox.cli("roles")
+    t = sandbox.tenant()
+    role = next(r for r in t.find_app("Natoma")["appRoles"] if r.get("value") == "AppAdmin")
+    role["description"] = "edited in the portal"
+    sandbox.save(t)
+    r = sandbox.cli("roles")
+    assert r.code == 0 and [w[0] for w in r.writes] == ["PATCH", "PATCH"]  # enabled: disable, then change
+    role = next(r for r in sandbox.tenant().find_app("Natoma")["appRoles"] if r.get("value") == "AppAdmin")
+    assert role["description"] == description_for("AppAdmin", "AppAdmin") and role["isEnabled"] is True
+
+
+def test_role_ids_are_uuid5_of_app_and_value_and_differ_between_apps():
+    import uuid
+
+    from natoma_entra.steps.roles import _ROLE_NS, role_id
+
+    app_a, app_b = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+    assert role_id(app_a, "admin") == str(uuid.uuid5(_ROLE_NS, f"{app_a}/admin"))
+    assert role_id(app_a, "admin") != role_id(app_b, "admin")
+    assert role_id(app_a, "admin") != role_id(app_a, "member")
+    assert role_id(app_a.upper(), "admin") == role_id(app_a, "admin")

@@ -75,6 +75,9 @@ def test_paused_job_is_missing_and_quarantined_job_drifted(sandbox):
     sandbox.save(t)
     doc = sandbox.cli("status", "--output", "json").json()
     assert states(doc)["start"] == "drifted"
+    start = doc["steps"][4]["info"]
+    assert "EncounteredQuarantineException" in start["quarantine"] and start["last_cycle"]
+    assert "EncounteredQuarantineException" in sandbox.cli("status").out
 
 
 def test_graph_failure_in_status_exits_1(sandbox, monkeypatch):

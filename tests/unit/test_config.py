@@ -61,7 +61,7 @@ def test_token_literal_in_file_is_refused_without_echoing_it(tmp_path):
     p = write(tmp_path, '[scim]\nurl = "https://x.example/scim"\ntoken = "fake-scim-token-literal"\n')
     with pytest.raises(UsageError) as e:
         load(p, {}, env={})
-    assert "scim.token" in str(e.value)
+    assert "scim.token" in str(e.value) and str(p) in str(e.value)
     assert "fake-scim-token-literal" not in str(e.value)
 
 

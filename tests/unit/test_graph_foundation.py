@@ -208,3 +208,14 @@ def test_unsafe_post_is_not_retried_but_a_read_is():
         assert e.value.status == 503 and post.call_count == 1
         assert asyncio.run(client.list("/servicePrincipals")) == [{"id": "1"}]
         assert get.call_count == 2
+
+
+@pytest.mark.parametrize("status,code,needle", [
+    (404, "Directory_ObjectNotFound", "replicating"),
+    (404, "Request_ResourceNotFound", "replicating"),
+    (409, "Request_MultipleObjectsWithSameKeyValue", "already exists"),
+    (400, "Request_MultipleObjectsWithSameKeyValue", "already exists"),
+])
+def test_not_found_and_conflict_carry_a_fix(status, code, needle):
+    e = _err(status, code, "A conflicting object with one or more of the specified property values is present")
+    assert e.code == code and e.status == status and needle in e.fix

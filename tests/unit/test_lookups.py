@@ -72,6 +72,7 @@ def test_unknown_name_lists_similar_apps():
     with pytest.raises(UsageError) as e:
         run(find_app(client(), "Natomaa"))
     assert "no enterprise app named 'Natomaa'" in str(e.value) and "Natoma Prod" in str(e.value)
+    assert APP_ID in str(e.value)  # candidates are listed with their appIds
 
 
 @respx.mock
