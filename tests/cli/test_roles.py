@@ -216,3 +216,15 @@ def test_role_ids_are_uuid5_of_app_and_value_and_differ_between_apps():
     assert role_id(app_a, "admin") != role_id(app_b, "admin")
     assert role_id(app_a, "admin") != role_id(app_a, "member")
     assert role_id(app_a.upper(), "admin") == role_id(app_a, "admin")
+
+
+def test_gives_up_waiting_for_the_service_principal_with_a_warning(sandbox, monkeypatch):
+    monkeypatch.setattr(defaults, "TENANT_OPTIONS", {"sp_role_lag": 1000})
+    r = sandbox.cli("roles", "--output", "json")
+    assert r.code == 0  # the roles are written; only the copy to the service principal lags
+    doc = r.json()
+    assert doc["steps"][0]["status"] == "changed"
+    assert any("does not show the new roles yet" in w for w in doc["warnings"])
+    # and assign then says clearly what is missing instead of failing obscurely
+    a = sandbox.cli("assign")
+    assert a.code == 1 and "natoma-entra roles" in a.out
