@@ -18,8 +18,7 @@ def credentials_command(
     scim_token_stdin: bool = typer.Option(False, "--scim-token-stdin", help="Read the SCIM token from standard input."),
     rotate: bool = typer.Option(False, "--rotate", help="Save the given token even when the saved one still passes the connection test."),
 ):
-    """Step 4a: the SCIM tenant URL and secret token are saved, scope is "sync only assigned users and groups", and
-    the connection test passes.
+    """Step 4a: the SCIM tenant URL and token are saved and tested; scope is "sync only assigned users and groups".
 
     When the saved credentials pass the connection test with the wanted URL and scope, nothing is written
     ("credentials verified") and no token is needed. Otherwise the new values are tested first and saved only when
