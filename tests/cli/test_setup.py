@@ -1,4 +1,6 @@
 """`natoma-entra setup` end to end against the sandbox: the guide's outcome in Natoma, idempotence, resumption."""
+import re
+
 import pytest
 
 from natoma_entra.sandbox import defaults, faults
@@ -47,6 +49,9 @@ def test_full_setup_on_a_fresh_tenant_gives_each_user_the_role_of_their_group(sa
     secrets = {s["key"]: s["value"] for s in t.state["secrets"][t.find_sp("Natoma")["id"]]}
     assert secrets["SyncAll"] == "false"  # scope: sync only assigned users and groups
     assert "done" in r.out
+    summary = r.out[r.out.index("Summary"):]
+    for step, n in (("roles", 3), ("assign", 3), ("mapping", 2), ("credentials", 1), ("start", 1)):
+        assert re.search(rf"{step}\s+\S\s+changed\s+\S\s+{n}\b", summary), (step, summary)
 
 
 def test_second_run_makes_no_write_and_says_so(sandbox):

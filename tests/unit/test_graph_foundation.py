@@ -219,3 +219,32 @@ def test_unsafe_post_is_not_retried_but_a_read_is():
 def test_not_found_and_conflict_carry_a_fix(status, code, needle):
     e = _err(status, code, "A conflicting object with one or more of the specified property values is present")
     assert e.code == code and e.status == status and needle in e.fix
+
+
+def test_certificate_mode_builds_a_certificate_credential(tmp_path):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "natoma-entra-test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    pem = tmp_path / "cert.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM))
+    cred = auth.build_credential("certificate", tenant="contoso.onmicrosoft.com", cloud="china",
+                                 env={"AZURE_CLIENT_ID": "c", "AZURE_CLIENT_CERTIFICATE_PATH": str(pem)})
+    assert type(cred).__name__ == "CertificateCredential"
+    assert cred._authority == "https://login.chinacloudapi.cn"
+
+
+def test_certificate_mode_names_the_missing_path():
+    with pytest.raises(errors.UsageError) as e:
+        auth.build_credential("certificate", tenant="t", cloud="global", env={"AZURE_CLIENT_ID": "c"})
+    assert "AZURE_CLIENT_CERTIFICATE_PATH" in str(e.value)
