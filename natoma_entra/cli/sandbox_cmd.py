@@ -25,6 +25,9 @@ def reset(ctx: typer.Context):
     from ..sandbox.state import Tenant
 
     path = _path(ctx)
+    if ctx.obj.dry_run:
+        ctx.obj.say(f"dry run: would reset the sandbox in {path}; nothing was written", style="cyan")
+        return
     Tenant.initial().save(path)
     ctx.obj.say(f"sandbox reset: {path}", style="green")
 

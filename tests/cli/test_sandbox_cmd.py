@@ -66,3 +66,11 @@ def test_serve_picks_up_a_reset_made_while_it_runs(server, capsys, monkeypatch):
         assert c.get(f"/servicePrincipals/{sp}/synchronization/jobs").json()["value"] == []
         assert c.post(f"/servicePrincipals/{sp}/synchronization/jobs", json={"templateId": "scim"}).status_code == 201
     assert len(Tenant.load(server.state_path).state["jobs"][sp]) == 1
+
+
+def test_reset_honours_dry_run(sandbox):
+    sandbox.cli("roles")
+    before = sandbox.path.read_text()
+    r = sandbox.cli("--dry-run", "sandbox", "reset")
+    assert r.code == 0 and "would reset" in r.err
+    assert sandbox.path.read_text() == before
