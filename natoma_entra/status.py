@@ -20,8 +20,6 @@ def state_of(result: StepResult) -> str:
     pending = result.pending
     if not pending:
         return IN_PLACE
-    if result.step == "start":  # a job that is not running is missing; a quarantined one has drifted
-        return DRIFTED if result.info.get("status") == "Quarantine" else MISSING
     return MISSING if all(c.action == "create" for c in pending) else DRIFTED
 
 

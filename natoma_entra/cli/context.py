@@ -28,16 +28,15 @@ class Globals:
     quiet: bool = False
     strict: bool = False
     exit_code: bool = False
-    spinner: Any = None  # a rich Status while a command waits on Graph at a terminal
 
     def say(self, msg: str, style: str = "dim") -> None:
         """Progress and messages: stderr, so `--output json | jq` works."""
         if self.quiet:
             return
-        if self.spinner is not None:
+        if _ACTIVE_SPINNER:  # at a terminal the spinner shows the latest message
             from ..redact import redact
 
-            self.spinner.update(redact(msg))
+            _ACTIVE_SPINNER[-1].update(redact(msg))
             return
         from rich.console import Console
         from rich.text import Text
@@ -204,13 +203,11 @@ def _with_spinner(g: Globals, work: Callable[[], Any]) -> Any:
     if g.quiet or g.verbose or not console.is_terminal:
         return work()
     with console.status("talking to Microsoft Graph...") as status:
-        g.spinner = status
         _ACTIVE_SPINNER.append(status)
         try:
             return work()
         finally:
             _ACTIVE_SPINNER.remove(status)
-            g.spinner = None
 
 
 def exit_code_for(report, g: Globals) -> int:

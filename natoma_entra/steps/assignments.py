@@ -59,11 +59,15 @@ async def resolve_groups(session: Session) -> list[tuple[str, dict]]:
     return await session.cached("groups", read)
 
 
+def _list_assigned(session: Session, sp_id: str):
+    # $top 999: the largest page Graph accepts for directory lists (1-999; paging.md says $top support varies by
+    # API, and appRoleAssignedTo documents the OData query parameters), so a big app is few round trips
+    return session.graph.list(f"/servicePrincipals/{seg(sp_id)}/appRoleAssignedTo", {"$top": "999"})
+
+
 async def read_assignments(session: Session) -> list[dict]:
     app = await session.app()
-    # $top 999: the largest directory page (Graph docs, paging.md), so a big app is few round trips
-    return await session.cached("assignments", lambda: session.graph.list(
-        f"/servicePrincipals/{seg(app.sp_id)}/appRoleAssignedTo", {"$top": "999"}))
+    return await session.cached("assignments", lambda: _list_assigned(session, app.sp_id))
 
 
 def role_ids_on(sp_roles: list[dict]) -> dict[str, str]:
@@ -166,7 +170,7 @@ async def _create(session: Session, base: str, body: dict) -> None:
             return True
         except GraphError as e:
             if _already_exists(e):  # re-read: a match means another run got there first
-                current = await graph.list(base)
+                current = await _list_assigned(session, body["resourceId"])
                 if any(a.get("principalId") == body["principalId"] and a.get("appRoleId") == body["appRoleId"]
                        for a in current):
                     return True

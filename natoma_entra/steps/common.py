@@ -23,6 +23,31 @@ async def wait_until(check: Callable[[], Awaitable[bool]], delays=None) -> bool:
     return False
 
 
+# What Graph answers for an object created moments ago that has not replicated yet (Terraform's azuread provider
+# retries synchronization calls on 403 and 409 for the same reason; graph-api.md sections 1 and 14).
+REPLICATING = (403, 404, 409)
+
+
+async def until_readable(read: Callable[[], Awaitable], delays=None):
+    """read()'s value once it stops answering 403/404/409; the last such GraphError when the delays run out."""
+    got: list = []
+    last: list[GraphError] = []
+
+    async def check() -> bool:
+        try:
+            got[:] = [await read()]
+            return True
+        except GraphError as e:
+            if e.status not in REPLICATING:
+                raise
+            last[:] = [e]
+            return False
+
+    if not await wait_until(check, delays):
+        raise last[0]
+    return got[0]
+
+
 def failed(step: str, err: GraphError, changes=None, what: str | None = None) -> StepResult:
     return StepResult(step=step, status="failed", changes=changes or [],
                       error=(f"{what}: " if what else "") + err.headline,

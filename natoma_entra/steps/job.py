@@ -12,7 +12,7 @@ from ..graph.errors import GraphError, UsageError
 from ..graph.odata import seg
 from ..plan import Change
 from ..session import Session
-from .common import wait_until
+from .common import until_readable
 
 SCIM_TEMPLATE = "scim"
 
@@ -90,28 +90,21 @@ async def ensure_job(session: Session) -> tuple[dict | None, Change | None, list
             raise
         created = None  # another run created it between our read and our POST: find it below
     job_id = (created or {}).get("id")
-    readable: list[dict] = []
 
-    async def check() -> bool:
-        try:
-            if job_id:
-                readable[:] = [await session.graph.get(job_path(app.sp_id, job_id))]
-            else:  # no body: find it by listing
-                found = pick_job(await session.graph.list(jobs_path(app.sp_id)))
-                readable[:] = [found] if found else []
-            return bool(readable)
-        except GraphError as e:
-            if e.status in (403, 404, 409):
-                return False
-            raise
+    async def read_new() -> dict:
+        if job_id:
+            return await session.graph.get(job_path(app.sp_id, job_id))
+        found = pick_job(await session.graph.list(jobs_path(app.sp_id)))  # no body, or a 409: find it by listing
+        if found is None:
+            raise GraphError(status=404, code="JobNotReadable", method="GET", path=jobs_path(app.sp_id),
+                             message="the new provisioning job is not readable yet",
+                             fix="Graph is still replicating: run the command again in a minute")
+        return found
 
-    if not await wait_until(check, session.options.get("poll_delays")):
-        raise GraphError(status=None, code="JobNotReadable", method="GET", path=jobs_path(app.sp_id),
-                         message="the new provisioning job is not readable yet",
-                         fix="Graph is still replicating: run the command again in a minute")
-    session.remember("job", readable[0])
-    change.detail["jobId"] = readable[0].get("id")
-    return readable[0], change, warnings
+    job = await until_readable(read_new, session.options.get("poll_delays"))
+    session.remember("job", job)
+    change.detail["jobId"] = job.get("id")
+    return job, change, warnings
 
 
 async def read_schema(session: Session, job: dict) -> dict:

@@ -29,7 +29,7 @@ from ..graph.odata import seg
 from ..plan import Change, StepResult
 from ..roles import MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, SINGLE_ROLE_EXPRESSION, SINGLE_ROLE_TARGET
 from ..session import Session
-from .common import failed, outcome, wait_until
+from .common import failed, outcome, until_readable
 from .job import ensure_job, job_path, read_schema
 
 STEP = "mapping"
@@ -353,26 +353,6 @@ def template_schema_path(sp_id: str, template_id: str) -> str:
     return f"/servicePrincipals/{seg(sp_id)}/synchronization/templates/{seg(template_id)}/schema"
 
 
-async def _read_new_job_schema(session: Session, job: dict) -> dict:
-    """A job created a moment ago may answer 404 on its schema for a while (replication): wait a little."""
-    got: list[dict] = []
-    last: list[GraphError] = []
-
-    async def check() -> bool:
-        try:
-            got[:] = [await read_schema(session, job)]
-            return True
-        except GraphError as e:
-            if e.status in (403, 404, 409):
-                last[:] = [e]
-                return False
-            raise
-
-    if not await wait_until(check, session.options.get("poll_delays")):
-        raise last[0]
-    return got[0]
-
-
 async def run(session: Session) -> StepResult:
     multi = bool(session.options.get("multi_role"))
     try:
@@ -389,7 +369,8 @@ async def run(session: Session) -> StepResult:
                                           lambda: session.graph.get(template_schema_path(app.sp_id, template_id)))
             info["note"] = f"no provisioning job yet: planned against the {template_id!r} template's default schema"
         elif job_change is not None:
-            schema = await _read_new_job_schema(session, job)
+            # a job created a moment ago may answer 404 on its schema for a while (replication)
+            schema = await until_readable(lambda: read_schema(session, job), session.options.get("poll_delays"))
         else:
             schema = await read_schema(session, job)
     except GraphError as e:

@@ -163,7 +163,7 @@ async def run(session: Session) -> StepResult:
         return failed(STEP, e, what="reading the provisioning job")
     if job is None:
         if session.dry_run and session.peek("job_planned"):
-            return StepResult(step=STEP, status="planned", info={"state": "planned"}, changes=[
+            return StepResult(step=STEP, status="planned", info={"state": "missing"}, changes=[
                 Change(action="update", target="provisioning job: start", detail={"why": "once it is created"})])
         return StepResult(step=STEP, status="failed", info={"state": "no job"},
                           error="the app has no provisioning job yet",
@@ -181,7 +181,9 @@ async def run(session: Session) -> StepResult:
         scope_warnings.append(f"reset scope {normalize_reset_scope(reset_scope)!r}: the next cycle re-evaluates every "
                               "user and may delete or disable accounts in Natoma")
     if session.dry_run:
-        return StepResult(step=STEP, status="planned", changes=[change], info={**before, "state": "planned"},
+        # for status: a job that is not running is missing; a quarantined one has drifted
+        state = "drifted" if before.get("status") == "Quarantine" else "missing"
+        return StepResult(step=STEP, status="planned", changes=[change], info={**before, "state": state},
                           warnings=scope_warnings)
     app = await session.app()
     path = job_path(app.sp_id, job["id"])
