@@ -76,7 +76,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from natoma_entra.cli.main import run
-    from natoma_entra.sandbox import defaults, faults
+    from natoma_entra.sandbox import faults
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "sandbox.json"
@@ -84,18 +84,20 @@ def main() -> None:
         build(path, args.groups, args.members)
         print(f"tenant: {args.groups} assigned groups x {args.members} members (built in "
               f"{time.perf_counter() - t0:.1f} s); latency {args.latency * 1000:.0f} ms per request")
-        defaults.FAULTS[:] = [faults.latency(args.latency)]
-        before = len(defaults.OPENED)
+        from natoma_entra.cli.context import Globals
+        from natoma_entra.sandbox.options import SandboxOptions
+
+        application = Globals(sandbox_options=SandboxOptions(faults=[faults.latency(args.latency)]))
         out = io.StringIO()
         t0 = time.perf_counter()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
             try:
-                run(["--sandbox", "--sandbox-state", str(path), "--output", "json", "doctor"])
+                run(["--sandbox", "--sandbox-state", str(path), "--output", "json", "doctor"], application=application)
                 code = 0
             except SystemExit as e:
                 code = e.code
         wall = time.perf_counter() - t0
-        log = [r for _, tr in defaults.OPENED[before:] for r in tr.log]
+        log = [r for _, tr in application.opened for r in tr.log]
         kinds = collections.Counter(p.split("?")[0].rsplit("/", 1)[-1] if "/groups/" in p else p.split("?")[0]
                                     for _, p, _ in log)
         repeated = [k for k, v in collections.Counter((m, p) for m, p, _ in log).items() if v > 1]

@@ -17,20 +17,20 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 
-def run_once(state: Path, args: list[str]) -> tuple[float, list, int]:
+def run_once(state: Path, args: list[str], options=None) -> tuple[float, list, int]:
+    from natoma_entra.cli.context import Globals
     from natoma_entra.cli.main import run
-    from natoma_entra.sandbox import defaults
 
-    before = len(defaults.OPENED)
+    application = Globals(sandbox_options=options)
     t0 = time.perf_counter()
     code = 0
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
         try:
-            run(["--sandbox", "--sandbox-state", str(state), "--quiet", *args])
+            run(["--sandbox", "--sandbox-state", str(state), "--quiet", *args], application=application)
         except SystemExit as e:
             code = e.code or 0
     elapsed = time.perf_counter() - t0
-    log = [entry for _, transport in defaults.OPENED[before:] for entry in transport.log]
+    log = [entry for _, transport in application.opened for entry in transport.log]
     return elapsed, log, code
 
 
@@ -38,12 +38,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--latency", type=float, default=0.15, help="seconds added to every Graph request")
     opts = ap.parse_args()
-    from natoma_entra.sandbox import defaults, faults
+    from natoma_entra.sandbox import faults
+    from natoma_entra.sandbox.options import SandboxOptions
     from natoma_entra.sandbox.state import Tenant
     import natoma_entra.steps.common as common
 
     common.POLL_DELAYS = (0.2, 0.5, 1, 2)
-    defaults.FAULTS[:] = [faults.latency(opts.latency)]
+    options = SandboxOptions(faults=[faults.latency(opts.latency)])
     with tempfile.TemporaryDirectory() as d:
         state = Path(d) / "sandbox.json"
         Tenant.initial().save(state)
@@ -51,7 +52,7 @@ def main() -> None:
         print(f"{'run':<28}{'exit':>5}{'requests':>10}{'writes':>8}{'seconds':>9}{'serial-equiv s':>16}")
         for label, args in [("setup (fresh tenant)", ["setup"]), ("setup (re-run)", ["setup"]),
                             ("status", ["status"]), ("setup --dry-run", ["--dry-run", "setup"])]:
-            elapsed, log, code = run_once(state, args)
+            elapsed, log, code = run_once(state, args, options)
             writes = [e for e in log if e[0] != "GET" and "validateCredentials" not in e[1]]
             print(f"{label:<28}{code:>5}{len(log):>10}{len(writes):>8}{elapsed:>9.2f}{len(log) * opts.latency:>16.2f}")
 

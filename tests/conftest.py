@@ -34,9 +34,12 @@ class CliResult:
 
 class Sandbox:
     def __init__(self, path, capsys, monkeypatch):
+        from natoma_entra.sandbox.options import SandboxOptions
+
         self.path = path
         self._capsys = capsys
         self._mp = monkeypatch
+        self.options = SandboxOptions()  # this sandbox's knobs: faults, sp_role_lag, denied_permissions
 
     def tenant(self):
         from natoma_entra.sandbox.state import Tenant
@@ -50,21 +53,21 @@ class Sandbox:
         import io
         import sys
 
+        from natoma_entra.cli.context import Globals
         from natoma_entra.cli.main import run
-        from natoma_entra.sandbox import defaults
 
         self._capsys.readouterr()
-        before = len(defaults.OPENED)
+        application = Globals(sandbox_options=self.options)
         if stdin is not None:
             self._mp.setattr(sys, "stdin", io.StringIO(stdin))
         code = 0
         try:
-            run(["--sandbox", "--sandbox-state", str(self.path), *args])
+            run(["--sandbox", "--sandbox-state", str(self.path), *args], application=application)
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         cap = self._capsys.readouterr()
         requests = []
-        for _tenant, transport in defaults.OPENED[before:]:
+        for _tenant, transport in application.opened:
             requests.extend(transport.log)
         return CliResult(code, cap.out, cap.err, requests)
 
@@ -77,10 +80,6 @@ def _clean_env(monkeypatch, tmp_path):
     import natoma_entra.steps.common as common
 
     monkeypatch.setattr(common, "POLL_DELAYS", (0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
-    from natoma_entra.sandbox import defaults
-
-    monkeypatch.setattr(defaults, "TENANT_OPTIONS", {})
-    monkeypatch.setattr(defaults, "FAULTS", [])
 
 
 @pytest.fixture

@@ -28,6 +28,10 @@ class Globals:
     quiet: bool = False
     strict: bool = False
     exit_code: bool = False
+    # the sandbox's knobs (tests and benchmarks pass their own), and every sandbox this process's runs opened,
+    # so a caller can read the requests of the run it just made
+    sandbox_options: Any = None
+    opened: list = field(default_factory=list)
 
     def say(self, msg: str, style: str = "dim") -> None:
         """Progress and messages: stderr, so `--output json | jq` works."""
@@ -126,7 +130,8 @@ def build_run(g: Globals, config, *, options: dict | None = None, scim_token: Ca
         from ..sandbox.defaults import open_sandbox
 
         state_path = sandbox_state_path(g)
-        tenant, transport, credential = open_sandbox(state_path)
+        tenant, transport, credential = open_sandbox(state_path, g.sandbox_options)
+        g.opened.append((tenant, transport))
         graph = GraphClient(credential, "https://graph.microsoft.com/v1.0", transport=transport)
     else:
         try:

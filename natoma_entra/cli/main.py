@@ -54,12 +54,12 @@ def main(
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 3 when changes are pending (status, --dry-run)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ):
-    ctx.obj = Globals(
-        config_path=config, flags={"app": app_ref, "tenant": tenant, "cloud": cloud, "auth": auth,
-                                   "graph_endpoint": graph_endpoint},
-        sandbox=sandbox, sandbox_state=sandbox_state, dry_run=dry_run, output=output, verbose=verbose,
-        quiet=quiet, strict=strict, exit_code=exit_code,
-    )
+    given = ctx.obj if isinstance(ctx.obj, Globals) else Globals()  # a caller (tests) may hand its own in
+    given.config_path, given.sandbox, given.sandbox_state = config, sandbox, sandbox_state
+    given.flags = {"app": app_ref, "tenant": tenant, "cloud": cloud, "auth": auth, "graph_endpoint": graph_endpoint}
+    given.dry_run, given.output, given.verbose, given.quiet = dry_run, output, verbose, quiet
+    given.strict, given.exit_code = strict, exit_code
+    ctx.obj = given
 
 
 def _register() -> None:
@@ -109,7 +109,7 @@ def _command_of(args: list[str]) -> str | None:
     return None
 
 
-def run(argv: list[str] | None = None) -> None:
+def run(argv: list[str] | None = None, *, application: Globals | None = None) -> None:
     """The console script. Exit codes: 0 done, 1 a step failed, 2 bad usage or input, 3 changes pending."""
     from ..graph.errors import NatomaEntraError
     from ..redact import redact
@@ -119,7 +119,7 @@ def run(argv: list[str] | None = None) -> None:
     verbose = any(a in ("--verbose", "-v") for a in args)
     try:
         # standalone mode: Click prints usage errors and exits 2 (its own convention), and maps typer.Exit codes
-        app(args=args, prog_name="natoma-entra", standalone_mode=True)
+        app(args=args, prog_name="natoma-entra", standalone_mode=True, obj=application)
     except NatomaEntraError as e:
         sys.stderr.write(redact(f"error: {e}") + "\n")
         if _wants_json(args):  # one document per run, even when the run stops before its report exists

@@ -14,17 +14,20 @@ SANDBOX_CONFIG = {
 SANDBOX_SCIM_TOKEN = NATOMA_TOKEN
 
 
-def open_sandbox(path: Path):
-    """(tenant, async transport, credential) for a run against the sandbox kept in `path` (created when missing)."""
+def open_sandbox(path: Path, options=None):
+    """(tenant, async transport, credential) for a run against the sandbox kept in `path` (created when missing),
+    behaving as `options` (a SandboxOptions) says."""
     from ..graph.auth import StaticTokenCredential
     from .state import Tenant
     from .transport import SandboxTransport
     from .graph import GraphHandler
+    from .options import SandboxOptions
 
+    options = options or SandboxOptions()
     path = Path(path)
-    tenant = Tenant.load(path, **TENANT_OPTIONS) if path.is_file() else Tenant.initial(**TENANT_OPTIONS)
-    transport = SandboxTransport(GraphHandler(tenant), faults=list(FAULTS))
-    OPENED.append((tenant, transport))
+    kw = options.tenant_options()
+    tenant = Tenant.load(path, **kw) if path.is_file() else Tenant.initial(**kw)
+    transport = SandboxTransport(GraphHandler(tenant), faults=options.faults)
     return tenant, transport, StaticTokenCredential(ACCESS_TOKEN)
 
 
@@ -57,11 +60,3 @@ def scim_http_factory(tenant):
         return standin.client(token, base_url=url)
 
     return factory
-
-
-# Knobs for tests and benchmarks (in process): Tenant options (sp_role_lag, denied_permissions) and fault rules.
-TENANT_OPTIONS: dict = {}
-FAULTS: list = []
-
-# Every sandbox opened in this process, newest last: tests read the request log of the run they just made.
-OPENED: list = []

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from natoma_entra.sandbox import defaults, faults
+from natoma_entra.sandbox import faults
 from natoma_entra.sandbox.state import ACCESS_TOKEN, NATOMA_TOKEN
 
 
@@ -21,7 +21,7 @@ def run_cli(capsys, *args):
 
 
 def test_network_error_is_one_line_naming_the_host_exit_1(sandbox, monkeypatch):
-    monkeypatch.setattr(defaults, "FAULTS", [faults.drop(method="GET", path=r"/servicePrincipals", count=None)])
+    sandbox.options.faults[:] = [faults.drop(method="GET", path=r"/servicePrincipals", count=None)]
     r = sandbox.cli("roles")
     assert r.code == 1
     lines = [line for line in r.err.splitlines() if line.strip()]

@@ -128,9 +128,9 @@ def test_bad_input_exits_2(ready, args):
 
 
 def test_a_missing_permission_is_named(sandbox, monkeypatch):
-    from natoma_entra.sandbox import defaults
 
-    monkeypatch.setattr(defaults, "TENANT_OPTIONS", {"denied_permissions": {"AuditLog.Read.All"}})
+
+    sandbox.options.denied_permissions = {"AuditLog.Read.All"}
     r = sandbox.cli("logs")
     assert r.code == 1
     assert "AuditLog.Read.All" in r.out

@@ -1,7 +1,6 @@
 """A missing Graph permission: the step fails (exit 1) naming the permission, and the tenant is left as it was."""
 import pytest
 
-from natoma_entra.sandbox import defaults
 
 
 def snapshot(tenant) -> dict:
@@ -21,7 +20,7 @@ def test_missing_permission_is_named_and_nothing_changes(sandbox, monkeypatch, c
     if command in ("assign", "credentials"):  # get the earlier steps in place first
         assert sandbox.cli("roles").code == 0
     before = snapshot(sandbox.tenant())
-    monkeypatch.setattr(defaults, "TENANT_OPTIONS", {"denied_permissions": {denied}})
+    sandbox.options.denied_permissions = {denied}
     r = sandbox.cli(command, "--output", "json")
     assert r.code == 1, r.out + r.err
     text = r.out + r.err

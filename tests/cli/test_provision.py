@@ -145,10 +145,9 @@ def test_dry_run_sends_nothing(ready):
 # -- throttling: provisionOnDemand allows 5 requests per 10 seconds ---------------------------------------------------
 
 def test_a_throttled_request_is_retried_after_retry_after(ready):
-    from natoma_entra.sandbox import defaults
     from natoma_entra.sandbox.faults import throttle
 
-    defaults.FAULTS.append(throttle(0, method="POST", path=POD, count=2))
+    ready.options.faults.append(throttle(0, method="POST", path=POD, count=2))
     r = ready.cli("provision", ADELE, "-o", "json")
     assert r.code == 0, r.out + r.err
     assert [s for _, _, s in pod_requests(r)] == [429, 429, 200]
@@ -157,11 +156,10 @@ def test_a_throttled_request_is_retried_after_retry_after(ready):
 
 
 def test_throttling_that_does_not_stop_is_bounded_and_clear(ready):
-    from natoma_entra.sandbox import defaults
     from natoma_entra.sandbox.faults import throttle
     from natoma_entra.steps.provision import MAX_ATTEMPTS
 
-    defaults.FAULTS.append(throttle(0, method="POST", path=POD, count=None))
+    ready.options.faults.append(throttle(0, method="POST", path=POD, count=None))
     r = ready.cli("provision", ADELE)
     assert r.code == 1
     assert len(pod_requests(r)) == MAX_ATTEMPTS  # no hidden middleware retries on top
@@ -169,10 +167,9 @@ def test_throttling_that_does_not_stop_is_bounded_and_clear(ready):
 
 
 def test_a_long_retry_after_is_not_waited_for(ready):
-    from natoma_entra.sandbox import defaults
     from natoma_entra.sandbox.faults import throttle
 
-    defaults.FAULTS.append(throttle(600, method="POST", path=POD, count=None))
+    ready.options.faults.append(throttle(600, method="POST", path=POD, count=None))
     r = ready.cli("provision", ADELE)
     assert r.code == 1
     assert len(pod_requests(r)) == 1

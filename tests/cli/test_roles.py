@@ -2,7 +2,6 @@
 
 
 from natoma_entra.roles import NATOMA_ROLES
-from natoma_entra.sandbox import defaults
 from natoma_entra.sandbox.state import MSIAM_ACCESS_ROLE_ID, USER_ROLE_ID
 
 
@@ -130,7 +129,7 @@ def test_without_prune_foreign_roles_stay(sandbox):
 
 
 def test_waits_for_the_service_principal_to_show_the_roles(sandbox, monkeypatch):
-    monkeypatch.setattr(defaults, "TENANT_OPTIONS", {"sp_role_lag": 3})
+    sandbox.options.sp_role_lag = 3
     r = sandbox.cli("roles", "--output", "json")
     assert r.code == 0
     sp_reads = [q for q in r.requests if q[0] == "GET" and "/servicePrincipals/" in q[1] and "appRoles" in q[1]]
@@ -149,7 +148,7 @@ def test_role_ids_are_deterministic(sandbox, tmp_path):
 
 
 def test_missing_permission_fails_with_the_permission_named_and_changes_nothing(sandbox, monkeypatch):
-    monkeypatch.setattr(defaults, "TENANT_OPTIONS", {"denied_permissions": {"Application.ReadWrite.All"}})
+    sandbox.options.denied_permissions = {"Application.ReadWrite.All"}
     before = sandbox.tenant().find_app("Natoma")["appRoles"]
     r = sandbox.cli("roles")
     assert r.code == 1
@@ -219,7 +218,7 @@ def test_role_ids_are_uuid5_of_app_and_value_and_differ_between_apps():
 
 
 def test_gives_up_waiting_for_the_service_principal_with_a_warning(sandbox, monkeypatch):
-    monkeypatch.setattr(defaults, "TENANT_OPTIONS", {"sp_role_lag": 1000})
+    sandbox.options.sp_role_lag = 1000
     r = sandbox.cli("roles", "--output", "json")
     assert r.code == 0  # the roles are written; only the copy to the service principal lags
     doc = r.json()

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from natoma_entra.sandbox import defaults, faults
+from natoma_entra.sandbox import faults
 from natoma_entra.sandbox.natoma import standin_for
 
 
@@ -114,7 +114,7 @@ def test_a_failure_in_any_step_stops_the_run_and_a_rerun_converges(sandbox, monk
     Tenant.initial().save(ref_path)
     clean = sandbox.cli("--sandbox-state", str(ref_path), "setup")
     assert clean.code == 0
-    monkeypatch.setattr(defaults, "FAULTS", [faults.server_error(500, method=method, path=path)])
+    sandbox.options.faults[:] = [faults.server_error(500, method=method, path=path)]
     r = sandbox.cli("setup", "--output", "json")
     assert r.code == 1
     doc = r.json()
@@ -123,7 +123,7 @@ def test_a_failure_in_any_step_stops_the_run_and_a_rerun_converges(sandbox, monk
     assert failed[0]["error"] and failed[0]["fix"]
     later = doc["steps"][[s["step"] for s in doc["steps"]].index(step) + 1:]
     assert all(s["status"] == "skipped" for s in later)
-    monkeypatch.setattr(defaults, "FAULTS", [])
+    sandbox.options.faults[:] = []
     again = sandbox.cli("setup")
     assert again.code == 0, again.out + again.err
     assert outcome(sandbox.tenant()) == outcome(Tenant.load(ref_path))
@@ -138,11 +138,11 @@ def test_a_lost_response_after_a_write_converges_on_rerun(sandbox, monkeypatch, 
     ref_path = tmp_path / "ref.json"
     Tenant.initial().save(ref_path)
     assert sandbox.cli("--sandbox-state", str(ref_path), "setup").code == 0
-    monkeypatch.setattr(defaults, "FAULTS", [faults.drop(after=True, method=method, path=path)])
+    sandbox.options.faults[:] = [faults.drop(after=True, method=method, path=path)]
     r = sandbox.cli("setup")
     assert r.code == 1
     assert "could not reach" in r.out + r.err
-    monkeypatch.setattr(defaults, "FAULTS", [])
+    sandbox.options.faults[:] = []
     assert sandbox.cli("setup").code == 0
     assert outcome(sandbox.tenant()) == outcome(Tenant.load(ref_path))
     t = sandbox.tenant()
@@ -150,11 +150,11 @@ def test_a_lost_response_after_a_write_converges_on_rerun(sandbox, monkeypatch, 
 
 
 def test_throttling_and_transient_errors_are_retried(sandbox, monkeypatch):
-    monkeypatch.setattr(defaults, "FAULTS", [
+    sandbox.options.faults[:] = [
         faults.throttle(1, method="GET", path=r"/servicePrincipals$"),
         faults.server_error(503, retry_after=1, method="POST", path=r"/appRoleAssignedTo$"),
         faults.server_error(504, retry_after=1, method="PUT", path=r"/schema$"),
-    ])
+    ]
     r = sandbox.cli("setup")
     assert r.code == 0, r.out + r.err
     statuses = [q[2] for q in r.requests]
@@ -212,7 +212,7 @@ def test_job_created_by_another_run_between_our_read_and_our_post_is_reused(sand
 
 
 def test_a_failed_step_does_not_claim_its_changes_were_made(sandbox, monkeypatch):
-    monkeypatch.setattr(defaults, "FAULTS", [faults.server_error(500, method="POST", path=r"/appRoleAssignedTo$")])
+    sandbox.options.faults[:] = [faults.server_error(500, method="POST", path=r"/appRoleAssignedTo$")]
     r = sandbox.cli("setup")
     assert r.code == 1
     assign = r.out[r.out.index("assign: failed"):r.out.index("mapping:")]

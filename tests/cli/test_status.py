@@ -1,5 +1,5 @@
 """`natoma-entra status`: read-only states and exit codes."""
-from natoma_entra.sandbox import defaults, faults
+from natoma_entra.sandbox import faults
 
 
 def states(doc) -> dict:
@@ -82,7 +82,7 @@ def test_paused_job_is_missing_and_quarantined_job_drifted(sandbox):
 
 def test_graph_failure_in_status_exits_1(sandbox, monkeypatch):
     sandbox.cli("setup")
-    monkeypatch.setattr(defaults, "FAULTS", [faults.server_error(500, method="GET", path=r"/schema$")])
+    sandbox.options.faults[:] = [faults.server_error(500, method="GET", path=r"/schema$")]
     r = sandbox.cli("status", "--output", "json")
     assert r.code == 1
     assert states(r.json())["mapping"] == "failed"
