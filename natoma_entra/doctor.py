@@ -21,7 +21,7 @@ from .checks import ConfiguredGroup, DoctorState, ReadError, checks
 from .graph.errors import GraphError, NatomaEntraError
 from .graph.lookups import GROUP_FIELDS, find_group, find_user
 from .graph.odata import literal, seg
-from .plan import Report, StepResult
+from .results import Report, StepResult
 from .session import Session
 from .steps.assignments import read_assignments
 from .steps.credentials import has_token, is_test_failure, read_secrets, test_reason, validate_body

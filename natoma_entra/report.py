@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .plan import Change, Report, StepResult
+from .results import Change, Report, StepResult
 from .redact import redact
 
 _MARK = {"create": "+", "update": "~", "delete": "-", "none": "="}

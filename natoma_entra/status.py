@@ -5,7 +5,7 @@ anything else planned (updates, deletions) means drifted. So status and setup ca
 """
 from __future__ import annotations
 
-from .plan import Report, StepResult
+from .results import Report, StepResult
 
 IN_PLACE, DRIFTED, MISSING, FAILED = "in place", "drifted", "missing", "failed"
 

@@ -31,7 +31,7 @@ def logs_command(
         step.parse_since(since)  # bad input fails before signing in
 
     async def body(session):
-        from ..plan import Report
+        from ..results import Report
 
         report = Report(command="logs")
         report.app = (await session.app()).summary()

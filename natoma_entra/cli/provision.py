@@ -43,7 +43,7 @@ def provision_command(
     token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox)
 
     async def body(session):
-        from ..plan import Report
+        from ..results import Report
 
         report = Report(command="provision", dry_run=session.dry_run)
         report.app = (await session.app()).summary()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..plan import Report
+from ..results import Report
 from ..redact import redact
 from ..report import change_line
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Awaitable, Callable
 
-from ..plan import Report, StepResult
+from ..results import Report, StepResult
 
 StepFn = Callable[[object], Awaitable[StepResult]]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..graph.errors import GraphError, UsageError
 from ..graph.lookups import find_group
 from ..graph.odata import seg
-from ..plan import Change, StepResult
+from ..results import Change, StepResult
 from ..roles import DISPLAY_NAME, ROLE_VALUES
 from ..session import Session
 from .common import failed, outcome, wait_until

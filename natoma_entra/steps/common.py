@@ -5,7 +5,7 @@ import asyncio
 from typing import Awaitable, Callable
 
 from ..graph.errors import GraphError
-from ..plan import StepResult
+from ..results import StepResult
 
 # Seconds between polls while Graph replicates (new roles on the service principal, a new job becoming readable).
 POLL_DELAYS = (0.2, 0.5, 1, 2, 3, 5, 5, 8, 10, 15, 20)  # about 70 s in all

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ..graph.errors import GraphError, NatomaEntraError, UsageError
 from ..graph.odata import seg
-from ..plan import Change, StepResult
+from ..results import Change, StepResult
 from ..redact import register
 from ..session import Session
 from .common import failed

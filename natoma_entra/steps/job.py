@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..graph.errors import GraphError, UsageError
 from ..graph.odata import seg
-from ..plan import Change
+from ..results import Change
 from ..session import Session
 from .common import until_readable
 

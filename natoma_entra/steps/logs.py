@@ -18,7 +18,7 @@ from typing import Any
 from ..graph.errors import GraphError, UsageError
 from ..graph.lookups import find_user
 from ..graph.odata import eq, is_guid
-from ..plan import StepResult
+from ..results import StepResult
 from ..session import Session
 from .common import failed
 

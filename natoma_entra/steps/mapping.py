@@ -26,7 +26,7 @@ from typing import Any
 
 from ..graph.errors import GraphError
 from ..graph.odata import seg
-from ..plan import Change, StepResult
+from ..results import Change, StepResult
 from ..roles import MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, SINGLE_ROLE_EXPRESSION, SINGLE_ROLE_TARGET
 from ..session import Session
 from .common import failed, outcome, until_readable

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..graph.errors import GraphError
 from ..graph.lookups import find_user
-from ..plan import Change, StepResult
+from ..results import Change, StepResult
 from ..roles import DISPLAY_NAME, ROLE_VALUES
 from ..session import Session
 from .common import failed

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ..graph.errors import GraphError
 from ..graph.odata import seg
-from ..plan import Change, StepResult
+from ..results import Change, StepResult
 from ..roles import NATOMA_ROLES
 from ..session import Session
 from .common import failed, outcome, wait_until

@@ -14,7 +14,7 @@ synchronization-synchronizationjob-restart.md, synchronizationjobrestartcriteria
 from __future__ import annotations
 
 from ..graph.errors import GraphError, UsageError
-from ..plan import Change, StepResult
+from ..results import Change, StepResult
 from ..session import Session
 from .common import failed
 from .job import job_path, read_job, refresh_job

@@ -1,4 +1,5 @@
-"""Plans and results as data: printed as text for people or as one JSON document for machines (design.md 3)."""
+"""Results of a run as data: each step's changes, warnings and facts, printed as text for people or as one JSON document
+for machines."""
 from __future__ import annotations
 
 from typing import Any, Literal
