@@ -84,7 +84,7 @@ def main() -> None:
         build(path, args.groups, args.members)
         print(f"tenant: {args.groups} assigned groups x {args.members} members (built in "
               f"{time.perf_counter() - t0:.1f} s); latency {args.latency * 1000:.0f} ms per request")
-        from natoma_entra.cli.context import Globals
+        from natoma_entra.cli.application import Application as Globals
         from natoma_entra.sandbox.options import SandboxOptions
 
         application = Globals(sandbox_options=SandboxOptions(faults=[faults.latency(args.latency)]))

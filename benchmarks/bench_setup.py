@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def run_once(state: Path, args: list[str], options=None) -> tuple[float, list, int]:
-    from natoma_entra.cli.context import Globals
+    from natoma_entra.cli.application import Application as Globals
     from natoma_entra.cli.main import run
 
     application = Globals(sandbox_options=options)

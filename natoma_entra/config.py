@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .graph.clouds import check_url
 from .graph.errors import UsageError
-from .roles import ROLE_VALUES
+from .natoma_roles import ROLE_VALUES
 
 DEFAULT_CONFIG = "natoma-entra.toml"
 Cloud = Literal["global", "usgov", "usgov-dod", "china"]

@@ -36,7 +36,10 @@ class Report(BaseModel):
     dry_run: bool = False
     steps: list[StepResult] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
-    ok: bool = True
+    ok: bool = True  # agrees with the exit code: false exactly when the run exits non-zero for a failure
+    exit_code: int = 0
+    error: str | None = None  # when not ok: what stopped the run (the failed step's error) ...
+    fix: str | None = None  # ... and what to do
 
     def add(self, result: StepResult) -> StepResult:
         self.steps.append(result)

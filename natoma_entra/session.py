@@ -1,36 +1,46 @@
-"""One run: the Graph client, the desired state, and the reads already made (so no step repeats another's read)."""
+"""One run: the Graph client, the desired state, and the reads already made (so no read is made twice in a run)."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from .config import Config
 from .graph.client import GraphClient
 from .graph.lookups import App, find_app
+from .steps.base import Options
 
 
 @dataclass
 class Session:
     graph: GraphClient
     config: Config
-    dry_run: bool = False
+    options: Options = field(default_factory=Options)
     progress: Callable[[str], None] = lambda msg: None  # the CLI shows these on stderr
     scim_token: Callable[[], str | None] = lambda: None  # asked for only by the step that needs it
-    options: dict[str, Any] = field(default_factory=dict)  # per-command options (prune, replace, rotate, ...)
-    _cache: dict[str, Any] = field(default_factory=dict)
+    # how Natoma's SCIM endpoint is reached: (url, token) -> an httpx client; None means over the network.
+    # The sandbox answers in process.
+    scim_http: Callable[[str, str], Any] | None = None
+    command_options: dict[str, Any] = field(default_factory=dict)  # a command's own inputs (provision's user, ...)
+    _cache: dict[str, asyncio.Future] = field(default_factory=dict)
 
     async def cached(self, key: str, read: Callable[[], Awaitable[Any]]) -> Any:
-        """A read made once per run; a step that writes the thing calls forget(key)."""
-        if key not in self._cache:
-            self._cache[key] = await read()
-        return self._cache[key]
+        """A read made once per run, even when two steps ask for it at the same time (their reads run together)."""
+        fut = self._cache.get(key)
+        if fut is None:
+            fut = self._cache[key] = asyncio.ensure_future(read())
+        try:
+            return await asyncio.shield(fut)
+        except BaseException:
+            if self._cache.get(key) is fut and fut.done():
+                self._cache.pop(key, None)  # a failed read may be tried again (a retry after replication)
+            raise
 
-    def peek(self, key: str, default: Any = None) -> Any:
-        """What an earlier step read or planned, without reading."""
-        return self._cache.get(key, default)
-
-    def remember(self, key: str, value: Any) -> None:
-        self._cache[key] = value
+    def known(self, key: str, value: Any) -> None:
+        """What a write just made (the new job, the schema as written): later reads in this run see it."""
+        fut = asyncio.get_event_loop().create_future()
+        fut.set_result(value)
+        self._cache[key] = fut
 
     def forget(self, *keys: str) -> None:
         for k in keys:

@@ -53,11 +53,11 @@ class Sandbox:
         import io
         import sys
 
-        from natoma_entra.cli.context import Globals
+        from natoma_entra.cli.application import Application
         from natoma_entra.cli.main import run
 
         self._capsys.readouterr()
-        application = Globals(sandbox_options=self.options)
+        application = Application(sandbox_options=self.options)
         if stdin is not None:
             self._mp.setattr(sys, "stdin", io.StringIO(stdin))
         code = 0

@@ -22,11 +22,10 @@ def assign_command(
     Example: natoma-entra --app Natoma assign --group admin="Natoma Admins" --group member="Natoma Members"
     """
     from ..steps import assignments as step
-    from .context import execute, load_config
+    from ..steps.base import Options
+    from .context import load_config, run_steps
     from .options import parse_groups
-    from .steps_runner import run_steps
 
     g = ctx.obj
     config = load_config(g, {"groups": parse_groups(group)})
-    execute(g, "assign", lambda s: run_steps(s, "assign", [step.run], prepare=step.resolve_groups),
-            config=config, options={"prune": prune, "replace": replace})
+    run_steps(g, "assign", [step], config=config, options=Options(prune=prune, replace=replace))

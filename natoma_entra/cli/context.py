@@ -1,63 +1,19 @@
-"""What every command shares: the global options, building the run (config, sign-in, Graph client), rendering."""
+"""What every command shares: building the run (config, sign-in, Graph client, sandbox), running it, rendering its
+report and exiting with the right code."""
 from __future__ import annotations
 
-import enum
 import os
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import typer
 
-
-class Output(str, enum.Enum):
-    text = "text"
-    json = "json"
+from ..graph.errors import NatomaEntraError
+from .application import Application, Output  # noqa: F401  (Output: the --output choices)
 
 
-@dataclass
-class Globals:
-    config_path: Path | None = None
-    flags: dict[str, Any] = field(default_factory=dict)
-    sandbox: bool = False
-    sandbox_state: Path | None = None
-    dry_run: bool = False
-    output: Output = Output.text
-    verbose: bool = False
-    quiet: bool = False
-    strict: bool = False
-    exit_code: bool = False
-    # the sandbox's knobs (tests and benchmarks pass their own), and every sandbox this process's runs opened,
-    # so a caller can read the requests of the run it just made
-    sandbox_options: Any = None
-    opened: list = field(default_factory=list)
-
-    def say(self, msg: str, style: str = "dim") -> None:
-        """Progress and messages: stderr, so `--output json | jq` works."""
-        if self.quiet:
-            return
-        if _ACTIVE_SPINNER:  # at a terminal the spinner shows the latest message
-            from ..redact import redact
-
-            _ACTIVE_SPINNER[-1].update(redact(msg))
-            return
-        from rich.console import Console
-        from rich.text import Text
-
-        from ..redact import redact
-
-        Console(stderr=True, highlight=False, soft_wrap=True).print(Text(redact(msg), style=style))
-
-
-def sandbox_state_path(g: Globals) -> Path:
-    if g.sandbox_state:
-        return Path(g.sandbox_state)
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "natoma-entra" / "sandbox.json"
-
-
-def load_config(g: Globals, extra_flags: dict | None = None):
+def load_config(g: Application, extra_flags: dict | None = None):
     from ..config import load
 
     from ..graph.errors import UsageError
@@ -80,33 +36,6 @@ def load_config(g: Globals, extra_flags: dict | None = None):
     return config
 
 
-_LOG_HANDLER = None  # the --verbose handler of this process's latest run (several runs happen in one test process)
-
-
-def _setup_logging(g: Globals) -> None:
-    import logging
-
-    global _LOG_HANDLER
-    names = ("natoma_entra", "httpx", "azure.identity")
-    if _LOG_HANDLER is not None:
-        for name in names:
-            logging.getLogger(name).removeHandler(_LOG_HANDLER)
-        _LOG_HANDLER = None
-    # azure-identity logs each failed credential of a chain as a warning; the run reports one line with the fix
-    logging.getLogger("azure").setLevel(logging.DEBUG if g.verbose else logging.CRITICAL)
-    if not g.verbose:
-        return
-    from ..redact import RedactingFilter
-
-    _LOG_HANDLER = logging.StreamHandler(sys.stderr)
-    _LOG_HANDLER.addFilter(RedactingFilter())
-    _LOG_HANDLER.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-    for name in names:
-        lg = logging.getLogger(name)
-        lg.setLevel(logging.DEBUG)
-        lg.addHandler(_LOG_HANDLER)
-
-
 @dataclass
 class Run:
     """A built run: the session, and what must happen when it ends (close the client, save the sandbox)."""
@@ -116,20 +45,24 @@ class Run:
     state_path: Path | None = None
 
 
-def build_run(g: Globals, config, *, options: dict | None = None, scim_token: Callable[[], str | None] | None = None) -> Run:
+def build_run(g: Application, config, *, options=None, scim_token: Callable[[], str | None] | None = None,
+              read_only: bool = False, command_options: dict | None = None) -> Run:
+    """The run's Session: Graph client (read-only for dry runs and read-only commands: a write raises), sign-in,
+    and under --sandbox the simulated tenant."""
     from ..graph.auth import DELEGATED_MODES, build_credential
     from ..graph.client import GraphClient
     from ..graph.clouds import check_endpoint, graph_base_url
     from ..graph.errors import UsageError
     from ..redact import register
     from ..session import Session
+    from ..steps.base import Options
 
-    _setup_logging(g)
+    g.setup_logging()
     tenant = state_path = None
     if g.sandbox:
         from ..sandbox.defaults import open_sandbox
 
-        state_path = sandbox_state_path(g)
+        state_path = g.sandbox_state_path()
         tenant, transport, credential = open_sandbox(state_path, g.sandbox_options)
         g.opened.append((tenant, transport))
         graph = GraphClient(credential, "https://graph.microsoft.com/v1.0", transport=transport)
@@ -143,24 +76,32 @@ def build_run(g: Globals, config, *, options: dict | None = None, scim_token: Ca
         register(os.environ.get("AZURE_CLIENT_SECRET"))
         credential = build_credential(config.auth, tenant=config.tenant, cloud=config.cloud)
         graph = GraphClient(credential, base, delegated=config.auth in DELEGATED_MODES, auth=config.auth)
-    session = Session(graph=graph, config=config, dry_run=g.dry_run, progress=g.say,
-                      scim_token=scim_token or (lambda: None), options=options or {})
-    if tenant is not None:  # commands that talk to Natoma's SCIM stand-in in process (provision --verify)
+    graph.read_only = read_only
+    session = Session(graph=graph, config=config, options=options or Options(), progress=g.say,
+                      scim_token=scim_token or (lambda: None), command_options=command_options or {})
+    if tenant is not None:  # Natoma's SCIM stand-in answers in process (provision --verify)
         from ..sandbox.defaults import scim_http_factory
 
-        session.options.setdefault("scim_http", scim_http_factory(tenant))  # Natoma's SCIM answered in process
+        session.scim_http = scim_http_factory(tenant)
     return Run(session=session, tenant=tenant, state_path=state_path)
 
 
-def execute(g: Globals, command: str, body: Callable[[Any], Awaitable[Any]], *, config=None,
-            options: dict | None = None, scim_token=None, renderer=None) -> None:
-    """Run one command's async body with a built run; render the Report it returns; exit with the right code."""
+class Interrupted(NatomaEntraError):
+    """Ctrl-C: exit 130, naming what the run was doing."""
+
+    exit_code = 130
+
+
+def execute(g: Application, command: str, body: Callable[[Any], Awaitable[Any]], *, config=None, options=None,
+            scim_token=None, renderer=None, read_only: bool = False, command_options: dict | None = None) -> None:
+    """Run one command's async body with a built run; render the Report it returns; exit with the right code.
+    A dry run and every read-only command get a Graph client that refuses writes, and never save the sandbox."""
     import asyncio
 
-    from ..report import render
-
     config = config or load_config(g)
-    run = build_run(g, config, options=options, scim_token=scim_token)
+    read_only = read_only or g.dry_run
+    run = build_run(g, config, options=options, scim_token=scim_token, read_only=read_only,
+                    command_options=command_options)
 
     async def main():
         try:
@@ -168,58 +109,89 @@ def execute(g: Globals, command: str, body: Callable[[Any], Awaitable[Any]], *, 
         finally:
             await run.session.graph.close()
 
+    g.current_step = command
     try:
-        report = _with_spinner(g, lambda: asyncio.run(main()))
+        report = g.with_spinner(lambda: asyncio.run(main()))
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted during {g.current_step}: run the same command again to continue",
+                          fix="run the same command again: it continues from where the tenant is") from None
     finally:
-        if run.tenant is not None and not g.dry_run:
+        g.close()  # the --verbose log handler goes with the run
+        if run.tenant is not None and not read_only and _wrote(run):
             run.tenant.save(run.state_path)
     if report is None:
         return
-    if renderer is not None and g.output.value == "text":
-        renderer(report, verbose=g.verbose, quiet=g.quiet)
-    else:
-        render(report, g.output.value, verbose=g.verbose, quiet=g.quiet)
     code = exit_code_for(report, g)
+    report.ok = code in (0, 3)
+    report.exit_code = code
+    if not report.ok:
+        report.error, report.fix = failure_reason(report, g)
+    if g.output.value == "json":
+        from ..render.report import to_json
+
+        g.out.file.write(to_json(report) + "\n")
+    elif renderer is not None:
+        renderer(report, g.out, verbose=g.verbose, quiet=g.quiet)
+    else:
+        from ..render.report import render
+
+        render(report, g.out, verbose=g.verbose, quiet=g.quiet)
+    if code not in (0, 3):
+        g.error_line(failure_line(report, g))
     if code:
         raise typer.Exit(code)
 
 
-_ACTIVE_SPINNER: list = []  # the spinner of the running command, if any (a prompt must stop it)
+def _wrote(run: Run) -> bool:
+    """Did this run send the sandbox anything but reads (GET, the read-only POSTs)?"""
+    from ..graph.readonly import is_read
+
+    transport = run.session.graph.transport
+    return any(not is_read(method, path) for method, path, _status in getattr(transport, "log", []))
 
 
-class spinner_paused:
-    """Stop the spinner while a person types (the hidden SCIM token prompt), then start it again."""
-
-    def __enter__(self):
-        for s in _ACTIVE_SPINNER:
-            s.stop()
-
-    def __exit__(self, *exc):
-        for s in _ACTIVE_SPINNER:
-            s.start()
-        return False
+def failure_reason(report, g: Application) -> tuple[str, str | None]:
+    """(what stopped the run, the fix): the failed step, or --strict with warnings."""
+    failed = next((s for s in report.steps if s.status == "failed"), None)
+    if failed is not None:
+        return f"{failed.step}: {failed.error}", failed.fix
+    if g.strict and report.warnings:
+        return (f"--strict and {len(report.warnings)} warning(s): {report.warnings[0]}",
+                "resolve the warnings, or drop --strict")
+    return f"{report.command} failed", None
 
 
-def _with_spinner(g: Globals, work: Callable[[], Any]) -> Any:
-    """A spinner on stderr while waiting on Graph, only for a person at a terminal (never in CI logs or pipes)."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if g.quiet or g.verbose or not console.is_terminal:
-        return work()
-    with console.status("talking to Microsoft Graph...") as status:
-        _ACTIVE_SPINNER.append(status)
-        try:
-            return work()
-        finally:
-            _ACTIVE_SPINNER.remove(status)
+def failure_line(report, g: Application) -> str:
+    """The one stderr line of a non-zero exit: the step, the reason and the fix."""
+    error, fix = failure_reason(report, g)
+    return f"error: {report.command}: {error}" + (f" Fix: {fix}" if fix else "")
 
 
-def exit_code_for(report, g: Globals) -> int:
-    if not report.ok:
+def exit_code_for(report, g: Application) -> int:
+    if any(s.status == "failed" for s in report.steps) or not report.ok:
         return 1
     if g.strict and report.warnings:
         return 1
     if g.exit_code and report.pending:
         return 3
     return 0
+
+
+def run_steps(g: Application, command: str, steps, *, config=None, options=None, scim_token=None,
+              renderer=None) -> None:
+    """A command made of setup steps (setup, roles, assign, mapping, credentials, start): the runner reads and plans
+    them all, and applies them unless this is a dry run."""
+    from .. import runner
+    from ..steps.base import Desired, Options
+
+    config = config or load_config(g)
+    options = options or Options()
+
+    def on_step(name: str) -> None:
+        g.current_step = name
+
+    async def body(session):
+        return await runner.run(session, command, steps, Desired(config, options), dry_run=g.dry_run,
+                                on_step=on_step)
+
+    execute(g, command, body, config=config, options=options, scim_token=scim_token, renderer=renderer)

@@ -28,14 +28,13 @@ def credentials_command(
     Example: NATOMA_SCIM_TOKEN=... natoma-entra --app Natoma credentials --scim-url https://acme.natoma.app/scim/v2
     """
     from ..steps import credentials as step
-    from .context import execute, load_config
+    from ..steps.base import Options
+    from .context import load_config, run_steps
     from .options import scim_flags
-    from .steps_runner import run_steps
     from .token import token_given, token_source
 
     g = ctx.obj
     config = load_config(g, scim_flags(scim_url, scope, scim_token_file, scim_token_stdin))
-    token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox)
-    execute(g, "credentials", lambda s: run_steps(s, "credentials", [step.run], prepare=step.prepare),
-            config=config, scim_token=token,
-            options={"rotate": rotate, "token_given": token_given(config, use_stdin=scim_token_stdin)})
+    token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox, pause=g.spinner_paused)
+    run_steps(g, "credentials", [step], config=config, scim_token=token,
+              options=Options(rotate=rotate, token_given=token_given(config, use_stdin=scim_token_stdin)))

@@ -23,8 +23,8 @@ def doctor_command(
 
     Example: natoma-entra --app Natoma doctor --user LeeG@contoso.onmicrosoft.com
     """
-    from .. import doctor as doctor_mod
+    from ..doctor import run_doctor
+    from ..render.doctor import render_doctor
     from .context import execute
-    from .render_doctor import render_doctor
 
-    execute(ctx.obj, "doctor", doctor_mod.doctor, options={"user": user}, renderer=render_doctor)
+    execute(ctx.obj, "doctor", lambda s: run_doctor(s, user=user), renderer=render_doctor, read_only=True)

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from .. import __version__
-from .context import Globals, Output
+from .application import Application, Output
 
 app = typer.Typer(
     name="natoma-entra",
@@ -54,7 +54,7 @@ def main(
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 3 when changes are pending (status, --dry-run)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ):
-    given = ctx.obj if isinstance(ctx.obj, Globals) else Globals()  # a caller (tests) may hand its own in
+    given = ctx.obj if isinstance(ctx.obj, Application) else Application()  # a caller (tests) may hand its own in
     given.config_path, given.sandbox, given.sandbox_state = config, sandbox, sandbox_state
     given.flags = {"app": app_ref, "tenant": tenant, "cloud": cloud, "auth": auth, "graph_endpoint": graph_endpoint}
     given.dry_run, given.output, given.verbose, given.quiet = dry_run, output, verbose, quiet
@@ -109,29 +109,58 @@ def _command_of(args: list[str]) -> str | None:
     return None
 
 
-def run(argv: list[str] | None = None, *, application: Globals | None = None) -> None:
-    """The console script. Exit codes: 0 done, 1 a step failed, 2 bad usage or input, 3 changes pending."""
+def _json_error(args: list[str], message: str, fix: str | None, code: int) -> None:
+    """Under -o json, one document per run, even when the run stops before its report exists."""
+    import json
+
+    from ..redact import redact
+
+    doc = {"command": _command_of(args), "ok": False, "error": message, "fix": fix, "exit_code": code,
+           "steps": [], "warnings": []}
+    sys.stdout.write(redact(json.dumps(doc, indent=2)) + "\n")
+
+
+def run(argv: list[str] | None = None, *, application: Application | None = None) -> None:
+    """The console script. Exit codes: 0 done, 1 a step failed, 2 bad usage or input, 3 changes pending,
+    130 interrupted. Every non-zero exit says one line on stderr."""
+    # typer 0.29 vendors click: its exceptions live in typer._click (typer.Exit and typer.Abort are public)
+    from typer._click.exceptions import ClickException, UsageError as ClickUsageError
+
     from ..graph.errors import NatomaEntraError
     from ..redact import redact
 
     _register()
     args = hoist_globals(list(sys.argv[1:] if argv is None else argv))
     verbose = any(a in ("--verbose", "-v") for a in args)
+    wants_json = _wants_json(args)
     try:
-        # standalone mode: Click prints usage errors and exits 2 (its own convention), and maps typer.Exit codes
-        app(args=args, prog_name="natoma-entra", standalone_mode=True, obj=application)
+        code = app(args=args, prog_name="natoma-entra", standalone_mode=False, obj=application)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Exit as e:  # typer.Exit from a command: its report is already out
+        sys.exit(e.exit_code)
+    except ClickUsageError as e:  # Click's own convention: usage errors exit 2
+        e.show()
+        if wants_json:
+            _json_error(args, e.format_message(), "see --help", 2)
+        sys.exit(2)
+    except typer.Abort:  # Ctrl-C in a prompt
+        sys.stderr.write("interrupted: run the same command again to continue\n")
+        if wants_json:
+            _json_error(args, "interrupted", "run the same command again to continue", 130)
+        sys.exit(130)
     except NatomaEntraError as e:
         sys.stderr.write(redact(f"error: {e}") + "\n")
-        if _wants_json(args):  # one document per run, even when the run stops before its report exists
-            import json
-
-            doc = {"command": _command_of(args), "ok": False, "error": e.message, "fix": e.fix,
-                   "exit_code": e.exit_code, "steps": [], "warnings": []}
-            sys.stdout.write(redact(json.dumps(doc, indent=2)) + "\n")
+        if wants_json:
+            _json_error(args, e.message, e.fix, e.exit_code)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted: run the same command again to continue from where the tenant is\n")
+        if wants_json:
+            _json_error(args, "interrupted", "run the same command again to continue", 130)
         sys.exit(130)
+    except ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
     except Exception as e:  # noqa: BLE001 - one line, the traceback only with --verbose
         if verbose:
             import traceback

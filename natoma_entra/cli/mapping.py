@@ -25,7 +25,7 @@ def mapping_command(
     Example: natoma-entra --app Natoma mapping --dry-run
     """
     from ..steps import mapping as step
-    from .context import execute
-    from .steps_runner import run_steps
+    from ..steps.base import Options
+    from .context import run_steps
 
-    execute(ctx.obj, "mapping", lambda s: run_steps(s, "mapping", [step.run]), options={"multi_role": multi_role})
+    run_steps(ctx.obj, "mapping", [step], options=Options(multi_role=multi_role))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..graph.errors import UsageError
-from ..roles import ROLE_VALUES
+from ..natoma_roles import ROLE_VALUES
 
 
 def parse_groups(values: list[str] | None) -> dict[str, list[str]] | None:

@@ -45,16 +45,16 @@ def provision_command(
     async def body(session):
         from ..results import Report
 
-        report = Report(command="provision", dry_run=session.dry_run)
+        report = Report(command="provision", dry_run=g.dry_run)
         report.app = (await session.app()).summary()
         report.add(await step.run(session))
         return report
 
-    execute(g, "provision", body, config=config, scim_token=token,
-            options={"user": user, "verify": verify}, renderer=render_text)
+    execute(g, "provision", body, config=config, scim_token=token, renderer=render_text,
+            command_options={"user": user, "verify": verify, "dry_run": g.dry_run})
 
 
-def render_text(report, *, verbose: bool = False, quiet: bool = False) -> None:
+def render_text(report, console=None, *, verbose: bool = False, quiet: bool = False) -> None:
     """What was sent (modified properties, provisioning steps), the verdict, the role, and Natoma's answer."""
     import sys
 
@@ -63,13 +63,14 @@ def render_text(report, *, verbose: bool = False, quiet: bool = False) -> None:
     from rich.text import Text
 
     from ..redact import redact
-    from ..report import render
+    from ..render.console import make_console
+    from ..render.report import render
 
+    console = console or make_console()
     step = report.steps[0] if report.steps else None
     if step is None or step.status in ("planned",) or not step.info.get("result"):
-        render(report, "text", verbose=verbose, quiet=quiet)
+        render(report, console, verbose=verbose, quiet=quiet)
         return
-    console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 160)
     info = step.info
 
     def line(text: str, style: str = "") -> None:

@@ -19,7 +19,7 @@ def roles_command(
     Example: natoma-entra --app Natoma roles --dry-run
     """
     from ..steps import roles as step
-    from .context import execute
-    from .steps_runner import run_steps
+    from ..steps.base import Options
+    from .context import run_steps
 
-    execute(ctx.obj, "roles", lambda s: run_steps(s, "roles", [step.run]), options={"prune": prune})
+    run_steps(ctx.obj, "roles", [step], options=Options(prune=prune))

@@ -11,9 +11,8 @@ app.add_typer(sandbox_app, name="sandbox")
 
 
 def _path(ctx: typer.Context):
-    from .context import sandbox_state_path
 
-    return sandbox_state_path(ctx.obj)
+    return ctx.obj.sandbox_state_path()
 
 
 @sandbox_app.command("reset")
@@ -78,10 +77,9 @@ def show(ctx: typer.Context):
     if ctx.obj.output.value == "json":
         typer.echo(redact(json.dumps(snap, indent=2)))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = ctx.obj.out
     console.print(f"sandbox: {path}")
     console.print(f"app: {snap['app']['displayName']} (appId {snap['app']['appId']})")
     t = Table("role", "value", "enabled", title="App roles")

@@ -30,24 +30,17 @@ def setup_command(
     Example: NATOMA_SCIM_TOKEN=... natoma-entra --config natoma-entra.toml setup
     Example: natoma-entra --sandbox setup
     """
-    from ..steps import assignments, credentials, mapping, roles, start
-    from .context import execute, load_config
+    from ..render.summary import render_summary
+    from ..runner import SETUP_STEPS
+    from ..steps.base import Options
+    from .context import load_config, run_steps
     from .options import parse_groups, scim_flags
-    from .render_summary import render_summary
-    from .steps_runner import run_steps
     from .token import token_given, token_source
 
     g = ctx.obj
     config = load_config(g, {"groups": parse_groups(group), **scim_flags(scim_url, scope, scim_token_file, scim_token_stdin)})
-    token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox)
-
-    async def prepare(session):
-        await assignments.resolve_groups(session)  # unknown group, not a security group: exit 2, nothing written
-        await credentials.prepare(session, test_token=True)  # URL, token, and its connection test: a wrong token
-        # stops setup before roles/assign/mapping write anything
-
-    steps = [roles.run, assignments.run, mapping.run, credentials.run, start.run]
-    execute(g, "setup", lambda s: run_steps(s, "setup", steps, prepare=prepare), config=config, scim_token=token,
-            renderer=render_summary,
-            options={"replace": replace, "multi_role": multi_role, "rotate": rotate, "restart": restart,
-                     "token_given": token_given(config, use_stdin=scim_token_stdin)})
+    token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox, pause=g.spinner_paused)
+    # every step reads (and a new token is tested) before the first write: bad input leaves the tenant as it was
+    run_steps(g, "setup", SETUP_STEPS, config=config, scim_token=token, renderer=render_summary,
+              options=Options(replace=replace, multi_role=multi_role, rotate=rotate, restart=restart,
+                              token_given=token_given(config, use_stdin=scim_token_stdin)))

@@ -24,13 +24,12 @@ def start_command(
     """
     from ..graph.errors import UsageError
     from ..steps import start as step
-    from .context import execute
-    from .steps_runner import run_steps
+    from ..steps.base import Options
+    from .context import run_steps
 
     g = ctx.obj
     if reset_scope is not None and not restart:
         raise UsageError("--reset-scope needs --restart", fix="add --restart, or drop --reset-scope")
     if reset_scope is not None:
         step.normalize_reset_scope(reset_scope)  # bad input fails before signing in
-    execute(g, "start", lambda s: run_steps(s, "start", [step.run]),
-            options={"restart": restart, "reset_scope": reset_scope})
+    run_steps(g, "start", [step], options=Options(restart=restart, reset_scope=reset_scope))

@@ -14,11 +14,12 @@ def status_command(ctx: typer.Context):
 
     Example: natoma-entra --app Natoma status --exit-code
     """
-    from .. import status as status_mod
-    from ..steps import assignments, credentials, mapping, roles, start
-    from .context import execute
-    from .render_status import render_status
+    from .. import runner
+    from ..render.status import render_status
+    from ..steps.base import Desired, Options
+    from .context import execute, load_config
 
     g = ctx.obj
-    steps = [roles.run, assignments.run, mapping.run, credentials.run, start.run]
-    execute(g, "status", lambda s: status_mod.status(s, steps), renderer=render_status)
+    config = load_config(g)
+    execute(g, "status", lambda s: runner.status(s, runner.SETUP_STEPS, Desired(config, Options())), config=config,
+            renderer=render_status, read_only=True)

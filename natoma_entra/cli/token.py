@@ -70,19 +70,21 @@ def _isatty(stream) -> bool:
         return False
 
 
-def _prompt() -> str:
-    from .context import spinner_paused
-
+def _prompt(pause=None) -> str:
     # hidden input; the prompt itself goes to stderr so stdout stays data; the spinner stops while the admin types
-    with spinner_paused():
+    import contextlib
+
+    with (pause or contextlib.nullcontext)():
         return typer.prompt("Natoma SCIM token (input hidden)", hide_input=True, err=True, default="",
                             show_default=False)
 
 
-def token_source(config, *, use_stdin: bool = False, sandbox: bool = False, **kw) -> Callable[[], str]:
+def token_source(config, *, use_stdin: bool = False, sandbox: bool = False, pause=None, **kw) -> Callable[[], str]:
     """A lazy, memoised Session.scim_token: reads once, on first call. `config` is the merged Config (scim.token_env,
-    scim.token_file: --scim-token-file merges there)."""
+    scim.token_file: --scim-token-file merges there). `pause` stops the application's spinner during the prompt."""
     cache: list[str] = []
+    if pause is not None and "prompt" not in kw:
+        kw["prompt"] = lambda: _prompt(pause)
 
     def get() -> str:
         if not cache:

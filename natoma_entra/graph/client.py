@@ -42,6 +42,8 @@ class GraphClient:
         self.adapter = GraphRequestAdapter(auth, client=http)
         self.adapter.base_url = self.base_url  # no trailing slash: avoids '/v1.0//applications'
         self.requests: list[tuple[str, str, int | None]] = []  # (method, path, status): counts for benchmarks
+        self.transport = transport
+        self.read_only = False  # set for dry runs and read-only commands: any write raises WriteRefused
 
     # -- the one place a request is sent ---------------------------------------------------------------------
     async def request(self, method: str, path: str, body: Any = None, *, params: dict | None = None,
@@ -53,6 +55,11 @@ class GraphClient:
         from kiota_http.middleware.options import ResponseHandlerOption, RetryHandlerOption
 
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        if self.read_only:
+            from .readonly import WriteRefused, is_read
+
+            if not is_read(method, _shown_path(url, self.base_url)):
+                raise WriteRefused(method.upper(), _shown_path(url, self.base_url))
         if params:
             from urllib.parse import urlencode, quote
             url += ("&" if "?" in url else "?") + urlencode(params, quote_via=quote, safe="$,'()/ ").replace(" ", "%20")
@@ -119,10 +126,6 @@ class GraphClient:
     async def gather(self, *calls):
         """Reads that do not depend on each other go out together."""
         return await asyncio.gather(*calls)
-
-    @property
-    def writes(self) -> list[tuple[str, str, int | None]]:
-        return [r for r in self.requests if r[0] != "GET"]
 
     async def close(self) -> None:
         try:

@@ -14,25 +14,26 @@ from dataclasses import dataclass, field
 from ..graph.errors import GraphError, UsageError
 from ..graph.lookups import find_group
 from ..graph.odata import seg
+from ..natoma_roles import DISPLAY_NAME, ROLE_VALUES
 from ..results import Change, StepResult
-from ..roles import DISPLAY_NAME, ROLE_VALUES
-from ..session import Session
-from .common import failed, outcome, wait_until
+from .base import DRIFTED, Facts, Operation, Plan
+from .common import REPLICATING, failed, wait_until
 from .roles import role_id
 
-STEP = "assign"
+NAME = "assign"
 DEFAULT_ACCESS = "00000000-0000-0000-0000-000000000000"
 
 
 @dataclass
-class AssignPlan:
+class AssignmentChanges:
     changes: list[Change]
     creates: list[dict] = field(default_factory=list)  # POST bodies
     deletes: list[dict] = field(default_factory=list)  # assignments to delete
     warnings: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)  # grants of our roles to principals not configured (kept)
 
 
-async def resolve_groups(session: Session) -> list[tuple[str, dict]]:
+async def resolve_groups(session) -> list[tuple[str, dict]]:
     """(role value, group) for every configured group; bad input fails before anything is written."""
     async def read():
         pairs = session.config.group_pairs()
@@ -59,13 +60,13 @@ async def resolve_groups(session: Session) -> list[tuple[str, dict]]:
     return await session.cached("groups", read)
 
 
-def _list_assigned(session: Session, sp_id: str):
+def _list_assigned(session, sp_id: str):
     # $top 999: the largest page Graph accepts for directory lists (1-999; paging.md says $top support varies by
     # API, and appRoleAssignedTo documents the OData query parameters), so a big app is few round trips
     return session.graph.list(f"/servicePrincipals/{seg(sp_id)}/appRoleAssignedTo", {"$top": "999"})
 
 
-async def read_assignments(session: Session) -> list[dict]:
+async def read_assignments(session) -> list[dict]:
     app = await session.app()
     return await session.cached("assignments", lambda: _list_assigned(session, app.sp_id))
 
@@ -74,8 +75,9 @@ def role_ids_on(sp_roles: list[dict]) -> dict[str, str]:
     return {r["value"]: r["id"] for r in sp_roles if r.get("value") in ROLE_VALUES and r.get("isEnabled")}
 
 
-def plan(assignments: list[dict], wanted: list[tuple[str, dict]], role_ids: dict[str, str], sp_id: str, *,
-         prune: bool = False, replace: bool = False, role_names: dict[str, str] | None = None) -> AssignPlan:
+def assignment_changes(assignments: list[dict], wanted: list[tuple[str, dict]], role_ids: dict[str, str], sp_id: str,
+                       *, prune: bool = False, replace: bool = False,
+                       role_names: dict[str, str] | None = None) -> AssignmentChanges:
     """Pure: which assignments to create and delete so each wanted group holds its role."""
     role_names = role_names or {}
     ours = set(role_ids.values())
@@ -102,16 +104,26 @@ def plan(assignments: list[dict], wanted: list[tuple[str, dict]], role_ids: dict
             else:
                 warnings.append(f"group {name!r} also holds {other_name!r} on this app, so its members get two grants "
                                 "(MultipleGrantsNotSupported); run `natoma-entra assign --replace` to keep only its Natoma role")
-    if prune:
-        for a in assignments:
-            if (a.get("appRoleId") in ours and a.get("principalType") == "Group"
-                    and a.get("principalId") not in wanted_ids):
+    # Privilege drift: a grant of one of our roles to a principal that is not configured (a group, a user, a service
+    # principal, added by hand). Removed only with --prune; otherwise reported (status: drifted).
+    foreign = []
+    for a in assignments:
+        if a.get("appRoleId") in ours and a.get("principalId") not in wanted_ids:
+            label = (f"{a.get('principalDisplayName') or a.get('principalId')} ({a.get('principalType') or 'principal'})"
+                     f" -> {role_names.get(a['appRoleId'], a['appRoleId'])}")
+            if prune:
                 deletes.append(a)
-                changes.append(Change(action="delete",
-                                      target=f"{a.get('principalDisplayName') or a.get('principalId')} -> "
-                                             f"{role_names.get(a['appRoleId'], a['appRoleId'])}",
-                                      detail={"assignmentId": a["id"], "why": "--prune: group not configured"}))
-    return AssignPlan(changes=changes, creates=creates, deletes=deletes, warnings=warnings)
+                changes.append(Change(action="delete", target=label,
+                                      detail={"assignmentId": a["id"], "principalId": a.get("principalId"),
+                                              "why": "--prune: not configured"}))
+            else:
+                foreign.append(label)
+    if foreign:
+        warnings.append(f"{len(foreign)} grant(s) of a Natoma role to principals that are not configured: "
+                        f"{'; '.join(foreign)}; add them to the config, or remove them with "
+                        "`natoma-entra assign --prune`")
+    return AssignmentChanges(changes=changes, creates=creates, deletes=deletes, warnings=warnings,
+                             foreign=foreign)
 
 
 def _already_exists(err: GraphError) -> bool:
@@ -122,63 +134,98 @@ def _role_not_on_sp(err: GraphError) -> bool:
     return err.status == 400 and "not found on application" in (err.message or "").lower()
 
 
-async def run(session: Session) -> StepResult:
+# -- the step ---------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Current:
+    app: object  # graph.lookups.App
+    wanted: list[tuple[str, dict]]  # (role value, group) for every configured group
+    assignments: list[dict]
+
+
+async def read(session) -> Current:
     app = await session.app()
     wanted, assignments = await session.graph.gather(resolve_groups(session), read_assignments(session))
-    role_ids = role_ids_on(app.service_principal.get("appRoles") or [])
-    missing = [r for r in ROLE_VALUES if r not in role_ids and any(w[0] == r for w in wanted)]
-    info = {}
+    return Current(app=app, wanted=wanted, assignments=assignments)
+
+
+def plan(current: Current, desired, facts: Facts) -> Plan:
+    """Pure: the assignments to create and delete, against the role ids the roles step leaves (or the service
+    principal shows, when the roles step is not part of this run)."""
+    app = current.app
+    sp_roles = app.service_principal.get("appRoles") or []
+    role_ids = dict(facts.role_ids) or role_ids_on(sp_roles)
+    missing = [r for r in ROLE_VALUES if r not in role_ids and any(w[0] == r for w in current.wanted)]
+    info: dict = {}
+    for r in missing:  # role ids are deterministic: plan with them, but a real run needs the roles first
+        role_ids[r] = role_id(app.app_id, r)
     if missing:
-        if not session.dry_run:
-            return StepResult(step=STEP, status="failed",
-                              error=f"the app has no enabled role {', '.join(missing)} on its service principal",
-                              fix="run `natoma-entra roles` (or `natoma-entra setup`) first")
-        # dry run after a planned roles step: the ids are deterministic, so plan with them
-        for r in missing:
-            role_ids[r] = role_id(app.app_id, r)
         info["note"] = f"planned against roles not created yet ({', '.join(missing)})"
-    role_names = {r.get("id"): r.get("displayName") or r.get("value") for r in app.service_principal.get("appRoles") or []}
-    p = plan(assignments, wanted, role_ids, app.sp_id, prune=bool(session.options.get("prune")),
-             replace=bool(session.options.get("replace")), role_names=role_names)
-    result = outcome(STEP, p.changes, session.dry_run, warnings=p.warnings, info=info)
-    if session.dry_run or not (p.creates or p.deletes):
-        return result
-    graph, base = session.graph, f"/servicePrincipals/{seg(app.sp_id)}/appRoleAssignedTo"
+    role_names = {r.get("id"): r.get("displayName") or r.get("value") for r in sp_roles}
+    d = assignment_changes(current.assignments, current.wanted, role_ids, app.sp_id, prune=desired.options.prune,
+                           replace=desired.options.replace, role_names=role_names)
+    base = f"/servicePrincipals/{seg(app.sp_id)}/appRoleAssignedTo"
+    ops = [Operation(kind="create-assignment", method="POST", path=base, body=body) for body in d.creates]
+    ops += [Operation(kind="delete-assignment", method="DELETE", path=f"{base}/{seg(a['id'])}") for a in d.deletes]
+    plan_ = Plan(step=NAME, changes=d.changes, operations=ops, warnings=d.warnings, info=info,
+                 state=DRIFTED if d.foreign and not d.creates and not d.deletes else None)
+    if missing:
+        plan_.needs = f"the app has no enabled role {', '.join(missing)} on its service principal"
+        plan_.needs_fix, plan_.needs_input = "run `natoma-entra roles` (or `natoma-entra setup`) first", False
+    return plan_
+
+
+async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
+    graph = session.graph
     try:
-        for body in p.creates:
-            await _create(session, base, body)
-        for a in p.deletes:
-            try:
-                await graph.delete(f"{base}/{seg(a['id'])}")
-            except GraphError as e:
-                if e.status != 404:  # already gone: that is what we wanted
-                    raise
+        for op in plan.operations:
+            if op.kind == "create-assignment":
+                await _create(session, op.path, op.body)
+            else:
+                try:
+                    await graph.delete(op.path)
+                except GraphError as e:
+                    if e.status != 404:  # already gone: that is what we wanted
+                        raise
     except GraphError as e:
         session.forget("assignments")
-        return failed(STEP, e, p.changes, "changing the app's assignments")
+        return failed(NAME, e, plan.changes, "changing the app's assignments"), {}
     session.forget("assignments")
-    return result
+    return plan.result("changed"), {}
 
 
-async def _create(session: Session, base: str, body: dict) -> None:
+async def _create(session, base: str, body: dict) -> None:
+    """POST one assignment. "Already exists" after a re-read that finds it counts as done (another run, or a dropped
+    answer to our own earlier POST); the role still replicating to the service principal is waited for. A 2xx
+    whose answer is not the created assignment counts only when a re-read finds it."""
     graph = session.graph
     last: list[GraphError] = []
 
+    async def present() -> bool:
+        current = await _list_assigned(session, body["resourceId"])
+        return any(a.get("principalId") == body["principalId"] and a.get("appRoleId") == body["appRoleId"]
+                   for a in current)
+
     async def attempt() -> bool:
         try:
-            await graph.post(base, body)
-            return True
+            created = await graph.post(base, body)
         except GraphError as e:
-            if _already_exists(e):  # re-read: a match means another run got there first
-                current = await _list_assigned(session, body["resourceId"])
-                if any(a.get("principalId") == body["principalId"] and a.get("appRoleId") == body["appRoleId"]
-                       for a in current):
+            if _already_exists(e):
+                if await present():
                     return True
                 raise
-            if _role_not_on_sp(e):  # the role is still replicating to the service principal
+            if _role_not_on_sp(e) or e.status in REPLICATING:  # the role or the group is still replicating
                 last[:] = [e]
                 return False
             raise
+        if isinstance(created, dict) and created.get("id") and created.get("appRoleId") == body["appRoleId"]:
+            return True
+        if await present():  # the answer did not show the assignment: believe only a re-read
+            return True
+        raise GraphError(status=502, code="UnconfirmedWrite", method="POST", path=base,
+                         message="Graph answered the assignment's POST without the assignment, and a re-read does "
+                                 "not find it",
+                         fix="check --graph-endpoint or a proxy between you and Graph, then run the command again")
 
-    if not await wait_until(attempt, session.options.get("poll_delays")):
+    if not await wait_until(attempt):
         raise last[0]

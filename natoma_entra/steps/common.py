@@ -52,9 +52,3 @@ def failed(step: str, err: GraphError, changes=None, what: str | None = None) ->
     return StepResult(step=step, status="failed", changes=changes or [],
                       error=(f"{what}: " if what else "") + err.headline,
                       fix=err.fix)
-
-
-def outcome(step: str, changes, dry_run: bool, **kw) -> StepResult:
-    pending = [c for c in changes if c.action != "none"]
-    status = "unchanged" if not pending else ("planned" if dry_run else "changed")
-    return StepResult(step=step, status=status, changes=changes, **kw)

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 
 from ..graph.errors import GraphError, NatomaEntraError, UsageError
 from ..graph.odata import seg
-from ..results import Change, StepResult
 from ..redact import register
-from ..session import Session
-from .common import failed
-from .job import choose_template, ensure_job, job_path, jobs_path, read_job
+from ..results import Change, StepResult
+from .base import Facts, Operation, Plan
+from .common import REPLICATING, failed, until_readable
+from .job import SCIM_TEMPLATE, create_job, job_path, jobs_path, read_job
 
-STEP = "credentials"
+NAME = "credentials"
 MASKED = "*"
 OURS = ("BaseAddress", "SecretToken", "SyncAll")
 SCOPE_LABEL = {"assigned": "sync only assigned users and groups", "all": "sync all users and groups"}
@@ -76,7 +76,7 @@ def mismatches(stored: dict[str, str], url: str, scope: str, *, rotate: bool = F
     if not base:
         reasons.append("no Tenant URL saved")
     elif base == MASKED:
-        reasons.append("the saved Tenant URL cannot be read back (masked)")
+        pass  # masked on read-back: the saved-credentials test decides (unconfirmed(), docs/graph-assumptions.md)
     elif base != url:
         reasons.append(f"the saved Tenant URL is {base}")
     if not has_token(stored):
@@ -84,9 +84,7 @@ def mismatches(stored: dict[str, str], url: str, scope: str, *, rotate: bool = F
     want = sync_all_value(scope)
     have = readable(stored.get("SyncAll"))
     if have is None:
-        if stored.get("SyncAll") == MASKED:
-            reasons.append("the saved scope cannot be read back (masked)")
-        else:
+        if stored.get("SyncAll") != MASKED:  # masked: unconfirmed, not a difference
             reasons.append(f"no scope saved (want {SCOPE_LABEL[scope]})")
     elif have.strip().lower() != want:
         was = SCOPE_LABEL["all"] if have.strip().lower() == "true" else f"SyncAll={have!r}"
@@ -94,6 +92,16 @@ def mismatches(stored: dict[str, str], url: str, scope: str, *, rotate: bool = F
     if rotate:
         reasons.append("--rotate: a new token is saved even though the stored one may still work")
     return reasons
+
+
+def unconfirmed(stored: dict[str, str]) -> list[str]:
+    """Pure: what the saved credentials hold that cannot be compared because Graph reads it back masked."""
+    out = []
+    if stored.get("BaseAddress") == MASKED:
+        out.append("the saved Tenant URL reads back masked, so it is not compared with the wanted one")
+    if stored.get("SyncAll") == MASKED:
+        out.append("the saved scope reads back masked, so it is not compared with the wanted one")
+    return out
 
 
 def secrets_body(stored: dict[str, str], url: str, token: str, scope: str) -> tuple[dict, list[str]]:
@@ -123,56 +131,63 @@ def validate_body(url: str | None = None, token: str | None = None, *, saved: bo
     return body
 
 
+# What a refused connection test looks like when the SCIM endpoint itself said no. The failure body is undocumented
+# (docs/graph-assumptions.md): Graph wraps the endpoint's answer, so its code or message names the credentials, the
+# endpoint or its HTTP answer. Anything else (a template Graph does not accept at collection level, a missing
+# permission, throttling) is not a verdict on the URL or the token.
+_ENDPOINT_WORDS = ("credential", "secret", "token", "unauthorized", "authenticat", "tenant url", "baseaddress",
+                   "scim", "endpoint", "connection", "401", "403", "404", "could not connect", "unreachable")
+
+
 def is_test_failure(err: GraphError) -> bool:
     """A refused connection test (the SCIM endpoint said no), not a Graph problem such as a missing permission."""
     if "credential" in (err.code or "").lower():
         return True
-    return err.status in (400, 409, 422)  # not 401/403 (our own sign-in or permission), 429 or 5xx
+    if err.status not in (400, 409, 422):  # 401/403 (our own sign-in or permission), 429, 5xx: not a verdict
+        return False
+    text = f"{err.code} {err.message}".lower()
+    return any(w in text for w in _ENDPOINT_WORDS)
+
+
+def is_inconclusive(err: GraphError) -> bool:
+    """A connection test Graph refused for a reason that is not the credentials (e.g. the collection-level test
+    without a job): test again at job level before saving anything."""
+    return err.status in (400, 404, 409, 422) and not is_test_failure(err)
 
 
 def test_reason(err: GraphError) -> str:
     return err.message or err.code or f"HTTP {err.status}"
 
 
-# -- reads and the decision (cached, so `prepare` and `run` share them) ---------------------------------------------
+# -- reads --------------------------------------------------------------------------------------------------------
 
 def secrets_path(sp_id: str) -> str:
     return f"/servicePrincipals/{seg(sp_id)}/synchronization/secrets"
 
 
-async def read_secrets(session: Session) -> dict[str, str]:
-    """The stored secrets ({} when none can be read: 404, or a service that does not offer GET)."""
+@dataclass
+class Secrets:
+    values: dict[str, str]
+    readable: bool = True  # False: GET secrets is not offered (400/404/405): Graph's answers decide
+
+
+async def read_secrets(session) -> Secrets:
     app = await session.app()
 
-    async def read():
+    async def read() -> Secrets:
         try:
             doc = await session.graph.get(secrets_path(app.sp_id))
         except GraphError as e:
             if e.status in (400, 404, 405):
-                session.remember("secrets_unreadable", True)
-                return {}
+                return Secrets({}, readable=False)
             raise
-        return stored_values((doc or {}).get("value"))
+        return Secrets(stored_values((doc or {}).get("value")))
 
     return await session.cached("secrets", read)
 
 
-@dataclass
-class Decision:
-    url: str
-    scope: str
-    stored: dict[str, str]
-    reasons: list[str]  # empty: verified, nothing to write
-    job: dict | None
-    saved_test: str | None = None  # "passed" or the failure reason, when the stored credentials were tested
-
-    @property
-    def verified(self) -> bool:
-        return not self.reasons
-
-
-def wanted_url(session: Session) -> str:
-    url = session.config.scim.url
+def wanted_url(config) -> str:
+    url = config.scim.url
     if not url:
         raise UsageError("no SCIM tenant URL given",
                          fix="pass --scim-url https://<your-tenant>.natoma.app/scim/v2 or set url in the [scim] table "
@@ -180,183 +195,193 @@ def wanted_url(session: Session) -> str:
     return url
 
 
-async def _validate(session: Session, job: dict | None, body: dict) -> None:
-    """POST validateCredentials at job level, else at collection level with templateId (raises GraphError)."""
+async def validate(session, job: dict | None, body: dict) -> None:
+    """POST validateCredentials at job level, else at collection level with templateId (raises GraphError). Both are
+    read-only POSTs: they change nothing."""
     app = await session.app()
     if job is not None:
         await session.graph.post(f"{job_path(app.sp_id, job['id'])}/validateCredentials", body)
     else:
-        if "templateId" not in body:
-            template_id, _ = await choose_template(session)
-            body = {**body, "templateId": template_id}
-        await session.graph.post(f"{jobs_path(app.sp_id)}/validateCredentials", body)
+        await session.graph.post(f"{jobs_path(app.sp_id)}/validateCredentials",
+                                 {**body, "templateId": body.get("templateId") or SCIM_TEMPLATE})
 
 
-async def decide(session: Session) -> Decision:
-    """Reads only: the stored secrets, the job, and (when they could be enough) a test of the stored credentials."""
-    async def make() -> Decision:
-        url = wanted_url(session)
-        scope = session.config.scim.scope
-        stored, job = await session.graph.gather(read_secrets(session), read_job(session))
-        reasons = mismatches(stored, url, scope, rotate=bool(session.options.get("rotate")))
-        d = Decision(url=url, scope=scope, stored=stored, reasons=reasons, job=job)
-        if not reasons:
-            session.progress("testing the saved SCIM credentials...")
-            try:
-                await _validate(session, job, validate_body(saved=True))
-                d.saved_test = "passed"
-            except GraphError as e:
-                if not is_test_failure(e):
-                    raise
-                d.saved_test = test_reason(e)
-                d.reasons = [f"the saved credentials fail the connection test: {test_reason(e)}"]
-        return d
-
-    return await session.cached("credentials_decision", make)
+async def test_saved(session, job: dict | None) -> str | None:
+    """The portal's Test Connection with the saved credentials: "passed", or the failure reason. Raises GraphError
+    when Graph refused for another reason."""
+    session.progress("testing the saved SCIM credentials...")
+    try:
+        await validate(session, job, validate_body(saved=True))
+        return "passed"
+    except GraphError as e:
+        if not is_test_failure(e):
+            raise
+        return test_reason(e)
 
 
-def get_token(session: Session, *, required: bool) -> str | None:
-    """The SCIM token from the session's lazy source; registered for redaction the moment it is read."""
+def get_token(session) -> str | None:
+    """The SCIM token from the session's lazy source, or None when none was given; registered for redaction."""
     try:
         token = session.scim_token()
     except UsageError:
-        if required:
-            raise
         return None
     if token is not None:
         token = token.strip()
         register(token)
-    if not token:
-        if required:
-            raise UsageError("no SCIM token given, and a new one must be saved", fix=TOKEN_WAYS)
-        return None
-    return token
+    return token or None
 
+
+@dataclass
+class Current:
+    url: str
+    scope: str
+    stored: dict[str, str]
+    secrets_readable: bool
+    job: dict | None
+    saved_test: str | None = None  # "passed" or the failure reason, when the saved credentials were tested
+    token_given: bool = False  # a token is at hand for a save
+    new_test: str | None = None  # "passed", "inconclusive", or the failure reason, when a given token was tested
+    new_test_error: str | None = None  # the inconclusive answer, said in the plan
+
+
+async def read(session) -> Current:
+    """Reads only (the connection tests are read-only POSTs): the stored secrets, the job, the saved credentials'
+    test when they could be enough, and otherwise the test of the given token."""
+    url = wanted_url(session.config)
+    scope = session.config.scim.scope
+    secrets, job = await session.graph.gather(read_secrets(session), read_job(session))
+    cur = Current(url=url, scope=scope, stored=secrets.values, secrets_readable=secrets.readable, job=job)
+    if not mismatches(cur.stored, url, scope, rotate=session.options.rotate):
+        cur.saved_test = await test_saved(session, job)
+        if cur.saved_test == "passed":
+            return cur
+    token = get_token(session)
+    if token is None:
+        return cur
+    cur.token_given = True
+    session.progress(f"testing the connection to {url}...")
+    try:
+        await validate(session, job, validate_body(url, token))
+        cur.new_test = "passed"
+    except GraphError as e:
+        if is_test_failure(e):
+            cur.new_test = test_reason(e)
+        elif job is None and is_inconclusive(e):
+            cur.new_test, cur.new_test_error = "inconclusive", e.headline
+        else:
+            raise
+    return cur
+
+
+# -- the plan -------------------------------------------------------------------------------------------------------
 
 REJECTED_FIX = ("check the Tenant URL and the SCIM token in Natoma's admin console (a fresh token if it was "
                 "revoked); the saved credentials were left as they were")
 
 
-async def test_new_values(session: Session, d: Decision, token: str) -> GraphError | None:
-    """The connection test of the wanted URL and the given token, once per run: None when it passes, else Graph's
-    refusal. Changes nothing (a failed test leaves the saved credentials alone)."""
-    async def test():
-        session.progress(f"testing the connection to {d.url}...")
-        try:
-            await _validate(session, d.job, validate_body(d.url, token))
-        except GraphError as e:
-            if not is_test_failure(e):
-                raise
-            return e
-        return None
-
-    return await session.cached("credentials_new_test", test)
-
-
-async def prepare(session: Session, *, test_token: bool = False) -> None:
-    """Resolve every credentials input before the first write of a run: the URL, and the token when the stored
-    credentials cannot simply be verified. With test_token (setup, whose earlier steps write), also the connection
-    test of that token, so a wrong token stops the run before anything is written. Changes nothing."""
-    d = await decide(session)
-    if not d.reasons:
-        return
-    token = get_token(session, required=not session.dry_run)
-    if token is None or not test_token:
-        return
-    err = await test_new_values(session, d, token)
-    if err is not None:
-        raise NatomaEntraError(f"the connection test failed for {d.url}: {test_reason(err)}; nothing was written",
-                               fix=REJECTED_FIX)
-
-
-# -- the step -----------------------------------------------------------------------------------------------------
-
 def _target(url: str) -> str:
     return f"SCIM credentials ({url})"
 
 
-def _failed_test(url: str, err: GraphError, changes: list[Change], info: dict) -> StepResult:
-    return StepResult(
-        step=STEP, status="failed", changes=changes, info={**info, "state": "rejected"},
-        error=f"the connection test failed for {url}: {test_reason(err)}", fix=REJECTED_FIX)
-
-
-async def run(session: Session) -> StepResult:
-    try:
-        d = await decide(session)
-    except GraphError as e:
-        return failed(STEP, e, what="reading the saved credentials")
-    info: dict = {"url": d.url, "scope": SCOPE_LABEL[d.scope]}
-    if d.job is not None:
-        info["job"] = d.job.get("id")
-    if d.verified:
+def plan(current: Current, desired, facts: Facts) -> Plan:
+    """Pure: verified (nothing to write), or test-then-save the wanted URL, token and scope."""
+    c = current
+    info: dict = {"url": c.url, "scope": SCOPE_LABEL[c.scope]}
+    job = c.job or facts.job
+    if job is not None:
+        info["job"] = job.get("id")
+    reasons = mismatches(c.stored, c.url, c.scope, rotate=desired.options.rotate)
+    notes = unconfirmed(c.stored)
+    if not reasons and c.saved_test == "passed":
         info.update(state="verified", connection_test="passed")
-        change = Change(action="none", target=_target(d.url), detail={"why": "credentials verified"})
-        if session.options.get("token_given"):  # a note, not a warning: CI keeps the variable set on every run
+        if notes:
+            info["unconfirmed"] = "; ".join(notes)
+        if desired.options.token_given:  # a note, not a warning: CI keeps the variable set on every run
             info["note"] = "the given SCIM token was not used: the saved one passes (--rotate saves the given one)"
-        return StepResult(step=STEP, status="unchanged", changes=[change], info=info)
-
-    why = "; ".join(d.reasons)
-    action = "create" if not d.stored.get("BaseAddress") and not has_token(d.stored) else "update"
+        return Plan(step=NAME, changes=[Change(action="none", target=_target(c.url),
+                                               detail={"why": "saved credentials pass the connection test"})],
+                    info=info, state=None, provides={"credentials_saved": True})
+    if c.saved_test and c.saved_test != "passed":
+        reasons = [f"the saved credentials fail the connection test: {c.saved_test}"]
+    why = "; ".join(reasons)
+    action = "create" if not c.stored.get("BaseAddress") and not has_token(c.stored) else "update"
     changes: list[Change] = []
     warnings: list[str] = []
-    token = get_token(session, required=not session.dry_run)
-
-    # 1. test the new values (a read: nothing changes on a failure)
-    if token is not None:
-        try:
-            err = await test_new_values(session, d, token)
-        except GraphError as e:
-            return failed(STEP, e, what="testing the connection")
-        if err is not None:
-            return _failed_test(d.url, err, [Change(action=action, target=_target(d.url), detail={"why": why})], info)
-        info["connection_test"] = "passed"
-    else:  # dry run without a token: plan, untested
-        info["connection_test"] = "not run (no SCIM token given)"
-
-    # 2. the job (credentials run alone on a fresh app)
-    job = d.job
-    if job is None and session.dry_run and session.peek("job_planned"):
-        pass  # an earlier step of this dry run (mapping) already plans the job
-    elif job is None:
-        try:
-            job, job_change, job_warnings = await ensure_job(session)
-        except GraphError as e:
-            return failed(STEP, e, changes, "creating the provisioning job")
-        warnings.extend(job_warnings)
-        if job_change is not None:
-            changes.append(job_change)
-            if job is None:
-                session.remember("job_planned", True)
-        if job is not None:
-            info["job"] = job.get("id")
-
-    # 3. save
-    body, dropped = secrets_body(d.stored, d.url, token or "", d.scope)
+    body, dropped = secrets_body(c.stored, c.url, "", c.scope)  # the token goes in at apply, never into a plan
     if dropped:
         warnings.append(f"saved settings {', '.join(sorted(dropped))} read back masked, so they cannot be sent "
                         "again and are dropped; set them again in the portal if they mattered")
-    if d.scope == "all":
+    if c.scope == "all":
         warnings.append("scope 'all' (Sync all users and groups) is not compatible with the SingleAppRoleAssignment "
                         "mapping (Entra docs, functions-for-customizing-application-data); the guide's choice is "
                         "'assigned'")
-    if (readable(d.stored.get("SyncAll")) or "").lower() == "true" and d.scope == "assigned":
+    if (readable(c.stored.get("SyncAll")) or "").lower() == "true" and c.scope == "assigned":
         warnings.append("the scope changed from all users to assigned users only: restart provisioning "
                         "(natoma-entra start --restart) so the next cycle applies it")
     detail = {"why": why, "keys": [it["key"] for it in body["value"]]}
     if dropped:
         detail["dropped"] = sorted(dropped)
-    changes.append(Change(action=action, target=_target(d.url), detail=detail))
-    if session.dry_run:
-        session.remember("credentials_planned", True)
-        info["state"] = "planned"
-        return StepResult(step=STEP, status="planned", changes=changes, warnings=warnings, info=info)
+    ops: list[Operation] = []
+    if job is None and not facts.job_planned:  # credentials run alone on a fresh app: they need a job
+        changes.append(Change(action="create", target="provisioning job (template scim)",
+                              detail={"templateId": SCIM_TEMPLATE}))
+        ops.append(Operation(kind="create-job", method="POST", path="(the app)/synchronization/jobs",
+                             body={"templateId": SCIM_TEMPLATE}))
+    if c.new_test == "inconclusive":
+        info["connection_test"] = f"to be run at job level before saving (the early test: {c.new_test_error})"
+        ops.append(Operation(kind="test-at-job-level", method="POST", path="(the job)/validateCredentials"))
+    elif c.new_test == "passed":
+        info["connection_test"] = "passed"
+    elif c.new_test is not None:
+        changes.append(Change(action=action, target=_target(c.url), detail={"why": why}))
+        return Plan(step=NAME, changes=changes, info={**info, "connection_test": c.new_test, "state": "rejected"},
+                    error=f"the connection test failed for {c.url}: {c.new_test}; nothing was written",
+                    fix=REJECTED_FIX)
+    else:
+        info["connection_test"] = "not run (no SCIM token given)"
+    changes.append(Change(action=action, target=_target(c.url), detail=detail))
+    ops.append(Operation(kind="put-secrets", method="PUT", path="(the app)/synchronization/secrets", body=body))
+    plan_ = Plan(step=NAME, changes=changes, operations=ops, warnings=warnings, info={**info, "state": "planned"},
+                 provides={"credentials_planned": True})
+    if not c.token_given:
+        plan_.needs = "no SCIM token given, and new credentials must be saved"
+        plan_.needs_fix = TOKEN_WAYS
+    return plan_
+
+
+async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
     app = await session.app()
+    result = plan.result("changed")
+    token = get_token(session)
+    if token is None:  # the runner checks `needs` first; a source that stopped answering is still an input error
+        raise UsageError("no SCIM token given, and new credentials must be saved", fix=TOKEN_WAYS)
+    job = facts.job or await read_job(session)
+    kinds = {op.kind for op in plan.operations}
+    if "create-job" in kinds and job is None:
+        try:
+            job, _tid, warnings = await create_job(session, SCIM_TEMPLATE, [])
+        except GraphError as e:
+            return failed(NAME, e, plan.changes, "creating the provisioning job"), {}
+        result.warnings.extend(warnings)
+        result.info["job"] = job.get("id")
+    if "test-at-job-level" in kinds:
+        session.progress(f"testing the connection to {plan.info['url']} at job level...")
+        try:  # a job created moments ago may answer 403/404/409 for a while (replication)
+            await until_readable(lambda: validate(session, job, validate_body(plan.info["url"], token)))
+        except GraphError as e:
+            if not is_test_failure(e):
+                return failed(NAME, e, plan.changes, "testing the connection"), {"job": job}
+            return StepResult(step=NAME, status="failed", changes=plan.changes, info={**result.info,
+                              "connection_test": test_reason(e), "state": "rejected"},
+                              error=f"the connection test failed for {plan.info['url']}: {test_reason(e)}; "
+                                    "no credentials were saved", fix=REJECTED_FIX), {"job": job}
+        result.info["connection_test"] = "passed"
+    put = next(op for op in plan.operations if op.kind == "put-secrets")
+    body = {"value": [dict(it, value=token) if it["key"] == "SecretToken" else dict(it) for it in put.body["value"]]}
     try:
-        await session.graph.put(secrets_path(app.sp_id), body)
+        await until_readable(lambda: session.graph.put(secrets_path(app.sp_id), body))
     except GraphError as e:
-        return failed(STEP, e, changes, "saving the credentials")
-    session.remember("secrets", {**{k: v for k, v in d.stored.items() if k not in dropped},
-                                 "BaseAddress": d.url, "SecretToken": MASKED, "SyncAll": sync_all_value(d.scope)})
-    info["state"] = "saved"
-    return StepResult(step=STEP, status="changed", changes=changes, warnings=warnings, info=info)
+        return failed(NAME, e, plan.changes, "saving the credentials"), {"job": job}
+    session.forget("secrets")
+    result.info["state"] = "saved"
+    return result, {"job": job, "credentials_saved": True}

@@ -2,7 +2,10 @@
 
 Graph facts (graph-api.md section 4; Graph docs synchronization-synchronization-post-jobs.md, Entra docs
 application-provisioning-config-problem-scim-compatibility.md):
-- Non-gallery SCIM apps use templateId "scim"; job ids are read from GET jobs, never built.
+- Non-gallery SCIM apps use templateId "scim"; job ids are read from GET jobs, never built. Microsoft documents
+  POST jobs {"templateId": "scim"} for non-gallery apps (Entra docs "Known issues for SCIM compatibility"), not what
+  GET .../templates lists for such an app (it may be empty, or list only other templates): so "scim" is always tried
+  first, and a listed template is used only when Graph refuses "scim" (docs/graph-assumptions.md).
 - A new job can be unreadable for a short while (replication): retry 404/403/409 briefly (Terraform does too).
 - POST jobs is not safe to repeat blindly (a second job), so the SDK's automatic retry is off for it.
 """
@@ -10,9 +13,7 @@ from __future__ import annotations
 
 from ..graph.errors import GraphError, UsageError
 from ..graph.odata import seg
-from ..results import Change
-from ..session import Session
-from .common import until_readable
+from .common import REPLICATING, until_readable
 
 SCIM_TEMPLATE = "scim"
 
@@ -33,12 +34,12 @@ def pick_job(jobs: list[dict]) -> dict | None:
     return jobs[0] if len(jobs) == 1 else None
 
 
-async def read_job(session: Session) -> dict | None:
+async def read_job(session) -> dict | None:
     app = await session.app()
     return await session.cached("job", lambda: _list_and_pick(session, app.sp_id))
 
 
-async def _list_and_pick(session: Session, sp_id: str) -> dict | None:
+async def _list_and_pick(session, sp_id: str) -> dict | None:
     jobs = await session.graph.list(jobs_path(sp_id))
     job = pick_job(jobs)
     if job is None and len(jobs) > 1:
@@ -48,48 +49,57 @@ async def _list_and_pick(session: Session, sp_id: str) -> dict | None:
     return job
 
 
-async def read_templates(session: Session) -> list[dict]:
+async def read_templates(session) -> list[dict]:
     app = await session.app()
     # no $select: the synchronization list-templates page documents no OData query parameters
     return await session.cached("templates", lambda: session.graph.list(
         f"/servicePrincipals/{seg(app.sp_id)}/synchronization/templates"))
 
 
-async def choose_template(session: Session) -> tuple[str, str | None]:
-    """(template id, warning). 'scim' when offered; else the one other template, said out loud."""
-    templates = await read_templates(session)
-    ids = [t.get("id") for t in templates]
-    if SCIM_TEMPLATE in ids:
-        return SCIM_TEMPLATE, None
-    if len(ids) == 1:
-        return ids[0], f"the app offers no 'scim' template; using its only template {ids[0]!r}"
-    if not ids:
-        raise UsageError("the app offers no provisioning template, so it cannot provision",
-                         fix="create Natoma as a non-gallery app (Enterprise applications -> New application -> "
-                             "Create your own application); app registrations made with POST /applications cannot provision")
-    raise UsageError(f"the app offers several templates and none is 'scim': {', '.join(map(str, ids))}",
-                     fix="provision Natoma from a non-gallery (custom) enterprise app")
+def template_choice(templates: list[dict]) -> tuple[str, list[str]]:
+    """Pure: ("scim", the listed templates to fall back on, in order, when Graph refuses "scim")."""
+    ids = [t.get("id") for t in templates if isinstance(t, dict) and t.get("id")]
+    return SCIM_TEMPLATE, [i for i in ids if i != SCIM_TEMPLATE]
 
 
-async def ensure_job(session: Session) -> tuple[dict | None, Change | None, list[str]]:
-    """(job, change, warnings). In a dry run a missing job is (None, planned create, warnings)."""
-    job = await read_job(session)
-    if job is not None:
-        return job, None, []
-    template_id, warning = await choose_template(session)
-    warnings = [warning] if warning else []
-    change = Change(action="create", target=f"provisioning job (template {template_id})", detail={"templateId": template_id})
-    if session.dry_run:
-        session.remember("job_planned", True)  # later steps plan against the job this run would create
-        return None, change, warnings
+def template_schema_path(sp_id: str, template_id: str) -> str:
+    return f"/servicePrincipals/{seg(sp_id)}/synchronization/templates/{seg(template_id)}/schema"
+
+
+async def read_schema(session, job: dict) -> dict:
     app = await session.app()
-    try:
-        created = await session.graph.post(jobs_path(app.sp_id), {"templateId": template_id}, retry=False)
-    except GraphError as e:
-        if e.status != 409:
-            raise
-        created = None  # another run created it between our read and our POST: find it below
-    job_id = (created or {}).get("id")
+    return await session.cached("schema", lambda: session.graph.get(f"{job_path(app.sp_id, job['id'])}/schema"))
+
+
+async def create_job(session, template_id: str, fallbacks: list[str]) -> tuple[dict, str, list[str]]:
+    """(the new job once readable, the template it came from, warnings). POST is not retried blindly (a second job):
+    a 409 means another run created it, so it is found by listing. A refused template (400/404) falls back to the
+    listed ones, said out loud."""
+    app = await session.app()
+    warnings: list[str] = []
+    created = None
+    candidates = [template_id, *fallbacks]
+    for n, tid in enumerate(candidates):
+        try:
+            created = await session.graph.post(jobs_path(app.sp_id), {"templateId": tid}, retry=False)
+        except GraphError as e:
+            if e.status == 409:  # another run created it between our read and our POST: find it below
+                created = None
+            elif e.status in (400, 404) and n + 1 < len(candidates):
+                warnings.append(f"Graph refused a job from the {tid!r} template ({e.headline}); "
+                                f"trying the app's listed template {candidates[n + 1]!r}")
+                continue
+            elif e.status in (400, 404):
+                raise UsageError(f"Graph refused a provisioning job from the {tid!r} template ({e.headline})"
+                                 + ("" if fallbacks else " and the app lists no other template"),
+                                 fix="create Natoma as a non-gallery app (Enterprise applications -> New application"
+                                     " -> Create your own application); app registrations made with POST "
+                                     "/applications cannot provision") from None
+            else:
+                raise
+        template_id = tid
+        break
+    job_id = (created or {}).get("id") if isinstance(created, dict) else None
 
     async def read_new() -> dict:
         if job_id:
@@ -101,17 +111,16 @@ async def ensure_job(session: Session) -> tuple[dict | None, Change | None, list
                              fix="Graph is still replicating: run the command again in a minute")
         return found
 
-    job = await until_readable(read_new, session.options.get("poll_delays"))
-    session.remember("job", job)
-    change.detail["jobId"] = job.get("id")
-    return job, change, warnings
+    session.progress("waiting for the new provisioning job to be readable...")
+    job = await until_readable(read_new)
+    session.known("job", job)
+    return job, template_id, warnings
 
 
-async def read_schema(session: Session, job: dict) -> dict:
-    app = await session.app()
-    return await session.cached("schema", lambda: session.graph.get(f"{job_path(app.sp_id, job['id'])}/schema"))
-
-
-async def refresh_job(session: Session) -> dict | None:
+async def refresh_job(session) -> dict | None:
     session.forget("job")
     return await read_job(session)
+
+
+__all__ = ["REPLICATING", "SCIM_TEMPLATE", "create_job", "job_path", "jobs_path", "pick_job", "read_job",
+           "read_schema", "read_templates", "refresh_job", "template_choice", "template_schema_path"]

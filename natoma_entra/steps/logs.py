@@ -91,7 +91,7 @@ def summary(record: dict) -> dict:
 
 
 async def run(session: Session) -> StepResult:
-    opts = session.options
+    opts = session.command_options
     limit = int(opts.get("limit") or DEFAULT_LIMIT)
     app = await session.app()
     since = parse_since(opts["since"]) if opts.get("since") else None

@@ -26,13 +26,13 @@ from typing import Any
 
 from ..graph.errors import GraphError
 from ..graph.odata import seg
+from ..natoma_roles import MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, SINGLE_ROLE_EXPRESSION, SINGLE_ROLE_TARGET
 from ..results import Change, StepResult
-from ..roles import MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, SINGLE_ROLE_EXPRESSION, SINGLE_ROLE_TARGET
-from ..session import Session
-from .common import failed, outcome, until_readable
-from .job import ensure_job, job_path, read_schema
+from .base import Facts, Operation, Plan
+from .common import REPLICATING, failed, until_readable
+from .job import create_job, job_path, read_job, read_schema, read_templates, template_choice, template_schema_path
 
-STEP = "mapping"
+NAME = "mapping"
 ROLE_SOURCE_ATTRIBUTE = "appRoleAssignments"
 SINGLE_ROLE_FUNCTION = "SingleAppRoleAssignment"
 MULTI_ROLE_FUNCTION = "AssertiveAppRoleAssignmentsComplex"
@@ -131,7 +131,7 @@ def expression_of(source: Any) -> str | None:
     return None
 
 
-def _function_over_assignments(source: Any) -> str | None:
+def function_over_assignments(source: Any) -> str | None:
     """Lower-cased function name when `source` is F([appRoleAssignments]) (by structure or by expression text)."""
     if not isinstance(source, dict):
         return None
@@ -146,11 +146,11 @@ def _function_over_assignments(source: Any) -> str | None:
 
 
 def is_role_source(source: Any, mode: Mode) -> bool:
-    return _function_over_assignments(source) == mode.function.lower()
+    return function_over_assignments(source) == mode.function.lower()
 
 
 def _is_role_function(source: Any) -> bool:
-    return _function_over_assignments(source) in ROLE_FUNCTIONS
+    return function_over_assignments(source) in ROLE_FUNCTIONS
 
 
 # -- finding the parts of the schema ----------------------------------------------------------------------------------
@@ -210,7 +210,7 @@ def locate(schema: dict) -> Where:
 # -- the plan ---------------------------------------------------------------------------------------------------------
 
 @dataclass
-class MappingPlan:
+class SchemaChange:
     changes: list[Change]
     new_schema: dict | None  # the whole PUT body; None when nothing needs writing
     rule_id: str | None
@@ -240,7 +240,7 @@ def _target_label(mode: Mode) -> str:
     return f"user mapping {mode.expression} -> {mode.target}"
 
 
-def plan(schema: dict, multi_role: bool = False) -> MappingPlan:
+def schema_change(schema: dict, multi_role: bool = False) -> SchemaChange:
     """Pure: the PUT body that makes `schema` map the user's role, with everything else as read. Never mutates input."""
     mode = MULTI if multi_role else SINGLE
     new = sendable(schema)
@@ -343,54 +343,126 @@ def plan(schema: dict, multi_role: bool = False) -> MappingPlan:
                                           "diff": _diff_lines(path, old, replacement)}))
 
     pending = any(c.action != "none" for c in changes)
-    return MappingPlan(changes=changes, new_schema=new if pending else None, rule_id=rule_id, warnings=warnings,
+    return SchemaChange(changes=changes, new_schema=new if pending else None, rule_id=rule_id, warnings=warnings,
                        mode=mode.name)
 
 
-# -- running it -------------------------------------------------------------------------------------------------------
+# -- the step ---------------------------------------------------------------------------------------------------------
 
-def template_schema_path(sp_id: str, template_id: str) -> str:
-    return f"/servicePrincipals/{seg(sp_id)}/synchronization/templates/{seg(template_id)}/schema"
+@dataclass
+class Current:
+    app: Any  # graph.lookups.App
+    job: dict | None
+    schema: dict | None  # the job's schema; with no job yet, the template's default schema (None: unreadable)
+    template_id: str  # with no job yet: the template the job is created from
+    fallbacks: list[str] = field(default_factory=list)  # listed templates to try when Graph refuses it
+    schema_unreadable: str | None = None  # why the template's schema could not be read
 
 
-async def run(session: Session) -> StepResult:
-    multi = bool(session.options.get("multi_role"))
-    try:
-        job, job_change, warnings = await ensure_job(session)
-    except GraphError as e:
-        return failed(STEP, e, what="creating the provisioning job")
-    changes = [job_change] if job_change else []
-    info: dict[str, Any] = {}
+async def read(session) -> Current:
     app = await session.app()
-    try:
-        if job is None:  # dry run and no job yet: plan against the template's default schema
-            template_id = job_change.detail["templateId"]
-            schema = await session.cached(f"template-schema:{template_id}",
-                                          lambda: session.graph.get(template_schema_path(app.sp_id, template_id)))
-            info["note"] = f"no provisioning job yet: planned against the {template_id!r} template's default schema"
-        elif job_change is not None:
-            # a job created a moment ago may answer 404 on its schema for a while (replication)
-            schema = await until_readable(lambda: read_schema(session, job), session.options.get("poll_delays"))
-        else:
-            schema = await read_schema(session, job)
-    except GraphError as e:
-        return failed(STEP, e, changes, "reading the provisioning schema")
-    try:
-        p = plan(schema, multi_role=multi)
-    except SchemaError as e:
-        return StepResult(step=STEP, status="failed", changes=changes, warnings=warnings, error=e.message, fix=e.fix)
+    job = await read_job(session)
     if job is not None:
-        info["jobId"] = job.get("id")
+        return Current(app=app, job=job, schema=await read_schema(session, job), template_id=job.get("templateId"))
+    try:
+        templates = await read_templates(session)
+    except GraphError as e:
+        if e.status not in (400, 404):
+            raise
+        templates = []
+    template_id, fallbacks = template_choice(templates)
+    try:
+        schema = await session.cached(f"template-schema:{template_id}",
+                                      lambda: session.graph.get(template_schema_path(app.sp_id, template_id)))
+        why = None
+    except GraphError as e:  # the template is not listed for this app (docs/graph-assumptions.md): plan after creating
+        if e.status not in (400, 403, 404):
+            raise
+        schema, why = None, e.headline
+    return Current(app=app, job=None, schema=schema, template_id=template_id, fallbacks=fallbacks,
+                   schema_unreadable=why)
+
+
+def plan(current: Current, desired, facts: Facts) -> Plan:
+    """Pure: the job to create (when there is none) and the schema PUT that maps the user's role."""
+    multi = desired.options.multi_role
+    changes: list[Change] = []
+    ops: list[Operation] = []
+    info: dict[str, Any] = {}
+    app = current.app
+    if current.job is None:
+        changes.append(Change(action="create", target=f"provisioning job (template {current.template_id})",
+                              detail={"templateId": current.template_id}))
+        ops.append(Operation(kind="create-job", method="POST", path=f"/servicePrincipals/{seg(app.sp_id)}"
+                                                                    "/synchronization/jobs",
+                             body={"templateId": current.template_id}, why=", ".join(current.fallbacks)))
+        provides: dict[str, Any] = {"job_planned": True, "template_id": current.template_id}
+    else:
+        info["jobId"] = current.job.get("id")
+        provides = {"job": current.job, "template_id": current.job.get("templateId")}
+    mode = MULTI if multi else SINGLE
+    if current.schema is None:
+        info["note"] = ("the template's default schema cannot be read before the job exists "
+                        f"({current.schema_unreadable}): the mapping is planned and checked once the job is created")
+        changes.append(Change(action="create", target=_target_label(mode), detail={"expression": mode.expression}))
+        ops.append(Operation(kind="put-schema", method="PUT", path="(the new job)/schema", body=None))
+        return Plan(step=NAME, changes=changes, operations=ops, info={**info, "mode": mode.name}, provides=provides)
+    try:
+        p = schema_change(current.schema, multi_role=multi)
+    except SchemaError as e:
+        return Plan(step=NAME, changes=changes, error=e.message, fix=e.fix, provides=provides)
+    if current.job is None:
+        info["note"] = f"no provisioning job yet: planned against the {current.template_id!r} template's default schema"
     info["ruleId"] = p.rule_id
     info["mode"] = p.mode
-    result = outcome(STEP, changes + p.changes, session.dry_run, warnings=warnings + p.warnings, info=info)
-    if session.dry_run or p.new_schema is None:
-        return result
-    session.progress("writing the provisioning schema...")
+    if current.job is None or p.new_schema is not None:
+        path = (f"{job_path(app.sp_id, current.job['id'])}/schema" if current.job is not None
+                else "(the new job)/schema")
+        ops.append(Operation(kind="put-schema", method="PUT", path=path, body=p.new_schema))
+    return Plan(step=NAME, changes=changes + p.changes, operations=ops, warnings=p.warnings, info=info,
+                provides=provides)
+
+
+async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
+    app = await session.app()
+    result = plan.result("changed")
+    provides = dict(plan.provides)
+    created = next((op for op in plan.operations if op.kind == "create-job"), None)
+    job = provides.get("job")
+    if created is not None:
+        fallbacks = [t for t in created.why.split(", ") if t]
+        try:
+            job, template_id, warnings = await create_job(session, created.body["templateId"], fallbacks)
+        except GraphError as e:
+            return failed(NAME, e, plan.changes, "creating the provisioning job"), {}
+        result.warnings.extend(warnings)
+        result.changes[0].detail["jobId"] = job.get("id")
+        result.info["jobId"] = job.get("id")
+        result.info.pop("note", None)  # planned against the template: the job now exists
+        provides = {"job": job, "template_id": template_id}
+    put = next((op for op in plan.operations if op.kind == "put-schema"), None)
+    if put is None:
+        return result, provides
+    path = f"{job_path(app.sp_id, job['id'])}/schema"
+    body = put.body
     try:
-        await session.graph.put(f"{job_path(app.sp_id, job['id'])}/schema", p.new_schema)
+        if created is not None:
+            # the new job's own schema: it may answer 403/404 for a while (replication), and it is what is written
+            schema = await until_readable(lambda: read_schema(session, job))
+            try:
+                p = schema_change(schema, multi_role=session.options.multi_role)
+            except SchemaError as e:
+                return StepResult(step=NAME, status="failed", changes=result.changes, warnings=result.warnings,
+                                  error=e.message, fix=e.fix), provides
+            body = p.new_schema
+            result.info.update(ruleId=p.rule_id, mode=p.mode)
+        if body is not None:
+            session.progress("writing the provisioning schema...")
+            # right after the job was created, its schema may refuse a write while Graph replicates
+            await until_readable(lambda: session.graph.put(path, body)) if created is not None \
+                else await session.graph.put(path, body)
+            session.known("schema", body)
     except GraphError as e:
         session.forget("schema")
-        return failed(STEP, e, result.changes, "writing the provisioning schema")
-    session.remember("schema", p.new_schema)
-    return result
+        return failed(NAME, e, result.changes, "writing the provisioning schema"), provides
+    return result, provides

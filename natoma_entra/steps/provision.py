@@ -24,7 +24,7 @@ from typing import Any
 from ..graph.errors import GraphError
 from ..graph.lookups import find_user
 from ..results import Change, StepResult
-from ..roles import DISPLAY_NAME, ROLE_VALUES
+from ..natoma_roles import DISPLAY_NAME, ROLE_VALUES
 from ..session import Session
 from .common import failed
 from .job import job_path, read_job, read_schema
@@ -252,8 +252,8 @@ def request_body(rule_id: str, user_id: str) -> dict:
 
 async def post_on_demand(session: Session, path: str, body: dict) -> dict | None:
     """POST provisionOnDemand; on 429 wait Retry-After (or back off) and try again, MAX_ATTEMPTS in all."""
-    sleep = session.options.get("sleep") or asyncio.sleep
-    attempts = int(session.options.get("max_attempts") or MAX_ATTEMPTS)
+    sleep = session.command_options.get("sleep") or asyncio.sleep
+    attempts = int(session.command_options.get("max_attempts") or MAX_ATTEMPTS)
     for attempt in range(1, attempts + 1):
         try:
             return await session.graph.post(path, body, retry=False)
@@ -275,9 +275,9 @@ async def post_on_demand(session: Session, path: str, body: dict) -> dict | None
 async def run(session: Session) -> StepResult:
     from .mapping import SchemaError, locate
 
-    ref = session.options["user"]
+    ref = session.command_options["user"]
     user = await find_user(session.graph, ref)  # UsageError (exit 2) for an unknown or ambiguous user
-    if session.options.get("verify") and not session.dry_run:
+    if session.command_options.get("verify") and not session.command_options.get("dry_run"):
         session.scim_token()  # no token for --verify is bad input: say so before anything is provisioned
     upn = user.get("userPrincipalName") or user.get("id")
     info: dict[str, Any] = {"user": upn, "userId": user.get("id"), "result": None, "errorCode": None, "role": None,
@@ -303,7 +303,7 @@ async def run(session: Session) -> StepResult:
                           fix="restore the default mappings (Provisioning -> Mappings), then run again")
     info["ruleId"] = rule_id
     body = request_body(rule_id, user["id"])
-    if session.dry_run:
+    if session.command_options.get("dry_run"):
         return StepResult(step=STEP, status="planned", info=info,
                           changes=[Change(action="update", target=f"provision on demand: {upn}",
                                           detail={"why": "dry run: nothing sent", "body": body})])
@@ -350,7 +350,7 @@ async def run(session: Session) -> StepResult:
                        + (f" ({'; '.join(verdict.problems)})" if verdict.problems else ""),
         }[verdict.outcome]
         result = StepResult(step=STEP, status="failed", info=info, warnings=warnings, error=error, fix=fix_for(verdict))
-    if session.options.get("verify"):
+    if session.command_options.get("verify"):
         await verify(session, result, upn, verdict)
     return result
 
@@ -379,7 +379,7 @@ async def verify(session: Session, result: StepResult, upn: str, verdict: Verdic
         result.fix = result.fix or "set url in the [scim] table of the config file (or pass --scim-url)"
         return
     token = session.scim_token()
-    factory = session.options.get("scim_http")
+    factory = session.scim_http
     session.progress(f"reading {upn} back from Natoma ({url}) ...")
     try:
         found = await asyncio.to_thread(read_user_roles, url, token, upn, factory)

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 from ..graph.errors import GraphError
 from ..graph.odata import seg
+from ..natoma_roles import NATOMA_ROLES, ROLE_VALUES
 from ..results import Change, StepResult
-from ..roles import NATOMA_ROLES
-from ..session import Session
-from .common import failed, outcome, wait_until
+from .base import Facts, Operation, Plan
+from .common import failed, wait_until
 
-STEP = "roles"
+NAME = "roles"
 MEMBER_TYPES = ["User"]  # the portal's "Users/Groups" (approle.md: users and groups by setting ["User"])
 # Template default roles (msiam_access, User): never pruned.
 TEMPLATE_ROLE_IDS = {"b9632174-c057-4f7e-951b-be3adc52bfe6", "18d14569-c3bd-439b-9a66-3a2aee01d14f"}
@@ -75,14 +75,14 @@ def _differences(role: dict, display: str, value: str) -> list[str]:
 
 
 @dataclass
-class RolesPlan:
+class RolePatches:
     changes: list[Change]
     patches: list[list[dict]] = field(default_factory=list)  # each a whole appRoles collection, in order
     warnings: list[str] = field(default_factory=list)
     final: list[dict] = field(default_factory=list)
 
 
-def plan(current: list[dict], app_id: str, *, prune: bool = False) -> RolesPlan:
+def role_patches(current: list[dict], app_id: str, *, prune: bool = False) -> RolePatches:
     """Pure: the PATCH bodies that bring `current` to the three Natoma roles, keeping everything else."""
     changes: list[Change] = []
     warnings: list[str] = []
@@ -142,15 +142,15 @@ def plan(current: list[dict], app_id: str, *, prune: bool = False) -> RolesPlan:
         patches.append(first)
     if any(c.action != "none" for c in changes):
         patches.append(final)
-    return RolesPlan(changes=changes, patches=patches, warnings=warnings, final=final)
+    return RolePatches(changes=changes, patches=patches, warnings=warnings, final=final)
 
 
-def _roles_path(session_app) -> str:
+def roles_path(app) -> str:
     # Template-instantiated apps have a local application object: roles go there. Apps without one (multi-tenant,
     # published elsewhere) carry their roles on the service principal (approle.md `origin`; graph-api.md section 2).
-    if session_app.application is not None:
-        return f"/applications/{seg(session_app.application['id'])}"
-    return f"/servicePrincipals/{seg(session_app.sp_id)}"
+    if app.application is not None:
+        return f"/applications/{seg(app.application['id'])}"
+    return f"/servicePrincipals/{seg(app.sp_id)}"
 
 
 def current_roles(app) -> list[dict]:
@@ -163,42 +163,74 @@ def sp_shows(sp_roles: list[dict], wanted: list[dict]) -> bool:
     return all((r["id"], r.get("value"), bool(r.get("isEnabled"))) in seen for r in wanted)
 
 
-async def run(session: Session) -> StepResult:
+def natoma_roles_of(final: list[dict]) -> list[dict]:
+    return [r for r in final if r.get("value") in ROLE_VALUES and r.get("isEnabled")]
+
+
+# -- the step ---------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Current:
+    app: object  # graph.lookups.App
+    roles: list[dict]  # where the roles are defined (the application, else the service principal)
+    sp_roles: list[dict]  # what the service principal shows
+    assignments: list[dict] | None = None  # read only with --prune (who would lose a pruned role)
+
+
+async def read(session) -> Current:
     app = await session.app()
-    p = plan(current_roles(app), app.app_id, prune=bool(session.options.get("prune")))
-    pruned = {c.detail["id"] for c in p.changes if c.action == "delete"}
-    if pruned:  # removing a role that is still assigned takes access away from its holders: say so
+    assignments = None
+    if session.options.prune:
         from .assignments import read_assignments
 
-        for a in await read_assignments(session):
-            if a.get("appRoleId") in pruned:
-                p.warnings.append(f"--prune removes a role still assigned to {a.get('principalDisplayName')!r} "
-                                  f"({a.get('principalType')}); it loses that access to the app")
-    result = outcome(STEP, p.changes, session.dry_run, warnings=p.warnings)
-    if session.dry_run or not p.patches:
-        if not session.dry_run:
-            ok = await _wait_for_sp(session, app, p.final)
-            if not ok:
-                result.warnings.append("the service principal does not show all Natoma roles yet; "
-                                       "Graph is still replicating: run `natoma-entra assign` again in a minute")
-        return result
-    path = _roles_path(app)
+        assignments = await read_assignments(session)
+    return Current(app=app, roles=current_roles(app), sp_roles=list(app.service_principal.get("appRoles") or []),
+                   assignments=assignments)
+
+
+def plan(current: Current, desired, facts: Facts) -> Plan:
+    """Pure: the PATCHes that bring the roles to the three Natoma roles, and the role ids later steps assign."""
+    app = current.app
+    d = role_patches(current.roles, app.app_id, prune=desired.options.prune)
+    warnings = list(d.warnings)
+    pruned = {c.detail["id"] for c in d.changes if c.action == "delete"}
+    for a in current.assignments or []:  # removing a role still assigned takes access away from its holders
+        if a.get("appRoleId") in pruned:
+            warnings.append(f"--prune removes a role still assigned to {a.get('principalDisplayName')!r} "
+                            f"({a.get('principalType')}); it loses that access to the app")
+    path = roles_path(app)
+    ops = [Operation(kind="patch-app-roles", method="PATCH", path=path, body={"appRoles": body},
+                     why="disable first (an enabled role cannot be changed)" if i == 0 and len(d.patches) > 1 else "")
+           for i, body in enumerate(d.patches)]
+    wanted = natoma_roles_of(d.final)
+    if not ops and not sp_shows(current.sp_roles, wanted):  # an earlier run's roles are still replicating
+        ops.append(Operation(kind="wait-for-service-principal", method="GET",
+                             path=f"/servicePrincipals/{seg(app.sp_id)}", why="the roles are still replicating"))
+    return Plan(step=NAME, changes=d.changes, operations=ops, warnings=warnings,
+                provides={"role_ids": {r["value"]: r["id"] for r in wanted}}, extra={"final": d.final})
+
+
+async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
+    app = await session.app()
+    final = plan.extra["final"]
+    writes = [op for op in plan.operations if op.method != "GET"]
     try:
-        for body in p.patches:
-            await session.graph.patch(path, {"appRoles": body})
+        for op in writes:
+            await session.graph.patch(op.path, op.body)
     except GraphError as e:
-        return failed(STEP, e, p.changes, "updating the app roles")
-    holder = app.application if app.application is not None else app.service_principal
-    holder["appRoles"] = p.final
+        return failed(NAME, e, plan.changes, "updating the app roles"), plan.provides
+    if writes:
+        holder = app.application if app.application is not None else app.service_principal
+        holder["appRoles"] = final
+    result = plan.result("changed" if plan.pending else "unchanged")
     session.progress("waiting for the service principal to show the roles...")
-    if not await _wait_for_sp(session, app, p.final):
+    if not await _wait_for_sp(session, app, natoma_roles_of(final)):
         result.warnings.append("the service principal does not show the new roles yet (Graph replication); "
                                "run the command again in a minute")
-    return result
+    return result, plan.provides
 
 
-async def _wait_for_sp(session: Session, app, final: list[dict]) -> bool:
-    wanted = [r for r in final if r.get("value") in {v for _, v in NATOMA_ROLES}]
+async def _wait_for_sp(session, app, wanted: list[dict]) -> bool:
     if sp_shows(app.service_principal.get("appRoles") or [], wanted):
         return True
 
@@ -207,4 +239,4 @@ async def _wait_for_sp(session: Session, app, final: list[dict]) -> bool:
         app.service_principal["appRoles"] = sp.get("appRoles") or []
         return sp_shows(app.service_principal["appRoles"], wanted)
 
-    return await wait_until(check, session.options.get("poll_delays"))
+    return await wait_until(check)

@@ -13,13 +13,15 @@ synchronization-synchronizationjob-restart.md, synchronizationjobrestartcriteria
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..graph.errors import GraphError, UsageError
 from ..results import Change, StepResult
-from ..session import Session
-from .common import failed
-from .job import job_path, read_job, refresh_job
+from .base import DRIFTED, MISSING, Facts, Operation, Plan
+from .common import failed, wait_until
+from .job import job_path, read_job
 
-STEP = "start"
+NAME = "start"
 DEFAULT_RESET_SCOPE = "Watermark, Escrows, QuarantineState"  # the portal's "Restart provisioning"
 RESET_SCOPES = ("Watermark", "Escrows", "QuarantineState", "Full", "ForceDeletes")
 REFUSED_SCOPES = {"None": "use `natoma-entra start` without --restart instead",
@@ -114,7 +116,7 @@ def cycle_warnings(info: dict) -> list[str]:
     return out
 
 
-def plan(job: dict, *, restart: bool = False, reset_scope: str | None = None) -> tuple[str, Change]:
+def start_decision(job: dict, *, restart: bool = False, reset_scope: str | None = None) -> tuple[str, Change]:
     """Pure: ("start" | "restart" | "none", the change)."""
     code, schedule = job_state(job)
     now = f"status {code}, schedule {schedule}"
@@ -133,73 +135,98 @@ def plan(job: dict, *, restart: bool = False, reset_scope: str | None = None) ->
 
 # -- the step -----------------------------------------------------------------------------------------------------
 
-async def _configured(session: Session) -> bool | None:
-    """Are admin credentials saved? None when the secrets cannot be read (then Graph's answer to start decides)."""
-    if session.dry_run and session.peek("credentials_planned"):
-        return True
+@dataclass
+class Current:
+    app: object
+    job: dict | None
+    credentials_saved: bool | None  # None: the secrets cannot be read (then Graph's answer to start decides)
+
+
+async def read(session) -> Current:
     from .credentials import has_token, read_secrets
 
-    try:
-        stored = await read_secrets(session)
-    except GraphError:
-        return None
-    if not stored:  # none saved, or a service that does not let us read them (then start's answer decides)
-        return None if session.peek("secrets_unreadable") else False
-    return bool(stored.get("BaseAddress")) and has_token(stored)
+    app = await session.app()
+    job, secrets = await session.graph.gather(read_job(session), read_secrets(session))
+    saved = (bool(secrets.values.get("BaseAddress")) and has_token(secrets.values)) if secrets.readable else None
+    return Current(app=app, job=job, credentials_saved=saved)
 
 
-def _no_credentials(info: dict | None = None, error: str | None = None) -> StepResult:
-    return StepResult(step=STEP, status="failed", info={**(info or {}), "state": "not configured"},
-                      error=error or "the provisioning job has no admin credentials (Tenant URL and secret token)",
-                      fix="run natoma-entra credentials first")
+def _never_ran(job: dict) -> bool:
+    code, _ = job_state(job)
+    return code in ("NotConfigured", "NotRun") and not (job.get("status") or {}).get("lastExecution")
 
 
-async def run(session: Session) -> StepResult:
-    restart = bool(session.options.get("restart"))
-    reset_scope = session.options.get("reset_scope")
-    try:
-        job = await read_job(session)
-    except GraphError as e:
-        return failed(STEP, e, what="reading the provisioning job")
+def plan(current: Current, desired, facts: Facts) -> Plan:
+    """Pure: start (or restart) the job unless it is running; nothing when it runs."""
+    opts = desired.options
+    job = current.job or facts.job
     if job is None:
-        if session.dry_run and session.peek("job_planned"):
-            return StepResult(step=STEP, status="planned", info={"state": "missing"}, changes=[
-                Change(action="update", target="provisioning job: start", detail={"why": "once it is created"})])
-        return StepResult(step=STEP, status="failed", info={"state": "no job"},
-                          error="the app has no provisioning job yet",
-                          fix="run natoma-entra mapping (or setup)")
-    action, change = plan(job, restart=restart, reset_scope=reset_scope)
+        if facts.job_planned:
+            return Plan(step=NAME, state=MISSING, changes=[
+                Change(action="update", target="provisioning job: start", detail={"why": "once it is created"})],
+                operations=[Operation(kind="start", method="POST", path="(the new job)/start")])
+        return Plan(step=NAME, info={"state": "no job"}, error="the app has no provisioning job yet",
+                    fix="run natoma-entra mapping (or setup)")
+    action, change = start_decision(job, restart=opts.restart, reset_scope=opts.reset_scope)
     before = job_info(job)
     if action == "none":
-        return StepResult(step=STEP, status="unchanged", changes=[change], info={**before, "state": "running"},
-                          warnings=cycle_warnings(before))
-    configured = await _configured(session)
-    if configured is False:
-        return _no_credentials(before)
-    scope_warnings = []
-    if action == "restart" and any(w in normalize_reset_scope(reset_scope) for w in ("ForceDeletes", "Full")):
-        scope_warnings.append(f"reset scope {normalize_reset_scope(reset_scope)!r}: the next cycle re-evaluates every "
-                              "user and may delete or disable accounts in Natoma")
-    if session.dry_run:
-        # for status: a job that is not running is missing; a quarantined one has drifted
-        state = "drifted" if before.get("status") == "Quarantine" else "missing"
-        return StepResult(step=STEP, status="planned", changes=[change], info={**before, "state": state},
-                          warnings=scope_warnings)
+        return Plan(step=NAME, changes=[change], info={**before, "state": "running"}, warnings=cycle_warnings(before))
+    saved = True if facts.credentials_planned or facts.credentials_saved else current.credentials_saved
+    if saved is False:
+        return Plan(step=NAME, info={**before, "state": "not configured"},
+                    error="the provisioning job has no admin credentials (Tenant URL and secret token)",
+                    fix="run natoma-entra credentials first")
+    warnings = []
+    scope = normalize_reset_scope(opts.reset_scope)
+    if action == "restart" and any(w in scope for w in ("ForceDeletes", "Full")):
+        warnings.append(f"reset scope {scope!r}: the next cycle re-evaluates every user and may delete or disable "
+                        "accounts in Natoma")
+    path = job_path(current.app.sp_id, job["id"])
+    op = (Operation(kind="restart", method="POST", path=f"{path}/restart", body=restart_body(opts.reset_scope))
+          if action == "restart" else Operation(kind="start", method="POST", path=f"{path}/start"))
+    # for status: a job that never ran is missing; a paused or quarantined one has drifted (docs/status.md)
+    state = MISSING if action == "start" and _never_ran(job) else DRIFTED
+    return Plan(step=NAME, changes=[change], operations=[op], info=before, warnings=warnings,
+                state=state, extra={"unsure_credentials": saved is None})
+
+
+async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
     app = await session.app()
+    job = facts.job or await read_job(session)
+    op = plan.operations[0]
+    restart = op.kind == "restart"
     path = job_path(app.sp_id, job["id"])
     try:
-        if action == "restart":
-            await session.graph.post(f"{path}/restart", restart_body(reset_scope), retry=False)
+        if restart:
+            await session.graph.post(f"{path}/restart", op.body, retry=False)
         else:
             await session.graph.post(f"{path}/start", retry=False)
     except GraphError as e:
-        if e.status == 400 and configured is None and "credential" in (e.message or "").lower():
-            return _no_credentials(before, f"{action} was refused: {e.message}")
-        return failed(STEP, e, what=f"{'restarting' if action == 'restart' else 'starting'} the provisioning job")
+        if e.status == 400 and plan.extra.get("unsure_credentials") and "credential" in (e.message or "").lower():
+            return StepResult(step=NAME, status="failed", info={**plan.info, "state": "not configured"},
+                              error=f"{op.kind} was refused: {e.message}",
+                              fix="run natoma-entra credentials first"), {}
+        return failed(NAME, e, plan.changes, f"{'restarting' if restart else 'starting'} the provisioning job"), {}
+    # A 2xx counts only when the job reads back running (or in a fresh cycle): an answer from something that is not
+    # Graph (a proxy, a wrong --graph-endpoint) must not show "started".
+    seen: list[dict] = []
+
+    async def running() -> bool:
+        session.forget("job")
+        now = await read_job(session)
+        seen[:] = [now or {}]
+        return now is not None and (is_running(now) or job_state(now)[0] == "Quarantine")
+
     try:
-        job = await refresh_job(session) or job
+        confirmed = await wait_until(running)
     except GraphError:
-        pass  # the start went through; the state is only for the report
-    info = {**job_info(job), "state": "restarted" if action == "restart" else "started"}
-    return StepResult(step=STEP, status="changed", changes=[change], info=info,
-                      warnings=scope_warnings + cycle_warnings(info))
+        confirmed, seen[:] = False, [job]
+    info = {**job_info(seen[0] or job), "state": "restarted" if restart else "started"}
+    if not confirmed:
+        code, schedule = job_state(seen[0] or {})
+        return StepResult(step=NAME, status="failed", changes=plan.changes, info=info,
+                          error=f"Graph accepted the {op.kind} but the job still reads status {code}, schedule "
+                                f"{schedule}",
+                          fix="run natoma-entra status in a minute; if it stays so, check --graph-endpoint or a proxy"), {}
+    return StepResult(step=NAME, status="changed", changes=plan.changes, info=info,
+                      warnings=plan.warnings + cycle_warnings(info)), {"job": seen[0]}

@@ -94,20 +94,25 @@ def test_group_with_another_role_is_a_conflict_warning_then_replace_removes_it(s
     assert ("Natoma Admins", "User") not in held and ("Natoma Admins", "admin") in held
 
 
-def test_prune_removes_only_unconfigured_groups_in_natoma_roles(sandbox, add_assignment):
+def test_prune_removes_only_unconfigured_grants_of_natoma_roles(sandbox, add_assignment):
     sandbox.cli("roles")
     t = sandbox.tenant()
     add_assignment(t, group_id("Natoma Contractors"), "Group", role_id(t, "member"))  # ours, not configured
-    add_assignment(t, user_id("Alex Wilber"), "User", role_id(t, "AppAdmin"))  # a user: never pruned
+    add_assignment(t, user_id("Alex Wilber"), "User", role_id(t, "AppAdmin"))  # a user granted our role by hand
     add_assignment(t, group_id("Natoma Contractors"), "Group", USER_ROLE_ID)  # another role: never pruned
     sandbox.save(t)
-    sandbox.cli("assign")
-    assert ("Natoma Contractors", "member") in assignments(sandbox.tenant())  # no --prune: kept
+    r = sandbox.cli("assign", "--output", "json")
+    assert r.code == 0
+    # privilege drift is said, and kept without --prune
+    assert any("Natoma Contractors" in w and "Alex Wilber" in w and "--prune" in w for w in r.json()["warnings"])
+    assert ("Natoma Contractors", "member") in assignments(sandbox.tenant())
+    assert ("Alex Wilber", "AppAdmin") in assignments(sandbox.tenant())
     r = sandbox.cli("assign", "--prune")
     assert r.code == 0, r.err
     held = assignments(sandbox.tenant())
-    assert ("Natoma Contractors", "member") not in held
-    assert ("Alex Wilber", "AppAdmin") in held and ("Natoma Contractors", "User") in held
+    # every grant of a Natoma role to a principal that is not configured goes (group or user); other roles stay
+    assert ("Natoma Contractors", "member") not in held and ("Alex Wilber", "AppAdmin") not in held
+    assert ("Natoma Contractors", "User") in held
 
 
 def test_group_configured_for_two_roles_is_refused(sandbox):
@@ -125,7 +130,7 @@ def test_already_exists_answer_counts_as_success(sandbox, monkeypatch, add_assig
 
     async def stale(session):  # our read happened before the other run's write
         await real(session)
-        session.remember("assignments", [])
+        session.known("assignments", [])
         return []
 
     t = sandbox.tenant()

@@ -56,7 +56,7 @@ def _source(kind: str, token: str, sandbox, tmp_path, monkeypatch) -> tuple[list
 
         monkeypatch.setattr(defaults, "SANDBOX_SCIM_TOKEN", None)  # no sandbox fallback: ask the person
         monkeypatch.setattr(sys, "stdin", _Tty())
-        monkeypatch.setattr(token_mod, "_prompt", lambda: token)
+        monkeypatch.setattr(token_mod, "_prompt", lambda *pause: token)
         return [], None
     raise AssertionError(kind)
 

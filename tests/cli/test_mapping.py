@@ -8,7 +8,7 @@ import pytest
 
 from natoma_entra.graph.client import GraphClient
 from natoma_entra.graph.errors import GraphError
-from natoma_entra.roles import MULTI_ROLE_TARGET, SINGLE_ROLE_TARGET
+from natoma_entra.natoma_roles import MULTI_ROLE_TARGET, SINGLE_ROLE_TARGET
 from natoma_entra.sandbox.schema_template import USER_RULE_ID
 from natoma_entra.steps.mapping import attribute_definition, role_mapping
 

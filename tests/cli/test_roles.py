@@ -1,7 +1,7 @@
 """`natoma-entra roles` against the sandbox: create, re-run without writes, foreign and drifted roles, lag, prune."""
 
 
-from natoma_entra.roles import NATOMA_ROLES
+from natoma_entra.natoma_roles import NATOMA_ROLES
 from natoma_entra.sandbox.state import MSIAM_ACCESS_ROLE_ID, USER_ROLE_ID
 
 

@@ -59,7 +59,8 @@ def test_json_output_after_a_global_option_value_names_the_command(sandbox):
 def test_hidden_prompt_pauses_the_spinner_and_reads_the_token(monkeypatch):
     import typer
 
-    from natoma_entra.cli import context, token
+    from natoma_entra.cli import token
+    from natoma_entra.cli.application import Application
 
     events = []
 
@@ -75,6 +76,7 @@ def test_hidden_prompt_pauses_the_spinner_and_reads_the_token(monkeypatch):
         return "fake-typed-token"
 
     monkeypatch.setattr(typer, "prompt", fake_prompt)
-    monkeypatch.setattr(context, "_ACTIVE_SPINNER", [FakeSpinner()])
-    assert token._prompt() == "fake-typed-token"
+    app = Application()
+    app._spinner = FakeSpinner()  # the spinner the application shows at a terminal
+    assert token._prompt(app.spinner_paused) == "fake-typed-token"
     assert events == ["stop", ("prompt", True, True), "start"]

@@ -58,18 +58,19 @@ def test_no_job_says_run_mapping(sandbox):
 
 
 def test_job_without_credentials_says_run_credentials(sandbox):
-    # create the job only (what mapping does), through the steps' own ensure_job
+    # create the job only (what mapping does), through the steps' own create_job
     import asyncio
 
-    from natoma_entra.cli.context import Globals, build_run, load_config
-    from natoma_entra.steps.job import ensure_job
+    from natoma_entra.cli.application import Application
+    from natoma_entra.cli.context import build_run, load_config
+    from natoma_entra.steps.job import create_job
 
-    g = Globals(sandbox=True, sandbox_state=sandbox.path)
+    g = Application(sandbox=True, sandbox_state=sandbox.path)
     run = build_run(g, load_config(g))
 
     async def make():
         try:
-            return await ensure_job(run.session)
+            return await create_job(run.session, "scim", [])
         finally:
             await run.session.graph.close()
 

@@ -58,14 +58,15 @@ def test_removed_assignment_is_missing(sandbox):
     assert any(c["target"] == "Natoma Members -> Member" for c in r.json()["steps"][1]["changes"] if c["action"] == "create")
 
 
-def test_paused_job_is_missing_and_quarantined_job_drifted(sandbox):
+def test_paused_job_and_quarantined_job_are_drifted_and_a_job_never_started_is_missing(sandbox):
+    """docs/status.md: a start that was never made is missing; a paused or quarantined job (an update) drifted."""
     sandbox.cli("setup")
     t = sandbox.tenant()
     job = next(iter(t.state["jobs"][t.find_sp("Natoma")["id"]].values()))
     job["schedule"]["state"] = "Paused"
     job["status"]["code"] = "Paused"
     sandbox.save(t)
-    assert states(sandbox.cli("status", "--output", "json").json())["start"] == "missing"
+    assert states(sandbox.cli("status", "--output", "json").json())["start"] == "drifted"
     t = sandbox.tenant()
     job = next(iter(t.state["jobs"][t.find_sp("Natoma")["id"]].values()))
     job["schedule"]["state"] = "Active"
@@ -78,6 +79,11 @@ def test_paused_job_is_missing_and_quarantined_job_drifted(sandbox):
     start = doc["steps"][4]["info"]
     assert "EncounteredQuarantineException" in start["quarantine"] and start["last_cycle"]
     assert "EncounteredQuarantineException" in sandbox.cli("status").out
+    t = sandbox.tenant()
+    job = next(iter(t.state["jobs"][t.find_sp("Natoma")["id"]].values()))
+    job["schedule"]["state"], job["status"] = "Disabled", {"code": "NotConfigured"}
+    sandbox.save(t)
+    assert states(sandbox.cli("status", "--output", "json").json())["start"] == "missing"
 
 
 def test_graph_failure_in_status_exits_1(sandbox, monkeypatch):

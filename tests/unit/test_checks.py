@@ -1,9 +1,9 @@
-"""The pure checks (natoma_entra/checks.py) over hand-built DoctorStates: no Graph, no sandbox."""
+"""The pure checks (natoma_entra/doctor/checks.py) over hand-built DoctorStates: no Graph, no sandbox."""
 from __future__ import annotations
 
 import copy
 
-from natoma_entra.checks import (DEFAULT_ACCESS, ConfiguredGroup, DoctorState, ReadError, check_credentials,
+from natoma_entra.doctor.checks import (DEFAULT_ACCESS, ConfiguredGroup, DoctorState, ReadError, check_credentials,
                                  check_groups, check_job, check_mapping, check_multiple, check_nested,
                                  check_role_missing, check_roles, check_user, checks, mapping_mode)
 from natoma_entra.steps.mapping import MULTI, SINGLE, role_mapping

@@ -1,40 +1,22 @@
-"""Choosing the provisioning template: 'scim' when offered, else the one other template (said), else an error."""
-import asyncio
-
-import pytest
-
-from natoma_entra.config import Config
-from natoma_entra.graph.errors import UsageError
-from natoma_entra.session import Session
-from natoma_entra.steps.job import choose_template, pick_job
+"""Choosing the provisioning template: "scim" first, whatever the template list says (Microsoft documents POST jobs
+{"templateId": "scim"} for non-gallery apps, not what GET templates lists); the listed templates are fallbacks."""
+from natoma_entra.steps.job import pick_job, template_choice
 
 
-def session_with(templates):
-    s = Session(graph=None, config=Config(app="Natoma"))
-    s.remember("app", type("App", (), {"sp_id": "sp"})())
-    s.remember("templates", templates)
-    return s
+def test_scim_first_even_when_listed_among_others():
+    assert template_choice([{"id": "customappsso"}, {"id": "scim"}]) == ("scim", ["customappsso"])
 
 
-def test_scim_is_chosen_when_offered():
-    assert asyncio.run(choose_template(session_with([{"id": "customappsso"}, {"id": "scim"}]))) == ("scim", None)
+def test_scim_first_when_the_list_is_empty():
+    assert template_choice([]) == ("scim", [])
 
 
-def test_the_one_other_template_is_used_and_said():
-    tid, warning = asyncio.run(choose_template(session_with([{"id": "customappsso"}])))
-    assert tid == "customappsso" and "customappsso" in warning and "no 'scim' template" in warning
+def test_scim_first_when_only_other_templates_are_listed_and_they_are_the_fallbacks_in_order():
+    assert template_choice([{"id": "a"}, {"id": "b"}]) == ("scim", ["a", "b"])
 
 
-def test_no_template_means_the_app_cannot_provision():
-    with pytest.raises(UsageError) as e:
-        asyncio.run(choose_template(session_with([])))
-    assert "non-gallery" in e.value.fix
-
-
-def test_several_templates_without_scim_is_an_error_listing_them():
-    with pytest.raises(UsageError) as e:
-        asyncio.run(choose_template(session_with([{"id": "a"}, {"id": "b"}])))
-    assert "a, b" in str(e.value)
+def test_malformed_entries_are_ignored():
+    assert template_choice([{"id": None}, "x", {"displayName": "no id"}, {"id": "c"}]) == ("scim", ["c"])
 
 
 def test_pick_job_prefers_the_scim_job():

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from natoma_entra.roles import MULTI_ROLE_TARGET, SINGLE_ROLE_TARGET
+from natoma_entra.natoma_roles import MULTI_ROLE_TARGET, SINGLE_ROLE_TARGET
 from natoma_entra.sandbox.schema_template import default_schema
 from natoma_entra.steps.mapping import (
-    SchemaError, attribute_definition, expression_of, plan, role_mapping, role_source,
+    SchemaError, attribute_definition, expression_of, role_mapping, role_source,
 )
+from natoma_entra.steps.mapping import schema_change as plan  # the pure schema planner
 
 # Copies of ../shared/graph-examples files (Microsoft documentation examples), so these tests never skip.
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "graph-examples"

@@ -18,15 +18,15 @@ import asyncio
 from typing import Any, Awaitable
 
 from .checks import ConfiguredGroup, DoctorState, ReadError, checks
-from .graph.errors import GraphError, NatomaEntraError
-from .graph.lookups import GROUP_FIELDS, find_group, find_user
-from .graph.odata import literal, seg
-from .results import Report, StepResult
-from .session import Session
-from .steps.assignments import read_assignments
-from .steps.credentials import has_token, is_test_failure, read_secrets, test_reason, validate_body
-from .steps.job import read_job, read_schema
-from .steps.roles import current_roles
+from ..graph.errors import GraphError, NatomaEntraError
+from ..graph.lookups import GROUP_FIELDS, find_group, find_user
+from ..graph.odata import literal, seg
+from ..results import Report, StepResult
+from ..session import Session
+from ..steps.assignments import read_assignments
+from ..steps.credentials import has_token, read_secrets, test_saved
+from ..steps.job import read_job, read_schema
+from ..steps.roles import current_roles
 
 CONCURRENCY = 8
 MEMBER_FIELDS = "id,displayName,userPrincipalName"
@@ -86,8 +86,9 @@ async def read_state(session: Session, *, user: str | None = None, concurrency: 
         attempt("secrets", "the saved credentials", limited(read_secrets(session))),
         attempt("user", f"user {user!r}", limited(find_user(graph, user))) if user else _none(),
     )
-    state.configured, state.assignments, state.job, state.secrets, state.user = results
-    state.secrets_unreadable = bool(session.peek("secrets_unreadable"))
+    state.configured, state.assignments, state.job, secrets, state.user = results
+    if secrets is not None:
+        state.secrets, state.secrets_unreadable = secrets.values, not secrets.readable
     for c in state.configured:
         if c.group:
             state.groups[c.group["id"]] = c.group
@@ -152,18 +153,10 @@ async def _schema(session: Session, state: DoctorState, attempt, limited) -> Non
 
 
 async def _connection_test(session: Session, state: DoctorState, limited) -> None:
-    """The portal's Test Connection with the saved credentials (validateCredentials, useSavedCredentials)."""
-    from .steps.credentials import _validate
-
+    """The portal's Test Connection with the saved credentials: the credentials step's own test."""
     try:
-        await limited(_validate(session, state.job, validate_body(saved=True)))
-        state.connection_test = "passed"
-    except GraphError as e:
-        if is_test_failure(e):
-            state.connection_test = test_reason(e)
-        else:
-            state.errors["connection"] = _read_error("the connection test", e)
-    except NatomaEntraError as e:  # no template to test against (no job, no scim template)
+        state.connection_test = await limited(test_saved(session, state.job))
+    except NatomaEntraError as e:  # Graph refused for another reason than the credentials
         state.errors["connection"] = _read_error("the connection test", e)
 
 
@@ -186,8 +179,8 @@ def to_step(check) -> StepResult:
     return StepResult(step=check.name, status="unchanged", info=info, warnings=warnings, fix=check.fix)
 
 
-async def doctor(session: Session) -> Report:
-    state = await read_state(session, user=session.options.get("user"))
+async def run_doctor(session: Session, *, user: str | None = None) -> Report:
+    state = await read_state(session, user=user)
     report = Report(command="doctor", app=state.app or {})
     for c in checks(state):
         report.add(to_step(c))

@@ -1,11 +1,10 @@
-"""Report -> text (people) or JSON (machines). Data on stdout, progress and messages on stderr (design.md 3)."""
+"""A Report as text (people) or JSON (machines): the lines every command's text output is made of."""
 from __future__ import annotations
 
 import json
-import sys
 
-from .results import Change, Report, StepResult
-from .redact import redact
+from ..redact import redact
+from ..results import Change, Report, StepResult
 
 _MARK = {"create": "+", "update": "~", "delete": "-", "none": "="}
 _STATUS_STYLE = {"unchanged": "green", "changed": "yellow", "planned": "cyan", "failed": "red", "skipped": "dim"}
@@ -47,15 +46,10 @@ def step_lines(step: StepResult, dry_run: bool, verbose: bool, quiet: bool = Fal
     return lines
 
 
-def render(report: Report, output: str, *, verbose: bool = False, quiet: bool = False, file=None) -> None:
-    out = file or sys.stdout
-    if output == "json":
-        out.write(to_json(report) + "\n")
-        return
-    from rich.console import Console
+def render(report: Report, console, *, verbose: bool = False, quiet: bool = False, footer: bool = True) -> None:
+    """Each step's lines on `console`; `footer` says "dry run: nothing was written" once, at the end."""
     from rich.text import Text
 
-    console = Console(file=out, highlight=False, soft_wrap=True)
     if report.app and not quiet:
         console.print(Text(redact(f"app: {report.app.get('displayName')} (appId {report.app.get('appId')})"), style="dim"))
     for step in report.steps:
@@ -63,5 +57,5 @@ def render(report: Report, output: str, *, verbose: bool = False, quiet: bool = 
             continue
         for style, text in step_lines(step, report.dry_run, verbose, quiet):
             console.print(Text(redact(text), style=style))
-    if report.dry_run and not quiet:
+    if footer and report.dry_run and not quiet:
         console.print(Text("dry run: nothing was written", style="cyan"))

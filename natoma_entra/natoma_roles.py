@@ -1,4 +1,4 @@
-"""Natoma's three roles, in the guide's words (../shared/guide.md): display name and the case-sensitive value."""
+"""Natoma's three roles and the role mapping, in the guide's words: display name and the case-sensitive value."""
 from __future__ import annotations
 
 # (display name, value): the value is what Natoma receives; keep the mixed case exactly.

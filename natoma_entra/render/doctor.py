@@ -1,10 +1,9 @@
 """Text rendering of `doctor`: a table (check, verdict, details, fix) and a summary line."""
 from __future__ import annotations
 
-import sys
-
-from ..results import Report
 from ..redact import redact
+from ..results import Report
+from .console import table
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 
@@ -24,15 +23,12 @@ def summary_line(report: Report) -> str:
     return f"{total} checks: {c['ok']} ok, {c['warn']} warn, {c['fail']} fail"
 
 
-def render_doctor(report: Report, *, verbose: bool = False, quiet: bool = False, file=None) -> None:
-    from rich.console import Console
+def render_doctor(report: Report, console, *, verbose: bool = False, quiet: bool = False) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
-    console = Console(file=file or sys.stdout, highlight=False, soft_wrap=True)
-    if report.app:
+    if report.app and not quiet:
         console.print(escape(redact(f"app: {report.app.get('displayName')} (appId {report.app.get('appId')})")))
-    table = Table("check", "verdict", "details", "fix")
+    t = table("check", "verdict", "details", "fix")
     for s in report.steps:
         verdict = s.info.get("verdict", "?")
         if quiet and verdict == "ok":
@@ -43,9 +39,9 @@ def render_doctor(report: Report, *, verbose: bool = False, quiet: bool = False,
             lines += [f"  {d}" for d in details]
         else:
             lines += [f"  {d}" for d in details[:4]] + [f"  ... {len(details) - 4} more (--verbose)"]
-        table.add_row(s.step, f"[{_STYLE.get(verdict, 'white')}]{verdict}[/]", escape(redact("\n".join(lines))),
+        t.add_row(s.step, f"[{_STYLE.get(verdict, 'white')}]{verdict}[/]", escape(redact("\n".join(lines))),
                       escape(redact(s.fix or "")))
-    console.print(table)
+    console.print(t)
     c = counts(report)
     style = "red" if c["fail"] else ("yellow" if c["warn"] else "green")
     console.print(f"[{style}]{escape(summary_line(report))}[/]")

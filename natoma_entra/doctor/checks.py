@@ -1,4 +1,4 @@
-"""`doctor`'s checks: the guide's troubleshooting table (../shared/guide.md) as verdicts over one read of the tenant.
+"""`doctor`'s checks: the guide's troubleshooting table as verdicts over one read of the tenant.
 
 Everything here is pure: `checks(state)` looks only at a DoctorState (what doctor.py read) and returns one
 CheckResult per check, each with a verdict (ok / warn / fail), the details behind it and the fix. No Graph call, no
@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .roles import DISPLAY_NAME, NATOMA_ROLES, ROLE_VALUES
+from ..natoma_roles import DISPLAY_NAME, NATOMA_ROLES, ROLE_VALUES
 
 Verdict = Literal["ok", "warn", "fail"]
 DEFAULT_ACCESS = "00000000-0000-0000-0000-000000000000"
@@ -192,13 +192,13 @@ def mapping_mode(schema: dict | None) -> str | None:
     SingleAppRoleAssignment, None when neither (or no readable user mapping)."""
     if not isinstance(schema, dict):
         return None
-    from .steps.mapping import SchemaError, _function_over_assignments, locate
+    from ..steps.mapping import SchemaError, function_over_assignments, locate
 
     try:
         where = locate(schema)
     except SchemaError:
         return None
-    functions = {_function_over_assignments((m or {}).get("source"))
+    functions = {function_over_assignments((m or {}).get("source"))
                  for m in where.object_mapping.get("attributeMappings") or [] if isinstance(m, dict)}
     if functions & {"assertiveapproleassignmentscomplex", "approleassignmentscomplex"}:
         return "multi-role"
@@ -224,10 +224,10 @@ def check_app(state: DoctorState) -> CheckResult:
 
 def check_roles(state: DoctorState) -> CheckResult:
     """Guide step 1: the three roles, enabled, with the exact (case-sensitive) values, and copied to the SP."""
-    from .steps.roles import plan, sp_shows
+    from ..steps.roles import role_patches, sp_shows
 
     app_id = (state.app or {}).get("appId") or ""
-    p = plan(state.app_roles, app_id)
+    p = role_patches(state.app_roles, app_id)
     wrong = [c for c in p.changes if c.action != "none"]
     details: list[str] = []
     for c in wrong:
@@ -452,7 +452,7 @@ def check_nested(state: DoctorState) -> CheckResult:
 def check_mapping(state: DoctorState) -> CheckResult:
     """Guide step 3: SingleAppRoleAssignment([appRoleAssignments]) -> roles[primary eq "True"].value (or the
     multi-role variant AssertiveAppRoleAssignmentsComplex -> roles)."""
-    from .steps.mapping import SchemaError, plan
+    from ..steps.mapping import SchemaError, schema_change
 
     if "job" in state.errors:
         return _error_result(MAPPING, state.errors["job"], "could not read the provisioning job")
@@ -466,7 +466,7 @@ def check_mapping(state: DoctorState) -> CheckResult:
     multi = mode == "multi-role"
     fix = "natoma-entra mapping --multi-role" if multi else "natoma-entra mapping"
     try:
-        p = plan(state.schema, multi_role=multi)
+        p = schema_change(state.schema, multi_role=multi)
     except SchemaError as e:
         return CheckResult(MAPPING, "fail", e.message, fix=e.fix)
     wrong = [c for c in p.changes if c.action != "none"]
@@ -478,7 +478,7 @@ def check_mapping(state: DoctorState) -> CheckResult:
             lines.append(f"{verb}: {c.target}" + (f" ({why})" if why else ""))
         return CheckResult(MAPPING, "fail", "the user mapping does not send the Natoma role as the guide says",
                            details=lines + p.warnings, fix=fix, data={"mode": mode})
-    from .roles import MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, SINGLE_ROLE_EXPRESSION, SINGLE_ROLE_TARGET
+    from ..natoma_roles import MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, SINGLE_ROLE_EXPRESSION, SINGLE_ROLE_TARGET
 
     line = (f"{MULTI_ROLE_EXPRESSION} -> {MULTI_ROLE_TARGET}" if multi
             else f"{SINGLE_ROLE_EXPRESSION} -> {SINGLE_ROLE_TARGET}")
@@ -488,7 +488,7 @@ def check_mapping(state: DoctorState) -> CheckResult:
 
 def check_credentials(state: DoctorState) -> CheckResult:
     """Guide step 4: Tenant URL and Secret Token saved, the connection test passes, scope = assigned only."""
-    from .steps.credentials import MASKED, SCOPE_LABEL, has_token, readable
+    from ..steps.credentials import MASKED, SCOPE_LABEL, has_token, readable
 
     rotate = "NATOMA_SCIM_TOKEN=<a fresh token from Natoma> natoma-entra credentials --rotate"
     if "secrets" in state.errors:
@@ -549,7 +549,7 @@ def check_credentials(state: DoctorState) -> CheckResult:
 
 def check_job(state: DoctorState) -> CheckResult:
     """Guide step 4 "Start provisioning", and "changes not showing" (the 40-minute cycle)."""
-    from .steps.start import is_running, job_info, quarantine_reason
+    from ..steps.start import is_running, job_info, quarantine_reason
 
     if "job" in state.errors:
         return _error_result(JOB, state.errors["job"], "could not read the provisioning job")

@@ -1,0 +1,143 @@
+"""The application object every command is handed (as pypa/hatch's cli/application.py): the global options, the one
+console for data (stdout) and the one for messages (stderr), the spinner, the --verbose log handler, and the sandbox
+knobs. Nothing here is a module global, so several runs in one process (the tests) never see each other's state.
+"""
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+
+class Output(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+@dataclass
+class Application:
+    config_path: Path | None = None
+    flags: dict[str, Any] = field(default_factory=dict)
+    sandbox: bool = False
+    sandbox_state: Path | None = None
+    dry_run: bool = False
+    output: Output = Output.text
+    verbose: bool = False
+    quiet: bool = False
+    strict: bool = False
+    exit_code: bool = False
+    # the sandbox's knobs (tests and benchmarks pass their own), and every sandbox this application's runs opened,
+    # so a caller can read the requests of the run it just made
+    sandbox_options: Any = None
+    opened: list = field(default_factory=list)
+    current_step: str | None = None  # what the run is doing: named when it is interrupted
+    _out: Any = None
+    _err: Any = None
+    _spinner: Any = None
+    _log_handler: Any = None
+
+    # -- consoles ------------------------------------------------------------------------------------------------
+    @property
+    def out(self):
+        """Data: stdout (text reports, tables). Built on first use, so it writes where sys.stdout is then."""
+        if self._out is None:
+            from ..render.console import make_console
+
+            self._out = make_console()
+        return self._out
+
+    @property
+    def err(self):
+        """Progress and messages: stderr, so `--output json | jq` works."""
+        if self._err is None:
+            from ..render.console import make_console
+
+            self._err = make_console(stderr=True)
+        return self._err
+
+    def say(self, msg: str, style: str = "dim") -> None:
+        """A progress message: the spinner's text at a terminal, else a line on stderr (never with --quiet)."""
+        from ..redact import redact
+
+        if self.quiet:
+            return
+        if self._spinner is not None:
+            self._spinner.update(redact(msg))
+            return
+        from rich.text import Text
+
+        self.err.print(Text(redact(msg), style=style))
+
+    def error_line(self, text: str) -> None:
+        """One line on stderr, in every mode (text, json, --quiet): a CI log with stdout captured still shows it."""
+        from ..redact import redact
+
+        sys.stderr.write(redact(text) + "\n")
+        sys.stderr.flush()
+
+    # -- the spinner ---------------------------------------------------------------------------------------------
+    def with_spinner(self, work: Callable[[], Any]) -> Any:
+        """A spinner on stderr while waiting on Graph, only for a person at a terminal (never in CI logs or pipes)."""
+        if self.quiet or self.verbose or not self.err.is_terminal:
+            return work()
+        with self.err.status("talking to Microsoft Graph...") as status:
+            self._spinner = status
+            try:
+                return work()
+            finally:
+                self._spinner = None
+
+    @contextlib.contextmanager
+    def spinner_paused(self):
+        """Stop the spinner while a person types (the hidden SCIM token prompt), then start it again."""
+        spinner = self._spinner
+        if spinner is not None:
+            spinner.stop()
+        try:
+            yield
+        finally:
+            if spinner is not None:
+                spinner.start()
+
+    # -- --verbose -----------------------------------------------------------------------------------------------
+    def setup_logging(self) -> None:
+        import logging
+
+        names = ("natoma_entra", "httpx", "azure.identity")
+        if self._log_handler is not None:
+            for name in names:
+                logging.getLogger(name).removeHandler(self._log_handler)
+            self._log_handler = None
+        # azure-identity logs each failed credential of a chain as a warning; the run reports one line with the fix
+        logging.getLogger("azure").setLevel(logging.DEBUG if self.verbose else logging.CRITICAL)
+        if not self.verbose:
+            return
+        from ..redact import RedactingFilter
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.addFilter(RedactingFilter())
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        for name in names:
+            lg = logging.getLogger(name)
+            lg.setLevel(logging.DEBUG)
+            lg.addHandler(handler)
+        self._log_handler = handler
+
+    def close(self) -> None:
+        import logging
+
+        if self._log_handler is not None:
+            for name in ("natoma_entra", "httpx", "azure.identity"):
+                logging.getLogger(name).removeHandler(self._log_handler)
+            self._log_handler = None
+
+    # -- the sandbox ---------------------------------------------------------------------------------------------
+    def sandbox_state_path(self) -> Path:
+        if self.sandbox_state:
+            return Path(self.sandbox_state).expanduser()
+        base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+        return Path(base) / "natoma-entra" / "sandbox.json"

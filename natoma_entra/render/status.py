@@ -1,0 +1,33 @@
+"""Text rendering of `status`: a table, one row per step (in place / drifted / missing / failed)."""
+from __future__ import annotations
+
+from ..redact import redact
+from ..results import Report
+from .console import table
+from .report import change_line
+
+_STYLE = {"in place": "green", "drifted": "yellow", "missing": "cyan", "failed": "red"}
+
+
+def render_status(report: Report, console, *, verbose: bool = False, quiet: bool = False) -> None:
+    from rich.markup import escape
+
+    if not quiet:
+        console.print(escape(redact(f"app: {report.app.get('displayName')} (appId {report.app.get('appId')})")))
+    t = table("step", "state", "what differs / details")
+    for s in report.steps:
+        state = s.info.get("state", "?")
+        if quiet and state == "in place":
+            continue
+        lines = [change_line(c, True).split(": ", 1)[-1] for c in s.pending]
+        lines += [f"{k}: {v}" for k, v in s.info.items() if k != "state" and not isinstance(v, (dict, list))]
+        lines += [f"! {w}" for w in s.warnings]
+        if s.error:
+            lines.append(f"error: {s.error}")
+        if s.fix:
+            lines.append(f"fix: {s.fix}")
+        t.add_row(s.step, f"[{_STYLE.get(state, 'white')}]{state}[/]", escape(redact("\n".join(lines))))
+    if t.row_count:
+        console.print(t)
+    elif quiet:
+        return

@@ -1,0 +1,30 @@
+"""Text rendering of `setup`: each step's lines, then a summary table and one closing line."""
+from __future__ import annotations
+
+from ..redact import redact
+from ..results import Report
+from .console import table
+from .report import render
+
+_STYLE = {"unchanged": "green", "changed": "yellow", "planned": "cyan", "failed": "red", "skipped": "dim"}
+
+
+def closing_line(report: Report) -> str:
+    if not report.ok:
+        failed = next((s.step for s in report.steps if s.status == "failed"), "a step")
+        return f"stopped: {failed} failed (see its error and fix above); run setup again once it is fixed"
+    if all(s.status == "unchanged" for s in report.steps):
+        return "nothing to do: everything was already in place"
+    return "dry run: nothing was written" if report.dry_run else "done"
+
+
+def render_summary(report: Report, console, *, verbose: bool = False, quiet: bool = False) -> None:
+    render(report, console, verbose=verbose, quiet=quiet, footer=False)
+    if quiet:
+        return
+    t = table("step", "result", "changes", title="Summary")
+    for s in report.steps:
+        n = len(s.pending)
+        t.add_row(s.step, f"[{_STYLE[s.status]}]{s.status}[/]", str(n) if n else "-")
+    console.print(t)
+    console.print(redact(closing_line(report)))
