@@ -28,6 +28,7 @@ class Globals:
     quiet: bool = False
     strict: bool = False
     exit_code: bool = False
+    timeout: float | None = None  # --timeout: the run's budget for Graph (GraphClient deadline)
     # the sandbox's knobs (tests and benchmarks pass their own), and every sandbox this process's runs opened,
     # so a caller can read the requests of the run it just made
     sandbox_options: Any = None
@@ -68,6 +69,9 @@ def load_config(g: Globals, extra_flags: dict | None = None):
 
         defaults = SANDBOX_CONFIG
         flag_url = ((extra_flags or {}).get("scim") or {}).get("url")
+        if flag_url:  # checked before it is compared or echoed (it may hold a password)
+            from ..config import check_scim_flag
+            check_scim_flag(flag_url)
         if flag_url and not is_sandbox_scim_url(flag_url):
             raise UsageError(f"--sandbox talks only to the sandbox's Natoma stand-in, not to {flag_url}",
                              fix=f"drop --scim-url (the sandbox's is {NATOMA_URL}), or drop --sandbox")
@@ -132,7 +136,8 @@ def build_run(g: Globals, config, *, options: dict | None = None, scim_token: Ca
         state_path = sandbox_state_path(g)
         tenant, transport, credential = open_sandbox(state_path, g.sandbox_options)
         g.opened.append((tenant, transport))
-        graph = GraphClient(credential, "https://graph.microsoft.com/v1.0", transport=transport)
+        graph = GraphClient(credential, "https://graph.microsoft.com/v1.0", transport=transport, deadline=g.timeout,
+                            on_wait=g.say)
     else:
         try:
             base = graph_base_url(config.cloud, check_endpoint(config.graph_endpoint) if config.graph_endpoint else None)
@@ -142,7 +147,8 @@ def build_run(g: Globals, config, *, options: dict | None = None, scim_token: Ca
             register(os.environ.get("NATOMA_ENTRA_ACCESS_TOKEN"))
         register(os.environ.get("AZURE_CLIENT_SECRET"))
         credential = build_credential(config.auth, tenant=config.tenant, cloud=config.cloud)
-        graph = GraphClient(credential, base, delegated=config.auth in DELEGATED_MODES, auth=config.auth)
+        graph = GraphClient(credential, base, delegated=config.auth in DELEGATED_MODES, auth=config.auth,
+                            deadline=g.timeout, on_wait=g.say)
     session = Session(graph=graph, config=config, dry_run=g.dry_run, progress=g.say,
                       scim_token=scim_token or (lambda: None), options=options or {})
     if tenant is not None:  # commands that talk to Natoma's SCIM stand-in in process (provision --verify)
