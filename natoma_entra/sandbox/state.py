@@ -175,6 +175,7 @@ class Tenant:
         state.pop("generation", None)  # file metadata, not tenant data
         tenant = cls(state, **options)
         tenant._base_generation = generation
+        tenant._loaded = _canonical(tenant.state)
         return tenant
 
     @classmethod
@@ -202,8 +203,11 @@ class Tenant:
         """Write the state as JSON atomically (a temp file in the same directory, mode 0600, then rename), under the
         lock. Refuses (StateConflict) when the file's generation moved since this tenant was loaded: another run
         saved in between, and writing now would throw its change away. A tenant built in memory (``initial()``,
-        ``from_state``) has no base and replaces whatever is there (`sandbox reset`)."""
+        ``from_state``) has no base and replaces whatever is there (`sandbox reset`). A loaded tenant that did not
+        change is not written at all."""
         target = state_path(path)
+        if getattr(self, "_loaded", None) is not None and _canonical(self.state) == self._loaded:
+            return  # nothing changed since the load: a read-only run leaves the file (and its generation) alone
         check_state_path(target)
         with state_lock(target):
             current = _generation_on_disk(target)
@@ -215,6 +219,7 @@ class Tenant:
                     fix="run the command again (it reads the current state and continues)")
             _write_atomically(target, {**self.state, "generation": current + 1})
             self._base_generation = current + 1
+            self._loaded = _canonical(self.state)
 
     @classmethod
     def initial(cls, **options: Any) -> "Tenant":
@@ -465,6 +470,10 @@ def _shape_problem(state: Any) -> str | None:
     if not isinstance(state.get("generation", 0), int):
         return "'generation' is not a number"
     return None
+
+
+def _canonical(state: dict[str, Any]) -> str:
+    return json.dumps(state, sort_keys=True)
 
 
 def _generation_of(state: dict[str, Any]) -> int:
