@@ -76,9 +76,7 @@ class SandboxServer(ThreadingHTTPServer):
             return
         stamp = self._stamp()
         if stamp is not None and stamp != getattr(self, "_seen", None):
-            fresh = Tenant.load(self.state_path)
-            self.tenant.state = fresh.state
-            self.tenant._base_generation = fresh._base_generation
+            self.tenant.reload(self.state_path)
             self._seen = stamp
 
     def file_lock(self):

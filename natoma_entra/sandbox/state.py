@@ -178,6 +178,14 @@ class Tenant:
         tenant._loaded = _canonical(tenant.state)
         return tenant
 
+    def reload(self, path: str | os.PathLike[str]) -> None:
+        """Take the file's current state (and generation) in place of this tenant's: a long-lived holder (`sandbox
+        serve`) picks up what another run saved before it writes again."""
+        fresh = type(self).load(path)
+        self.state = fresh.state
+        self._base_generation = fresh._base_generation
+        self._loaded = fresh._loaded
+
     @classmethod
     def open(cls, path: str | os.PathLike[str], **options: Any) -> "Tenant":
         """The tenant a run works on: loaded from `path`, or the initial tenant when there is no file yet. Checked
