@@ -535,14 +535,13 @@ def state_lock(path: str | os.PathLike[str]):
 
 
 def _write_atomically(target: Path, state: dict[str, Any]) -> None:
-    """A temp file in the same directory (same file system: the rename is atomic), 0600, flushed, then renamed."""
+    """A temp file in the same directory (same file system: the rename is atomic), 0600, then renamed. Not fsynced:
+    a reader never sees half a file; a power cut may cost the last save, and a damaged file says `sandbox reset`."""
     fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)  # mkstemp: mode 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(state, f, indent=1, sort_keys=True)
             f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
         os.replace(tmp, target)
     except BaseException:
