@@ -66,6 +66,9 @@ class GraphClient:
         self._sleep = asyncio.sleep  # tests replace it to see the waits without waiting
         self._clock = time.monotonic
         self._started: float | None = None
+        # a person signs in during the first request (device code, browser): that may take minutes, so the first
+        # request is not timed and the run's budget starts once it is answered
+        self._signing_in = auth in ("device-code", "browser")
         timeout = httpx.Timeout(**HTTP_TIMEOUTS)
         http = httpx.AsyncClient(transport=transport, timeout=timeout) if transport else httpx.AsyncClient(timeout=timeout)
         # the SDK's default middleware (redirects, telemetry, ...) without its retry handler: ours is below
@@ -146,6 +149,10 @@ class GraphClient:
             raise errors.out_of_time(method, shown, self.deadline)
         limit = min(self.request_timeout, left)
         try:
+            if self._signing_in:
+                resp = await self.adapter.send_async(info, None, {})
+                self._signing_in, self._started = False, self._clock()
+                return resp
             # NativeResponseHandler: the raw httpx.Response
             return await asyncio.wait_for(self.adapter.send_async(info, None, {}), timeout=limit)
         except errors.GraphError:
