@@ -149,6 +149,7 @@ class Tenant:
         self.now = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
         for key, empty in _EMPTY_STATE.items():
             state.setdefault(key, copy.deepcopy(empty))
+        state.pop("generation", None)  # the state file's write counter (see save), not tenant data
 
     # construction ----------------------------------------------------------------------------------------------
     @classmethod
@@ -172,7 +173,6 @@ class Tenant:
         path = state_path(path)
         state = _read_state(path)
         generation = _generation_of(state)
-        state.pop("generation", None)  # file metadata, not tenant data
         tenant = cls(state, **options)
         tenant._base_generation = generation
         tenant._loaded = _canonical(tenant.state)
