@@ -142,6 +142,20 @@ def test_bad_input_against_the_sandbox(case, sandbox, tmp_path, monkeypatch):
     assert not (tmp_path / "~").exists()
 
 
+@pytest.fixture
+def server(tmp_path):
+    """`sandbox serve` on a free loopback port, in a thread; state in tmp_path/served.json."""
+    import threading
+
+    from natoma_entra.sandbox.serve import make_server
+
+    srv = make_server(tmp_path / "served.json", port=0)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
 @pytest.mark.parametrize("case", [c for c in CASES if c.real], ids=lambda c: c.id)
 def test_bad_access_token_against_a_served_sandbox(case, server, tmp_path, monkeypatch, capsys):
     from natoma_entra.cli.context import Globals
