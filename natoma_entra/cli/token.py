@@ -25,7 +25,7 @@ WAYS = ("set {env} (or name another variable with scim.token_env in the config f
 
 def _clean(raw: str, where: str) -> str:
     return clean_token(raw, what="the SCIM token", where=where,
-                       fix="give Natoma's SCIM bearer token alone, on one line, in text")
+                       fix="give only Natoma's SCIM bearer token there (one line of printable ASCII)")
 
 
 def _read_capped(path: Path) -> str:
