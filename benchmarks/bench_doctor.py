@@ -84,10 +84,10 @@ def main() -> None:
         build(path, args.groups, args.members)
         print(f"tenant: {args.groups} assigned groups x {args.members} members (built in "
               f"{time.perf_counter() - t0:.1f} s); latency {args.latency * 1000:.0f} ms per request")
-        from natoma_entra.cli.application import Application as Globals
+        from natoma_entra.cli.application import Application
         from natoma_entra.sandbox.options import SandboxOptions
 
-        application = Globals(sandbox_options=SandboxOptions(faults=[faults.latency(args.latency)]))
+        application = Application(sandbox_options=SandboxOptions(faults=[faults.latency(args.latency)]))
         out = io.StringIO()
         t0 = time.perf_counter()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):

@@ -18,10 +18,10 @@ from pathlib import Path
 
 
 def run_once(state: Path, args: list[str], options=None) -> tuple[float, list, int]:
-    from natoma_entra.cli.application import Application as Globals
+    from natoma_entra.cli.application import Application
     from natoma_entra.cli.main import run
 
-    application = Globals(sandbox_options=options)
+    application = Application(sandbox_options=options)
     t0 = time.perf_counter()
     code = 0
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):

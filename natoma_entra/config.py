@@ -30,9 +30,36 @@ ENV_DEFAULTS = {
 }
 
 
+# Microsoft Graph's application and group resource pages: displayName "Maximum length is 256 characters".
+MAX_NAME = 256
+MAX_GROUPS = 100  # per role: more is a pasted list gone wrong, not a configuration
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def check_scim_url(url: str) -> str:
-    """Natoma's SCIM tenant URL: absolute https; http only for loopback hosts (a rehearsal server)."""
+    """Natoma's SCIM tenant URL: exactly scheme://host[:port]/path; https, http only for loopback hosts."""
     return check_url(url, "the SCIM URL", "https://example.natoma.app/scim/v2")
+
+
+def check_scim_flag(url: str) -> str:
+    """--scim-url checked before anything uses (or echoes) it: UsageError, exit 2, never showing a password."""
+    try:
+        return check_scim_url(url)
+    except ValueError as e:
+        raise UsageError(f"--scim-url: {e}", fix="pass Natoma's SCIM tenant URL alone, as scheme://host/path") from None
+
+
+def check_name(v: str | None, what: str = "a name") -> str | None:
+    """A display name or id as typed: not blank, at most MAX_NAME characters, no control character."""
+    if v is None:
+        return v
+    if len(v) > MAX_NAME:
+        raise ValueError(f"{what} is {len(v)} characters long; Entra display names are at most {MAX_NAME}")
+    if not v.strip():
+        raise ValueError(f"{what} is blank")
+    if any(ord(c) < 32 or ord(c) == 127 for c in v):
+        raise ValueError(f"{what} contains a control character (a line break or tab?)")
+    return v
 
 
 class ScimConfig(BaseModel):
@@ -58,7 +85,8 @@ class ScimConfig(BaseModel):
 
 
 class Config(BaseModel):
-    """What the tenant should look like, and how to reach it."""
+    """What the tenant should look like, and how to reach it. Every value is checked here, so bad input is exit 2
+    before anything is sent."""
 
     model_config = ConfigDict(extra="forbid")
     app: str | None = None
@@ -69,9 +97,29 @@ class Config(BaseModel):
     groups: dict[str, list[str]] = Field(default_factory=dict)  # role value -> group names or object ids
     scim: ScimConfig = Field(default_factory=ScimConfig)
 
+    @field_validator("app")
+    @classmethod
+    def _app(cls, v):
+        return check_name(v, "the app name")
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, v):
+        return check_name(v, "the tenant")
+
+    @field_validator("graph_endpoint")
+    @classmethod
+    def _endpoint(cls, v):
+        return None if v is None else check_url(v, "the Graph endpoint", "https://graph.microsoft.com/v1.0")
+
     @field_validator("groups")
     @classmethod
     def _groups(cls, v: dict[str, list[str]]):
+        for role, names in v.items():
+            if len(names) > MAX_GROUPS:
+                raise ValueError(f"{len(names)} groups for {role!r}; at most {MAX_GROUPS}")
+            for name in names:
+                check_name(name, f"a group name for {role!r}")
         for role in v:
             if role not in ROLE_VALUES:
                 close = [r for r in ROLE_VALUES if r.lower() == role.lower()]
@@ -105,22 +153,40 @@ def _find_secret_literal(doc: dict, where: str = "") -> str | None:
 def _explain(err: ValidationError, source: str) -> UsageError:
     first = err.errors()[0]
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    key = "".join(c if c.isprintable() else "?" for c in key)
+    if len(key) > 80:
+        key = key[:77] + "..."
     if first["type"] == "extra_forbidden":
         return UsageError(f"{source}: unknown key {key!r}", fix="remove it or fix its spelling (see examples/natoma-entra.toml)")
     msg = first["msg"].removeprefix("Value error, ")
-    return UsageError(f"{source}: {key}: {msg}", fix="correct the value (see examples/natoma-entra.toml)")
+    fix = ("correct the value (see examples/natoma-entra.toml)" if source != "command line"
+           else "correct the option's value (see natoma-entra COMMAND --help)")
+    return UsageError(f"{source}: {key}: {msg}", fix=fix)
 
 
 def read_file(path: Path) -> dict:
+    """The config file as a dict: UTF-8 TOML of at most 1 MiB; every failure one UsageError naming the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_dir():
+            raise UsageError(f"the config file {path} is a directory", fix="check --config")
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as e:
-        raise UsageError(f"cannot read the config file {path}: {e.strerror}", fix="check --config") from None
+        raise UsageError(f"cannot read the config file {path}: {e.strerror or type(e).__name__}",
+                         fix="check --config") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise UsageError(f"the config file {path} is larger than 1 MiB", fix="check --config: point it at the TOML file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path} is not UTF-8 text (byte {e.start})", fix="save the file as UTF-8") from None
     try:
         doc = tomllib.loads(text)
+        secret = _find_secret_literal(doc)
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path} is not valid TOML: {e}", fix="correct the file") from None
-    secret = _find_secret_literal(doc)
+    except RecursionError:  # tomllib recurses per nesting level: a hostile file can exhaust the stack
+        raise UsageError(f"{path} nests tables or arrays too deeply", fix="correct the file (see examples/natoma-entra.toml)") from None
     if secret:
         raise UsageError(
             f"{path}: key {secret!r} holds a secret; secrets are refused in the config file",

@@ -30,6 +30,7 @@ class Application:
     quiet: bool = False
     strict: bool = False
     exit_code: bool = False
+    timeout: float | None = None  # --timeout: the run's budget for Graph (GraphClient deadline)
     # the sandbox's knobs (tests and benchmarks pass their own), and every sandbox this application's runs opened,
     # so a caller can read the requests of the run it just made
     sandbox_options: Any = None

@@ -24,6 +24,10 @@ def load_config(g: Application, extra_flags: dict | None = None):
 
         defaults = SANDBOX_CONFIG
         flag_url = ((extra_flags or {}).get("scim") or {}).get("url")
+        if flag_url:  # checked before it is compared or echoed (it may hold a password)
+            from ..config import check_scim_flag
+
+            check_scim_flag(flag_url)
         if flag_url and not is_sandbox_scim_url(flag_url):
             raise UsageError(f"--sandbox talks only to the sandbox's Natoma stand-in, not to {flag_url}",
                              fix=f"drop --scim-url (the sandbox's is {NATOMA_URL}), or drop --sandbox")
@@ -65,7 +69,8 @@ def build_run(g: Application, config, *, options=None, scim_token: Callable[[], 
         state_path = g.sandbox_state_path()
         tenant, transport, credential = open_sandbox(state_path, g.sandbox_options)
         g.opened.append((tenant, transport))
-        graph = GraphClient(credential, "https://graph.microsoft.com/v1.0", transport=transport)
+        graph = GraphClient(credential, "https://graph.microsoft.com/v1.0", transport=transport, deadline=g.timeout,
+                            on_wait=g.say)
     else:
         try:
             base = graph_base_url(config.cloud, check_endpoint(config.graph_endpoint) if config.graph_endpoint else None)
@@ -75,7 +80,8 @@ def build_run(g: Application, config, *, options=None, scim_token: Callable[[], 
             register(os.environ.get("NATOMA_ENTRA_ACCESS_TOKEN"))
         register(os.environ.get("AZURE_CLIENT_SECRET"))
         credential = build_credential(config.auth, tenant=config.tenant, cloud=config.cloud)
-        graph = GraphClient(credential, base, delegated=config.auth in DELEGATED_MODES, auth=config.auth)
+        graph = GraphClient(credential, base, delegated=config.auth in DELEGATED_MODES, auth=config.auth,
+                            deadline=g.timeout, on_wait=g.say)
     graph.read_only = read_only
     session = Session(graph=graph, config=config, options=options or Options(), progress=g.say,
                       scim_token=scim_token or (lambda: None), command_options=command_options or {})
@@ -96,29 +102,21 @@ def execute(g: Application, command: str, body: Callable[[Any], Awaitable[Any]],
             scim_token=None, renderer=None, read_only: bool = False, command_options: dict | None = None) -> None:
     """Run one command's async body with a built run; render the Report it returns; exit with the right code.
     A dry run and every read-only command get a Graph client that refuses writes, and never save the sandbox."""
-    import asyncio
+    import contextlib
 
     config = config or load_config(g)
     read_only = read_only or g.dry_run
-    run = build_run(g, config, options=options, scim_token=scim_token, read_only=read_only,
-                    command_options=command_options)
+    # A sandbox run that may write holds the state file's lock from its load to its save, so two runs at once (or
+    # a run and `sandbox serve`) take turns instead of one throwing the other's changes away. Readers never lock.
+    lock = contextlib.nullcontext()
+    if g.sandbox and not read_only:
+        from ..sandbox.state import check_state_path, state_lock
 
-    async def main():
-        try:
-            return await body(run.session)
-        finally:
-            await run.session.graph.close()
-
-    g.current_step = command
-    try:
-        report = g.with_spinner(lambda: asyncio.run(main()))
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted during {g.current_step}: run the same command again to continue",
-                          fix="run the same command again: it continues from where the tenant is") from None
-    finally:
-        g.close()  # the --verbose log handler goes with the run
-        if run.tenant is not None and not read_only and _wrote(run):
-            run.tenant.save(run.state_path)
+        check_state_path(g.sandbox_state_path())
+        lock = state_lock(g.sandbox_state_path())
+    with lock:
+        report = _execute_locked(g, command, body, config=config, options=options, scim_token=scim_token,
+                                 read_only=read_only, command_options=command_options)
     if report is None:
         return
     code = exit_code_for(report, g)
@@ -140,6 +138,31 @@ def execute(g: Application, command: str, body: Callable[[Any], Awaitable[Any]],
         g.error_line(failure_line(report, g))
     if code:
         raise typer.Exit(code)
+
+
+def _execute_locked(g: Application, command: str, body, *, config, options, scim_token, read_only,
+                    command_options):
+    import asyncio
+
+    run = build_run(g, config, options=options, scim_token=scim_token, read_only=read_only,
+                    command_options=command_options)
+
+    async def main():
+        try:
+            return await body(run.session)
+        finally:
+            await run.session.graph.close()
+
+    g.current_step = command
+    try:
+        return g.with_spinner(lambda: asyncio.run(main()))
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted during {g.current_step}: run the same command again to continue",
+                          fix="run the same command again: it continues from where the tenant is") from None
+    finally:
+        g.close()  # the --verbose log handler goes with the run
+        if run.tenant is not None and not read_only and _wrote(run):
+            run.tenant.save(run.state_path)  # what a failed or interrupted run wrote is kept too
 
 
 def _wrote(run: Run) -> bool:

@@ -25,7 +25,7 @@ app = typer.Typer(
 
 # Options that take a value; used to move global options written after the command to the front.
 VALUE_OPTIONS = {"--config", "--app", "--tenant", "--cloud", "--auth", "--graph-endpoint", "--output", "-o",
-                 "--sandbox-state"}
+                 "--sandbox-state", "--timeout"}
 FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--quiet", "-q", "--strict", "--exit-code"}
 
 
@@ -52,13 +52,14 @@ def main(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only changes, warnings and errors."),
     strict: bool = typer.Option(False, "--strict", help="Warnings fail the run (exit 1)."),
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 3 when changes are pending (status, --dry-run)."),
+    timeout: float = typer.Option(300.0, "--timeout", envvar="NATOMA_ENTRA_TIMEOUT", min=1, max=86400, metavar="SECONDS", help="Time budget for the run's Graph requests, retries and waits included."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ):
     given = ctx.obj if isinstance(ctx.obj, Application) else Application()  # a caller (tests) may hand its own in
     given.config_path, given.sandbox, given.sandbox_state = config, sandbox, sandbox_state
     given.flags = {"app": app_ref, "tenant": tenant, "cloud": cloud, "auth": auth, "graph_endpoint": graph_endpoint}
     given.dry_run, given.output, given.verbose, given.quiet = dry_run, output, verbose, quiet
-    given.strict, given.exit_code = strict, exit_code
+    given.strict, given.exit_code, given.timeout = strict, exit_code, timeout
     ctx.obj = given
 
 

@@ -4,7 +4,8 @@ process lists).
 In order: --scim-token-stdin, --scim-token-file PATH (or scim.token_file in the config), the environment variable
 scim.token_env names (NATOMA_SCIM_TOKEN by default), the sandbox's own token under --sandbox, and last a hidden
 prompt, only when a person is at the terminal. The token is read lazily (only when a step must test or write a new
-one), once, stripped of surrounding whitespace, and registered for redaction the moment it is read.
+one), once, stripped of surrounding whitespace, and registered for redaction the moment it is read. Inputs are capped
+(16 KiB: a token file pointing at /dev/zero or a log is refused after reading that much) and must be printable ASCII.
 """
 from __future__ import annotations
 
@@ -15,22 +16,48 @@ from typing import Callable, Mapping, TextIO
 
 import typer
 
-from ..graph.errors import UsageError
-from ..redact import register
+from ..graph.errors import MissingInput, UsageError
+from ..redact import TOKEN_CAP, clean_token, register
 
 WAYS = ("set {env} (or name another variable with scim.token_env in the config file), pass --scim-token-file PATH, "
         "or pipe it with --scim-token-stdin")
 
 
 def _clean(raw: str, where: str) -> str:
-    token = raw.strip()
-    register(token)
-    if not token:
-        raise UsageError(f"the SCIM token from {where} is empty", fix="give Natoma's SCIM bearer token there")
-    if any(c.isspace() for c in token):
-        raise UsageError(f"the SCIM token from {where} contains whitespace inside it",
-                         fix="give the token alone, on one line")
-    return token
+    return clean_token(raw, what="the SCIM token", where=where,
+                       fix="give only Natoma's SCIM bearer token there (one line of printable ASCII)")
+
+
+def _read_capped(path: Path) -> str:
+    """At most TOKEN_CAP + 1 bytes (`--scim-token-file /dev/zero` must not fill memory), as UTF-8 text."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(TOKEN_CAP + 1)
+    except OSError as e:
+        raise UsageError(f"cannot read the SCIM token file {path}: {e.strerror or type(e).__name__}",
+                         fix="check --scim-token-file (or scim.token_file in the config file)") from None
+    if len(data) > TOKEN_CAP:
+        raise UsageError(f"the SCIM token file {path} is larger than {TOKEN_CAP // 1024} KiB: that is not a token",
+                         fix="point --scim-token-file at the file holding only the token")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"the SCIM token file {path} is not text (binary or not UTF-8)",
+                         fix="point --scim-token-file at the file holding only the token") from None
+
+
+def _read_stdin(stdin) -> str:
+    buffer = getattr(stdin, "buffer", None)
+    try:
+        if buffer is not None:
+            data = buffer.read(TOKEN_CAP + 1)
+            if len(data) > TOKEN_CAP:
+                return data.decode("ascii", "replace")  # refused as too long by _clean
+            return data.decode("utf-8")
+        return stdin.read(TOKEN_CAP + 1)
+    except (UnicodeDecodeError, ValueError):
+        raise UsageError("the SCIM token from standard input is not text (binary or not UTF-8)",
+                         fix="pipe only the token in") from None
 
 
 def read_token(*, env_name: str = "NATOMA_SCIM_TOKEN", token_file: Path | None = None, use_stdin: bool = False,
@@ -42,15 +69,13 @@ def read_token(*, env_name: str = "NATOMA_SCIM_TOKEN", token_file: Path | None =
     if use_stdin:
         if stdin is None:
             raise UsageError("--scim-token-stdin: there is no standard input", fix="pipe the token in")
-        return _clean(stdin.read(), "standard input")
+        return _clean(_read_stdin(stdin), "standard input")
     if token_file is not None:
         path = Path(token_file).expanduser()
-        try:
-            raw = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise UsageError(f"cannot read the SCIM token file {path}: {e.strerror or e}",
-                             fix="check --scim-token-file (or scim.token_file in the config file)") from None
-        return _clean(raw, f"the file {path}")
+        if path.is_dir():
+            raise UsageError(f"the SCIM token file {path} is a directory",
+                             fix="point --scim-token-file at the file holding only the token")
+        return _clean(_read_capped(path), f"the file {path}")
     value = env.get(env_name)
     if value and value.strip():
         return _clean(value, f"${env_name}")
@@ -60,7 +85,7 @@ def read_token(*, env_name: str = "NATOMA_SCIM_TOKEN", token_file: Path | None =
     if stdin is not None and _isatty(stdin):
         ask = prompt or _prompt
         return _clean(ask(), "the prompt")
-    raise UsageError("no SCIM token given (needed to test and save new credentials)", fix=WAYS.format(env=env_name))
+    raise MissingInput("no SCIM token given (needed to test and save new credentials)", fix=WAYS.format(env=env_name))
 
 
 def _isatty(stream) -> bool:

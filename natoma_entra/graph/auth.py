@@ -4,11 +4,13 @@ azure.identity is imported here only, inside build_credential, so `--help` stays
 """
 from __future__ import annotations
 
+import inspect
 import os
 import time
 
 from .clouds import CLOUDS
 from .errors import UsageError
+from ..redact import clean_token, register
 
 AUTH_MODES = (
     "default", "cli", "client-secret", "certificate", "managed-identity", "workload-identity",
@@ -50,14 +52,62 @@ def _need(env: dict, *names: str) -> list[str]:
     return [env[n] for n in names]
 
 
+class RegisteringCredential:
+    """Wraps any TokenCredential (sync or async) so every token it hands out is registered for redaction the moment
+    it exists: a server that echoes the Authorization header in an error body cannot leak it, whatever --auth mode
+    obtained it."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    @staticmethod
+    def _seen(result):
+        if inspect.isawaitable(result):
+            async def registered():
+                return RegisteringCredential._seen(await result)
+            return registered()
+        register(getattr(result, "token", None))
+        return result
+
+    def get_token(self, *scopes, **kwargs):
+        return self._seen(self.inner.get_token(*scopes, **kwargs))
+
+    def get_token_info(self, *scopes, **kwargs):
+        return self._seen(self.inner.get_token_info(*scopes, **kwargs))
+
+    def close(self):
+        close = getattr(self.inner, "close", None)
+        return close() if close else None
+
+    def __getattr__(self, name):  # anything else (e.g. __enter__ helpers) goes to the real credential
+        return getattr(self.inner, name)
+
+    def __repr__(self) -> str:
+        return f"RegisteringCredential({type(self.inner).__name__})"
+
+
+def access_token_from(env: dict) -> str:
+    """NATOMA_ENTRA_ACCESS_TOKEN, stripped (a `$(cat file)` or CI secret often ends with a newline) and checked:
+    a value with inner whitespace, a control or a non-ASCII character is refused, never echoed."""
+    (raw,) = _need(env, ACCESS_TOKEN_ENV)
+    return clean_token(raw, what="the access token", where=f"${ACCESS_TOKEN_ENV}",
+                       fix=f"set {ACCESS_TOKEN_ENV} to the bearer token alone (no quotes, spaces or line breaks)")
+
+
 def build_credential(mode: str, *, tenant: str | None, cloud: str, env: dict | None = None):
-    """The azure-identity credential for a mode. Secrets come from the environment, never from flags."""
+    """The azure-identity credential for a mode, wrapped so every token it returns is registered for redaction.
+    Secrets come from the environment, never from flags."""
     env = dict(os.environ if env is None else env)
     if mode not in AUTH_MODES:
         raise UsageError(f"unknown --auth {mode!r}", fix=f"use one of: {', '.join(AUTH_MODES)}")
+    register(env.get("AZURE_CLIENT_SECRET"))
+    register(env.get("AZURE_CLIENT_CERTIFICATE_PASSWORD"))
+    return RegisteringCredential(_credential(mode, tenant=tenant, cloud=cloud, env=env))
+
+
+def _credential(mode: str, *, tenant: str | None, cloud: str, env: dict):
     if mode == "access-token":
-        (token,) = _need(env, ACCESS_TOKEN_ENV)
-        return StaticTokenCredential(token)
+        return StaticTokenCredential(access_token_from(env))
 
     from azure.identity import (  # heavy import, only when signing in for real
         AzureCliCredential, CertificateCredential, ClientSecretCredential, DefaultAzureCredential,

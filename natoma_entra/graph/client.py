@@ -2,14 +2,17 @@
 
 Why raw JSON (design.md section 4, graph-api.md section 13): the SDK's typed models cost over a second on first use,
 drop fields on a schema round trip, and cannot send flags enums. The SDK still signs every request and runs its
-default middleware (retry on 429/503/504 honouring Retry-After, redirects, telemetry).
+default middleware (redirects, telemetry) except its retry handler: retries on 429/503/504 are ours, bounded by the
+run's budget and said while they wait. A 2xx counts only when its body is what Graph sends (JSON; 201 with the
+object); anything else (an HTML page from a proxy, JSON cut short) is a GraphError naming the request.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from typing import Any
+import time
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from . import errors
@@ -19,15 +22,37 @@ log = logging.getLogger("natoma_entra.graph")
 JSON = dict[str, Any]
 
 
+# Waits are bounded twice: each request has a total deadline (httpx's timeouts bound each read, not a server that
+# trickles a byte every 20 s), and the run has a budget (--timeout) that retries and Retry-After waits count against.
+DEFAULT_RUN_TIMEOUT = 300.0  # seconds: --timeout / NATOMA_ENTRA_TIMEOUT
+REQUEST_TIMEOUT = 100.0  # seconds, one request from send to the last byte
+HTTP_TIMEOUTS = {"connect": 10.0, "read": 60.0, "write": 60.0, "pool": 10.0}
+# Graph's throttling guidance: on 429 wait Retry-After, then retry (docs concepts/throttling.md); 503/504 may carry it
+# too. Our own loop, not the SDK's retry middleware, so every wait is bounded by the run budget and said.
+RETRY_STATUSES = (429, 503, 504)
+MAX_RETRIES = 3
+BACKOFF = (1.0, 2.0, 4.0)  # seconds, when no Retry-After is given
+SAY_WAITS_OVER = 2.0  # seconds: a longer wait is said (on_wait), then every TICK seconds
+TICK = 10.0
+
+
 class GraphClient:
-    """get/list/post/patch/put/delete/batch on paths relative to the Graph base URL ("/servicePrincipals/...")."""
+    """get/list/post/patch/put/delete/batch on paths relative to the Graph base URL ("/servicePrincipals/...").
+
+    deadline: seconds the whole run may spend on Graph (from the first request), retries and waits included.
+    on_wait(message): told about every wait longer than 2 s (throttling), and every 10 s while it lasts.
+    """
 
     def __init__(self, credential, base_url: str, *, transport=None, delegated: bool = False,
-                 allowed_hosts: list[str] | None = None, timeout: float = 60.0, auth: str = "access-token"):
+                 allowed_hosts: list[str] | None = None, auth: str = "access-token",
+                 deadline: float | None = None, request_timeout: float = REQUEST_TIMEOUT,
+                 on_wait: Callable[[str], None] | None = None):
         import httpx
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
         )
+        from kiota_http.kiota_client_factory import KiotaClientFactory
+        from kiota_http.middleware import RetryHandler
         from msgraph.graph_request_adapter import GraphRequestAdapter, options
         from msgraph_core import GraphClientFactory
 
@@ -35,8 +60,21 @@ class GraphClient:
         self.host = urlsplit(self.base_url).hostname or ""
         self.delegated = delegated
         self.auth = auth  # the --auth mode, named when sign-in fails
+        self.deadline = DEFAULT_RUN_TIMEOUT if deadline is None else float(deadline)
+        self.request_timeout = request_timeout
+        self.on_wait = on_wait
+        self._sleep = asyncio.sleep  # tests replace it to see the waits without waiting
+        self._clock = time.monotonic
+        self._started: float | None = None
+        # a person signs in during the first request (device code, browser): that may take minutes, so the first
+        # request is not timed and the run's budget starts once it is answered
+        self._signing_in = auth in ("device-code", "browser")
+        timeout = httpx.Timeout(**HTTP_TIMEOUTS)
         http = httpx.AsyncClient(transport=transport, timeout=timeout) if transport else httpx.AsyncClient(timeout=timeout)
-        http = GraphClientFactory.create_with_default_middleware(client=http, options=options)
+        # the SDK's default middleware (redirects, telemetry, ...) without its retry handler: ours is below
+        middleware = [m for m in KiotaClientFactory.get_default_middleware(options) if not isinstance(m, RetryHandler)]
+        middleware.append(GraphClientFactory._get_telemetry_handler(options))
+        http = GraphClientFactory.create_with_custom_middleware(middleware, client=http)
         # With no scopes the provider asks for https://<graph host>/.default, so national clouds work as they are.
         auth = AzureIdentityAuthenticationProvider(credential, allowed_hosts=allowed_hosts or [self.host])
         self.adapter = GraphRequestAdapter(auth, client=http)
@@ -45,15 +83,20 @@ class GraphClient:
         self.transport = transport
         self.read_only = False  # set for dry runs and read-only commands: any write raises WriteRefused
 
+    def remaining(self) -> float:
+        """Seconds left of the run's budget (the clock starts at the first request)."""
+        if self._started is None:
+            return self.deadline
+        return self.deadline - (self._clock() - self._started)
+
     # -- the one place a request is sent ---------------------------------------------------------------------
     async def request(self, method: str, path: str, body: Any = None, *, params: dict | None = None,
                       retry: bool = True, headers: dict | None = None):
-        """Send one request; return the httpx.Response on 2xx, raise GraphError otherwise."""
-        from kiota_abstractions.method import Method
-        from kiota_abstractions.native_response_handler import NativeResponseHandler
-        from kiota_abstractions.request_information import RequestInformation
-        from kiota_http.middleware.options import ResponseHandlerOption, RetryHandlerOption
+        """Send one request; return the httpx.Response on 2xx with a well-formed answer, raise GraphError otherwise.
 
+        429/503/504 are retried (MAX_RETRIES times, after Retry-After or a short backoff) unless retry=False: a
+        POST that is not safe to repeat (instantiate would create a second app) passes retry=False."""
+        method = method.upper()
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         if self.read_only:
             from .readonly import WriteRefused, is_read
@@ -63,7 +106,43 @@ class GraphClient:
         if params:
             from urllib.parse import urlencode, quote
             url += ("&" if "?" in url else "?") + urlencode(params, quote_via=quote, safe="$,'()/ ").replace(" ", "%20")
-        info = RequestInformation(Method[method.upper()])
+        shown = _shown_path(url, self.base_url)
+        if self._started is None:
+            self._started = self._clock()
+        attempt = 0
+        while True:
+            resp = await self._send_once(method, url, shown, body, headers)
+            self.requests.append((method, shown, resp.status_code))
+            log.debug("%s %s -> %s", method, shown, resp.status_code)
+            if resp.status_code in RETRY_STATUSES and retry and attempt < MAX_RETRIES:
+                asked = _retry_after(resp.headers)
+                wait = asked if asked is not None else BACKOFF[min(attempt, len(BACKOFF) - 1)]
+                left = self.remaining()
+                if wait >= left:
+                    err = errors.from_response(resp.status_code, resp.content, resp.headers, method, shown,
+                                               self.delegated)
+                    err.message += (f" (Graph asked to wait {wait:g} s before retrying; {max(left, 0):.0f} s were "
+                                    f"left of this run's {self.deadline:g} s budget, so the run stops here)")
+                    err.fix = (f"run the command again after {wait:g} s" if asked is not None else err.fix)
+                    err.fix += f"; raise --timeout (or NATOMA_ENTRA_TIMEOUT) to let a run wait longer"
+                    raise err
+                attempt += 1
+                await self._wait(wait, f"Graph answered {method} {shown} with {resp.status_code}; waiting {wait:g} s "
+                                       f"before retry {attempt} of {MAX_RETRIES}")
+                continue
+            break
+        if resp.status_code >= 400:
+            raise errors.from_response(resp.status_code, resp.content, resp.headers, method, shown, self.delegated)
+        resp.parsed = _checked_answer(method, shown, resp)
+        return resp
+
+    async def _send_once(self, method: str, url: str, shown: str, body: Any, headers: dict | None):
+        from kiota_abstractions.method import Method
+        from kiota_abstractions.native_response_handler import NativeResponseHandler
+        from kiota_abstractions.request_information import RequestInformation
+        from kiota_http.middleware.options import ResponseHandlerOption
+
+        info = RequestInformation(Method[method])
         info.url = url
         info.headers.try_add("Accept", "application/json")
         for k, v in (headers or {}).items():
@@ -71,15 +150,25 @@ class GraphClient:
         if body is not None:
             info.headers.try_add("Content-Type", "application/json")
             info.content = json.dumps(body).encode()
-        opts = [ResponseHandlerOption(NativeResponseHandler())]
-        if not retry:  # a POST that is not safe to repeat (instantiate would create a second app)
-            opts.append(RetryHandlerOption(max_retries=0, should_retry=False))
-        info.add_request_options(opts)
-        shown = _shown_path(url, self.base_url)
+        info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
+        left = self.remaining()
+        if left <= 0:
+            raise errors.out_of_time(method, shown, self.deadline)
+        limit = min(self.request_timeout, left)
         try:
-            resp = await self.adapter.send_async(info, None, {})  # NativeResponseHandler: the raw httpx.Response
+            if self._signing_in:
+                resp = await self.adapter.send_async(info, None, {})
+                self._signing_in, self._started = False, self._clock()
+                return resp
+            # NativeResponseHandler: the raw httpx.Response
+            return await asyncio.wait_for(self.adapter.send_async(info, None, {}), timeout=limit)
         except errors.GraphError:
             raise
+        except (asyncio.TimeoutError, TimeoutError):
+            self.requests.append((method, shown, None))
+            if limit < self.request_timeout:
+                raise errors.out_of_time(method, shown, self.deadline) from None
+            raise errors.too_slow(method, shown, urlsplit(url).hostname or self.host, limit) from None
         except Exception as exc:  # httpx errors surface unwrapped through the middleware
             import httpx
             from azure.core.exceptions import ClientAuthenticationError
@@ -87,14 +176,21 @@ class GraphClient:
             if isinstance(exc, ClientAuthenticationError):  # includes CredentialUnavailableError
                 raise errors.from_sign_in(exc, self.auth) from None
             if isinstance(exc, (httpx.HTTPError, OSError)):
-                self.requests.append((method.upper(), shown, None))
-                raise errors.from_transport(exc, method.upper(), shown, urlsplit(url).hostname or self.host) from None
+                self.requests.append((method, shown, None))
+                raise errors.from_transport(exc, method, shown, urlsplit(url).hostname or self.host) from None
             raise
-        self.requests.append((method.upper(), shown, resp.status_code))
-        log.debug("%s %s -> %s", method.upper(), shown, resp.status_code)
-        if resp.status_code >= 400:
-            raise errors.from_response(resp.status_code, resp.content, resp.headers, method.upper(), shown, self.delegated)
-        return resp
+
+    async def _wait(self, seconds: float, message: str) -> None:
+        """Sleep, saying so when it is long: once at the start, then every TICK seconds."""
+        if seconds > SAY_WAITS_OVER and self.on_wait is not None:
+            self.on_wait(message)
+        left = seconds
+        while left > 0:
+            step = min(left, TICK)
+            await self._sleep(step)
+            left -= step
+            if left > 0 and seconds > SAY_WAITS_OVER and self.on_wait is not None:
+                self.on_wait(f"still waiting: {left:.0f} s of {seconds:g} s before retrying")
 
     # -- verbs -----------------------------------------------------------------------------------------------
     async def get(self, path: str, params: dict | None = None) -> JSON:
@@ -103,12 +199,18 @@ class GraphClient:
     async def list(self, path: str, params: dict | None = None, *, limit: int | None = None) -> list[JSON]:
         """Every item of a collection, following @odata.nextLink (an absolute URL, sent as given)."""
         items: list[JSON] = []
+        shown = path
         page = await self.get(path, params)
         while True:
-            items.extend(page.get("value", []))
+            value = page.get("value", [])
+            if not isinstance(value, list):
+                raise errors.bad_answer("GET", _shown_path(shown, self.base_url), 200,
+                                        "JSON whose value is not a list")
+            items.extend(value)
             nxt = page.get("@odata.nextLink")
             if not nxt or (limit and len(items) >= limit):
                 return items[:limit] if limit else items
+            shown = nxt
             page = await self.get(nxt)
 
     async def post(self, path: str, body: Any = None, *, retry: bool = True) -> JSON | None:
@@ -135,12 +237,47 @@ class GraphClient:
 
 
 def _json(resp) -> Any:
-    if resp.status_code == 204 or not resp.content:
-        return None
+    return getattr(resp, "parsed", None)
+
+
+def _retry_after(headers) -> float | None:
+    """Retry-After in seconds (Graph sends delta-seconds); None when absent or not a number."""
     try:
-        return resp.json()
-    except ValueError:
+        value = float(headers.get("Retry-After"))
+    except (TypeError, ValueError):
         return None
+    return value if value >= 0 else None
+
+
+def _checked_answer(method: str, shown: str, resp) -> Any:
+    """The parsed JSON of a 2xx answer, refused (GraphError naming the request) when it is not what Graph sends:
+    a read answers 200 with a JSON object; a create answers 201 with the object; other writes 204 with no body, or
+    200 with JSON (docs: each operation's "Response" section). HTML from a captive portal or proxy, or JSON cut
+    short, must never count as success."""
+    status, content = resp.status_code, resp.content
+    ctype = (resp.headers.get("content-type") or "").lower()
+    if status == 204 or not content.strip():
+        if method == "GET" or status == 201:
+            raise errors.bad_answer(method, shown, status, "an empty answer")
+        return None
+    if "html" in ctype:
+        raise errors.bad_answer(method, shown, status, "HTML")
+    try:
+        doc = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.bad_answer(method, shown, status, _describe(content, ctype)) from None
+    if (method == "GET" or status == 201) and not isinstance(doc, dict):
+        raise errors.bad_answer(method, shown, status, "JSON that is not an object")
+    return doc
+
+
+def _describe(content: bytes, ctype: str) -> str:
+    start = content.lstrip()[:1]
+    if start == b"<":
+        return "HTML"
+    if start in (b"{", b"["):
+        return "truncated or malformed JSON"
+    return f"a non-JSON answer ({ctype.split(';')[0] or 'no content type'})"
 
 
 def _shown_path(url: str, base: str) -> str:

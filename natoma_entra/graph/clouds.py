@@ -49,13 +49,39 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+MAX_URL = 2048
+
+
 def check_url(url: str, what: str, example: str) -> str:
-    """An absolute https URL; http only on a loopback host (a rehearsal server). ValueError says why not."""
+    """Exactly scheme://host[:port]/path: https, or http on a loopback host only (a rehearsal server). No user name or
+    password, query, fragment, whitespace, control or non-ASCII character (a pasted URL often carries a trailing
+    newline or a leading space, which would be saved as given). ValueError says why not, never echoing a password."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url)
+    if not isinstance(url, str) or not url:
+        raise ValueError(f"{what} is empty; give an absolute https URL such as {example}")
+    if len(url) > MAX_URL:
+        raise ValueError(f"{what} is longer than {MAX_URL} characters; give an absolute https URL such as {example}")
+    if any(not c.isascii() for c in url):
+        raise ValueError(f"{what} contains a non-ASCII character; write the host in punycode and percent-encode the "
+                         f"path, as in {example}")
+    if any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        raise ValueError(f"{what} contains whitespace or a control character (a stray space, tab or line break?); "
+                         f"give it alone, such as {example}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError for a port out of range
+    except ValueError:
+        raise ValueError(f"{what} is not a valid URL (check its host and port); give one such as {example}") from None
+    if "@" in parts.netloc:  # never echoed: it holds a password
+        raise ValueError(f"{what} contains a user name or password (user:password@host); give it without, such as "
+                         f"{example} (secrets come from the environment, a file or stdin)")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{what} must be an absolute https URL such as {example}, got {url!r}")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ValueError(f"{what} must not have a query (?...) or fragment (#...), such as {example}, got {url!r}")
+    if port == 0:
+        raise ValueError(f"{what} has port 0; give the server's port, such as {example}")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError(f"{what} must use https (http is accepted only for loopback hosts such as 127.0.0.1), "
                          f"got {url!r}")

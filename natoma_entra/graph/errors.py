@@ -30,6 +30,11 @@ class UsageError(NatomaEntraError):
     exit_code = 2
 
 
+class MissingInput(UsageError):
+    """An input that was not given at all (no SCIM token from any source): a step that can do without it (a dry
+    run, verified credentials) goes on; a bad input given (a token with whitespace inside) is a plain UsageError."""
+
+
 # (method regex, path regex) -> the application permission(s) that call needs, least privileged first
 # (graph-api.md section 10; the per-call doc pages it names).
 _PERMISSIONS: list[tuple[str, str, str]] = [
@@ -133,7 +138,7 @@ def fix_for(status: int | None, code: str, method: str, path: str, delegated: bo
             fix += f"; the signed-in user also needs the Entra role {_DELEGATED_ROLE}"
         return fix
     if status == 429:
-        return "Graph is throttling this tenant; wait a minute and run the command again"
+        return "Graph is throttling this tenant; wait a minute and run the command again"  # Retry-After: see below
     if status is not None and status >= 500:
         return "a Graph service error; run the command again (it resumes where it stopped)"
     if status == 404 or code in ("Request_ResourceNotFound", "Directory_ObjectNotFound"):
@@ -156,9 +161,40 @@ def from_response(status: int, body: bytes, headers, method: str, path: str, del
             retry_after = float(headers.get("Retry-After"))
         except ValueError:
             retry_after = None
+    fix = fix_for(status, code, method, path, delegated)
+    if status in (429, 503, 504) and retry_after:  # say the time Graph asked for, not a guess
+        fix = f"Graph asked to wait {retry_after:g} s; run the command again after that"
     return GraphError(
         status=status, code=code, message=message or f"HTTP {status}", method=method, path=path,
-        request_id=rid, fix=fix_for(status, code, method, path, delegated), retry_after=retry_after, details=details,
+        request_id=rid, fix=fix, retry_after=retry_after, details=details,
+    )
+
+
+def bad_answer(method: str, path: str, status: int, kind: str) -> GraphError:
+    """A 2xx whose body is not what Graph sends (an HTML page from a proxy or captive portal, JSON cut short)."""
+    return GraphError(
+        status=status, code="UnexpectedAnswer", method=method, path=path,
+        message=f"Graph answered {method} {path} with {kind}, not the JSON Graph sends; nothing is counted as done",
+        fix="check --graph-endpoint or a proxy between here and Graph, then run the command again",
+    )
+
+
+def out_of_time(method: str, path: str, budget: float) -> GraphError:
+    """The run's budget (--timeout) is spent."""
+    return GraphError(
+        status=None, code="Timeout", method=method, path=path,
+        message=f"the run's time budget of {budget:g} s (--timeout) ran out",
+        fix="run the command again (it continues where it stopped); raise --timeout or NATOMA_ENTRA_TIMEOUT for a "
+            "slow network",
+    )
+
+
+def too_slow(method: str, path: str, host: str, seconds: float) -> GraphError:
+    """One request got no complete answer in time (a stalled or trickling server)."""
+    return GraphError(
+        status=None, code="Timeout", method=method, path=path,
+        message=f"no complete answer from {host} within {seconds:g} s",
+        fix=f"check the network, proxy and --graph-endpoint/--cloud settings for {host}, then run the command again",
     )
 
 

@@ -26,7 +26,7 @@ def open_sandbox(path: Path, options=None):
     options = options or SandboxOptions()
     path = Path(path)
     kw = options.tenant_options()
-    tenant = Tenant.load(path, **kw) if path.is_file() else Tenant.initial(**kw)
+    tenant = Tenant.open(path, **kw)  # a damaged file or unusable path: exit 2 before the run starts
     transport = SandboxTransport(GraphHandler(tenant), faults=options.faults)
     return tenant, transport, StaticTokenCredential(ACCESS_TOKEN)
 

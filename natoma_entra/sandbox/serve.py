@@ -8,6 +8,7 @@ saves the tenant after every write (Graph or SCIM), so ``natoma-entra --sandbox`
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import threading
@@ -17,11 +18,24 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from natoma_entra.graph.clouds import is_loopback
+from natoma_entra.graph.errors import UsageError
 from natoma_entra.sandbox.graph import GraphHandler
-from natoma_entra.sandbox.state import ACCESS_TOKEN, Tenant
+from natoma_entra.sandbox.state import ACCESS_TOKEN, Tenant, state_lock, state_path as _state_path
 
 GRAPH_PREFIX = "/v1.0"
 SCIM_PREFIX = "/scim/v2"
+MAX_BODY = 10 * 1024 * 1024  # no Graph or SCIM request of ours comes near this
+# a client dropping the connection is normal for a test server: no traceback, at most one log line
+_DROPPED = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
+
+
+def check_serve_options(host: str, port: int) -> None:
+    """`sandbox serve --host/--port` checked before anything is loaded or bound: UsageError (exit 2) otherwise."""
+    if not is_loopback(host):
+        raise UsageError(f"--host {host} is not a loopback address", fix="use 127.0.0.1, ::1 or localhost")
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        raise UsageError(f"--port {port} is not a TCP port", fix="use a port from 1 to 65535 (0 picks a free one), "
+                                                                 "e.g. --port 8080")
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -57,13 +71,29 @@ class SandboxServer(ThreadingHTTPServer):
 
     def refresh(self) -> None:
         """Reload the state file when someone else wrote it (`sandbox reset`, a `--sandbox` run on the same file),
-        so the server never overwrites their change with its older copy."""
+        so the server never overwrites their change with its older copy. Called under the file's writer lock."""
         if self.state_path is None:
             return
         stamp = self._stamp()
         if stamp is not None and stamp != getattr(self, "_seen", None):
-            self.tenant.state = Tenant.load(self.state_path).state
+            self.tenant.reload(self.state_path)
             self._seen = stamp
+
+    def file_lock(self):
+        """The state file's writer lock for one request (read the file, answer, save): a `--sandbox` run holding
+        the lock for its whole run is waited for, never interleaved with."""
+        import contextlib
+
+        return state_lock(self.state_path) if self.state_path is not None else contextlib.nullcontext()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line instead of socketserver's traceback; nothing at all for a client that hung up."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, _DROPPED):
+            if os.environ.get("NATOMA_ENTRA_SANDBOX_LOG"):
+                sys.stderr.write(f"sandbox: {client_address[0]} dropped the connection\n")
+            return
+        sys.stderr.write(f"sandbox: request from {client_address[0]} failed: {type(exc).__name__}: {exc}\n")
 
     def scim_app(self) -> Callable[..., Any]:
         from natoma_entra.sandbox.natoma import standin_for
@@ -77,16 +107,37 @@ class SandboxServer(ThreadingHTTPServer):
         self.save()
 
 
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     server: SandboxServer
     protocol_version = "HTTP/1.1"
+    timeout = 60  # seconds a silent client may hold a connection
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         if os.environ.get("NATOMA_ENTRA_SANDBOX_LOG"):
             sys.stderr.write("sandbox: " + (format % args) + "\n")
 
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - the request line is logged already
+        pass
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except _DROPPED:
+            self.close_connection = True
+
     def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.headers.get("Content-Length") or "0"
+        if not raw.isdigit():
+            raise _BadRequest(400, "Content-Length is not a number")
+        length = int(raw)
+        if length > MAX_BODY:
+            raise _BadRequest(413, f"request body over {MAX_BODY} bytes")
         return self.rfile.read(length) if length else b""
 
     def _send(self, status: int, headers: dict[str, str] | list[tuple[str, str]], body: bytes) -> None:
@@ -101,9 +152,26 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _dispatch(self) -> None:
-        body = self._body()
+        try:
+            body = self._body()
+        except _BadRequest as e:
+            self.close_connection = True
+            self._send(e.status, {"Content-Type": "text/plain"}, f"{e}\n".encode())
+            return
+        try:
+            status, headers, content = self._answer(body)
+        except _DROPPED:
+            raise
+        except Exception as e:  # noqa: BLE001 - a bug in the simulation answers 500 in one line, not a traceback
+            sys.stderr.write(f"sandbox: {self.command} {urlsplit(self.path).path} failed: {type(e).__name__}: {e}\n")
+            status, headers = 500, {"Content-Type": "application/json"}
+            content = json.dumps({"error": {"code": "InternalServerError",
+                                            "message": f"sandbox error: {type(e).__name__}"}}).encode()
+        self._send(status, headers, content)
+
+    def _answer(self, body: bytes):
         path = urlsplit(self.path).path
-        with self.server.lock:
+        with self.server.lock, self.server.file_lock():
             self.server.refresh()
             if path == GRAPH_PREFIX or path.startswith(GRAPH_PREFIX + "/"):
                 status, headers, content = self.server.graph.handle(
@@ -116,7 +184,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 status, headers, content = 404, {"Content-Type": "text/plain"}, (
                     f"Not found: the sandbox serves Graph under {GRAPH_PREFIX} and SCIM under {SCIM_PREFIX}.\n"
                 ).encode()
-        self._send(status, headers, content)
+        return status, headers, content
 
     def _scim(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         parts = urlsplit(self.path)
@@ -170,10 +238,23 @@ def make_server(tenant_path_or_tenant: str | os.PathLike[str] | Tenant | None = 
     elif tenant_path_or_tenant is None:
         tenant = Tenant.initial()
     else:
-        state_path = Path(tenant_path_or_tenant)
-        tenant = Tenant.load(state_path) if state_path.is_file() else Tenant.initial()
-    server = SandboxServer(tenant, host, port, state_path=state_path, access_token=access_token)
-    server.save()
+        state_path = _state_path(tenant_path_or_tenant)
+        tenant = Tenant.open(state_path)  # a damaged state file: exit 2 with the fix, before binding
+    try:
+        server = SandboxServer(tenant, host, port, state_path=state_path, access_token=access_token)
+    except (OSError, OverflowError) as e:  # port in use, not allowed, or out of range
+        import errno
+
+        if isinstance(e, OverflowError):
+            reason = "is not a TCP port"
+        elif e.errno == errno.EADDRINUSE:
+            reason = "is in use"
+        else:
+            reason = f"cannot be used ({e.strerror or e})"
+        raise UsageError(f"--port {port} on {host} {reason}", fix="choose another --port (or stop the program using it)") from None
+    with server.file_lock():
+        server.refresh()  # someone may have written the file since it was opened
+        server.save()
     return server
 
 
@@ -181,6 +262,7 @@ def serve(tenant_path_or_tenant: str | os.PathLike[str] | Tenant | None = None, 
           port: int = 8080, *, access_token: str = ACCESS_TOKEN,
           ready: Callable[[SandboxServer], None] | None = None) -> None:
     """Serve until interrupted (Ctrl-C). ``ready(server)`` is called once the socket is bound (e.g. to print URLs)."""
+    check_serve_options(host, port)
     server = make_server(tenant_path_or_tenant, host, port, access_token=access_token)
     if ready is not None:
         ready(server)

@@ -8,15 +8,19 @@ the ``Tenant`` object, not in the state dict.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import datetime as _dt
 import json
 import os
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
+
+from natoma_entra.graph.errors import NatomaEntraError, UsageError
 
 GRAPH_ROOT = "https://graph.microsoft.com"
 ACCESS_TOKEN = "sandbox-access-token"
@@ -32,6 +36,10 @@ DEFAULT_ACCESS_ROLE_ID = "00000000-0000-0000-0000-000000000000"
 
 TENANT_DOMAIN = "contoso.onmicrosoft.com"
 _NAMESPACE = uuid.UUID("5a4d1c6e-3f0b-4c43-9a53-6e61746f6d61")  # fixed: ids are stable across runs and machines
+
+
+class StateConflict(NatomaEntraError):
+    """Another run saved the sandbox state file since this run loaded it (exit 1: run the command again)."""
 
 
 class GraphFault(Exception):
@@ -141,33 +149,85 @@ class Tenant:
         self.now = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
         for key, empty in _EMPTY_STATE.items():
             state.setdefault(key, copy.deepcopy(empty))
+        state.pop("generation", None)  # the state file's write counter (see save), not tenant data
 
     # construction ----------------------------------------------------------------------------------------------
     @classmethod
     def from_state(cls, state: dict[str, Any], **options: Any) -> "Tenant":
         return cls(state, **options)
 
+    # the state file ---------------------------------------------------------------------------------------------
+    # Readers never wait: a file is only ever replaced whole (a temp file in the same directory, then rename), so a
+    # reader sees the old or the new state, never half of one. Writers serialise on an exclusive lock (flock on a
+    # sidecar "<file>.lock" in the same directory), and each save bumps a generation number kept in the file.
+    #
+    # A writer run holds the lock from load to save (`Tenant.locked`): a second `setup` started meanwhile waits,
+    # then loads what the first one wrote and finds nothing left to do, so two setups at once converge instead of
+    # one failing. The generation is the safety net for writers that did not hold the lock throughout (a plain
+    # load ... save): their save refuses when another run saved in between, rather than overwrite its change.
+
     @classmethod
     def load(cls, path: str | os.PathLike[str], **options: Any) -> "Tenant":
-        with open(path, encoding="utf-8") as f:
-            return cls(json.load(f), **options)
+        """The tenant in a state file; UsageError (exit 2, fix `natoma-entra sandbox reset`) when the file is
+        unreadable, empty, not JSON or not shaped like a tenant."""
+        path = state_path(path)
+        state = _read_state(path)
+        generation = _generation_of(state)
+        tenant = cls(state, **options)
+        tenant._base_generation = generation
+        tenant._loaded = _canonical(tenant.state)
+        return tenant
+
+    def reload(self, path: str | os.PathLike[str]) -> None:
+        """Take the file's current state (and generation) in place of this tenant's: a long-lived holder (`sandbox
+        serve`) picks up what another run saved before it writes again."""
+        fresh = type(self).load(path)
+        self.state = fresh.state
+        self._base_generation = fresh._base_generation
+        self._loaded = fresh._loaded
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], **options: Any) -> "Tenant":
+        """The tenant a run works on: loaded from `path`, or the initial tenant when there is no file yet. Checked
+        before the run starts: a path that is a directory, or whose directory cannot be created, is a UsageError."""
+        path = state_path(path)
+        check_state_path(path)
+        if path.is_file():
+            return cls.load(path, **options)
+        tenant = cls.initial(**options)
+        tenant._base_generation = 0  # "no file yet": a file another run creates meanwhile is not overwritten
+        return tenant
+
+    @classmethod
+    @contextlib.contextmanager
+    def locked(cls, path: str | os.PathLike[str], **options: Any):
+        """``with Tenant.locked(path) as tenant: ...; tenant.save(path)`` for a writer run: the exclusive lock is held
+        from the load to the end of the block, so no other writer (a second run, `sandbox serve`) interleaves.
+        The caller saves (or not: a dry run never does) inside the block."""
+        with state_lock(path):
+            yield cls.open(path, **options)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the state as JSON atomically (a temp file in the same directory, then rename)."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.state, f, indent=1, sort_keys=True)
-                f.write("\n")
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        """Write the state as JSON atomically (a temp file in the same directory, mode 0600, then rename), under the
+        lock. Refuses (StateConflict) when the file's generation moved since this tenant was loaded: another run
+        saved in between, and writing now would throw its change away. A tenant built in memory (``initial()``,
+        ``from_state``) has no base and replaces whatever is there (`sandbox reset`). A loaded tenant that did not
+        change is not written at all."""
+        target = state_path(path)
+        if getattr(self, "_loaded", None) is not None and _canonical(self.state) == self._loaded:
+            return  # nothing changed since the load: a read-only run leaves the file (and its generation) alone
+        check_state_path(target)
+        with state_lock(target):
+            current = _generation_on_disk(target)
+            base = getattr(self, "_base_generation", None)
+            if base is not None and current != base:
+                raise StateConflict(
+                    f"the sandbox state file {target} was changed by another run while this one ran "
+                    f"(generation {current}, this run started from {base}); nothing of this run was saved there",
+                    fix="run the command again (it reads the current state and continues)")
+            _write_atomically(target, {**self.state, "generation": current + 1})
+            self._base_generation = current + 1
+            self._loaded = _canonical(self.state)
 
     @classmethod
     def initial(cls, **options: Any) -> "Tenant":
@@ -353,3 +413,140 @@ _EMPTY_STATE: dict[str, Any] = {
     "provisioningLogs": [],
     "natoma": {},
 }
+
+
+# -- the state file: path checks, lock, atomic write (see Tenant.load/save) --------------------------------------------
+
+MAX_STATE_BYTES = 64 * 1024 * 1024
+RESET_FIX = "run `natoma-entra sandbox reset` to start the sandbox afresh (or point --sandbox-state at another file)"
+_held = threading.local()  # the locks this thread holds: path -> depth (flock is per open file, not re-entrant)
+
+
+def state_path(path: str | os.PathLike[str]) -> Path:
+    """The path as the user meant it: `~` expanded (NATOMA_ENTRA_SANDBOX_STATE=~/x is not a directory named '~')."""
+    return Path(os.path.expanduser(os.fspath(path)))
+
+
+def check_state_path(path: Path) -> None:
+    """Before any run writes: the path is not a directory, and its directory exists or can be created and written."""
+    if path.is_dir():
+        raise UsageError(f"the sandbox state path {path} is a directory",
+                         fix="point --sandbox-state (or NATOMA_ENTRA_SANDBOX_STATE) at a file in it, e.g. "
+                             f"{path / 'sandbox.json'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create the directory of the sandbox state file {path}: {e.strerror or e}",
+                         fix="point --sandbox-state (or NATOMA_ENTRA_SANDBOX_STATE) at a writable place") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.R_OK)):
+        raise UsageError(f"the sandbox state file {path} cannot be written here (permissions)",
+                         fix="point --sandbox-state (or NATOMA_ENTRA_SANDBOX_STATE) at a writable place")
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_STATE_BYTES + 1)
+    except IsADirectoryError:
+        raise UsageError(f"the sandbox state path {path} is a directory",
+                         fix="point --sandbox-state (or NATOMA_ENTRA_SANDBOX_STATE) at a file") from None
+    except OSError as e:
+        raise UsageError(f"cannot read the sandbox state file {path}: {e.strerror or e}", fix=RESET_FIX) from None
+    if len(data) > MAX_STATE_BYTES:
+        raise UsageError(f"the sandbox state file {path} is larger than 64 MiB", fix=RESET_FIX)
+    if not data.strip():
+        raise UsageError(f"the sandbox state file {path} is empty", fix=RESET_FIX)
+    try:
+        state = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise UsageError(f"the sandbox state file {path} is not valid JSON (damaged?)", fix=RESET_FIX) from None
+    problem = _shape_problem(state)
+    if problem:
+        raise UsageError(f"the sandbox state file {path} is not a sandbox tenant: {problem}", fix=RESET_FIX)
+    return state
+
+
+def _shape_problem(state: Any) -> str | None:
+    if not isinstance(state, dict):
+        return f"it holds a JSON {type(state).__name__}, not an object"
+    for key, empty in _EMPTY_STATE.items():
+        if empty is not None and key in state and state[key] is not None and not isinstance(state[key], type(empty)):
+            return f"{key!r} is a {type(state[key]).__name__}, not a {type(empty).__name__}"
+    for key in ("applications", "servicePrincipals", "users", "groups"):
+        if not all(isinstance(v, dict) for v in (state.get(key) or {}).values()):
+            return f"an entry of {key!r} is not an object"
+    if not isinstance(state.get("generation", 0), int):
+        return "'generation' is not a number"
+    return None
+
+
+def _canonical(state: dict[str, Any]) -> str:
+    return json.dumps(state, sort_keys=True)
+
+
+def _generation_of(state: dict[str, Any]) -> int:
+    g = state.get("generation", 0)
+    return g if isinstance(g, int) else 0
+
+
+def _generation_on_disk(path: Path) -> int:
+    """The generation of the file now (0 when there is none, or it predates generations or is unreadable: a damaged
+    file is replaced only by a tenant built in memory, e.g. `sandbox reset`)."""
+    try:
+        with open(path, "rb") as f:
+            return _generation_of(json.loads(f.read(MAX_STATE_BYTES + 1)) or {})
+    except FileNotFoundError:
+        return 0
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return -1  # differs from every base: a loaded tenant never silently overwrites a file it cannot read
+
+
+@contextlib.contextmanager
+def state_lock(path: str | os.PathLike[str]):
+    """The exclusive writer lock of a state file: flock on "<file>.lock" beside it. Re-entrant within a thread
+    (Tenant.locked holds it; save takes it again). Readers never take it."""
+    target = state_path(path)
+    key = str(target.resolve(strict=False))
+    held: dict[str, int] = getattr(_held, "paths", None) or {}
+    _held.paths = held
+    if held.get(key):
+        held[key] += 1
+        try:
+            yield
+        finally:
+            held[key] -= 1
+        return
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no advisory lock; the generation check still refuses lost updates
+        fcntl = None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target.parent / (target.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
+        held[key] = 1
+        try:
+            yield
+        finally:
+            held.pop(key, None)
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(target: Path, state: dict[str, Any]) -> None:
+    """A temp file in the same directory (same file system: the rename is atomic), 0600, then renamed. Not fsynced:
+    a reader never sees half a file; a power cut may cost the last save, and a damaged file says `sandbox reset`."""
+    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(state, f, indent=1, sort_keys=True)
+            f.write("\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..graph.errors import GraphError, NatomaEntraError, UsageError
+from ..graph.errors import GraphError, MissingInput, UsageError
 from ..graph.odata import seg
 from ..redact import register
 from ..results import Change, StepResult
@@ -223,7 +223,7 @@ def get_token(session) -> str | None:
     """The SCIM token from the session's lazy source, or None when none was given; registered for redaction."""
     try:
         token = session.scim_token()
-    except UsageError:
+    except MissingInput:  # none given: fine for a dry run or verified credentials (a bad one given is an error)
         return None
     if token is not None:
         token = token.strip()

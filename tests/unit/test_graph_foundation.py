@@ -58,7 +58,7 @@ def test_client_secret_mode_builds_credential_for_the_cloud_authority():
     cred = auth.build_credential("client-secret", tenant="contoso.onmicrosoft.us", cloud="usgov",
                                  env={"AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
                                       "AZURE_CLIENT_SECRET": "fake-client-secret"})
-    assert isinstance(cred, ClientSecretCredential)
+    assert isinstance(cred.inner, ClientSecretCredential)  # wrapped: its tokens are registered for redaction
     assert cred._authority == "https://login.microsoftonline.us"  # sign-in goes to the US Gov authority
 
 
@@ -79,7 +79,7 @@ def test_interactive_modes_need_a_tenant():
                                       ("device-code", "DeviceCodeCredential"), ("browser", "InteractiveBrowserCredential")])
 def test_each_mode_selects_its_credential(mode, cls):
     cred = auth.build_credential(mode, tenant="contoso.onmicrosoft.com", cloud="global", env={})
-    assert type(cred).__name__ == cls
+    assert type(cred.inner).__name__ == cls
 
 
 def test_workload_identity_mode(tmp_path):
@@ -87,7 +87,7 @@ def test_workload_identity_mode(tmp_path):
     tok.write_text("x")
     cred = auth.build_credential("workload-identity", tenant="t", cloud="global",
                                  env={"AZURE_CLIENT_ID": "c", "AZURE_FEDERATED_TOKEN_FILE": str(tok)})
-    assert type(cred).__name__ == "WorkloadIdentityCredential"
+    assert type(cred.inner).__name__ == "WorkloadIdentityCredential"
 
 
 def test_unknown_mode():
@@ -240,7 +240,7 @@ def test_certificate_mode_builds_a_certificate_credential(tmp_path):
                                       serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM))
     cred = auth.build_credential("certificate", tenant="contoso.onmicrosoft.com", cloud="china",
                                  env={"AZURE_CLIENT_ID": "c", "AZURE_CLIENT_CERTIFICATE_PATH": str(pem)})
-    assert type(cred).__name__ == "CertificateCredential"
+    assert type(cred.inner).__name__ == "CertificateCredential"
     assert cred._authority == "https://login.chinacloudapi.cn"
 
 
