@@ -50,7 +50,7 @@ REQUESTS: tuple[Request, ...] = (
             "AppRoleAssignment.ReadWrite.All and Application.Read.All",
             "AppRoleAssignment.ReadWrite.All and Application.Read.All", APP_ADMIN,
             ("AppRoleAssignment.ReadWrite.All and Directory.Read.All",)),
-    Request("delete-assignment", "DELETE", r"^/servicePrincipals/[^/]+/appRoleAssignedTo/",
+    Request("delete-assignment", "DELETE", r"^/servicePrincipals/[^/]+/appRoleAssignedTo/[^/]+",
             "Delete appRoleAssignedTo", "AppRoleAssignment.ReadWrite.All", "AppRoleAssignment.ReadWrite.All", APP_ADMIN),
     Request("list-assignments", "GET", r"^/servicePrincipals/[^/]+/appRoleAssignedTo",
             "List appRoleAssignments granted for a service principal", "Application.Read.All",
@@ -155,6 +155,7 @@ def markdown() -> str:
 
 def _show(pattern: str) -> str:
     """A readable path from a path regex."""
-    text = pattern.lstrip("^").rstrip("$").replace("[^/]+", "{id}").replace(".*", "...")
+    text = pattern.rstrip("$").replace("[^/]+", "{id}").replace(".*", "...")
+    text = text[1:] if text.startswith("^") else "/servicePrincipals/{id}" + text + ("/..." if text == "/synchronization" else "")
     text = re.sub(r"\(([^)]*)\)", lambda m: m.group(1).replace("|", " or "), text)
     return text.replace("\\", "")
