@@ -176,3 +176,21 @@ def test_mkdocs_build_strict(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert (tmp_path / "site" / "index.html").is_file()
     assert (tmp_path / "site" / "report.schema.json").is_file()
+
+
+def test_readme_starts_with_the_fresh_machine_commands_and_the_ci_command():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert lines[4].strip() == ("python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && "
+                                ".venv/bin/natoma-entra --sandbox setup")
+    ci = [x for x in (ROOT / ".ci" / "run").read_text().splitlines() if x.startswith("python3 -m venv")]
+    assert lines[8].strip() == ci[0].strip()
+    text = "\n".join(lines)
+    assert "pipx install natoma-entra" in text and "source .venv/bin/activate" in text
+
+
+def test_changelog_keeps_an_unreleased_section_and_the_current_version():
+    import natoma_entra
+
+    text = (ROOT / "CHANGELOG.md").read_text()
+    assert "## [Unreleased]" in text and "keepachangelog.com" in text
+    assert re.search(rf"^## \[{re.escape(natoma_entra.__version__)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", text, re.M)
