@@ -103,6 +103,12 @@ def link_distributions(dists: list[metadata.Distribution], site: Path) -> None:
                 link.symlink_to(target)
 
 
+@pytest.fixture
+def shell_env():
+    """clean_env, for tests that run shell steps."""
+    return clean_env
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Built:
     """`python -m build` on a copy of the sources: the sdist, then the wheel built from that sdist."""

@@ -15,8 +15,6 @@ import yaml
 
 import natoma_entra
 
-from conftest import clean_env  # tests/shipping/conftest.py
-
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
 
@@ -33,7 +31,7 @@ def _condition(expr: str | None, inputs: dict) -> bool:
     return inputs[m.group(1)] == m.group(2)
 
 
-def run_action(tmp: Path, given: dict, path_dirs: list[Path], extra_env: dict | None = None):
+def run_action(clean_env, tmp: Path, given: dict, path_dirs: list[Path], extra_env: dict | None = None):
     """Run every step like a GitHub runner; stop at the first failing step. Returns (code, env files, outputs)."""
     inputs = {name: spec.get("default", "") for name, spec in ACTION["inputs"].items()}
     unknown = set(given) - set(inputs)
@@ -103,10 +101,10 @@ def test_the_action_pins_this_version():
     assert ACTION["runs"]["using"] == "composite"
 
 
-def test_setup_through_the_action_with_workload_identity(installed, tmp_path, oidc):
+def test_setup_through_the_action_with_workload_identity(installed, tmp_path, oidc, shell_env):
     state = tmp_path / "sandbox.json"
     code, ran, outputs, files, env = run_action(
-        tmp_path, {"command": f"setup --sandbox --sandbox-state {state}", "output-file": "out/report.json",
+        shell_env, tmp_path, {"command": f"setup --sandbox --sandbox-state {state}", "output-file": "out/report.json",
                    "client-id": "11111111-2222-3333-4444-555555555555"},
         [installed.bin], oidc)
     assert code == 0, [(n, p.stdout[-1500:], p.stderr[-1500:]) for n, p in ran]
@@ -127,10 +125,10 @@ def test_setup_through_the_action_with_workload_identity(installed, tmp_path, oi
     assert outputs["exit-code"] == "0"
 
 
-def test_a_drift_check_fails_the_step_with_the_clis_exit_code(installed, tmp_path):
+def test_a_drift_check_fails_the_step_with_the_clis_exit_code(installed, tmp_path, shell_env):
     state = tmp_path / "sandbox.json"
     code, ran, outputs, files, _env = run_action(
-        tmp_path, {"command": f"status --exit-code --sandbox --sandbox-state '{state}'", "auth": "access-token"},
+        shell_env, tmp_path, {"command": f"status --exit-code --sandbox --sandbox-state '{state}'", "auth": "access-token"},
         [installed.bin])
     assert code == 3, [(n, p.stderr[-1500:]) for n, p in ran]
     assert [n for n, _p in ran] == ["Install natoma-entra", "Run natoma-entra"]  # no OIDC step for access-token
@@ -140,9 +138,9 @@ def test_a_drift_check_fails_the_step_with_the_clis_exit_code(installed, tmp_pat
     assert doc["command"] == "status" and any(s["info"].get("state") == "missing" for s in doc["steps"])
 
 
-def test_bad_input_fails_with_2_and_the_report_says_why(installed, tmp_path):
+def test_bad_input_fails_with_2_and_the_report_says_why(installed, tmp_path, shell_env):
     code, ran, outputs, files, _env = run_action(
-        tmp_path, {"command": f"assign --group 'admin=No Such Group' --sandbox --sandbox-state {tmp_path / 's.json'}",
+        shell_env, tmp_path, {"command": f"assign --group 'admin=No Such Group' --sandbox --sandbox-state {tmp_path / 's.json'}",
                    "auth": "access-token"}, [installed.bin])
     assert code == 2 and outputs["exit-code"] == "2"
     doc = json.loads((tmp_path / "natoma-entra-report.json").read_text())
@@ -150,8 +148,8 @@ def test_bad_input_fails_with_2_and_the_report_says_why(installed, tmp_path):
     assert "Error:" in files["GITHUB_STEP_SUMMARY"].read_text()
 
 
-def test_workload_identity_without_id_token_permission_says_what_to_add(installed, tmp_path):
-    code, ran, _outputs, _files, _env = run_action(tmp_path, {"command": "status"}, [installed.bin])
+def test_workload_identity_without_id_token_permission_says_what_to_add(installed, tmp_path, shell_env):
+    code, ran, _outputs, _files, _env = run_action(shell_env, tmp_path, {"command": "status"}, [installed.bin])
     assert code == 2
     name, p = ran[-1]
     assert name.startswith("Get the GitHub OIDC token") and "id-token: write" in p.stdout
