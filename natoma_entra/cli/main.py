@@ -92,12 +92,14 @@ def hoist_globals(argv: list[str]) -> list[str]:
 
 
 def _wants_json(args: list[str]) -> bool:
-    for i, a in enumerate(args):
-        if a.split("=", 1)[0] in ("--output", "-o"):
-            return a.endswith("=json") or ("=" not in a and args[i + 1:i + 2] == ["json"])
+    """--output json (the last one given wins, as in Click), else NATOMA_ENTRA_OUTPUT."""
     import os
 
-    return os.environ.get(OUTPUT_ENV, "").strip().lower() == "json"
+    wanted = os.environ.get(OUTPUT_ENV, "").strip().lower() == "json"
+    for i, a in enumerate(args):
+        if a.split("=", 1)[0] in ("--output", "-o"):
+            wanted = a.endswith("=json") or ("=" not in a and args[i + 1:i + 2] == ["json"])
+    return wanted
 
 
 def _command_of(args: list[str]) -> str | None:
