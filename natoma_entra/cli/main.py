@@ -19,13 +19,15 @@ app = typer.Typer(
          "Run `natoma-entra --sandbox setup` to try it on the built-in simulated tenant.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # a traceback's locals can hold a token; main() prints one line instead
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 # Options that take a value; used to move global options written after the command to the front.
 VALUE_OPTIONS = {"--config", "--app", "--tenant", "--cloud", "--auth", "--graph-endpoint", "--output", "-o",
                  "--sandbox-state", "--timeout"}
+# the default output format, as az has AZURE_CORE_OUTPUT (a flag still wins)
+OUTPUT_ENV = "NATOMA_ENTRA_OUTPUT"
 FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--quiet", "-q", "--strict", "--exit-code"}
 
 
@@ -47,7 +49,8 @@ def main(
     sandbox: bool = typer.Option(False, "--sandbox", help="Run against the built-in simulated tenant (state kept in a file)."),
     sandbox_state: Optional[Path] = typer.Option(None, "--sandbox-state", envvar="NATOMA_ENTRA_SANDBOX_STATE", help="The sandbox's state file."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; write nothing."),
-    output: Output = typer.Option(Output.text, "--output", "-o", help="text for people, json for machines (stdout)."),
+    output: Output = typer.Option(Output.text, "--output", "-o", envvar=OUTPUT_ENV,
+                                  help="text for people, json for machines (stdout)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="HTTP trace (secrets masked) and tracebacks."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only changes, warnings and errors."),
     strict: bool = typer.Option(False, "--strict", help="Warnings fail the run (exit 1)."),
@@ -90,10 +93,14 @@ def hoist_globals(argv: list[str]) -> list[str]:
 
 
 def _wants_json(args: list[str]) -> bool:
+    """--output json (the last one given wins, as in Click), else NATOMA_ENTRA_OUTPUT."""
+    import os
+
+    wanted = os.environ.get(OUTPUT_ENV, "").strip().lower() == "json"
     for i, a in enumerate(args):
-        if a in ("--output=json", "-o=json") or (a in ("--output", "-o") and args[i + 1:i + 2] == ["json"]):
-            return True
-    return False
+        if a.split("=", 1)[0] in ("--output", "-o"):
+            wanted = a.endswith("=json") or ("=" not in a and args[i + 1:i + 2] == ["json"])
+    return wanted
 
 
 def _command_of(args: list[str]) -> str | None:

@@ -35,27 +35,26 @@ class MissingInput(UsageError):
     run, verified credentials) goes on; a bad input given (a token with whitespace inside) is a plain UsageError."""
 
 
-# (method regex, path regex) -> the application permission(s) that call needs, least privileged first
-# (graph-api.md section 10; the per-call doc pages it names).
-_PERMISSIONS: list[tuple[str, str, str]] = [
-    ("GET", r"^/auditLogs/provisioning", "AuditLog.Read.All"),
-    ("POST", r"^/applicationTemplates/[^/]+/instantiate", "Application.ReadWrite.OwnedBy or Application.ReadWrite.All"),
-    ("PATCH", r"^/applications", "Application.ReadWrite.OwnedBy or Application.ReadWrite.All"),
-    ("GET|POST|DELETE", r"/appRoleAssignedTo", "AppRoleAssignment.ReadWrite.All and Application.Read.All"),
-    ("GET", r"/synchronization", "Synchronization.Read.All (or Synchronization.ReadWrite.All)"),
-    ("POST|PUT|DELETE|PATCH", r"/synchronization", "Synchronization.ReadWrite.All (or Application.ReadWrite.OwnedBy on an app you own)"),
-    ("GET", r"^/(groups|users)", "Group.Read.All and User.Read.All (or Directory.Read.All)"),
-    ("GET", r"^/(applications|servicePrincipals)", "Application.Read.All"),
-]
-
-_DELEGATED_ROLE = "Application Administrator or Cloud Application Administrator"
+# The permission table (natoma_entra/permissions.py) follows each request's Microsoft Graph reference page.
+_DELEGATED_ROLE = "Cloud Application Administrator or Application Administrator"
 
 
 def permission_for(method: str, path: str) -> str | None:
-    for methods, pattern, perm in _PERMISSIONS:
-        if re.fullmatch(methods, method.upper()) and re.search(pattern, path):
-            return perm
-    return None
+    """The application permission(s) the request needs, with the alternatives its reference page accepts."""
+    from ..permissions import request_for
+
+    req = request_for(method, path)
+    return req.hint if req else None
+
+
+def delegated_for(method: str, path: str) -> tuple[str | None, str]:
+    """(delegated permission(s), Entra role) for the request, for sign-in as a user."""
+    from ..permissions import request_for
+
+    req = request_for(method, path)
+    if req is None:
+        return None, _DELEGATED_ROLE
+    return req.delegated, " or ".join(req.roles) if req.roles else ""
 
 
 @dataclass
@@ -132,11 +131,13 @@ def fix_for(status: int | None, code: str, method: str, path: str, delegated: bo
         return ("sign in again: check --auth and --tenant (for --auth cli run `az login --allow-no-subscriptions`; "
                 "for access-token set a fresh NATOMA_ENTRA_ACCESS_TOKEN)")
     if status == 403 or code == "Authorization_RequestDenied":
-        perm = permission_for(method, path) or "the Microsoft Graph permission this call needs"
-        fix = f"grant the Microsoft Graph permission {perm} and admin-consent it"
         if delegated:
-            fix += f"; the signed-in user also needs the Entra role {_DELEGATED_ROLE}"
-        return fix
+            perm, role = delegated_for(method, path)
+            fix = (f"grant the delegated Microsoft Graph permission {perm or 'this call needs'} and admin-consent it"
+                   + (f"; the signed-in user also needs the Entra role {role}" if role else ""))
+            return fix + " (docs/permissions.md)"
+        perm = permission_for(method, path) or "the Microsoft Graph permission this call needs"
+        return f"grant the Microsoft Graph application permission {perm} and admin-consent it (docs/permissions.md)"
     if status == 429:
         return "Graph is throttling this tenant; wait a minute and run the command again"  # Retry-After: see below
     if status is not None and status >= 500:

@@ -1,0 +1,196 @@
+"""The docs site: built by mkdocs --strict, a page per command listing every option its --help lists, every environment
+variable the code reads, the generated report schema and permission tables up to date, and no reference to files
+outside the repository."""
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from natoma_entra import permissions
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+sys.path.insert(0, str(Path(__file__).parent))
+import generate  # noqa: E402
+
+REGENERATE = "run `python tests/docs/generate.py` and commit the result"
+
+
+def _cli():
+    from natoma_entra.cli.main import _register, app
+
+    _register()
+    return typer.main.get_command(app)
+
+
+def _commands():
+    """(page, command path, click command) for the root app, every command and every sandbox sub-command."""
+    root = _cli()
+    yield "configuration.md", "natoma-entra", root
+    for name, cmd in root.commands.items():
+        if hasattr(cmd, "commands"):  # a group: its sub-commands share the group's page
+            for sub_name, sub in cmd.commands.items():
+                yield f"{name}.md", f"natoma-entra {name} {sub_name}", sub
+        else:
+            yield f"{name}.md", f"natoma-entra {name}", cmd
+
+
+def _options(cmd) -> list[str]:
+    """What --help lists: every option's long names (and the secondary --no-x of a boolean pair), minus --help."""
+    found = []
+    for p in cmd.params:
+        if p.param_type_name != "option" or getattr(p, "hidden", False):
+            continue
+        found += [o for o in p.opts + p.secondary_opts if o.startswith("--") and o != "--help"]
+    return found
+
+
+COMMANDS = list(_commands())
+
+
+@pytest.mark.parametrize("page,path,cmd", COMMANDS, ids=[c[1] for c in COMMANDS])
+def test_every_option_in_help_is_on_the_commands_page(page, path, cmd):
+    text = (DOCS / page).read_text()
+    missing = [o for o in _options(cmd) if not re.search(re.escape(o) + r"(?![\w-])", text)]
+    assert not missing, f"docs/{page} does not mention {missing} ({path} --help lists them)"
+
+
+def test_every_command_has_a_page_in_the_site_nav():
+    nav = (ROOT / "mkdocs.yml").read_text()
+    for page, _path, _cmd in COMMANDS:
+        assert re.search(rf"\b{re.escape(page)}\b", nav), f"{page} is not in mkdocs.yml's nav"
+
+
+def _env_vars_read_by_the_code() -> set[str]:
+    """Environment variable names the code reads: os.environ / env .get(...) / [...], envvar=..., and the names it
+    hands to a helper that reads them (_need(env, ...)) or keeps in an env-name constant or table."""
+    found: set[str] = set()
+    name = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
+    for path in (ROOT / "natoma_entra").rglob("*.py"):
+        src = path.read_text()
+        for m in re.finditer(r"""(?:os\.environ|\benv)(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""", src):
+            found.add(m.group(1))
+        for m in re.finditer(r"""envvar\s*=\s*["']([A-Z][A-Z0-9_]+)["']""", src):
+            found.add(m.group(1))
+        for node in ast.walk(ast.parse(src)):
+            # NAME_ENV = "X", ENV_DEFAULTS = {...: "X"}, token_env: str = "X", _need(env, "X", ...)
+            targets = []
+            if isinstance(node, ast.Assign):
+                targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+                value = node.value
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                targets, value = [node.target.id], node.value
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "_need":
+                found.update(a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str))
+                continue
+            else:
+                continue
+            if value is None or not any(re.search(r"(^|_)ENV($|_)", t.upper()) for t in targets):
+                continue
+            for c in ast.walk(value):
+                if isinstance(c, ast.Constant) and isinstance(c.value, str) and name.match(c.value):
+                    found.add(c.value)
+    return found
+
+
+def test_every_environment_variable_the_code_reads_is_documented():
+    found = _env_vars_read_by_the_code()
+    # the scan finds the known ones (so an empty or broken scan cannot pass)
+    assert {"NATOMA_SCIM_TOKEN", "NATOMA_ENTRA_APP", "AZURE_CLIENT_ID", "NATOMA_ENTRA_OUTPUT",
+            "NATOMA_ENTRA_SANDBOX_STATE", "NATOMA_ENTRA_ACCESS_TOKEN", "XDG_STATE_HOME"} <= found, found
+    text = (DOCS / "configuration.md").read_text()
+    missing = sorted(v for v in found if f"`{v}`" not in text)
+    assert not missing, f"docs/configuration.md does not list {missing}"
+
+
+def test_every_config_key_is_documented():
+    from natoma_entra.config import Config
+
+    text = (DOCS / "configuration.md").read_text()
+    keys = []
+    for name, field in Config.model_fields.items():
+        sub = getattr(field.annotation, "model_fields", None)
+        keys += [f"{name}.{s}" for s in sub] if sub else [name]
+    missing = [k for k in keys if f"`{k}`" not in text and f"`{k.split('.')[-1]}`" not in text]
+    assert not missing, f"docs/configuration.md does not list the config keys {missing}"
+
+
+def test_report_schema_is_generated_from_the_model():
+    assert (DOCS / "report.schema.json").read_text() == generate.report_schema(), REGENERATE
+
+
+def test_a_real_report_has_the_schemas_properties(sandbox):
+    schema = json.loads((DOCS / "report.schema.json").read_text())
+    doc = sandbox.cli("--output", "json", "status").json()
+    assert set(doc) == set(schema["properties"])
+    step_props = set(schema["$defs"]["StepResult"]["properties"])
+    assert all(set(s) == step_props for s in doc["steps"])
+
+
+def test_permissions_page_tables_are_generated_from_the_table():
+    text = (DOCS / "permissions.md").read_text()
+    assert text == generate.permissions_page(text), REGENERATE
+
+
+def _example_path(pattern: str) -> str:
+    p = pattern.rstrip("$").replace("[^/]+", "x").replace(".*", "jobs/j/schema")
+    p = re.sub(r"\(([^|)]*)[^)]*\)", r"\1", p)
+    return p[1:] if p.startswith("^") else "/servicePrincipals/s" + p
+
+
+def test_every_permission_a_403_hint_names_is_on_the_permissions_page():
+    import httpx
+
+    from natoma_entra.graph.errors import from_response
+
+    denied = b'{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges"}}'
+    text = (DOCS / "permissions.md").read_text()
+    named = set()
+    for r in permissions.REQUESTS:
+        method, path = r.method.split("|")[0], _example_path(r.path)
+        assert permissions.request_for(method, path) == r, (r.key, path)
+        for delegated in (False, True):
+            fix = from_response(403, denied, httpx.Headers(), method, path, delegated=delegated).fix
+            named.update(permissions.names(fix))
+    assert {"AuditLog.Read.All", "AppRoleAssignment.ReadWrite.All", "Synchronization.ReadWrite.All"} <= named
+    missing = sorted(p for p in named if p not in text)
+    assert not missing, f"403 hints name {missing}, docs/permissions.md does not"
+
+
+def test_docs_stand_alone():
+    bad = re.compile(r"\.\./shared|design\.md|graph-api\.md|guide\.md")
+    offenders = [str(p.relative_to(ROOT)) for p in [ROOT / "README.md", *DOCS.rglob("*.md")] if bad.search(p.read_text())]
+    assert not offenders, f"these cite files outside the repository: {offenders}"
+
+
+def test_mkdocs_build_strict(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(ROOT / "mkdocs.yml"),
+                        "-d", str(tmp_path / "site")], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert (tmp_path / "site" / "index.html").is_file()
+    assert (tmp_path / "site" / "report.schema.json").is_file()
+
+
+def test_readme_starts_with_the_fresh_machine_commands_and_the_ci_command():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert lines[4].strip() == ("python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && "
+                                ".venv/bin/natoma-entra --sandbox setup")
+    ci = [x for x in (ROOT / ".ci" / "run").read_text().splitlines() if x.startswith("python3 -m venv")]
+    assert lines[8].strip() == ci[0].strip()
+    text = "\n".join(lines)
+    assert "pipx install natoma-entra" in text and "source .venv/bin/activate" in text
+
+
+def test_changelog_keeps_an_unreleased_section_and_the_current_version():
+    import natoma_entra
+
+    text = (ROOT / "CHANGELOG.md").read_text()
+    assert "## [Unreleased]" in text and "keepachangelog.com" in text
+    assert re.search(rf"^## \[{re.escape(natoma_entra.__version__)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", text, re.M)

@@ -1,0 +1,142 @@
+"""The built package, installed (not editable) into a fresh virtual environment.
+
+Installing every dependency from the index would take minutes. Instead the fresh environment's site-packages gets
+symlinks to exactly the distributions the wheel declares (its Requires-Dist, followed recursively, no extras) as they
+are installed in this test environment, and nothing else: not the editable natoma_entra, not the test tools. So the
+installed CLI runs only from the package's own files and its declared runtime dependencies.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from email.parser import Parser
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[2]
+# what a source distribution is made from; everything else (tests, docs, .venv) stays out of the copy
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "natoma_entra")
+
+
+@dataclass
+class Built:
+    wheel: Path
+    sdist: Path
+
+
+@dataclass
+class Installed:
+    venv: Path
+    wheel: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.venv / "bin"
+
+    def run(self, *args: str, cwd: Path, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.bin / "natoma-entra"), *args], cwd=cwd, env=clean_env(cwd, env),
+                              capture_output=True, text=True, timeout=timeout)
+
+
+def clean_env(home: Path, extra: dict | None = None) -> dict:
+    """An environment like a fresh shell's: no PYTHONPATH, no project venv on PATH, no natoma/azure settings."""
+    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if not p.startswith(str(ROOT)))
+    env.update({"HOME": str(home), "XDG_STATE_HOME": str(home / "state"), "NO_COLOR": "1", "COLUMNS": "200"})
+    env.update(extra or {})
+    return env
+
+
+def runtime_requirements(wheel: Path) -> list[Requirement]:
+    with zipfile.ZipFile(wheel) as z:
+        name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = Parser().parsestr(z.read(name).decode())
+    reqs = [Requirement(r) for r in meta.get_all("Requires-Dist") or []]
+    return [r for r in reqs if r.marker is None or r.marker.evaluate({"extra": ""})]
+
+
+def dependency_closure(reqs: list[Requirement]) -> list[metadata.Distribution]:
+    """The installed distributions the requirements pull in, recursively (markers evaluated, extras followed)."""
+    seen: dict[str, metadata.Distribution] = {}
+    todo = [(r, frozenset(r.extras)) for r in reqs]
+    while todo:
+        req, extras = todo.pop()
+        dist = metadata.distribution(req.name)  # PackageNotFoundError: a declared dependency is not installed
+        assert dist.version in req.specifier or not req.specifier, f"{req} but {dist.version} is installed"
+        key = dist.metadata["Name"].lower()
+        if key in seen:
+            continue
+        seen[key] = dist
+        for text in dist.requires or []:
+            sub = Requirement(text)
+            if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in (extras or {""})):
+                todo.append((sub, frozenset(sub.extras)))
+    return list(seen.values())
+
+
+def link_distributions(dists: list[metadata.Distribution], site: Path) -> None:
+    """Symlink each distribution's top-level files into site; a namespace directory (azure/) is made real and
+    only this distribution's entries are linked inside it."""
+    for dist in dists:
+        base = Path(dist.locate_file(""))
+        for f in dist.files or []:
+            parts = Path(f).parts
+            if not parts or parts[0] == ".." or parts[0] == "__pycache__":
+                continue
+            top = base / parts[0]
+            if top.is_dir() and not (top / "__init__.py").exists() and not parts[0].endswith(".dist-info") \
+                    and len(parts) > 2:
+                (site / parts[0]).mkdir(exist_ok=True)
+                target, link = top / parts[1], site / parts[0] / parts[1]
+            else:
+                target, link = top, site / parts[0]
+            if not link.exists() and not link.is_symlink() and target.exists():
+                link.symlink_to(target)
+
+
+@pytest.fixture
+def shell_env():
+    """clean_env, for tests that run shell steps."""
+    return clean_env
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Built:
+    """`python -m build` on a copy of the sources: the sdist, then the wheel built from that sdist."""
+    src = tmp_path_factory.mktemp("src")
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / name, src / name)
+    out = src / "dist"
+    # --no-isolation: the build backend (setuptools, from the test extra) is already here; the index is not needed
+    r = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    (wheel,) = out.glob("*.whl")
+    (sdist,) = out.glob("*.tar.gz")
+    return Built(wheel, sdist)
+
+
+@pytest.fixture(scope="session")
+def installed(built, tmp_path_factory) -> Installed:
+    venv = tmp_path_factory.mktemp("venv") / "fresh"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    link_distributions(dependency_closure(runtime_requirements(built.wheel)), site)
+    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+                        "--no-deps", "--no-index", "--no-cache-dir", "--disable-pip-version-check", "-q",
+                        str(built.wheel)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return Installed(venv, built.wheel)

@@ -1,0 +1,73 @@
+"""Shell completion (Typer's --install-completion / --show-completion) and NATOMA_ENTRA_OUTPUT."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from natoma_entra.cli.main import run
+
+
+def _complete(words: str, shell: str = "bash") -> list[str]:
+    """What the shell would offer: the completion protocol the generated scripts use (_NATOMA_ENTRA_COMPLETE)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("_NATOMA_ENTRA")}
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    env.update({"_NATOMA_ENTRA_COMPLETE": f"complete_{shell}", "COMP_WORDS": words, "COMP_CWORD": str(cword),
+                "_TYPER_COMPLETE_ARGS": words})
+    out = subprocess.run([sys.executable, "-m", "natoma_entra"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
+def test_show_completion_prints_a_bash_script_for_the_program(capsys):
+    with pytest.raises(SystemExit) as e:
+        run(["--show-completion", "bash"])
+    assert e.value.code == 0
+    script = capsys.readouterr().out
+    assert "complete" in script and "natoma-entra" in script and "_NATOMA_ENTRA_COMPLETE=complete_bash" in script
+
+
+def test_install_completion_is_offered_in_help(capsys):
+    with pytest.raises(SystemExit):
+        run(["--help"])
+    out = capsys.readouterr().out
+    assert "--install-completion" in out and "--show-completion" in out
+
+
+def test_completing_a_command_name_offers_the_matching_commands():
+    assert _complete("natoma-entra se") == ["setup"]
+    assert set(_complete("natoma-entra s")) == {"setup", "start", "status", "sandbox"}
+    # after a global option, and for a sub-command's own options
+    assert _complete("natoma-entra --sandbox st") == ["start", "status"]
+    assert _complete("natoma-entra provision --ver") == ["--verify"]
+
+
+def test_output_env_sets_the_default_format(sandbox, monkeypatch):
+    monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "json")
+    r = sandbox.cli("status")
+    doc = r.json()  # stdout is the JSON document, not text
+    assert doc["command"] == "status" and "steps" in doc
+
+
+def test_output_flag_wins_over_the_env(sandbox, monkeypatch):
+    monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "json")
+    r = sandbox.cli("status", "--output", "text")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(r.out)
+    assert "roles" in r.out
+
+
+def test_output_env_json_also_shapes_an_early_error(sandbox, monkeypatch):
+    monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "json")
+    r = sandbox.cli("assign", "--group", "admin=No Such Group")
+    assert r.code == 2
+    doc = r.json()
+    assert doc["ok"] is False and doc["exit_code"] == 2 and "No Such Group" in doc["error"]
+
+
+def test_a_bad_output_env_value_is_a_usage_error(sandbox, monkeypatch):
+    monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "yaml")
+    r = sandbox.cli("status")
+    assert r.code == 2
+    assert "NATOMA_ENTRA_OUTPUT" in r.err and "yaml" in r.err and r.out == ""
