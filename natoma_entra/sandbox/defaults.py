@@ -57,6 +57,6 @@ def scim_http_factory(tenant):
         if not standin.handles(url):
             raise UsageError(f"--sandbox talks only to the sandbox's Natoma stand-in, not to {url}",
                              fix=f"drop --sandbox to reach {url}, or use the sandbox's URL {NATOMA_URL}")
-        return standin.client(token, base_url=url)
+        return standin.scim_client(token, base_url=url)  # scim2-client's WSGI engine
 
     return factory

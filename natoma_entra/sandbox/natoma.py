@@ -128,6 +128,14 @@ class NatomaStandIn:
             headers["Authorization"] = f"Bearer {token}"
         return httpx.Client(transport=httpx.WSGITransport(app=self.wsgi_app), base_url=root, headers=headers)
 
+    def scim_client(self, token: str | None, base_url: str | None = None):
+        """scim2-client's WSGI engine over this stand-in (what `provision --verify` and `audit` read with)."""
+        from natoma_entra.natoma_scim import wsgi_client
+
+        url = (base_url or self.base_url).rstrip("/")
+        parts = urlsplit(url)
+        return wsgi_client(self.wsgi_app, f"{parts.scheme}://{parts.netloc}{SCIM_PREFIX}", token)
+
     # -- what Natoma holds ---------------------------------------------------------------------------------------
 
     def _resources(self, resource_type: str | None = None) -> list[Any]:
