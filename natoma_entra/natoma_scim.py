@@ -87,6 +87,19 @@ def close(client) -> None:
         pass
 
 
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+def _as_scim_error(answer: dict) -> Exception:
+    from scim2_client import SCIMClientException
+
+    e = SCIMClientException(str(answer.get("detail") or ""))
+    e.status = answer.get("status")
+    if answer.get("detail"):
+        e.add_note(str(answer["detail"]))
+    return e
+
+
 def _status(e: Exception) -> int | None:
     status = getattr(getattr(e, "source", None), "status_code", None) or getattr(e, "status", None)
     try:
@@ -168,6 +181,9 @@ def iter_users(url: str, token: str, factory: ScimFactory | None = None, *, page
                                 check_response_payload=False)
         except Exception as e:  # noqa: BLE001 - every scim2 error becomes one line with a fix
             raise _error(e, host, "the users") from None
+        if isinstance(answer, dict) and ERROR_SCHEMA in (answer.get("schemas") or []):
+            # unchecked payloads come back as they are: a SCIM Error is ours to raise
+            raise _error(_as_scim_error(answer), host, "the users")
         if not isinstance(answer, dict):
             raise ScimReadError(f"Natoma's SCIM endpoint at {host} did not answer with a ListResponse",
                                 fix="check the SCIM URL (scim.url)")
