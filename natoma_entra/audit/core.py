@@ -88,6 +88,14 @@ class Scope:
         if key:
             self.keys[self._at(user_id)] = key
 
+    def name_new(self, named: Iterable[tuple[str, str | None]]) -> None:
+        """Matching values for users met in a page, set once per user (a user is met once per group)."""
+        index, keys = self.index, self.keys
+        for uid, key in named:
+            i = index.get(uid)
+            if i is not None and keys[i] is None and key:
+                keys[i] = key
+
     def __len__(self) -> int:
         return len(self.masks)
 
@@ -112,9 +120,13 @@ def group_masks(assignments: Iterable[dict], roles: Roles, sp_id: str | None = N
 
 def fold_memberships(scope: Scope, pairs: Iterable[tuple[str, str]], masks: Mapping[str, int]) -> int:
     """Fold (group id, user id) pairs into the scope: each user gets the group's roles. Returns the pairs folded."""
+    index, grants, at = scope.index, scope.masks, scope._at  # locals: this loop runs once per membership
     n = 0
     for gid, uid in pairs:
-        scope.grant(uid, masks.get(gid, 0))
+        i = index.get(uid)
+        if i is None:
+            i = at(uid)
+        grants[i] |= masks.get(gid, 0)
         n += 1
     return n
 

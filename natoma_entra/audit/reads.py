@@ -11,6 +11,7 @@ from ..graph.odata import literal, seg
 from ..session import Session
 from .core import NatomaUser, Scope, fold_memberships
 
+USER, GROUP = "#microsoft.graph.user", "#microsoft.graph.group"
 CONCURRENCY = 8  # groups whose member pages are read at once
 PAGE = "999"  # the largest page Graph serves for directory object collections
 IDS_PER_FILTER = 15  # Graph's limit on values in an `in (...)` filter clause
@@ -93,18 +94,11 @@ async def read_scope(session: Session, scope: Scope, group_masks: dict[str, int]
     async def members_of(gid: str) -> None:
         async with sem:
             async for items in pages(session, f"/groups/{seg(gid)}/members", {"$select": select, "$top": PAGE}):
-                pairs = []
-                for m in items:
-                    mid = m.get("id")
-                    if not mid:
-                        continue
-                    kind = m.get("@odata.type")
-                    if kind == "#microsoft.graph.user":
-                        pairs.append((gid, mid))
-                        scope.name(mid, m.get(key_attribute))
-                    elif kind == "#microsoft.graph.group":
-                        scope.nested_groups.add(mid)  # nested: its members are not provisioned
-                done[1] += fold_memberships(scope, pairs, group_masks)
+                users = [m for m in items if m.get("@odata.type") == USER and m.get("id")]
+                done[1] += fold_memberships(scope, ((gid, m["id"]) for m in users), group_masks)
+                scope.name_new((m["id"], m.get(key_attribute)) for m in users)
+                if len(users) < len(items):  # nested groups: their members are not provisioned
+                    scope.nested_groups.update(m["id"] for m in items if m.get("@odata.type") == GROUP and m.get("id"))
         done[0] += 1
         if on_progress:
             on_progress(done[0], done[1])
