@@ -27,6 +27,7 @@ def open_sandbox(path: Path, options=None):
     path = Path(path)
     kw = options.tenant_options()
     tenant = Tenant.load(path, **kw) if path.is_file() else Tenant.initial(**kw)
+    tenant.cycle_seconds_per_user = options.cycle_seconds_per_user  # the engine's simulated cycle length
     transport = SandboxTransport(GraphHandler(tenant), faults=options.faults)
     return tenant, transport, StaticTokenCredential(ACCESS_TOKEN)
 
