@@ -13,8 +13,9 @@ synchronization-synchronizationjobsubject.md; Entra docs provision-on-demand.md)
   2. key = "Microsoft.Identity.Health.CPP.Common.DataContracts.SyncFabric.StatusInfo",
      value = JSON string of a list of such records (the verdict is then read from statusInfo and the steps).
   An unknown result, or a key that is neither, is never read as success.
-- Rate limit: 5 requests per 10 seconds (429 with Retry-After). The SDK's retry middleware is off for this POST; this
-  module retries a bounded number of times itself, so the total wait is bounded and the last error says why.
+- Rate limit: 5 requests per 10 seconds (429 with Retry-After). apply() paces its requests to that (Pacer), so a
+  group is provisioned without 429s; the SDK's retry middleware is off for this POST, and a 429 that still comes is
+  retried a bounded number of times here, so the total wait is bounded and the last error says why.
 """
 from __future__ import annotations
 
