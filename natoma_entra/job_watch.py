@@ -161,3 +161,14 @@ async def follow(read_job: Callable[[], Awaitable[dict | None]], *, started_at: 
                            "a first cycle over many users takes a while: run natoma-entra status later, or wait "
                            "longer (--timeout)", summary=s, elapsed=now - t0, reads=reads)
         await sleep(min(delays[min(reads - 1, len(delays) - 1)], remaining))
+
+
+def job_reader(session) -> Callable[[], Awaitable[dict | None]]:
+    """read_job for follow(): the session's job, read afresh each time (never the run's cached read)."""
+
+    async def read() -> dict | None:
+        from .steps.job import refresh_job
+
+        return await refresh_job(session)
+
+    return read
