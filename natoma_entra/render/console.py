@@ -2,19 +2,29 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 
 def make_console(*, stderr: bool = False, file=None):
-    """A rich Console. Off a terminal (CI logs, `| cat`) it is as wide as $COLUMNS or 160, and tables fold long
-    values rather than cut them, so a value is never shown as `...`."""
+    """A rich Console. Off a terminal (CI logs, `| cat`) a line is as long as its content needs ($COLUMNS caps it),
+    so a table never cuts a value nor breaks an id or a UPN; at a terminal, tables fold long values instead of
+    cutting them to `...`."""
     from rich.console import Console
 
     console = Console(stderr=stderr, file=file, highlight=False, soft_wrap=True)
     if not console.is_terminal:
-        width = int(os.environ.get("COLUMNS") or 0) or max(160, shutil.get_terminal_size((160, 24)).columns)
+        width = _int(os.environ.get("COLUMNS")) or UNBOUNDED
         console = Console(stderr=stderr, file=file, highlight=False, soft_wrap=True, width=width)
     return console
+
+
+UNBOUNDED = 1000  # tables take only the width their content needs
+
+
+def _int(value: str | None) -> int:
+    try:
+        return max(40, int(value or 0)) if value else 0
+    except ValueError:
+        return 0
 
 
 def table(*columns: str, **kw):

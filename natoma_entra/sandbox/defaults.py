@@ -27,6 +27,7 @@ def open_sandbox(path: Path, options=None):
     path = Path(path)
     kw = options.tenant_options()
     tenant = Tenant.open(path, **kw)  # a damaged file or unusable path: exit 2 before the run starts
+    tenant.cycle_seconds_per_user = options.cycle_seconds_per_user  # the engine's simulated cycle length
     transport = SandboxTransport(GraphHandler(tenant), faults=options.faults)
     return tenant, transport, StaticTokenCredential(ACCESS_TOKEN)
 
@@ -57,6 +58,6 @@ def scim_http_factory(tenant):
         if not standin.handles(url):
             raise UsageError(f"--sandbox talks only to the sandbox's Natoma stand-in, not to {url}",
                              fix=f"drop --sandbox to reach {url}, or use the sandbox's URL {NATOMA_URL}")
-        return standin.client(token, base_url=url)
+        return standin.scim_client(token, base_url=url)  # scim2-client's WSGI engine
 
     return factory

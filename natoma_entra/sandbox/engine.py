@@ -5,7 +5,11 @@ Entry points (docs/dev/sandbox-contract.md; called by graph.py):
 - :func:`validate_credentials` - "Test connection": ``GET /Users?filter=userName eq "<random>"`` (and the same for
   Groups) on the SCIM endpoint, as EDOCS use-scim-to-provision-users-and-groups.md describes.
 - :func:`run_cycle` - one full cycle at once: users in scope are created/updated/skipped in Natoma's stand-in, users
-  that left scope are disabled, the job's ``status`` is updated (or quarantined when the endpoint refuses us).
+  that left scope are disabled, the job's ``status`` is updated (or quarantined when the endpoint refuses us). With
+  the tenant's ``cycle_seconds_per_user`` > 0 (SandboxOptions) the status shows the cycle running for that long in
+  simulated time: ``progress`` (completedUnits of totalUnits) and a growing ``synchronizedEntryCountByType``, then
+  the final lastExecution and steady state (:func:`advance_cycles`, called on each read of the job). Natoma itself
+  is written at once (a simplification).
 - :func:`provision_on_demand` - one user now; returns the documented stringKeyStringValuePair body.
 
 Every per-user outcome appends a provisioningObjectSummary to ``state["provisioningLogs"]``.
@@ -795,9 +799,70 @@ def _quarantine(tenant: Any, job: dict, cycle_id: str, began: str, code: str, re
 
 
 def run_cycle(tenant: Any, sp_id: str, job_id: str) -> None:
-    """One full provisioning cycle, run at once (on start / restart)."""
+    """One full provisioning cycle (on start / restart). Natoma is written at once; with the tenant's
+    ``cycle_seconds_per_user`` > 0 the job's status then reveals the cycle over simulated time (advance_cycles)."""
     state = tenant.state
     job = _job(state, sp_id, job_id)
+    before = json.loads(json.dumps(job.get("status") or {}))
+    _run_cycle(tenant, sp_id, job_id, job)
+    per_user = float(getattr(tenant, "cycle_seconds_per_user", 0) or 0)
+    status = job.get("status") or {}
+    if per_user <= 0 or status.get("code") == "Quarantine":
+        return
+    execution = status.get("lastExecution") or {}
+    total = int(execution.get("countEntitled") or 0)
+    began = _now(tenant)
+    state.setdefault("cycles", {})[job_id] = {
+        "spId": sp_id, "began": _iso(began), "seconds": per_user * max(total, 1), "total": total,
+        "final": status}
+    # while it runs: what the job showed before, now Active with progress 0 of total
+    job["status"] = dict(before, code="Active", quarantine=None)
+    _show_progress(job, total, 0, began)
+
+
+def _show_progress(job: dict, total: int, done: int, now: _dt.datetime) -> None:
+    # synchronizationProgress (GDOCS api-reference/v1.0/resources/synchronization-synchronizationprogress.md)
+    job["status"]["progress"] = [{"completedUnits": done, "totalUnits": total, "units": "Users",
+                                  "progressObservationDateTime": _iso(now)}]
+
+
+def advance_cycles(tenant: Any, sp_id: str) -> None:
+    """Reveal the running cycles of this SP's jobs as far as the tenant's clock has come: progress while running,
+    then the cycle's final status (lastExecution, counts, steady state) once its simulated time has passed."""
+    cycles = tenant.state.get("cycles") or {}
+    for job_id, cycle in list(cycles.items()):
+        if cycle.get("spId") != sp_id:
+            continue
+        job = tenant.state.get("jobs", {}).get(sp_id, {}).get(job_id)
+        if job is None:
+            cycles.pop(job_id, None)
+            continue
+        now = _now(tenant)
+        elapsed = (now - _parse_iso(cycle["began"])).total_seconds()
+        if elapsed >= cycle["seconds"]:
+            final = dict(cycle["final"])
+            # the cycle ended now, in simulated time: its execution and steady state say so
+            ended = _iso(now)
+            for key in ("lastExecution", "lastSuccessfulExecution", "lastSuccessfulExecutionWithExports"):
+                if isinstance(final.get(key), dict) and final[key].get("activityIdentifier") == \
+                        (cycle["final"].get("lastExecution") or {}).get("activityIdentifier"):
+                    final[key] = dict(final[key], timeEnded=ended)
+            for key in ("steadyStateFirstAchievedTime", "steadyStateLastAchievedTime"):
+                if final.get(key) not in (None, "0001-01-01T00:00:00Z") and final.get(key) != (
+                        job["status"].get(key)):
+                    final[key] = ended
+            job["status"] = final
+            cycles.pop(job_id, None)
+            continue
+        total = int(cycle["total"])
+        done = min(total, int(total * elapsed / cycle["seconds"])) if cycle["seconds"] else total
+        entries = ((cycle["final"].get("synchronizedEntryCountByType") or [{}])[0] or {}).get("value") or 0
+        job["status"]["synchronizedEntryCountByType"] = [{"key": "User", "value": int(entries * done / max(total, 1))}]
+        _show_progress(job, total, done, now)
+
+
+def _run_cycle(tenant: Any, sp_id: str, job_id: str, job: dict) -> None:
+    state = tenant.state
     began = _iso(_now(tenant))
     secrets = _secrets(state, sp_id)
     code, reason, _ = _connect(tenant, secrets.get("BaseAddress"), secrets.get("SecretToken"))

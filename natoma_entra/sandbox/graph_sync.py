@@ -73,6 +73,7 @@ def _template(h: GraphHandler, sp: dict[str, Any], template_id: str) -> dict[str
 
 def _job(h: GraphHandler, req: Request) -> tuple[dict[str, Any], dict[str, Any]]:
     sp = _sp(h, req)
+    _advance(h, sp)
     jobs = h.tenant.state["jobs"].get(sp["id"], {})
     job = jobs.get(req.params["job"])
     if job is None:
@@ -124,9 +125,19 @@ def template_parse_expression(h: GraphHandler, req: Request) -> Response:
 
 # jobs ---------------------------------------------------------------------------------------------------------------
 
+def _advance(h: GraphHandler, sp: dict[str, Any]) -> None:
+    """A running cycle shows its progress as the tenant's clock moves (engine.advance_cycles)."""
+    from natoma_entra.sandbox import engine
+
+    advance = getattr(engine, "advance_cycles", None)  # an engine stand-in (the Graph-surface tests) has no cycles
+    if advance is not None:
+        advance(h.tenant, sp["id"])
+
+
 @ROUTER.add("GET", SP + "/jobs", R_SYNC)
 def list_jobs(h: GraphHandler, req: Request) -> Response:
     sp = _sp(h, req)
+    _advance(h, sp)
     return page(h, list(h.tenant.state["jobs"].get(sp["id"], {}).values()), req, _ctx(req, sp, "jobs"))
 
 

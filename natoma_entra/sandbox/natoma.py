@@ -128,6 +128,14 @@ class NatomaStandIn:
             headers["Authorization"] = f"Bearer {token}"
         return httpx.Client(transport=httpx.WSGITransport(app=self.wsgi_app), base_url=root, headers=headers)
 
+    def scim_client(self, token: str | None, base_url: str | None = None):
+        """scim2-client's WSGI engine over this stand-in (what `provision --verify` and `audit` read with)."""
+        from natoma_entra.natoma_scim import wsgi_client
+
+        url = (base_url or self.base_url).rstrip("/")
+        parts = urlsplit(url)
+        return wsgi_client(self.wsgi_app, f"{parts.scheme}://{parts.netloc}{SCIM_PREFIX}", token)
+
     # -- what Natoma holds ---------------------------------------------------------------------------------------
 
     def _resources(self, resource_type: str | None = None) -> list[Any]:
@@ -147,6 +155,32 @@ class NatomaStandIn:
             if str(u.get("userName", "")).lower() == user_name.lower():
                 return u
         return None
+
+    # -- drift: Natoma changed behind Entra's back (tests, `audit` demos) --------------------------------------------
+
+    def put_user(self, user_name: str, roles: list[str], *, active: bool = True) -> dict:
+        """Create a user, or replace its roles and state, as an admin would in Natoma's console (over SCIM)."""
+        from scim2_models import Role, User
+
+        scim = self.scim_client(self.token)
+        user = User(user_name=user_name, active=active,
+                    roles=[Role(value=r, primary=i == 0, type="WindowsAzureActiveDirectoryRole") for i, r in enumerate(roles)])
+        existing = self.user(user_name)
+        if existing:
+            user.id = existing["id"]
+            scim.replace(user)
+        else:
+            scim.create(user)
+        return self.user(user_name) or {}
+
+    def remove_user(self, user_name: str) -> bool:
+        """Delete a user (as if Natoma lost it). True when there was one."""
+        from scim2_models import User
+
+        found = self.user(user_name)
+        if found:
+            self.scim_client(self.token).delete(User, found["id"])
+        return found is not None
 
     # -- persistence ------------------------------------------------------------------------------------------
 
@@ -198,6 +232,21 @@ def standin_for(tenant: Any) -> NatomaStandIn:
         standin.restore(data)
         standin._state_ref, standin._data_ref = state, data
     return standin
+
+
+def seed_drift(tenant: Any, *, wrong_role: dict[str, str] | None = None, missing: list[str] = (),
+               orphans: dict[str, bool] | None = None) -> None:
+    """Make Natoma differ from Entra: ``wrong_role`` {userName: role} replaces a user's roles, ``missing`` deletes
+    users, ``orphans`` {userName: active} adds users Entra never assigned. Saved into ``tenant.state``."""
+    standin = standin_for(tenant)
+    for name, role in (wrong_role or {}).items():
+        current = standin.user(name)
+        standin.put_user(name, [role], active=current.get("active", True) if current else True)
+    for name in missing:
+        standin.remove_user(name)
+    for name, active in (orphans or {}).items():
+        standin.put_user(name, ["member"], active=active)
+    save_standin(tenant, standin)
 
 
 def save_standin(tenant: Any, standin: NatomaStandIn) -> None:

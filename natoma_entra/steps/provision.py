@@ -1,4 +1,6 @@
-"""Step 5: provision one user on demand and show the role Natoma received (guide step 5).
+"""Step 5: provision users on demand and show the role Natoma received (guide step 5).
+
+plan() reads (who, with which request); apply() sends, paced to Graph's limit; the caller decides whether to apply.
 
 Graph facts (graph-api.md section 8; Graph docs synchronization-synchronizationjob-provisionondemand.md,
 synchronization-synchronizationjobsubject.md; Entra docs provision-on-demand.md):
@@ -11,15 +13,16 @@ synchronization-synchronizationjobsubject.md; Entra docs provision-on-demand.md)
   2. key = "Microsoft.Identity.Health.CPP.Common.DataContracts.SyncFabric.StatusInfo",
      value = JSON string of a list of such records (the verdict is then read from statusInfo and the steps).
   An unknown result, or a key that is neither, is never read as success.
-- Rate limit: 5 requests per 10 seconds (429 with Retry-After). The SDK's retry middleware is off for this POST; this
-  module retries a bounded number of times itself, so the total wait is bounded and the last error says why.
+- Rate limit: 5 requests per 10 seconds (429 with Retry-After). apply() paces its requests to that (Pacer), so a
+  group is provisioned without 429s; the SDK's retry middleware is off for this POST, and a 429 that still comes is
+  retried a bounded number of times here, so the total wait is bounded and the last error says why.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ..graph.errors import GraphError
 from ..graph.lookups import find_user
@@ -272,49 +275,165 @@ async def post_on_demand(session: Session, path: str, body: dict) -> dict | None
     return None  # not reached
 
 
-async def run(session: Session) -> StepResult:
+# -- pacing: Graph allows 5 provisionOnDemand requests per 10 seconds per job ------------------------------------------
+
+RATE_LIMIT, RATE_WINDOW = 5, 10.0  # Graph docs synchronization-synchronizationjob-provisionondemand.md (throttling)
+
+
+class Pacer:
+    """At most `limit` requests in any `window` seconds: wait() sleeps until the next one may go. Clock and sleep are
+    injectable (tests and the sandbox run on simulated time)."""
+
+    def __init__(self, limit: int = RATE_LIMIT, window: float = RATE_WINDOW, *, clock=None, sleep=None):
+        import time
+
+        self.limit, self.window = limit, window
+        self.clock = clock or time.monotonic
+        self.sleep = sleep or asyncio.sleep
+        self.sent: list[float] = []
+
+    def delay(self) -> float:
+        now = self.clock()
+        self.sent = [t for t in self.sent if now - t < self.window]
+        return 0.0 if len(self.sent) < self.limit else self.window - (now - self.sent[0])
+
+    async def wait(self) -> float:
+        waited = 0.0
+        while (d := self.delay()) > 0:
+            await self.sleep(d)
+            waited += d
+        self.sent.append(self.clock())
+        return waited
+
+
+# -- plan: who would be provisioned, with which request (reads only) ---------------------------------------------------
+
+@dataclass
+class Request:
+    user: str  # userPrincipalName (or object id)
+    user_id: str
+    body: dict
+
+
+@dataclass
+class ProvisionPlan:
+    path: str  # .../jobs/{id}/provisionOnDemand
+    rule_id: str
+    requests: list[Request]
+    warnings: list[str] = field(default_factory=list)
+
+
+class PlanError(Exception):
+    def __init__(self, result: StepResult):
+        super().__init__(result.error)
+        self.result = result
+
+
+async def resolve_users(session: Session, refs: list[str], group: str | None) -> tuple[list[dict], list[str]]:
+    """(users, warnings): the users named (UsageError for an unknown one), then the direct user members of `group`."""
+    from ..graph.lookups import find_group
+    from ..graph.odata import seg
+
+    users = list(await session.graph.gather(*(find_user(session.graph, r) for r in refs)))
+    warnings: list[str] = []
+    if group:
+        g = await find_group(session.graph, group)
+        members = await session.graph.list(f"/groups/{seg(g['id'])}/members",
+                                           {"$select": "id,displayName,userPrincipalName", "$top": "999"})
+        nested = [m for m in members if m.get("@odata.type") == "#microsoft.graph.group"]
+        users += [m for m in members if m.get("@odata.type") in (None, "#microsoft.graph.user")]
+        if nested:
+            warnings.append(f"group {g.get('displayName')!r} has {len(nested)} nested group(s); their members are not "
+                            "provisioned by Entra and are left out")
+    seen: dict[str, dict] = {}
+    for u in users:
+        seen.setdefault(u["id"], u)
+    return list(seen.values()), warnings
+
+
+async def plan(session: Session, refs: list[str], group: str | None = None) -> ProvisionPlan:
+    """The requests provisioning would send. Raises PlanError (a failed StepResult) when there is no job or rule."""
     from .mapping import SchemaError, locate
 
-    ref = session.command_options["user"]
-    user = await find_user(session.graph, ref)  # UsageError (exit 2) for an unknown or ambiguous user
-    if session.command_options.get("verify") and not session.command_options.get("dry_run"):
-        session.scim_token()  # no token for --verify is bad input: say so before anything is provisioned
-    upn = user.get("userPrincipalName") or user.get("id")
-    info: dict[str, Any] = {"user": upn, "userId": user.get("id"), "result": None, "errorCode": None, "role": None,
-                            "natoma": None}
+    users, warnings = await resolve_users(session, refs, group)  # UsageError (exit 2) for an unknown user
     try:
         job = await read_job(session)
     except GraphError as e:
-        return failed(STEP, e, what="reading the provisioning job")
+        raise PlanError(failed(STEP, e, what="reading the provisioning job")) from None
     if job is None:
-        return StepResult(step=STEP, status="failed", info=info, error="the app has no provisioning job",
-                          fix=FIX_NO_JOB)
+        raise PlanError(StepResult(step=STEP, status="failed", error="the app has no provisioning job", fix=FIX_NO_JOB))
     app = await session.app()
     try:
-        schema = await read_schema(session, job)
-        where = locate(schema)
+        where = locate(await read_schema(session, job))
     except GraphError as e:
-        return failed(STEP, e, what="reading the job's schema")
+        raise PlanError(failed(STEP, e, what="reading the job's schema")) from None
     except SchemaError as e:
-        return StepResult(step=STEP, status="failed", info=info, error=e.message, fix=e.fix)
+        raise PlanError(StepResult(step=STEP, status="failed", error=e.message, fix=e.fix)) from None
     rule_id = where.rule.get("id")
     if not rule_id:
-        return StepResult(step=STEP, status="failed", info=info, error="the user rule in the job's schema has no id",
-                          fix="restore the default mappings (Provisioning -> Mappings), then run again")
-    info["ruleId"] = rule_id
-    body = request_body(rule_id, user["id"])
-    if session.command_options.get("dry_run"):
-        return StepResult(step=STEP, status="planned", info=info,
-                          changes=[Change(action="update", target=f"provision on demand: {upn}",
-                                          detail={"why": "dry run: nothing sent", "body": body})])
-    session.progress(f"provisioning {upn} on demand ...")
+        raise PlanError(StepResult(step=STEP, status="failed", error="the user rule in the job's schema has no id",
+                                   fix="restore the default mappings (Provisioning -> Mappings), then run again"))
+    if not users:
+        warnings.append(f"group {group!r} has no user members: nobody to provision")
+    return ProvisionPlan(f"{job_path(app.sp_id, job['id'])}/provisionOnDemand", rule_id,
+                         [Request(u.get("userPrincipalName") or u["id"], u["id"], request_body(rule_id, u["id"]))
+                          for u in users], warnings)
+
+
+def planned(p: ProvisionPlan) -> list[StepResult]:
+    """The plan as results, one per user (nothing sent)."""
+    return [StepResult(step=STEP, status="planned", warnings=list(p.warnings) if i == 0 else [],
+                       info={"user": r.user, "userId": r.user_id, "ruleId": p.rule_id, "result": None},
+                       changes=[Change(action="update", target=f"provision on demand: {r.user}",
+                                       detail={"why": "nothing sent", "body": r.body})])
+            for i, r in enumerate(p.requests)]
+
+
+# -- apply: send each request, paced, and read each verdict ------------------------------------------------------------
+
+async def apply(session: Session, p: ProvisionPlan, *, pacer: Pacer | None = None,
+                on_progress: Callable[[int, int, str], None] | None = None) -> list[StepResult]:
+    """Provision every planned user, at most 5 requests per 10 s; one result per user, in order."""
+    verify_too = bool(session.command_options.get("verify"))
+    if verify_too:
+        session.scim_token()  # no token for --verify is bad input: say so before anything is provisioned
+    pacer = pacer or Pacer(clock=session.command_options.get("clock"), sleep=session.command_options.get("sleep"))
+    results: list[StepResult] = []
+    total = len(p.requests)
+    for n, req in enumerate(p.requests):
+        await pacer.wait()
+        if on_progress:
+            on_progress(n, total, req.user)
+        result = await provision_one(session, p, req)
+        if n == 0:
+            result.warnings[:0] = p.warnings
+        results.append(result)
+    if on_progress:
+        on_progress(total, total, "")
+    return results
+
+
+async def provision_one(session: Session, p: ProvisionPlan, req: Request) -> StepResult:
+    upn = req.user
+    info: dict[str, Any] = {"user": upn, "userId": req.user_id, "result": None, "errorCode": None, "role": None,
+                            "natoma": None, "ruleId": p.rule_id}
+    if len(p.requests) == 1:
+        session.progress(f"provisioning {upn} on demand ...")
     try:
-        answer = await post_on_demand(session, f"{job_path(app.sp_id, job['id'])}/provisionOnDemand", body)
+        answer = await post_on_demand(session, p.path, req.body)
     except GraphError as e:
-        result = failed(STEP, e, what="provision on demand")
+        result = failed(STEP, e, what=f"provision on demand ({upn})")
         result.info = info
         return result
     verdict = parse_response(answer)
+    result = judge(upn, info, verdict)
+    if session.command_options.get("verify"):
+        await verify(session, result, upn, verdict)
+    return result
+
+
+def judge(upn: str, info: dict[str, Any], verdict: Verdict) -> StepResult:
+    """The result of one provisionOnDemand answer (pure)."""
     info.update({"result": verdict.result, "outcome": verdict.outcome, "errorCode": verdict.error_code,
                  "role": verdict.role, "roleSource": verdict.role_source, "assigned": verdict.assigned,
                  "action": verdict.action, "modifiedProperties": verdict.modified, "provisioningSteps": verdict.steps})
@@ -334,25 +453,20 @@ async def run(session: Session) -> StepResult:
         if verdict.outcome == "provisioned":
             action = "create" if _norm(verdict.action) == "create" else "update"
             change = Change(action=action, target=f"Natoma user {upn}", detail={"role": verdict.role, "why": f"role {verdict.role}"})
-            result = StepResult(step=STEP, status="changed", changes=[change], info=info, warnings=warnings)
-        else:
-            change = Change(action="none", target=f"Natoma user {upn}", detail={"role": verdict.role, "why": "already in sync"})
-            result = StepResult(step=STEP, status="unchanged", changes=[change], info=info, warnings=warnings)
-    else:
-        error = {
-            "not_assigned": f"{upn} was skipped: not assigned to the app"
-                            + (f" ({verdict.error_code})" if verdict.error_code else ""),
-            "failed": f"provisioning {upn} failed" + (f": {verdict.error_code}" if verdict.error_code else "")
-                      + (f" ({verdict.result})" if verdict.result == "Skipped" else ""),
-            "disabled": f"{upn} is not assigned to the app: Entra took the user's access away in Natoma "
-                        f"(action {verdict.action})",
-            "unknown": f"the answer for {upn} could not be read as a verdict"
-                       + (f" ({'; '.join(verdict.problems)})" if verdict.problems else ""),
-        }[verdict.outcome]
-        result = StepResult(step=STEP, status="failed", info=info, warnings=warnings, error=error, fix=fix_for(verdict))
-    if session.command_options.get("verify"):
-        await verify(session, result, upn, verdict)
-    return result
+            return StepResult(step=STEP, status="changed", changes=[change], info=info, warnings=warnings)
+        change = Change(action="none", target=f"Natoma user {upn}", detail={"role": verdict.role, "why": "already in sync"})
+        return StepResult(step=STEP, status="unchanged", changes=[change], info=info, warnings=warnings)
+    error = {
+        "not_assigned": f"{upn} was skipped: not assigned to the app"
+                        + (f" ({verdict.error_code})" if verdict.error_code else ""),
+        "failed": f"provisioning {upn} failed" + (f": {verdict.error_code}" if verdict.error_code else "")
+                  + (f" ({verdict.result})" if verdict.result == "Skipped" else ""),
+        "disabled": f"{upn} is not assigned to the app: Entra took the user's access away in Natoma "
+                    f"(action {verdict.action})",
+        "unknown": f"the answer for {upn} could not be read as a verdict"
+                   + (f" ({'; '.join(verdict.problems)})" if verdict.problems else ""),
+    }[verdict.outcome]
+    return StepResult(step=STEP, status="failed", info=info, warnings=warnings, error=error, fix=fix_for(verdict))
 
 
 # -- --verify: read the user back from Natoma's SCIM endpoint ----------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 ADELE = "AdeleV@contoso.onmicrosoft.com"
 LEE = "LeeG@contoso.onmicrosoft.com"
 DIEGO = "DiegoS@contoso.onmicrosoft.com"
+MEGAN = "MeganB@contoso.onmicrosoft.com"
 POD = "/provisionOnDemand"
 
 
@@ -241,3 +242,102 @@ def test_verify_without_a_token_fails_before_provisioning(ready, monkeypatch):
     r = ready.cli("provision", ADELE, "--verify")
     assert r.code == 2 and "no SCIM token" in r.err
     assert not pod_requests(r)
+
+
+# -- several users: paced to 5 per 10 seconds, a summary table ---------------------------------------------------------
+
+def add_members(sandbox, group: str, n: int) -> list[str]:
+    from natoma_entra.sandbox.state import group_id, user_id
+
+    t = sandbox.tenant()
+    upns = []
+    for i in range(n):
+        uid = user_id(f"Extra {i}")
+        upn = f"extra{i}@contoso.onmicrosoft.com"
+        t.state["users"][uid] = {"id": uid, "displayName": f"Extra {i}", "userPrincipalName": upn,
+                                 "mailNickname": f"extra{i}", "accountEnabled": True}
+        t.state["members"][group_id(group)].append(uid)
+        upns.append(upn)
+    sandbox.save(t)
+    return upns
+
+
+def test_a_group_is_provisioned_paced_to_the_limit_without_a_429(ready):
+    from natoma_entra.sandbox.options import SimulatedClock
+
+    extra = add_members(ready, "Natoma Members", 10)
+    ready.options.clock = clock = SimulatedClock()  # the sandbox and the pacing share simulated time
+    r = ready.cli("provision", "--group", "Natoma Members", "-o", "json")
+    sent = pod_requests(r)
+    assert len(sent) == 12 and all(status == 200 for _, _, status in sent)  # Megan, Lee, 10 extra; never throttled
+    assert clock.t >= 20  # 12 requests at 5 per 10 s: two waits
+    doc = r.json()
+    by_user = {s["info"]["user"]: s for s in doc["steps"]}
+    assert set(by_user) == {MEGAN, LEE, *extra}
+    assert by_user[LEE]["info"]["errorCode"] == "MultipleGrantsNotSupported"
+    assert r.code == 1  # Lee failed
+    assert any("nested group" in w for w in doc["warnings"])  # Natoma Contractors' members are left out
+    for upn in [MEGAN, *extra]:
+        assert [x["value"] for x in natoma_user(ready, upn)["roles"]] == ["member"]
+
+
+def test_without_a_terminal_progress_is_a_line_at_most_every_10_seconds(ready):
+    from natoma_entra.sandbox.options import SimulatedClock
+
+    add_members(ready, "Natoma Members", 10)
+    ready.options.clock = SimulatedClock()
+    r = ready.cli("provision", "--group", "Natoma Members")
+    lines = [line for line in r.err.splitlines() if line.startswith("provisioning:")]
+    assert len(lines) == 3, r.err  # at 0 s, 10 s and 20 s of (simulated) pacing
+    # the summary table: one row per user, values whole
+    assert "12 users: 11 provisioned, 0 already in sync, 1 failed" in r.out
+    assert LEE in r.out and "MultipleGrantsNotSupported" in r.out and "extra9@contoso.onmicrosoft.com" in r.out
+
+
+def test_several_users_by_name_with_verify(ready):
+    from natoma_entra.sandbox.options import SimulatedClock
+
+    ready.options.clock = SimulatedClock()
+    r = ready.cli("provision", ADELE, "Megan Bowen", DIEGO, "--verify", "-o", "json")
+    assert r.code == 1  # Diego is not assigned
+    steps = {s["info"]["user"]: s for s in r.json()["steps"]}
+    assert steps[ADELE]["info"]["natoma"]["matches"] is True and steps[ADELE]["info"]["natoma"]["roles"] == ["admin"]
+    assert steps[MEGAN]["info"]["natoma"]["roles"] == ["member"]
+    assert steps[DIEGO]["info"]["outcome"] == "not_assigned"
+
+
+def test_several_users_dry_run_plans_each_and_sends_nothing(ready):
+    r = ready.cli("provision", ADELE, LEE, "--dry-run", "-o", "json")
+    assert r.code == 0
+    steps = r.json()["steps"]
+    assert [s["status"] for s in steps] == ["planned", "planned"]
+    assert steps[1]["changes"][0]["detail"]["body"]["parameters"][0]["subjects"][0]["objectTypeName"] == "User"
+    assert not r.writes
+
+
+def test_no_user_and_no_group_is_bad_input(ready):
+    r = ready.cli("provision")
+    assert r.code == 2 and "--group" in r.err
+
+
+def test_the_pacer_keeps_any_10_second_window_to_5_requests():
+    import asyncio
+
+    from natoma_entra.sandbox.options import SimulatedClock
+    from natoma_entra.steps.provision import Pacer
+
+    clock = SimulatedClock()
+    pacer = Pacer(clock=clock.monotonic, sleep=clock.sleep)
+
+    async def send(n):
+        times = []
+        for _ in range(n):
+            await pacer.wait()
+            times.append(clock.t)
+            clock.advance(0.5)  # each request takes half a second
+        return times
+
+    times = asyncio.run(send(12))
+    assert times[:5] == [0, 0.5, 1.0, 1.5, 2.0]
+    assert times[5] == 10.0  # the 6th waits until the 1st leaves the window
+    assert all(times[i + 5] - times[i] >= 10 for i in range(len(times) - 5))

@@ -545,3 +545,38 @@ def test_validate_credentials_ok(tenant):
 def test_validate_credentials_failures(tenant, credentials, expected):
     reason = engine.validate_credentials(tenant, credentials)
     assert reason is not None and expected in reason
+
+
+# -- a cycle that takes simulated time ---------------------------------------------------------------------------------
+
+def test_a_cycle_reveals_its_progress_over_simulated_time():
+    from natoma_entra.sandbox.options import SimulatedClock
+
+    clock = SimulatedClock()
+    tenant = Tenant.initial(clock=clock.monotonic, now=clock.now)
+    tenant.cycle_seconds_per_user = 2.0
+    sp_id, job_id = configure(tenant)
+    engine.run_cycle(tenant, sp_id, job_id)
+    job = tenant.state["jobs"][sp_id][job_id]
+    # Natoma is written at once; the status shows the cycle running: 4 users in scope, 8 simulated seconds
+    assert len(natoma_users(tenant)) == 3
+    assert job["status"]["code"] == "Active" and job["status"]["lastExecution"] is None
+    assert job["status"]["progress"][0]["completedUnits"] == 0 and job["status"]["progress"][0]["totalUnits"] == 4
+    clock.advance(4)
+    engine.advance_cycles(tenant, sp_id)
+    assert job["status"]["progress"][0]["completedUnits"] == 2
+    assert job["status"]["lastExecution"] is None
+    clock.advance(4)
+    engine.advance_cycles(tenant, sp_id)
+    status = job["status"]
+    assert status["lastExecution"]["state"] == "EntryLevelErrors"  # Lee Gu: two role groups
+    assert status["lastExecution"]["timeEnded"].startswith("2026-01-05T09:00:08")
+    assert status["synchronizedEntryCountByType"] == [{"key": "User", "value": 3}]
+    assert status["progress"] == []
+    assert job_id not in tenant.state.get("cycles", {})  # the cycle is over: nothing left to reveal
+
+
+def test_a_cycle_without_simulated_time_ends_at_once(tenant, ids):
+    engine.run_cycle(tenant, *ids)
+    status = tenant.state["jobs"][ids[0]][ids[1]]["status"]
+    assert status["lastExecution"]["state"] == "EntryLevelErrors" and status["progress"] == []

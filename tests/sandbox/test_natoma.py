@@ -183,3 +183,31 @@ def test_standin_for_follows_tenant_state():
     tenant.state = {"natoma": {}}
     assert standin_for(tenant) is s1
     assert s1.users() == []
+
+
+def test_drift_is_seeded_over_scim_and_saved_in_the_state():
+    from natoma_entra.sandbox.natoma import seed_drift
+    from natoma_entra.sandbox.state import Tenant
+
+    tenant = Tenant.initial()
+    seed_drift(tenant, orphans={"kept@contoso.com": True, "lost@contoso.com": True, "old@contoso.com": False})
+    seed_drift(tenant, wrong_role={"kept@contoso.com": "admin"}, missing=["lost@contoso.com"])
+    reloaded = Tenant.from_state(json.loads(json.dumps(tenant.state)))
+    users = {u["userName"]: u for u in standin_for(reloaded).users()}
+    assert set(users) == {"kept@contoso.com", "old@contoso.com"}
+    assert [r["value"] for r in users["kept@contoso.com"]["roles"]] == ["admin"]
+    assert users["old@contoso.com"]["active"] is False
+
+
+def test_scim2_client_wsgi_engine_reads_the_standin(natoma):
+    from scim2_models import User
+
+    natoma.put_user("ada@contoso.onmicrosoft.com", ["member"])
+    scim = natoma.scim_client(TOKEN, base_url="http://127.0.0.1:8080/scim/v2")  # any host reaches the stand-in
+    found = scim.query(User)
+    assert [u.user_name for u in found.resources] == ["ada@contoso.onmicrosoft.com"]
+    from scim2_client import SCIMClientException
+    from scim2_models import SCIMException
+
+    with pytest.raises((SCIMClientException, SCIMException)):
+        natoma.scim_client("wrong").query(User)

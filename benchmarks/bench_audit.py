@@ -1,0 +1,196 @@
+"""By hand, not a test: `audit` at scale against the sandbox, with injected latency.
+
+The tenant: the sandbox after `setup`, plus USERS users in GROUPS assigned security groups of MEMBERS direct members
+each (GROUPS x MEMBERS memberships; neighbouring groups overlap, and their roles differ every 100 groups, so some users
+hold two roles and "will fail" under the single-role mapping). Natoma holds every user with the role Entra sends,
+except a few drifted ones (wrong role, missing, orphans).
+
+Each Graph request waits LATENCY seconds (natoma_entra.sandbox.faults.latency), and so does each SCIM request.
+Natoma's users are served by a flat WSGI SCIM app (a ListResponse per page, from a list), not by scim2-server: the
+stand-in sorts its whole store for every page, so at 100,000 users it would spend minutes of its own CPU, which is
+the sandbox's cost, not the tool's. The Graph sandbox's CPU (building, selecting and serialising 2,000,000 member
+objects in this process) is in the wall time, so the figure is pessimistic.
+
+Prints: wall time of the audit, requests (Graph and SCIM), the peak memory the audit added (VmHWM after resetting
+it, Linux), and the verdict counts.
+
+    .venv/bin/python benchmarks/bench_audit.py [--users 100000] [--groups 2000] [--members 1000] [--latency 0.05]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROLE_EVERY = 100  # groups in a row that share a role
+
+
+def build(path: Path, users: int, groups: int, members: int):
+    """The tenant (in memory), and what Natoma should hold: [(userName, roles)]."""
+    from natoma_entra.cli.main import run
+    from natoma_entra.sandbox.state import NATOMA_TOKEN, Tenant, assignment_id
+
+    Tenant.initial().save(path)
+    os.environ["NATOMA_SCIM_TOKEN"] = NATOMA_TOKEN
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            run(["--sandbox", "--sandbox-state", str(path), "setup"])
+        except SystemExit:
+            pass
+    t = Tenant.load(path)
+    st = t.state
+    sp = t.find_sp()
+    role_ids = {r["value"]: r["id"] for r in sp["appRoles"] if r.get("value") in ("admin", "AppAdmin", "member")}
+    values = list(role_ids)
+    uids = [f"00000000-0000-4000-8000-{n:012d}" for n in range(users)]
+    for n, uid in enumerate(uids):
+        st["users"][uid] = {"id": uid, "displayName": f"Bench {n}", "userPrincipalName": f"bench{n}@contoso.onmicrosoft.com",
+                            "accountEnabled": True}
+    stride = max(1, users // groups)
+    grants: dict[int, set[str]] = {}
+    for gi in range(groups):
+        gid = f"10000000-0000-4000-8000-{gi:012d}"
+        st["groups"][gid] = {"id": gid, "displayName": f"Team {gi:05d}", "securityEnabled": True,
+                             "mailEnabled": False, "groupTypes": []}
+        value = values[(gi // ROLE_EVERY) % len(values)]
+        ids = []
+        for k in range(members):
+            n = (gi * stride + k) % users
+            ids.append(uids[n])
+            grants.setdefault(n, set()).add(value)
+        st["members"][gid] = ids
+        rid = role_ids[value]
+        aid = assignment_id(gid, sp["id"], rid)
+        st["appRoleAssignments"][aid] = {
+            "id": aid, "appRoleId": rid, "principalId": gid, "principalType": "Group",
+            "principalDisplayName": f"Team {gi:05d}", "resourceId": sp["id"], "resourceDisplayName": "Natoma",
+            "createdDateTime": "2024-01-01T00:00:00Z"}
+    natoma = [(f"bench{n}@contoso.onmicrosoft.com", sorted(r)[:1]) for n, r in sorted(grants.items())]
+    natoma = natoma[5:]  # 5 missing
+    single = [i for i, (n, _) in enumerate(natoma) if len(grants[int(n[5:].split("@")[0])]) == 1][:5]
+    for i in single:  # 5 with a wrong role
+        name, roles = natoma[i]
+        natoma[i] = (name, ["AppAdmin" if roles != ["AppAdmin"] else "admin"])
+    natoma += [(f"orphan{i}@contoso.onmicrosoft.com", ["member"]) for i in range(5)]  # 5 out of scope
+    return t, natoma
+
+
+def flat_scim_app(users: list[tuple[str, list[str]]], token: str, latency: float):
+    """A minimal SCIM /Users endpoint: ListResponse pages by startIndex/count (RFC 7644 3.4.2.4), bearer checked."""
+    from urllib.parse import parse_qs
+
+    docs = [{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": f"n{i}", "userName": name,
+             "active": True, "roles": [{"value": r, "primary": j == 0} for j, r in enumerate(roles)]}
+            for i, (name, roles) in enumerate(users)]
+    seen = [0]
+
+    def app(environ, start_response):
+        seen[0] += 1
+        time.sleep(latency)
+        if environ.get("HTTP_AUTHORIZATION") != f"Bearer {token}":
+            start_response("401 Unauthorized", [("Content-Type", "application/scim+json")])
+            return [b'{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"401"}']
+        q = parse_qs(environ.get("QUERY_STRING", ""))
+        start = int(q.get("startIndex", ["1"])[0])
+        count = min(int(q.get("count", ["100"])[0]), 1000)
+        page = docs[start - 1:start - 1 + count]
+        body = json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                           "totalResults": len(docs), "startIndex": start, "itemsPerPage": len(page),
+                           "Resources": page}).encode()
+        start_response("200 OK", [("Content-Type", "application/scim+json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app, seen
+
+
+def _vm(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+async def audit_once(tenant, natoma_app, latency: float):
+    from natoma_entra import audit
+    from natoma_entra.config import load
+    from natoma_entra.graph.auth import StaticTokenCredential
+    from natoma_entra.graph.client import GraphClient
+    from natoma_entra.natoma_scim import wsgi_client
+    from natoma_entra.sandbox import faults
+    from natoma_entra.sandbox.defaults import SANDBOX_CONFIG
+    from natoma_entra.sandbox.graph import GraphHandler
+    from natoma_entra.sandbox.state import ACCESS_TOKEN, NATOMA_TOKEN
+    from natoma_entra.sandbox.transport import SandboxTransport
+    from natoma_entra.session import Session
+
+    handler = GraphHandler(tenant)
+    handle, spent = handler.handle, [0.0]
+
+    def timed(*args, **kwargs):  # the sandbox answers in this process, blocking the loop: count its time apart
+        t = time.perf_counter()
+        try:
+            return handle(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - t
+
+    handler.handle = timed
+    transport = SandboxTransport(handler, faults=[faults.latency(latency)])
+    transport.sandbox_seconds = spent
+    graph = GraphClient(StaticTokenCredential(ACCESS_TOKEN), "https://graph.microsoft.com/v1.0", transport=transport)
+    session = Session(graph=graph, config=load(None, {}, defaults=SANDBOX_CONFIG), scim_token=lambda: NATOMA_TOKEN,
+                      options={"scim_http": lambda url, token: wsgi_client(natoma_app, url, token)})
+    try:
+        return await audit.report(session), transport
+    finally:
+        await graph.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=100_000)
+    ap.add_argument("--groups", type=int, default=2_000)
+    ap.add_argument("--members", type=int, default=1_000)
+    ap.add_argument("--latency", type=float, default=0.05, help="seconds added to every Graph and SCIM request")
+    args = ap.parse_args()
+
+    from natoma_entra.sandbox.state import NATOMA_TOKEN
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        tenant, natoma = build(Path(tmp) / "sandbox.json", args.users, args.groups, args.members)
+        app, scim_requests = flat_scim_app(natoma, NATOMA_TOKEN, args.latency)
+        print(f"tenant: {args.users:,} users, {args.groups:,} assigned groups x {args.members:,} members = "
+              f"{args.groups * args.members:,} memberships; Natoma holds {len(natoma):,} users "
+              f"(built in {time.perf_counter() - t0:.1f} s); latency {args.latency * 1000:.0f} ms per request")
+        before = _vm("VmRSS")
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS (VmHWM) to the current RSS
+        t0 = time.perf_counter()
+        report, transport = asyncio.run(audit_once(tenant, app, args.latency))
+        wall = time.perf_counter() - t0
+        peak = _vm("VmHWM")
+    step = report.steps[0]
+    if step.status == "failed":
+        print(f"audit failed: {step.error}")
+        return 1
+    info = step.info
+    sandbox = transport.sandbox_seconds[0]
+    print(f"audit: {wall:.1f} s wall, of which {sandbox:.1f} s the Graph sandbox answering in this process "
+          f"(so about {wall - sandbox:.1f} s against a real Graph); {len(transport.log):,} Graph requests + "
+          f"{scim_requests[0]:,} SCIM requests; peak memory added {max(0, peak - before) / 2**20:.0f} MB "
+          f"(RSS before {before / 2**20:.0f} MB)")
+    print(f"in scope {info['inScope']:,}, in Natoma {info['inNatoma']:,}, memberships {info['memberships']:,}; "
+          f"verdicts: {info['counts']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

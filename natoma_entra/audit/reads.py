@@ -1,0 +1,134 @@
+"""The audit's reads, streamed: the job's mapping, the assignments, the members of assigned groups (pages read a few
+groups at a time), and Natoma's users over SCIM. Read-only: GETs to Graph, GETs to Natoma."""
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable
+
+from ..graph.odata import literal, seg
+from ..session import Session
+from .core import NatomaUser, Scope, fold_memberships
+
+USER, GROUP = "#microsoft.graph.user", "#microsoft.graph.group"
+# Groups whose member pages are read at once. Directory reads cost 1 resource unit each and an app may spend 3,500
+# (tenants under 50 users) to 8,000 (over 500) per 10 s (Graph docs throttling-limits.md, identity and access
+# service limits): 16 reads in flight at 50 ms is 3,200 per 10 s. A 429 is retried by the SDK after Retry-After.
+CONCURRENCY = 16
+PAGE = "999"  # the largest page Graph serves for directory object collections
+IDS_PER_FILTER = 15  # Graph's limit on values in an `in (...)` filter clause
+_ROLE_FUNCTION = re.compile(r"^\s*(\w+)\s*\(\s*\[appRoleAssignments\]\s*\)\s*$", re.I)
+SINGLE_FUNCTIONS = {"singleapproleassignment"}
+MULTI_FUNCTIONS = {"approleassignmentscomplex", "assertiveapproleassignmentscomplex"}
+
+
+class MappingUnknown(Exception):
+    def __init__(self, message: str, fix: str):
+        super().__init__(message)
+        self.message, self.fix = message, fix
+
+
+@dataclass
+class JobMapping:
+    multi_role: bool
+    role_function: str
+    source: str  # the Entra attribute whose value Natoma holds as userName (the matching attribute)
+    target: str
+    warnings: list[str]
+
+
+def job_mapping(schema: dict) -> JobMapping:
+    """Which role function the job's user mapping uses, and its matching attribute (pure)."""
+    from ..steps.mapping import expression_of, locate
+
+    where = locate(schema)
+    warnings = list(where.warnings)
+    function = None
+    for m in where.object_mapping.get("attributeMappings") or []:
+        if not isinstance(m, dict):
+            continue
+        found = _ROLE_FUNCTION.match(expression_of(m.get("source")) or "")
+        if found and found.group(1).lower() in SINGLE_FUNCTIONS | MULTI_FUNCTIONS:
+            function = found.group(1)
+            break
+    if function is None:
+        raise MappingUnknown("the job's user mapping sends no role (no SingleAppRoleAssignment or "
+                             "AppRoleAssignmentsComplex over [appRoleAssignments])",
+                             "map the role first: natoma-entra mapping (or --multi-role)")
+    matching = sorted((m for m in where.object_mapping.get("attributeMappings") or []
+                       if isinstance(m, dict) and (m.get("matchingPriority") or 0) > 0),
+                      key=lambda m: m["matchingPriority"])
+    source, target = "userPrincipalName", "userName"
+    if matching:
+        first = matching[0]
+        src = first.get("source") or {}
+        if src.get("type") == "Attribute" and src.get("name"):
+            source, target = src["name"], first.get("targetAttributeName") or target
+        else:
+            warnings.append(f"the matching attribute is computed ({expression_of(src)}); the audit matches Natoma's "
+                            "userName with userPrincipalName")
+    if target != "userName":
+        warnings.append(f"the job matches users on {target!r}, not userName; the audit compares {source} with "
+                        "Natoma's userName")
+    return JobMapping(function.lower() in MULTI_FUNCTIONS, function, source, target, warnings)
+
+
+async def pages(session: Session, path: str, params: dict) -> AsyncIterator[list[dict]]:
+    """Each page of a collection, following @odata.nextLink, without keeping earlier pages."""
+    page = await session.graph.get(path, params)
+    while True:
+        yield page.get("value", [])
+        nxt = page.get("@odata.nextLink")
+        if not nxt:
+            return
+        page = await session.graph.get(nxt)
+
+
+async def read_scope(session: Session, scope: Scope, group_masks: dict[str, int], direct: list[tuple[str, int]],
+                     key_attribute: str, *, concurrency: int = CONCURRENCY,
+                     on_progress: Callable[[int, int], None] | None = None) -> int:
+    """Fold the direct members of every assigned group, and the directly assigned users, into `scope`.
+    Returns the memberships read."""
+    sem = asyncio.Semaphore(concurrency)
+    select = ",".join(dict.fromkeys(("id", key_attribute)))
+    done = [0, 0]  # groups read, memberships folded
+
+    async def members_of(gid: str) -> None:
+        async with sem:
+            async for items in pages(session, f"/groups/{seg(gid)}/members", {"$select": select, "$top": PAGE}):
+                users = [m for m in items if m.get("@odata.type") == USER and m.get("id")]
+                done[1] += fold_memberships(scope, ((gid, m["id"]) for m in users), group_masks)
+                scope.name_new((m["id"], m.get(key_attribute)) for m in users)
+                if len(users) < len(items):  # nested groups: their members are not provisioned
+                    scope.nested_groups.update(m["id"] for m in items if m.get("@odata.type") == GROUP and m.get("id"))
+        done[0] += 1
+        if on_progress:
+            on_progress(done[0], done[1])
+
+    async def users(ids: list[str]) -> None:
+        async with sem:
+            flt = "id in (" + ",".join(literal(i) for i in ids) + ")"
+            async for items in pages(session, "/users", {"$filter": flt, "$select": select}):
+                for u in items:
+                    scope.name(u["id"], u.get(key_attribute))
+
+    for uid, mask in direct:
+        scope.grant(uid, mask)
+    ids = list(dict.fromkeys(uid for uid, _ in direct))
+    await session.graph.gather(*(members_of(g) for g in group_masks),
+                               *(users(ids[i:i + IDS_PER_FILTER]) for i in range(0, len(ids), IDS_PER_FILTER)))
+    return done[1]
+
+
+def read_natoma(url: str, token: str, factory: Any = None, *, on_page: Callable[[int, int], None] | None = None) -> list[NatomaUser]:
+    """Every user Natoma holds, compact (role tuples shared between users). Blocking: run it in a thread."""
+    from ..natoma_scim import iter_users
+
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+    out: list[NatomaUser] = []
+    for u in iter_users(url, token, factory, on_page=on_page):
+        roles = tuple(sorted(u.get("roles") or ()))
+        out.append(NatomaUser(str(u.get("userName") or ""), shared.setdefault(roles, roles), u.get("active"),
+                              u.get("id")))
+    return out

@@ -1,0 +1,45 @@
+"""`natoma-entra audit`: every user's role in Natoma against what Entra will send (read-only)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .main import app
+
+
+@app.command("audit")
+def audit_command(
+    ctx: typer.Context,
+    show_all: bool = typer.Option(False, "--all", help="List every user in the table, not only those that differ."),
+    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help="Natoma's SCIM tenant URL (default: scim.url in the config file, else the URL the job has saved)."),
+    scim_token_file: Optional[Path] = typer.Option(None, "--scim-token-file", metavar="PATH", help="Read the SCIM token from this file (else $NATOMA_SCIM_TOKEN, or a hidden prompt at a terminal)."),
+    scim_token_stdin: bool = typer.Option(False, "--scim-token-stdin", help="Read the SCIM token from standard input."),
+):
+    """Read-only: does every user in Natoma hold the role Entra will send, and nobody else?
+
+    In scope: direct members of the groups assigned to the app, and users assigned directly (members of nested
+    groups are not provisioned by Entra). For each, the role Entra will send under the job's mapping (single-role:
+    the one role, or "will fail" when the user has several; multi-role: the set), against the roles Natoma holds,
+    read over SCIM. Verdicts: ok, missing in Natoma, wrong role, in Natoma but out of scope (active or inactive),
+    will fail. An inactive out-of-scope user is what Entra leaves behind and is not a difference. With --exit-code,
+    exits 3 when anything differs. Nothing is written, in Entra or in Natoma.
+
+    Example: NATOMA_SCIM_TOKEN=... natoma-entra --app Natoma audit --exit-code
+    """
+    from .. import audit
+    from .context import execute, load_config
+    from .options import scim_flags
+    from .token import token_source
+
+    g = ctx.obj
+    config = load_config(g, scim_flags(scim_url, None, scim_token_file, scim_token_stdin))
+    from ..render.audit import render_audit
+
+    token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox, pause=g.spinner_paused)
+
+    def renderer(report, console, *, verbose: bool = False, quiet: bool = False) -> None:
+        render_audit(report, console, verbose=verbose, quiet=quiet, show_all=show_all)
+
+    execute(g, "audit", audit.report, config=config, scim_token=token, renderer=renderer, read_only=True)

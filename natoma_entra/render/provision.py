@@ -1,0 +1,133 @@
+"""Text rendering of `provision`: what was sent, the verdict and the role (one user), or a summary table."""
+from __future__ import annotations
+
+
+def render_provision(report, console, *, verbose: bool = False, quiet: bool = False) -> None:
+    """What was sent (modified properties, provisioning steps), the verdict, the role, and Natoma's answer."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..redact import redact
+    from .report import render
+
+    if len(report.steps) > 1 and any(s.info.get("result") for s in report.steps):
+        render_summary(report, console, verbose=verbose, quiet=quiet)
+        return
+    step = report.steps[0] if report.steps else None
+    if step is None or step.status in ("planned",) or not step.info.get("result"):
+        render(report, console, verbose=verbose, quiet=quiet)
+        return
+    info = step.info
+
+    def line(text: str, style: str = "") -> None:
+        console.print(Text(redact(text), style=style))
+
+    if not quiet:
+        app = report.app or {}
+        line(f"app: {app.get('displayName')} (appId {app.get('appId')})", "dim")
+        modified = info.get("modifiedProperties") or []
+        if modified:
+            t = Table(title="Modified properties", title_justify="left", show_edge=False)
+            for col in ("property", "old", "new"):
+                t.add_column(col)
+            for m in modified:
+                t.add_row(*(redact(str(x)) if x is not None else "" for x in
+                            (m.get("displayName"), m.get("oldValue"), m.get("newValue"))))
+            console.print(t)
+        steps = info.get("provisioningSteps") or []
+        if steps:
+            t = Table(title="Provisioning steps", title_justify="left", show_edge=False)
+            for col in ("step", "type", "status", "description"):
+                t.add_column(col, overflow="fold")
+            for s in steps:
+                status = str(s.get("status") or "")
+                style = {"success": "green", "skipped": "yellow", "failure": "red"}.get(status.lower(), "")
+                t.add_row(redact(str(s.get("name") or "")), str(s.get("type") or s.get("provisioningStepType") or ""),
+                          Text(status, style=style), redact(str(s.get("description") or "")))
+                if verbose and isinstance(s.get("details"), dict):
+                    for k, v in s["details"].items():
+                        t.add_row("", "", "", Text(redact(f"{k}: {v}"), style="dim"))
+            console.print(t)
+    style = {"changed": "bold yellow", "unchanged": "bold green", "failed": "bold red"}.get(step.status, "bold")
+    outcome = {"provisioned": "provisioned", "in_sync": "already in sync", "not_assigned": "skipped: not assigned",
+               "disabled": "disabled in Natoma (no longer assigned)",
+               "failed": "failed", "unknown": "unknown result"}.get(info.get("outcome"), info.get("outcome") or "")
+    head = f"{info.get('user')}: {outcome} (result {info.get('result')}"
+    head += f", {info.get('errorCode')})" if info.get("errorCode") else ")"
+    line(head, style)
+    if info.get("role"):
+        src = {"assignment": " (from the user's app role assignment)"}.get(info.get("roleSource"), "")
+        line(f"  role: {info['role']}{src}")
+    if info.get("reason") and info.get("outcome") not in ("provisioned", "in_sync", "disabled"):
+        line(f"  reason: {info['reason']}", "dim")
+    natoma = info.get("natoma")
+    if isinstance(natoma, dict):
+        if not natoma.get("checked"):
+            line(f"  natoma: not checked ({natoma.get('error')})", "red")
+        elif not natoma.get("found"):
+            line(f"  natoma: no user {info.get('user')}", "red" if natoma.get("matches") is False else "dim")
+        else:
+            roles = ", ".join(natoma.get("roles") or []) or "(none)"
+            verdict = {True: "matches Entra", False: "DIFFERS from Entra", None: ""}[natoma.get("matches")]
+            line(f"  natoma: user {natoma.get('id')} active={natoma.get('active')} roles={roles}"
+                 + (f" ({verdict})" if verdict else ""), "green" if natoma.get("matches") else "red"
+                 if natoma.get("matches") is False else "")
+    for w in step.warnings:
+        line(f"  ! {w}", "yellow")
+    if step.error:
+        line(f"  error: {step.error}", "red")
+    if step.fix:
+        line(f"  fix: {step.fix}", "red")
+
+
+OUTCOME = {"provisioned": "provisioned", "in_sync": "already in sync", "not_assigned": "skipped: not assigned",
+           "disabled": "disabled (no longer assigned)", "failed": "failed", "unknown": "unknown result"}
+
+
+def render_summary(report, console, *, verbose: bool = False, quiet: bool = False) -> None:
+    """Several users: one row each (user, outcome, role, Natoma, error and fix); values wrap, never cut."""
+    from collections import Counter
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..redact import redact
+
+    verified = any(isinstance(s.info.get("natoma"), dict) for s in report.steps)
+    if not quiet:
+        app = report.app or {}
+        console.print(Text(redact(f"app: {app.get('displayName')} (appId {app.get('appId')})"), style="dim"))
+    t = Table(show_edge=False, pad_edge=False)
+    for col in ("user", "outcome", "role") + (("natoma",) if verified else ()) + ("error / fix",):
+        t.add_column(col, overflow="fold")
+    style = {"changed": "yellow", "unchanged": "green", "failed": "red"}
+    for s in report.steps:
+        if quiet and s.status == "unchanged":
+            continue
+        info = s.info
+        outcome = OUTCOME.get(info.get("outcome"), info.get("outcome") or s.status)
+        if info.get("errorCode") and info.get("outcome") not in ("provisioned", "in_sync"):
+            outcome += f" ({info['errorCode']})"
+        row = [redact(str(info.get("user") or "")), Text(outcome, style=style.get(s.status, "")),
+               redact(str(info.get("role") or ""))]
+        if verified:
+            natoma = info.get("natoma")
+            if not isinstance(natoma, dict):
+                row.append("")
+            elif not natoma.get("checked"):
+                row.append(Text("not checked", style="red"))
+            elif not natoma.get("found"):
+                row.append("absent")
+            else:
+                roles = ", ".join(natoma.get("roles") or []) or "(none)"
+                row.append(Text(roles + ("" if natoma.get("matches") is not False else " (differs)"),
+                                style="green" if natoma.get("matches") else "red" if natoma.get("matches") is False else ""))
+        row.append(Text(redact("; ".join(x for x in (s.error, f"fix: {s.fix}" if s.fix else None) if x)), style="red"))
+        t.add_row(*row)
+    console.print(t)
+    counts = Counter(s.status for s in report.steps)
+    line = (f"{len(report.steps)} users: {counts.get('changed', 0)} provisioned, {counts.get('unchanged', 0)} already in "
+            f"sync, {counts.get('failed', 0)} failed or skipped")
+    console.print(Text(line, style="bold red" if counts.get("failed") else "bold green"))
+    for w in report.warnings:
+        console.print(Text(redact(f"! {w}"), style="yellow"))
