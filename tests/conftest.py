@@ -12,7 +12,8 @@ READ_ONLY_POST = re.compile(r"/validateCredentials|/parseExpression")
 
 SECRET_ENV = ("NATOMA_SCIM_TOKEN", "NATOMA_ENTRA_ACCESS_TOKEN", "AZURE_CLIENT_SECRET", "NATOMA_ENTRA_APP",
               "NATOMA_ENTRA_TENANT", "NATOMA_ENTRA_AUTH", "NATOMA_ENTRA_CLOUD", "NATOMA_ENTRA_GRAPH_ENDPOINT",
-              "NATOMA_SCIM_URL", "NATOMA_ENTRA_SANDBOX_STATE")
+              "NATOMA_SCIM_URL", "NATOMA_ENTRA_SANDBOX_STATE", "NATOMA_ENTRA_OUTPUT", "NATOMA_ENTRA_TIMEOUT",
+              "NATOMA_ENTRA_SANDBOX_VARIANTS")
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Sandbox:
 def _clean_env(monkeypatch, tmp_path):
     for name in SECRET_ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("COLUMNS", raising=False)  # pytest-xdist's workers set it to 80; output width is tested
     monkeypatch.chdir(tmp_path)  # no stray natoma-entra.toml is picked up
     import natoma_entra.steps.common as common
 

@@ -22,7 +22,7 @@ def render_logs(report, console, *, verbose: bool = False, quiet: bool = False) 
     table = Table(title=f"Provisioning logs: {(report.app or {}).get('displayName')} ({len(records)}, newest first)",
                   title_justify="left")
     for col in ("time", "user", "action", "status", "error code"):
-        table.add_column(col, no_wrap=True)
+        table.add_column(col, overflow="fold")  # wrapped, never cut to "..."
     table.add_column("reason", overflow="fold", ratio=1)
     for rec in records:
         s = summary(rec)

@@ -29,7 +29,7 @@ def render_provision(report, console, *, verbose: bool = False, quiet: bool = Fa
         if modified:
             t = Table(title="Modified properties", title_justify="left", show_edge=False)
             for col in ("property", "old", "new"):
-                t.add_column(col)
+                t.add_column(col, overflow="fold")
             for m in modified:
                 t.add_row(*(redact(str(x)) if x is not None else "" for x in
                             (m.get("displayName"), m.get("oldValue"), m.get("newValue"))))

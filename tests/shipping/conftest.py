@@ -140,3 +140,11 @@ def installed(built, tmp_path_factory) -> Installed:
                         str(built.wheel)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     return Installed(venv, built.wheel)
+
+
+def pytest_collection_modifyitems(items):
+    """The wheel is built and installed once per worker: every test that uses it runs on the same worker
+    (pytest-xdist --dist loadgroup), so it is built once per suite run."""
+    for item in items:
+        if {"built", "installed"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("wheel"))
