@@ -118,25 +118,31 @@ def group_id(display_name: str) -> str:
 class Tenant:
     """The simulated tenant: ``state`` (the contract's dict) plus behaviour knobs.
 
-    - ``sp_role_lag``: how many reads of a service principal pass before roles PATCHed onto its application show
-      on the SP (0: at once). Graph copies the roles asynchronously (graph-api.md section 2).
+    - ``sp_role_lag``: seconds on ``clock`` before roles PATCHed onto an application show on its SP (0: at once).
+      Graph copies the roles asynchronously (graph-api.md section 2).
     - ``denied_permissions``: Graph permission names (e.g. ``"AppRoleAssignment.ReadWrite.All"``) the caller lacks;
       a route needing one answers 403 Authorization_RequestDenied.
-    - ``clock``: seconds, monotonic (rate limits). ``now``: wall-clock datetime (timestamps in objects).
+    - ``variants``: names from sandbox/options.py ``VARIANTS``, the open Graph behaviours this tenant plays.
+    - ``replication_seconds``: seconds on ``clock`` a new job, schema, assignment or SP stays unreadable.
+    - ``clock``: seconds, monotonic (rate limits, replication). ``now``: wall-clock datetime (timestamps in objects).
     """
 
     def __init__(
         self,
         state: dict[str, Any],
         *,
-        sp_role_lag: int = 0,
+        sp_role_lag: float = 0,
         denied_permissions: set[str] | frozenset[str] | None = None,
         clock: Callable[[], float] | None = None,
         now: Callable[[], _dt.datetime] | None = None,
+        variants: frozenset[str] | set[str] | None = None,
+        replication_seconds: float = 0.0,
     ):
         self.state = state
         self.sp_role_lag = sp_role_lag
         self.denied_permissions: set[str] = set(denied_permissions or ())
+        self.variants: frozenset[str] = frozenset(variants or ())
+        self.replication_seconds = float(replication_seconds or 0.0)
         self.clock = clock or time.monotonic
         self.now = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
         for key, empty in _EMPTY_STATE.items():
@@ -296,29 +302,56 @@ class Tenant:
         return None
 
     def queue_sp_roles(self, sp_id: str, app_roles: list[dict]) -> None:
-        """Mirror an application's roles onto its SP (origin "Application"), now or after ``sp_role_lag`` reads."""
+        """Mirror an application's roles onto its SP (origin "Application"), now or ``sp_role_lag`` seconds later."""
         roles = [dict(r, origin="Application") for r in copy.deepcopy(app_roles)]
         if self.sp_role_lag <= 0:
             self.state["servicePrincipals"][sp_id]["appRoles"] = roles
             self.state["spRolesPending"].pop(sp_id, None)
             return
-        self.state["spRolesPending"].setdefault(sp_id, []).append({"appRoles": roles, "visibleAfter": self.sp_role_lag})
+        self.state["spRolesPending"].setdefault(sp_id, []).append(
+            {"appRoles": roles, "visibleAt": self.clock() + float(self.sp_role_lag)})
 
     def sp_read(self, sp_id: str) -> None:
-        """Count one read of an SP: apply pending role copies that are due, then age the rest."""
+        """Before an SP is read: apply the pending role copies that are due by the clock."""
         pending = self.state["spRolesPending"].get(sp_id)
         if not pending:
             return
-        due = [p for p in pending if p["visibleAfter"] <= 0]
+        now = self.clock()
+        due = [p for p in pending if p.get("visibleAt", 0) <= now]
         if due:
             self.state["servicePrincipals"][sp_id]["appRoles"] = due[-1]["appRoles"]
-        rest = [p for p in pending if p["visibleAfter"] > 0]
-        for p in rest:
-            p["visibleAfter"] -= 1
+        rest = [p for p in pending if p.get("visibleAt", 0) > now]
         if rest:
             self.state["spRolesPending"][sp_id] = rest
         else:
             self.state["spRolesPending"].pop(sp_id, None)
+
+    # replication (the slow-replication variant, replication_seconds) --------------------------------------------
+    def replication_delay(self) -> float:
+        if self.replication_seconds > 0:
+            return self.replication_seconds
+        if "slow-replication" in self.variants:
+            from .options import DEFAULT_REPLICATION_SECONDS
+
+            return DEFAULT_REPLICATION_SECONDS
+        return 0.0
+
+    def created(self, kind: str, object_id: str) -> None:
+        """Note a new object (kind: job, schema, assignment, servicePrincipal): unreadable for the replication delay."""
+        delay = self.replication_delay()
+        if delay > 0:
+            self.state["replicating"][f"{kind}:{object_id}"] = self.clock() + delay
+
+    def replicating(self, kind: str, object_id: str) -> bool:
+        """Is this object still replicating (created less than the delay ago)?"""
+        key = f"{kind}:{object_id}"
+        until = self.state["replicating"].get(key)
+        if until is None:
+            return False
+        if self.clock() >= until:
+            del self.state["replicating"][key]
+            return False
+        return True
 
     def find_sp(self, display_name: str = "Natoma") -> dict:
         for sp in self.state["servicePrincipals"].values():
@@ -342,6 +375,7 @@ _EMPTY_STATE: dict[str, Any] = {
     "applications": {},
     "servicePrincipals": {},
     "spRolesPending": {},
+    "replicating": {},
     "users": {},
     "groups": {},
     "members": {},
