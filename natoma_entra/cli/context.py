@@ -31,6 +31,7 @@ class Globals:
     # the sandbox's knobs (tests and benchmarks pass their own), and every sandbox this process's runs opened,
     # so a caller can read the requests of the run it just made
     sandbox_options: Any = None
+    sandbox_variants: frozenset = frozenset()  # --sandbox-variant / NATOMA_ENTRA_SANDBOX_VARIANTS
     opened: list = field(default_factory=list)
 
     def say(self, msg: str, style: str = "dim") -> None:
@@ -130,7 +131,7 @@ def build_run(g: Globals, config, *, options: dict | None = None, scim_token: Ca
         from ..sandbox.defaults import open_sandbox
 
         state_path = sandbox_state_path(g)
-        tenant, transport, credential = open_sandbox(state_path, g.sandbox_options)
+        tenant, transport, credential = open_sandbox(state_path, _sandbox_options(g))
         g.opened.append((tenant, transport))
         graph = GraphClient(credential, "https://graph.microsoft.com/v1.0", transport=transport)
     else:
@@ -150,6 +151,19 @@ def build_run(g: Globals, config, *, options: dict | None = None, scim_token: Ca
 
         session.options.setdefault("scim_http", scim_http_factory(tenant))  # Natoma's SCIM answered in process
     return Run(session=session, tenant=tenant, state_path=state_path)
+
+
+def _sandbox_options(g: Globals):
+    """The caller's SandboxOptions (tests, benchmarks), or ones built from --sandbox-variant; flags add to the caller's."""
+    from dataclasses import replace
+
+    from ..sandbox.options import SandboxOptions
+
+    if g.sandbox_options is None:
+        return SandboxOptions(variants=g.sandbox_variants)
+    if g.sandbox_variants:
+        return replace(g.sandbox_options, variants=frozenset(g.sandbox_options.variants) | g.sandbox_variants)
+    return g.sandbox_options
 
 
 def execute(g: Globals, command: str, body: Callable[[Any], Awaitable[Any]], *, config=None,

@@ -18,6 +18,7 @@ from natoma_entra.sandbox.graph import (
     page,
 )
 from natoma_entra.sandbox.state import DEFAULT_ACCESS_ROLE_ID, assignment_id
+from natoma_entra.sandbox.strict import check_log_query
 
 R_APP = "Application.Read.All"
 W_APP = "Application.ReadWrite.All"
@@ -404,11 +405,10 @@ def group_member_of(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("GET", "/auditLogs/provisioning", R_AUDIT)
 def provisioning_logs(h: GraphHandler, req: Request) -> Response:
-    """GDOCS provisioningobjectsummary-list.md: $filter (case-sensitive), $top, @odata.nextLink; newest first."""
-    if "$orderby" in req.query and req.query["$orderby"].strip() not in ("activityDateTime desc", "activityDateTime"):
-        raise bad_request(f"Unsupported $orderby: '{req.query['$orderby']}'.", "Request_UnsupportedQuery")
+    """GDOCS provisioningobjectsummary-list.md: $filter (case-sensitive), $top, @odata.nextLink; newest first.
+    Only the documented filters and $orderby pass (strict.check_log_query)."""
+    check_log_query(req.query)
     items = list(reversed(h.tenant.state["provisioningLogs"]))
-    if req.query.get("$orderby", "").strip() == "activityDateTime":
+    if " ".join(req.query.get("$orderby", "").split()).lower() in ("activitydatetime", "activitydatetime asc"):
         items.reverse()
     return page(h, filtered(items, req, case_insensitive=False), req, "auditLogs/provisioning")
-

@@ -161,17 +161,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 def make_server(tenant_path_or_tenant: str | os.PathLike[str] | Tenant | None = None, host: str = "127.0.0.1",
-                port: int = 8080, *, access_token: str = ACCESS_TOKEN) -> SandboxServer:
+                port: int = 8080, *, access_token: str = ACCESS_TOKEN, options: Any = None) -> SandboxServer:
     """Build (bind, not start) the server. A path loads the tenant from that JSON file (a fresh initial tenant when
-    the file does not exist yet, saved at once) and saves it after each write; a Tenant is served in memory."""
+    the file does not exist yet, saved at once) and saves it after each write; a Tenant is served in memory.
+    ``options`` (a SandboxOptions) sets the loaded tenant's knobs: variants, replication, denied permissions."""
     state_path: Path | None = None
+    kw = options.tenant_options() if options is not None else {}
     if isinstance(tenant_path_or_tenant, Tenant):
         tenant = tenant_path_or_tenant
     elif tenant_path_or_tenant is None:
-        tenant = Tenant.initial()
+        tenant = Tenant.initial(**kw)
     else:
         state_path = Path(tenant_path_or_tenant)
-        tenant = Tenant.load(state_path) if state_path.is_file() else Tenant.initial()
+        tenant = Tenant.load(state_path, **kw) if state_path.is_file() else Tenant.initial(**kw)
     server = SandboxServer(tenant, host, port, state_path=state_path, access_token=access_token)
     server.save()
     return server
@@ -179,9 +181,9 @@ def make_server(tenant_path_or_tenant: str | os.PathLike[str] | Tenant | None = 
 
 def serve(tenant_path_or_tenant: str | os.PathLike[str] | Tenant | None = None, host: str = "127.0.0.1",
           port: int = 8080, *, access_token: str = ACCESS_TOKEN,
-          ready: Callable[[SandboxServer], None] | None = None) -> None:
+          ready: Callable[[SandboxServer], None] | None = None, options: Any = None) -> None:
     """Serve until interrupted (Ctrl-C). ``ready(server)`` is called once the socket is bound (e.g. to print URLs)."""
-    server = make_server(tenant_path_or_tenant, host, port, access_token=access_token)
+    server = make_server(tenant_path_or_tenant, host, port, access_token=access_token, options=options)
     if ready is not None:
         ready(server)
     try:
