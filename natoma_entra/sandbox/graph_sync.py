@@ -94,8 +94,9 @@ def _template(h: GraphHandler, sp: dict[str, Any], template_id: str) -> dict[str
 
 def _replicating(h: GraphHandler, kind: str, object_id: str, status: int) -> None:
     """A new object answers like one Graph has not replicated yet (graph-api.md sections 1 and 14: Terraform's
-    azuread provider retries synchronization calls on 403 and 409 for this reason)."""
-    if not h.tenant.replicating(kind, object_id):
+    azuread provider retries synchronization calls on 403 and 409 for this reason). Reads (404) recover after half
+    the delay, calls acting on the object (403/409) only at its end."""
+    if not h.tenant.replicating(kind, object_id, part=0.5 if status == 404 else 1.0):
         return
     if status == 404:
         raise not_found(object_id)
@@ -162,7 +163,8 @@ def template_parse_expression(h: GraphHandler, req: Request) -> Response:
 @ROUTER.add("GET", SP + "/jobs", R_SYNC)
 def list_jobs(h: GraphHandler, req: Request) -> Response:
     sp = _sp(h, req)
-    jobs = [j for j in h.tenant.state["jobs"].get(sp["id"], {}).values() if not h.tenant.replicating("job", j["id"])]
+    jobs = [j for j in h.tenant.state["jobs"].get(sp["id"], {}).values()
+            if not h.tenant.replicating("job", j["id"], part=0.5)]
     return page(h, jobs, req, _ctx(req, sp, "jobs"))
 
 

@@ -340,18 +340,21 @@ class Tenant:
         """Note a new object (kind: job, schema, assignment, servicePrincipal): unreadable for the replication delay."""
         delay = self.replication_delay()
         if delay > 0:
-            self.state["replicating"][f"{kind}:{object_id}"] = self.clock() + delay
+            self.state["replicating"][f"{kind}:{object_id}"] = {"at": self.clock(), "for": delay}
 
-    def replicating(self, kind: str, object_id: str) -> bool:
-        """Is this object still replicating (created less than the delay ago)?"""
+    def replicating(self, kind: str, object_id: str, part: float = 1.0) -> bool:
+        """Is this object still replicating? ``part`` < 1 asks about the first part of the window only: a new job is
+        readable (GET) after half the delay while calls acting on it still fail until the end, as replicas catch up
+        one by one."""
         key = f"{kind}:{object_id}"
-        until = self.state["replicating"].get(key)
-        if until is None:
+        entry = self.state["replicating"].get(key)
+        if entry is None:
             return False
-        if self.clock() >= until:
+        now = self.clock()
+        if now >= entry["at"] + entry["for"]:
             del self.state["replicating"][key]
             return False
-        return True
+        return now < entry["at"] + entry["for"] * part
 
     def find_sp(self, display_name: str = "Natoma") -> dict:
         for sp in self.state["servicePrincipals"].values():
