@@ -308,8 +308,9 @@ class Tenant:
             self.state["servicePrincipals"][sp_id]["appRoles"] = roles
             self.state["spRolesPending"].pop(sp_id, None)
             return
+        now = self.clock()
         self.state["spRolesPending"].setdefault(sp_id, []).append(
-            {"appRoles": roles, "visibleAt": self.clock() + float(self.sp_role_lag)})
+            {"appRoles": roles, "queuedAt": now, "visibleAt": now + float(self.sp_role_lag)})
 
     def sp_read(self, sp_id: str) -> None:
         """Before an SP is read: apply the pending role copies that are due by the clock."""
@@ -317,10 +318,14 @@ class Tenant:
         if not pending:
             return
         now = self.clock()
-        due = [p for p in pending if p.get("visibleAt", 0) <= now]
+
+        def is_due(p: dict) -> bool:  # a clock that went backwards (a state file from before a reboot) ends the wait
+            return p.get("visibleAt", 0) <= now or now < p.get("queuedAt", now)
+
+        due = [p for p in pending if is_due(p)]
         if due:
             self.state["servicePrincipals"][sp_id]["appRoles"] = due[-1]["appRoles"]
-        rest = [p for p in pending if p.get("visibleAt", 0) > now]
+        rest = [p for p in pending if not is_due(p)]
         if rest:
             self.state["spRolesPending"][sp_id] = rest
         else:
@@ -351,7 +356,7 @@ class Tenant:
         if entry is None:
             return False
         now = self.clock()
-        if now >= entry["at"] + entry["for"]:
+        if now >= entry["at"] + entry["for"] or now < entry["at"]:  # done, or the clock went backwards
             del self.state["replicating"][key]
             return False
         return now < entry["at"] + entry["for"] * part
