@@ -62,7 +62,8 @@ class Run:
         return f"exit {self.code}: {doc.get('error') or ''} {failed} warnings={doc.get('warnings')}"
 
 
-def _run_all(case: str, workdir: Path) -> dict[str, Run]:
+def _run_all(case: str, workdir: Path, commands: dict[str, tuple] = COMMANDS, env: dict[str, str] | None = None
+             ) -> dict[str, Run]:
     from natoma_entra.cli.context import Globals
     from natoma_entra.cli.main import run
     from natoma_entra.sandbox.clock import VirtualClock
@@ -78,10 +79,12 @@ def _run_all(case: str, workdir: Path) -> dict[str, Run]:
     with pytest.MonkeyPatch.context() as mp:
         for name in SECRET_ENV:
             mp.delenv(name, raising=False)
+        for name, value in (env or {}).items():
+            mp.setenv(name, value)
         mp.chdir(workdir)
         mp.setattr(common, "POLL_DELAYS", REAL_POLL_DELAYS)
         mp.setattr(asyncio, "sleep", clock.sleep)  # waits advance the tenant's clock instead of the test's time
-        for key, args in COMMANDS.items():
+        for key, args in commands.items():
             application = Globals(sandbox_options=SandboxOptions(variants=variants, clock=clock))
             out, err = io.StringIO(), io.StringIO()
             code = 0
@@ -194,3 +197,20 @@ def test_doctor_finds_only_what_the_default_sandbox_has(matrix, case):
     else:
         assert verdicts(r) == expected, r.why()
     assert r.writes == []
+
+
+WRONG_TOKEN_CASES = ["none", "validate-syncfabric-body",
+                     pytest.param("collection-test-refused", marks=pytest.mark.xfail(strict=True, reason=f"issue 10: {_B}"))]
+
+
+@pytest.mark.parametrize("case", WRONG_TOKEN_CASES)
+def test_a_wrong_token_is_reported_as_the_scim_endpoints_refusal(case, tmp_path):
+    """Whatever body the failed test comes back with, the CLI says the SCIM endpoint refused the token (its 401),
+    and saves no credentials."""
+    r = _run_all(case, tmp_path, {"setup": ("setup", "-o", "json")}, env={"NATOMA_SCIM_TOKEN": "fake-wrong-token"})["setup"]
+    assert r.code == 1, r.why()
+    doc = r.doc()
+    assert "connection test failed" in doc["error"] and "401" in doc["error"], doc["error"]
+    assert "token" in (doc["fix"] or "").lower()
+    assert not [q for q in r.requests if q[0] == "PUT" and q[1].endswith("/synchronization/secrets")]
+    assert "fake-wrong-token" not in r.out + r.err

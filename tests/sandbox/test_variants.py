@@ -16,7 +16,7 @@ CREDS = [{"key": "BaseAddress", "value": NATOMA_URL}, {"key": "SecretToken", "va
 
 
 @pytest.fixture
-def make(clock, helpers, ids):
+def make(clock, helpers):
     """make(*variants, **options) -> (client, tenant) over a fresh tenant playing those variants."""
     clients = []
 
