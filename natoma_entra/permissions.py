@@ -96,7 +96,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "status": _JOB_READ + ("read-groups", "list-assignments", "sync-write"),
     "doctor": _JOB_READ + ("read-groups", "read-users", "list-assignments", "group-members", "user-memberof",
                            "sync-write"),
-    "logs": _FIND_APP + ("read-users", "provisioning-logs"),
+    "logs": _JOB_READ + ("read-users", "provisioning-logs"),  # the job id is what the log filter uses
 }
 COMMANDS["setup"] = tuple(dict.fromkeys(COMMANDS["roles"] + COMMANDS["assign"] + COMMANDS["mapping"]
                                         + COMMANDS["credentials"] + COMMANDS["start"]))

@@ -34,6 +34,7 @@ class Application:
     # the sandbox's knobs (tests and benchmarks pass their own), and every sandbox this application's runs opened,
     # so a caller can read the requests of the run it just made
     sandbox_options: Any = None
+    sandbox_variants: frozenset = frozenset()  # --sandbox-variant / NATOMA_ENTRA_SANDBOX_VARIANTS
     opened: list = field(default_factory=list)
     current_step: str | None = None  # what the run is doing: named when it is interrupted
     _out: Any = None

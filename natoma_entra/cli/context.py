@@ -67,7 +67,7 @@ def build_run(g: Application, config, *, options=None, scim_token: Callable[[], 
         from ..sandbox.defaults import open_sandbox
 
         state_path = g.sandbox_state_path()
-        tenant, transport, credential = open_sandbox(state_path, g.sandbox_options)
+        tenant, transport, credential = open_sandbox(state_path, _sandbox_options(g))
         g.opened.append((tenant, transport))
         graph = GraphClient(credential, "https://graph.microsoft.com/v1.0", transport=transport, deadline=g.timeout,
                             on_wait=g.say)
@@ -90,6 +90,19 @@ def build_run(g: Application, config, *, options=None, scim_token: Callable[[], 
 
         session.scim_http = scim_http_factory(tenant)
     return Run(session=session, tenant=tenant, state_path=state_path)
+
+
+def _sandbox_options(g: Application):
+    """The caller's SandboxOptions (tests, benchmarks), or ones built from --sandbox-variant; flags add to the caller's."""
+    from dataclasses import replace
+
+    from ..sandbox.options import SandboxOptions
+
+    if g.sandbox_options is None:
+        return SandboxOptions(variants=g.sandbox_variants)
+    if g.sandbox_variants:
+        return replace(g.sandbox_options, variants=frozenset(g.sandbox_options.variants) | g.sandbox_variants)
+    return g.sandbox_options
 
 
 class Interrupted(NatomaEntraError):

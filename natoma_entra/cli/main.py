@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -25,7 +25,7 @@ app = typer.Typer(
 
 # Options that take a value; used to move global options written after the command to the front.
 VALUE_OPTIONS = {"--config", "--app", "--tenant", "--cloud", "--auth", "--graph-endpoint", "--output", "-o",
-                 "--sandbox-state", "--timeout"}
+                 "--sandbox-state", "--timeout", "--sandbox-variant"}
 # the default output format, as az has AZURE_CORE_OUTPUT (a flag still wins)
 OUTPUT_ENV = "NATOMA_ENTRA_OUTPUT"
 FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--quiet", "-q", "--strict", "--exit-code"}
@@ -48,6 +48,7 @@ def main(
     graph_endpoint: Optional[str] = typer.Option(None, "--graph-endpoint", help="Graph base URL, e.g. http://127.0.0.1:8080/v1.0 (http only on loopback)."),
     sandbox: bool = typer.Option(False, "--sandbox", help="Run against the built-in simulated tenant (state kept in a file)."),
     sandbox_state: Optional[Path] = typer.Option(None, "--sandbox-state", envvar="NATOMA_ENTRA_SANDBOX_STATE", help="The sandbox's state file."),
+    sandbox_variant: Optional[List[str]] = typer.Option(None, "--sandbox-variant", metavar="NAME", help="With --sandbox: play one of the Graph behaviours the docs leave open (repeatable; 'all' for every one; env NATOMA_ENTRA_SANDBOX_VARIANTS, comma-separated). See docs/graph-assumptions.md."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; write nothing."),
     output: Output = typer.Option(Output.text, "--output", "-o", envvar=OUTPUT_ENV,
                                   help="text for people, json for machines (stdout)."),
@@ -63,7 +64,24 @@ def main(
     given.flags = {"app": app_ref, "tenant": tenant, "cloud": cloud, "auth": auth, "graph_endpoint": graph_endpoint}
     given.dry_run, given.output, given.verbose, given.quiet = dry_run, output, verbose, quiet
     given.strict, given.exit_code, given.timeout = strict, exit_code, timeout
+    given.sandbox_variants = _sandbox_variants(sandbox_variant, sandbox)
     ctx.obj = given
+
+
+def _sandbox_variants(flags: list[str] | None, sandbox: bool) -> frozenset[str]:
+    """--sandbox-variant NAME (repeatable), else NATOMA_ENTRA_SANDBOX_VARIANTS; an unknown name is bad usage."""
+    from ..graph.errors import UsageError
+    from ..sandbox.options import VARIANTS, UnknownVariant, parse_variants, variants_from_env
+
+    try:
+        if flags:
+            if not sandbox:
+                raise UsageError("--sandbox-variant works only with --sandbox", fix="add --sandbox")
+            return parse_variants(flags)
+        return variants_from_env() if sandbox else frozenset()
+    except UnknownVariant as e:
+        raise UsageError(f"unknown sandbox variant {', '.join(e.names)}",
+                         fix=f"use one of: {', '.join(sorted(VARIANTS))} (or all)") from None
 
 
 def _register() -> None:

@@ -1,6 +1,8 @@
 """`natoma-entra sandbox reset|show|serve`: the built-in simulated tenant (design.md section 5)."""
 from __future__ import annotations
 
+from typing import List, Optional
+
 import typer
 
 from .main import app
@@ -104,6 +106,7 @@ def serve_command(
     ctx: typer.Context,
     port: int = typer.Option(8080, "--port", "-p", help="Loopback port."),
     host: str = typer.Option("127.0.0.1", "--host", help="Loopback address only (127.0.0.1, ::1, localhost)."),
+    variant: Optional[List[str]] = typer.Option(None, "--variant", metavar="NAME", help="Play a Graph behaviour the docs leave open (repeatable; 'all' for every one). See docs/graph-assumptions.md."),
 ):
     """Serve the sandbox on loopback: Graph at /v1.0, Natoma's SCIM stand-in at /scim/v2.
 
@@ -114,19 +117,27 @@ def serve_command(
 
     A `sandbox reset` or a `--sandbox` run on the same state file while it serves is picked up, not overwritten.
 
-    Example: natoma-entra sandbox serve --port 8080
+    Example: natoma-entra sandbox serve --port 8080 --variant templates-unlisted
     """
     from ..graph.errors import UsageError
+    from ..sandbox.options import VARIANTS, SandboxOptions, UnknownVariant, parse_variants
     from ..sandbox.serve import is_loopback, serve
     from ..sandbox.state import ACCESS_TOKEN, NATOMA_TOKEN
 
     if not is_loopback(host):
         raise UsageError(f"--host {host} is not a loopback address", fix="use 127.0.0.1, ::1 or localhost")
+    try:
+        variants = parse_variants(variant) if variant else ctx.obj.sandbox_variants
+    except UnknownVariant as e:
+        raise UsageError(f"unknown sandbox variant {', '.join(e.names)}",
+                         fix=f"use one of: {', '.join(sorted(VARIANTS))} (or all)") from None
 
     def ready(server):
         base = f"http://{host}:{server.server_address[1]}"
         ctx.obj.say(f"Graph:  {base}/v1.0   (bearer token: {ACCESS_TOKEN})", style="green")
         ctx.obj.say(f"Natoma: {base}/scim/v2 (SCIM token: {NATOMA_TOKEN})", style="green")
         ctx.obj.say(f"state:  {_path(ctx)}  (Ctrl-C to stop)")
+        if variants:
+            ctx.obj.say(f"variants: {', '.join(sorted(variants))}")
 
-    serve(_path(ctx), host=host, port=port, ready=ready)
+    serve(_path(ctx), host=host, port=port, ready=ready, options=SandboxOptions(variants=variants))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlsplit
 
+from natoma_entra.sandbox import strict
 from natoma_entra.sandbox.odata import ODataError, compile_filter
 from natoma_entra.sandbox.state import ACCESS_TOKEN, GraphFault, Tenant
 
@@ -242,6 +243,8 @@ class GraphHandler:
             req.params = {k: unquote(v) for k, v in m.groupdict().items()}
             if route.permission and route.permission in self.tenant.denied_permissions:
                 raise GraphFault(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+            if req.method == "GET":
+                strict.check_advanced(req.path, req.query, req.headers)
             return route.func(self, req)
         if "/synchronization" in req.path.lower():
             # The synchronization API is served by syncfabric (an ASP.NET Web API): an unsupported method, e.g. PATCH
@@ -340,8 +343,8 @@ def select(obj: dict[str, Any], req: Request) -> dict[str, Any]:
     if not sel:
         return obj
     keep = [s.strip() for s in sel.split(",") if s.strip()]
-    # Graph refuses unknown properties; our objects do not carry every property of the type, so unknown ones are
-    # left out rather than refused.
+    # Unknown properties were refused by page()/entity() (strict.check_select); known ones our objects do not
+    # carry are left out.
     out = {k: obj[k] for k in keep if k in obj}
     if "@odata.type" in obj:
         out["@odata.type"] = obj["@odata.type"]
@@ -371,6 +374,7 @@ def page(handler: GraphHandler, items: list[dict[str, Any]], req: Request, conte
         raise bad_request("Invalid $top or $skiptoken value.") from None
     if top < 1 or top > MAX_TOP:
         raise bad_request(f"Invalid page size specified: '{top}'. Must be between 1 and {MAX_TOP} inclusive.")
+    strict.check_select(req.query.get("$select"), context)
     chunk = items[skip: skip + top]
     value = [select(transform(o) if transform else o, req) for o in chunk]
     body: dict[str, Any] = {"@odata.context": f"{req.base}/$metadata#{context}"}
@@ -386,4 +390,5 @@ def page(handler: GraphHandler, items: list[dict[str, Any]], req: Request, conte
 
 
 def entity(obj: dict[str, Any], req: Request, context: str) -> Response:
+    strict.check_select(req.query.get("$select"), context)
     return Response(200, {"@odata.context": f"{req.base}/$metadata#{context}", **select(obj, req)})

@@ -18,6 +18,7 @@ from natoma_entra.sandbox.graph import (
     page,
 )
 from natoma_entra.sandbox.state import DEFAULT_ACCESS_ROLE_ID, assignment_id
+from natoma_entra.sandbox.strict import check_log_query
 
 R_APP = "Application.Read.All"
 W_APP = "Application.ReadWrite.All"
@@ -167,6 +168,7 @@ def instantiate(h: GraphHandler, req: Request) -> Response:
     if not isinstance(name, str) or not name.strip():
         raise bad_request("Property 'displayName' is required.")
     app, sp = h.tenant.instantiate(tpl["id"], name)
+    h.tenant.created("servicePrincipal", sp["id"])
     return Response(201, {
         "@odata.context": f"{req.base}/$metadata#microsoft.graph.applicationServicePrincipal",
         "application": copy.deepcopy(app),
@@ -178,7 +180,9 @@ def instantiate(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("GET", "/servicePrincipals", R_APP)
 def list_sps(h: GraphHandler, req: Request) -> Response:
-    items = filtered(list(h.tenant.state["servicePrincipals"].values()), req)
+    items = [sp for sp in h.tenant.state["servicePrincipals"].values()
+             if not h.tenant.replicating("servicePrincipal", sp["id"])]
+    items = filtered(items, req)
     for sp in items:
         h.tenant.sp_read(sp["id"])
     return page(h, items, req, "servicePrincipals")
@@ -187,6 +191,8 @@ def list_sps(h: GraphHandler, req: Request) -> Response:
 @ROUTER.add("GET", "/servicePrincipals/{id}", R_APP)
 def get_sp(h: GraphHandler, req: Request) -> Response:
     sp = _get(h, "servicePrincipals", req.params["id"])
+    if h.tenant.replicating("servicePrincipal", sp["id"]):
+        raise not_found(req.params["id"])
     h.tenant.sp_read(sp["id"])
     return entity(sp, req, "servicePrincipals/$entity")
 
@@ -205,7 +211,9 @@ def _principal(h: GraphHandler, principal_id: str) -> tuple[str, dict[str, Any]]
 @ROUTER.add("GET", "/servicePrincipals/{id}/appRoleAssignedTo", R_APP)
 def list_assigned_to(h: GraphHandler, req: Request) -> Response:
     sp = _get(h, "servicePrincipals", req.params["id"])
-    items = [a for a in h.tenant.state["appRoleAssignments"].values() if a["resourceId"] == sp["id"]]
+    # a new assignment is not listed until it has replicated (eventual consistency, graph-api.md section 1)
+    items = [a for a in h.tenant.state["appRoleAssignments"].values()
+             if a["resourceId"] == sp["id"] and not h.tenant.replicating("assignment", a["id"])]
     return page(h, filtered(items, req), req, f"servicePrincipals('{sp['id']}')/appRoleAssignedTo")
 
 
@@ -213,7 +221,7 @@ def list_assigned_to(h: GraphHandler, req: Request) -> Response:
 def get_assigned_to(h: GraphHandler, req: Request) -> Response:
     sp = _get(h, "servicePrincipals", req.params["id"])
     a = h.tenant.state["appRoleAssignments"].get(req.params["aid"])
-    if a is None or a["resourceId"] != sp["id"]:
+    if a is None or a["resourceId"] != sp["id"] or h.tenant.replicating("assignment", a["id"]):
         raise not_found(req.params["aid"])
     return entity(a, req, f"servicePrincipals('{sp['id']}')/appRoleAssignedTo/$entity")
 
@@ -270,6 +278,7 @@ def post_assigned_to(h: GraphHandler, req: Request) -> Response:
         "resourceId": sp["id"],
     }
     st[aid] = assignment
+    h.tenant.created("assignment", aid)
     return Response(201, {"@odata.context": f"{req.base}/$metadata#servicePrincipals('{sp['id']}')/appRoleAssignedTo"
                                             "/$entity", **copy.deepcopy(assignment)})
 
@@ -396,11 +405,10 @@ def group_member_of(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("GET", "/auditLogs/provisioning", R_AUDIT)
 def provisioning_logs(h: GraphHandler, req: Request) -> Response:
-    """GDOCS provisioningobjectsummary-list.md: $filter (case-sensitive), $top, @odata.nextLink; newest first."""
-    if "$orderby" in req.query and req.query["$orderby"].strip() not in ("activityDateTime desc", "activityDateTime"):
-        raise bad_request(f"Unsupported $orderby: '{req.query['$orderby']}'.", "Request_UnsupportedQuery")
+    """GDOCS provisioningobjectsummary-list.md: $filter (case-sensitive), $top, @odata.nextLink; newest first.
+    Only the documented filters and $orderby pass (strict.check_log_query)."""
+    check_log_query(req.query)
     items = list(reversed(h.tenant.state["provisioningLogs"]))
-    if req.query.get("$orderby", "").strip() == "activityDateTime":
+    if " ".join(req.query.get("$orderby", "").split()).lower() in ("activitydatetime", "activitydatetime asc"):
         items.reverse()
     return page(h, filtered(items, req, case_insensitive=False), req, "auditLogs/provisioning")
-

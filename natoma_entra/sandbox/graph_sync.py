@@ -4,10 +4,12 @@ restart, provisionOnDemand. The provisioning engine (engine.py) is imported lazi
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 from typing import Any
 
+from natoma_entra.sandbox import options as V
 from natoma_entra.sandbox.graph import ROUTER, GraphHandler, Request, Response, bad_request, entity, not_found, page
 from natoma_entra.sandbox.state import NON_GALLERY_TEMPLATE_ID, GraphFault, no_dashes
 
@@ -55,13 +57,32 @@ def _sp(h: GraphHandler, req: Request) -> dict[str, Any]:
     raise not_found(key)
 
 
+LEGACY_TEMPLATE = "customappsso"
+
+
 def _templates(h: GraphHandler, sp: dict[str, Any]) -> list[dict[str, Any]]:
-    """Provisioning templates of an SP: the "scim" template for apps made from the non-gallery template."""
+    """Templates a job can be created from, for apps made from the non-gallery template: "scim", and the legacy
+    "customappsso" ("You can still choose it", EDOCS application-provisioning-config-problem-scim-compatibility.md)."""
     if sp.get("applicationTemplateId") != NON_GALLERY_TEMPLATE_ID:
         return []
     from natoma_entra.sandbox import schema_template
 
-    return [schema_template.template(sp["appId"])]
+    scim = schema_template.template(sp["appId"])
+    legacy = copy.deepcopy(scim)
+    legacy["id"] = LEGACY_TEMPLATE
+    legacy["factoryTag"] = LEGACY_TEMPLATE
+    return [scim, legacy]
+
+
+def _listed_templates(h: GraphHandler, sp: dict[str, Any]) -> list[dict[str, Any]]:
+    """What GET .../templates lists. Which templates Graph lists for a non-gallery app is undocumented (Microsoft
+    documents POST jobs {"templateId": "scim"} for them, not the list), so the variants play the other answers."""
+    known = _templates(h, sp)
+    if V.TEMPLATES_UNLISTED in h.tenant.variants:
+        return []
+    if V.LEGACY_TEMPLATE_ONLY in h.tenant.variants:
+        return [t for t in known if t["id"] == LEGACY_TEMPLATE]
+    return [t for t in known if t["id"] != LEGACY_TEMPLATE]
 
 
 def _template(h: GraphHandler, sp: dict[str, Any], template_id: str) -> dict[str, Any] | None:
@@ -71,13 +92,28 @@ def _template(h: GraphHandler, sp: dict[str, Any], template_id: str) -> dict[str
     return None
 
 
-def _job(h: GraphHandler, req: Request) -> tuple[dict[str, Any], dict[str, Any]]:
+def _replicating(h: GraphHandler, kind: str, object_id: str, status: int) -> None:
+    """A new object answers like one Graph has not replicated yet (graph-api.md sections 1 and 14: Terraform's
+    azuread provider retries synchronization calls on 403 and 409 for this reason). Reads (404) recover after half
+    the delay, calls acting on the object (403/409) only at its end."""
+    if not h.tenant.replicating(kind, object_id, part=0.5 if status == 404 else 1.0):
+        return
+    if status == 404:
+        raise not_found(object_id)
+    if status == 403:
+        raise GraphFault(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+    raise GraphFault(409, "Conflict", f"The object '{object_id}' is being updated; retry the request later.")
+
+
+def _job(h: GraphHandler, req: Request, replicating: int = 409) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The addressed job; a job still replicating answers ``replicating`` (404 for reads, 409 for actions)."""
     sp = _sp(h, req)
     _advance(h, sp)
     jobs = h.tenant.state["jobs"].get(sp["id"], {})
     job = jobs.get(req.params["job"])
     if job is None:
         raise not_found(req.params["job"])
+    _replicating(h, "job", job["id"], replicating)
     return sp, job
 
 
@@ -94,7 +130,7 @@ def _ctx(req: Request, sp: dict[str, Any], tail: str) -> str:
 @ROUTER.add("GET", SP + "/templates", R_SYNC)
 def list_templates(h: GraphHandler, req: Request) -> Response:
     sp = _sp(h, req)
-    return page(h, _templates(h, sp), req, _ctx(req, sp, "templates"))
+    return page(h, _listed_templates(h, sp), req, _ctx(req, sp, "templates"))
 
 
 @ROUTER.add("GET", SP + "/templates/{tid}", R_SYNC)
@@ -138,7 +174,9 @@ def _advance(h: GraphHandler, sp: dict[str, Any]) -> None:
 def list_jobs(h: GraphHandler, req: Request) -> Response:
     sp = _sp(h, req)
     _advance(h, sp)
-    return page(h, list(h.tenant.state["jobs"].get(sp["id"], {}).values()), req, _ctx(req, sp, "jobs"))
+    jobs = [j for j in h.tenant.state["jobs"].get(sp["id"], {}).values()
+            if not h.tenant.replicating("job", j["id"], part=0.5)]
+    return page(h, jobs, req, _ctx(req, sp, "jobs"))
 
 
 @ROUTER.add("POST", SP + "/jobs", W_SYNC)
@@ -187,13 +225,15 @@ def create_job(h: GraphHandler, req: Request) -> Response:
     schema = copy.deepcopy(tpl["schema"])
     schema["id"] = job_id
     h.tenant.state["schemas"][job_id] = schema
+    h.tenant.created("job", job_id)
+    h.tenant.created("schema", job_id)
     return Response(201, {"@odata.context": f"{req.base}/$metadata#{_ctx(req, sp, 'jobs/$entity')}",
                           **copy.deepcopy(job)})
 
 
 @ROUTER.add("GET", SP + "/jobs/{job}", R_SYNC)
 def get_job(h: GraphHandler, req: Request) -> Response:
-    sp, job = _job(h, req)
+    sp, job = _job(h, req, replicating=404)
     return entity(job, req, _ctx(req, sp, "jobs/$entity"))
 
 
@@ -211,7 +251,8 @@ def delete_job(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("GET", SP + "/jobs/{job}/schema", R_SYNC)
 def get_schema(h: GraphHandler, req: Request) -> Response:
-    sp, job = _job(h, req)
+    sp, job = _job(h, req, replicating=404)
+    _replicating(h, "schema", job["id"], 404)
     schema = h.tenant.state["schemas"].get(job["id"])
     if schema is None:
         raise not_found(job["id"])
@@ -224,6 +265,7 @@ def put_schema(h: GraphHandler, req: Request) -> Response:
 
     (PATCH on this path is refused by the service with 404; see GraphHandler._route.)"""
     sp, job = _job(h, req)
+    _replicating(h, "schema", job["id"], 409)
     body = req.json()
     if not isinstance(body, dict):
         raise bad_request("The schema must be a JSON object.", "BadRequest")
@@ -475,8 +517,12 @@ def put_secrets(h: GraphHandler, req: Request) -> Response:
 
     Keys are MERGED into what is stored (a key sent again replaces its value; keys not sent are kept). Whether the
     real service merges or replaces the whole set is UNCONFIRMED (graph-api.md section 6): clients should always send
-    every key they want kept, which works under both behaviours."""
+    every key they want kept, which works under both behaviours. The ``secrets-replace`` variant replaces the set.
+
+    While the SP's new job replicates, the secrets answer 403 like the job (Terraform retries secrets on 403/409)."""
     sp = _sp(h, req)
+    for job_id in list(h.tenant.state["jobs"].get(sp["id"], {})):
+        _replicating(h, "job", job_id, 403)
     body = req.json()
     items = body.get("value") if isinstance(body, dict) else None
     if not isinstance(items, list):
@@ -488,6 +534,8 @@ def put_secrets(h: GraphHandler, req: Request) -> Response:
             raise GraphFault(500, "InternalError", f"Requested value '{it['key']}' was not found.")
         if it.get("value") is not None and not isinstance(it.get("value"), str):
             raise bad_request(f"The value of secret '{it['key']}' must be a string.", "BadRequest")
+    if V.SECRETS_REPLACE in h.tenant.variants:
+        h.tenant.state["secrets"][sp["id"]] = []
     stored = h.tenant.state["secrets"].setdefault(sp["id"], [])
     index = {s["key"]: s for s in stored}
     for it in items:
@@ -504,9 +552,10 @@ def put_secrets(h: GraphHandler, req: Request) -> Response:
 @ROUTER.add("GET", SP + "/secrets", R_SYNC)
 def get_secrets(h: GraphHandler, req: Request) -> Response:
     """Not in the documented method table but in the OpenAPI (go-azure-sdk ListSynchronizationSecrets); secret
-    values come back as "*" (graph-api.md section 6)."""
+    values come back as "*" (graph-api.md section 6); with ``secrets-masked`` every non-empty value does."""
     sp = _sp(h, req)
-    value = [{"key": s["key"], "value": "*" if s["key"] in MASKED_KEYS and s["value"] else s["value"]}
+    masked = (lambda key: True) if V.SECRETS_MASKED in h.tenant.variants else (lambda key: key in MASKED_KEYS)
+    value = [{"key": s["key"], "value": "*" if masked(s["key"]) and s["value"] else s["value"]}
              for s in h.tenant.state["secrets"].get(sp["id"], [])]
     return Response(200, {"@odata.context": f"{req.base}/$metadata#{_ctx(req, sp, 'secrets')}", "value": value})
 
@@ -535,6 +584,12 @@ def _validate(h: GraphHandler, sp: dict[str, Any], body: Any) -> Response:
                                                         "SecretToken": creds.get("SecretToken") or ""})
     if reason is None:
         return Response(204)
+    if V.VALIDATE_SYNCFABRIC_BODY in h.tenant.variants:
+        # UNCONFIRMED alternative: syncfabric's own error shape passed through Graph (as its 404s are, see
+        # GraphHandler._route): code UnknownError, the message a JSON string carrying the SCIM endpoint's answer.
+        inner = json.dumps({"Message": f"Credential validation failed. Details: {reason}",
+                            "Code": "CredentialValidationFailed"})
+        raise GraphFault(400, "UnknownError", inner)
     raise GraphFault(400, CREDENTIALS_CODE,
                      "You appear to have entered invalid credentials. Please confirm you are using the correct "
                      f"information for an administrative account. Error code: {CREDENTIALS_CODE} Details: {reason}")
@@ -548,6 +603,12 @@ def validate_without_job(h: GraphHandler, req: Request) -> Response:
     tid = body.get("templateId") if isinstance(body, dict) else None
     if not isinstance(tid, str) or _template(h, sp, tid) is None:
         raise bad_request(f"The templateId '{tid}' is not valid for this service principal.", "BadRequest")
+    if V.COLLECTION_TEST_REFUSED in h.tenant.variants:
+        # UNCONFIRMED: Microsoft documents the job-less test only with other templates (cross-tenant sync). A refusal
+        # that has nothing to do with the credentials would plausibly be a plain 400 BadRequest naming the request,
+        # never the credential-validation code, and before the SCIM endpoint is contacted.
+        raise bad_request(f"Validating credentials without a synchronization job is not supported for template "
+                          f"'{tid}'. Create the job first, then validate its credentials.", "BadRequest")
     return _validate(h, sp, body)
 
 
@@ -638,5 +699,21 @@ def provision_on_demand(h: GraphHandler, req: Request) -> Response:
     from natoma_entra.sandbox import engine
 
     result = engine.provision_on_demand(h.tenant, sp["id"], job["id"], body)
+    if V.POD_STATUS_INFO in h.tenant.variants:
+        result = _status_info_shape(result)
     return Response(200, {"@odata.context": f"{req.base}/$metadata#microsoft.graph.stringKeyStringValuePair",
                           **result})
+
+
+POD_STATUS_INFO_KEY = "Microsoft.Identity.Health.CPP.Common.DataContracts.SyncFabric.StatusInfo"
+
+
+def _status_info_shape(result: dict[str, Any]) -> dict[str, Any]:
+    """The second documented answer (EDOCS cross-tenant-synchronization-configure-graph.md, "Provision on demand"):
+    key names the StatusInfo contract, value is a JSON array of records; the verdict lives in each record's
+    statusInfo and steps, not in key."""
+    try:
+        record = json.loads(result.get("value") or "{}")
+    except ValueError:
+        record = {}
+    return {"key": POD_STATUS_INFO_KEY, "value": json.dumps([record])}

@@ -229,17 +229,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 def make_server(tenant_path_or_tenant: str | os.PathLike[str] | Tenant | None = None, host: str = "127.0.0.1",
-                port: int = 8080, *, access_token: str = ACCESS_TOKEN) -> SandboxServer:
+                port: int = 8080, *, access_token: str = ACCESS_TOKEN, options: Any = None) -> SandboxServer:
     """Build (bind, not start) the server. A path loads the tenant from that JSON file (a fresh initial tenant when
-    the file does not exist yet, saved at once) and saves it after each write; a Tenant is served in memory."""
+    the file does not exist yet, saved at once) and saves it after each write; a Tenant is served in memory.
+    ``options`` (a SandboxOptions) sets the loaded tenant's knobs: variants, replication, denied permissions."""
     state_path: Path | None = None
+    kw = options.tenant_options() if options is not None else {}
     if isinstance(tenant_path_or_tenant, Tenant):
         tenant = tenant_path_or_tenant
     elif tenant_path_or_tenant is None:
-        tenant = Tenant.initial()
+        tenant = Tenant.initial(**kw)
     else:
         state_path = _state_path(tenant_path_or_tenant)
-        tenant = Tenant.open(state_path)  # a damaged state file: exit 2 with the fix, before binding
+        tenant = Tenant.open(state_path, **kw)  # a damaged state file: exit 2 with the fix, before binding
     try:
         server = SandboxServer(tenant, host, port, state_path=state_path, access_token=access_token)
     except (OSError, OverflowError) as e:  # port in use, not allowed, or out of range
@@ -260,10 +262,10 @@ def make_server(tenant_path_or_tenant: str | os.PathLike[str] | Tenant | None = 
 
 def serve(tenant_path_or_tenant: str | os.PathLike[str] | Tenant | None = None, host: str = "127.0.0.1",
           port: int = 8080, *, access_token: str = ACCESS_TOKEN,
-          ready: Callable[[SandboxServer], None] | None = None) -> None:
+          ready: Callable[[SandboxServer], None] | None = None, options: Any = None) -> None:
     """Serve until interrupted (Ctrl-C). ``ready(server)`` is called once the socket is bound (e.g. to print URLs)."""
     check_serve_options(host, port)
-    server = make_server(tenant_path_or_tenant, host, port, access_token=access_token)
+    server = make_server(tenant_path_or_tenant, host, port, access_token=access_token, options=options)
     if ready is not None:
         ready(server)
     try:

@@ -126,25 +126,31 @@ def group_id(display_name: str) -> str:
 class Tenant:
     """The simulated tenant: ``state`` (the contract's dict) plus behaviour knobs.
 
-    - ``sp_role_lag``: how many reads of a service principal pass before roles PATCHed onto its application show
-      on the SP (0: at once). Graph copies the roles asynchronously (graph-api.md section 2).
+    - ``sp_role_lag``: seconds on ``clock`` before roles PATCHed onto an application show on its SP (0: at once).
+      Graph copies the roles asynchronously (graph-api.md section 2).
     - ``denied_permissions``: Graph permission names (e.g. ``"AppRoleAssignment.ReadWrite.All"``) the caller lacks;
       a route needing one answers 403 Authorization_RequestDenied.
-    - ``clock``: seconds, monotonic (rate limits). ``now``: wall-clock datetime (timestamps in objects).
+    - ``variants``: names from sandbox/options.py ``VARIANTS``, the open Graph behaviours this tenant plays.
+    - ``replication_seconds``: seconds on ``clock`` a new job, schema, assignment or SP stays unreadable.
+    - ``clock``: seconds, monotonic (rate limits, replication). ``now``: wall-clock datetime (timestamps in objects).
     """
 
     def __init__(
         self,
         state: dict[str, Any],
         *,
-        sp_role_lag: int = 0,
+        sp_role_lag: float = 0,
         denied_permissions: set[str] | frozenset[str] | None = None,
         clock: Callable[[], float] | None = None,
         now: Callable[[], _dt.datetime] | None = None,
+        variants: frozenset[str] | set[str] | None = None,
+        replication_seconds: float = 0.0,
     ):
         self.state = state
         self.sp_role_lag = sp_role_lag
         self.denied_permissions: set[str] = set(denied_permissions or ())
+        self.variants: frozenset[str] = frozenset(variants or ())
+        self.replication_seconds = float(replication_seconds or 0.0)
         self.clock = clock or time.monotonic
         self.now = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
         for key, empty in _EMPTY_STATE.items():
@@ -356,29 +362,64 @@ class Tenant:
         return None
 
     def queue_sp_roles(self, sp_id: str, app_roles: list[dict]) -> None:
-        """Mirror an application's roles onto its SP (origin "Application"), now or after ``sp_role_lag`` reads."""
+        """Mirror an application's roles onto its SP (origin "Application"), now or ``sp_role_lag`` seconds later."""
         roles = [dict(r, origin="Application") for r in copy.deepcopy(app_roles)]
         if self.sp_role_lag <= 0:
             self.state["servicePrincipals"][sp_id]["appRoles"] = roles
             self.state["spRolesPending"].pop(sp_id, None)
             return
-        self.state["spRolesPending"].setdefault(sp_id, []).append({"appRoles": roles, "visibleAfter": self.sp_role_lag})
+        now = self.clock()
+        self.state["spRolesPending"].setdefault(sp_id, []).append(
+            {"appRoles": roles, "queuedAt": now, "visibleAt": now + float(self.sp_role_lag)})
 
     def sp_read(self, sp_id: str) -> None:
-        """Count one read of an SP: apply pending role copies that are due, then age the rest."""
+        """Before an SP is read: apply the pending role copies that are due by the clock."""
         pending = self.state["spRolesPending"].get(sp_id)
         if not pending:
             return
-        due = [p for p in pending if p["visibleAfter"] <= 0]
+        now = self.clock()
+
+        def is_due(p: dict) -> bool:  # a clock that went backwards (a state file from before a reboot) ends the wait
+            return p.get("visibleAt", 0) <= now or now < p.get("queuedAt", now)
+
+        due = [p for p in pending if is_due(p)]
         if due:
             self.state["servicePrincipals"][sp_id]["appRoles"] = due[-1]["appRoles"]
-        rest = [p for p in pending if p["visibleAfter"] > 0]
-        for p in rest:
-            p["visibleAfter"] -= 1
+        rest = [p for p in pending if not is_due(p)]
         if rest:
             self.state["spRolesPending"][sp_id] = rest
         else:
             self.state["spRolesPending"].pop(sp_id, None)
+
+    # replication (the slow-replication variant, replication_seconds) --------------------------------------------
+    def replication_delay(self) -> float:
+        if self.replication_seconds > 0:
+            return self.replication_seconds
+        if "slow-replication" in self.variants:
+            from .options import DEFAULT_REPLICATION_SECONDS
+
+            return DEFAULT_REPLICATION_SECONDS
+        return 0.0
+
+    def created(self, kind: str, object_id: str) -> None:
+        """Note a new object (kind: job, schema, assignment, servicePrincipal): unreadable for the replication delay."""
+        delay = self.replication_delay()
+        if delay > 0:
+            self.state["replicating"][f"{kind}:{object_id}"] = {"at": self.clock(), "for": delay}
+
+    def replicating(self, kind: str, object_id: str, part: float = 1.0) -> bool:
+        """Is this object still replicating? ``part`` < 1 asks about the first part of the window only: a new job is
+        readable (GET) after half the delay while calls acting on it still fail until the end, as replicas catch up
+        one by one."""
+        key = f"{kind}:{object_id}"
+        entry = self.state["replicating"].get(key)
+        if entry is None:
+            return False
+        now = self.clock()
+        if now >= entry["at"] + entry["for"] or now < entry["at"]:  # done, or the clock went backwards
+            del self.state["replicating"][key]
+            return False
+        return now < entry["at"] + entry["for"] * part
 
     def find_sp(self, display_name: str = "Natoma") -> dict:
         for sp in self.state["servicePrincipals"].values():
@@ -402,6 +443,7 @@ _EMPTY_STATE: dict[str, Any] = {
     "applications": {},
     "servicePrincipals": {},
     "spRolesPending": {},
+    "replicating": {},
     "users": {},
     "groups": {},
     "members": {},

@@ -132,11 +132,12 @@ def validate_body(url: str | None = None, token: str | None = None, *, saved: bo
 
 
 # What a refused connection test looks like when the SCIM endpoint itself said no. The failure body is undocumented
-# (docs/graph-assumptions.md): Graph wraps the endpoint's answer, so its code or message names the credentials, the
-# endpoint or its HTTP answer. Anything else (a template Graph does not accept at collection level, a missing
-# permission, throttling) is not a verdict on the URL or the token.
-_ENDPOINT_WORDS = ("credential", "secret", "token", "unauthorized", "authenticat", "tenant url", "baseaddress",
-                   "scim", "endpoint", "connection", "401", "403", "404", "could not connect", "unreachable")
+# (docs/graph-assumptions.md): the portal's own code names the credentials, or Graph wraps the endpoint's answer (its
+# HTTP status, or why it could not be reached). A 400 that only mentions credentials, such as "validating credentials
+# without a job is not supported", is not a verdict on the URL or the token.
+_ENDPOINT_ANSWERS = ("invalid credentials", "credential validation failed", "unauthorized", "forbidden", "401",
+                     "403", "could not connect", "unable to connect", "unreachable", "not reachable",
+                     "name resolution", "timed out", "certificate", "ssl", "tls")
 
 
 def is_test_failure(err: GraphError) -> bool:
@@ -145,8 +146,8 @@ def is_test_failure(err: GraphError) -> bool:
         return True
     if err.status not in (400, 409, 422):  # 401/403 (our own sign-in or permission), 429, 5xx: not a verdict
         return False
-    text = f"{err.code} {err.message}".lower()
-    return any(w in text for w in _ENDPOINT_WORDS)
+    text = (err.message or "").lower()
+    return any(w in text for w in _ENDPOINT_ANSWERS)
 
 
 def is_inconclusive(err: GraphError) -> bool:

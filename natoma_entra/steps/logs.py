@@ -4,9 +4,12 @@ Graph facts (graph-api.md section 9; Graph docs provisioningobjectsummary-list.m
 howto-analyze-provisioning-logs.md):
 - $filter supports eq, contains, gt, lt; filters are case-sensitive, so
   status values are sent lower-case ('failure'). $orderby activityDateTime desc, $top, @odata.nextLink paging.
-- Filters used here: servicePrincipal/id eq '<spId>', sourceIdentity/id eq '<user object id>',
-  provisioningStatusInfo/status eq 'failure', activityDateTime gt <ISO date-time> (a bare literal; the
-  list page documents eq, contains, gt and lt for this resource, not ge).
+- Filters used here, only documented properties and operators (provisioningObjectSummary resource page):
+  jobId eq '<the app's job id>', sourceIdentity/id eq '<user object id>', provisioningStatusInfo/status eq 'failure',
+  activityDateTime gt <ISO date-time> (a bare literal; the list page documents eq, contains, gt and lt, not ge).
+  The app's records are found by its job's id (a plain string property). Only when the app has no job (never set
+  up, or the job was removed while its records are kept 30 days) servicePrincipal/id eq '<spId>' is used: the resource
+  page documents eq on it, but types servicePrincipal as a collection, so it is the fallback, not the rule.
 - Permission AuditLog.Read.All (GraphError names it on 403). Needs an Entra ID P1/P2 tenant; kept 30 days.
 """
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ..graph.odata import eq, is_guid
 from ..results import StepResult
 from ..session import Session
 from .common import failed
+from .job import read_job
 
 STEP = "logs"
 PATH = "/auditLogs/provisioning"
@@ -55,9 +59,9 @@ def odata_time(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_filter(sp_id: str, *, user_id: str | None = None, errors: bool = False,
+def build_filter(job_id: str | None, *, sp_id: str | None = None, user_id: str | None = None, errors: bool = False,
                  since: dt.datetime | None = None) -> str:
-    parts = [eq("servicePrincipal/id", sp_id)]
+    parts = [eq("jobId", job_id) if job_id else eq("servicePrincipal/id", sp_id)]
     if user_id:
         parts.append(eq("sourceIdentity/id", user_id))
     if errors:
@@ -105,10 +109,12 @@ async def run(session: Session) -> StepResult:
             user = await find_user(session.graph, user_ref)  # UsageError (exit 2) for an unknown user
             user_id = user["id"]
             info["user"] = user.get("userPrincipalName") or user_id
-    flt = build_filter(app.sp_id, user_id=user_id, errors=bool(opts.get("errors")), since=since)
-    params = {"$filter": flt, "$orderby": "activityDateTime desc", "$top": str(min(limit, MAX_PAGE))}
-    info.update({"filter": flt, "limit": limit})
     try:
+        job = await read_job(session)
+        flt = build_filter(job["id"] if job else None, sp_id=app.sp_id, user_id=user_id,
+                           errors=bool(opts.get("errors")), since=since)
+        params = {"$filter": flt, "$orderby": "activityDateTime desc", "$top": str(min(limit, MAX_PAGE))}
+        info.update({"filter": flt, "limit": limit})
         records = await session.graph.list(PATH, params, limit=limit)
     except GraphError as e:
         if "premium" in (e.code or "").lower() or "premium" in (e.message or "").lower():

@@ -48,7 +48,8 @@ def test_all_records_newest_first(ready):
     assert all(x["servicePrincipal"]["id"] == sp for x in recs)
     query = parse_qs(urlsplit(log_gets(r)[0][1]).query)
     assert query["$orderby"] == ["activityDateTime desc"]
-    assert query["$filter"] == [f"servicePrincipal/id eq '{sp}'"]
+    job = next(iter(ready.tenant().state["jobs"][sp]))
+    assert query["$filter"] == [f"jobId eq '{job}'"]
 
 
 def test_errors_shows_lees_failure(ready):
@@ -162,8 +163,9 @@ def test_parse_since():
 def test_build_filter_quotes_values():
     from natoma_entra.steps.logs import build_filter
 
-    assert build_filter("sp'1", user_id="u1", errors=True) == (
-        "servicePrincipal/id eq 'sp''1' and sourceIdentity/id eq 'u1' and provisioningStatusInfo/status eq 'failure'")
+    assert build_filter("scim.'1", user_id="u1", errors=True) == (
+        "jobId eq 'scim.''1' and sourceIdentity/id eq 'u1' and provisioningStatusInfo/status eq 'failure'")
+    assert build_filter(None, sp_id="sp'1") == "servicePrincipal/id eq 'sp''1'"  # no job: the documented fallback
 
 
 def test_summary_of_the_graph_docs_example():

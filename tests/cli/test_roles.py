@@ -129,11 +129,21 @@ def test_without_prune_foreign_roles_stay(sandbox):
 
 
 def test_waits_for_the_service_principal_to_show_the_roles(sandbox, monkeypatch):
-    sandbox.options.sp_role_lag = 3
+    import asyncio
+
+    import natoma_entra.steps.common as common
+    from natoma_entra.sandbox.clock import VirtualClock
+
+    clock = VirtualClock()  # the CLI's waits advance the tenant's clock instead of sleeping
+    monkeypatch.setattr(asyncio, "sleep", clock.sleep)
+    monkeypatch.setattr(common, "POLL_DELAYS", (0.2, 0.5, 1, 2, 3, 5, 5, 8, 10, 15, 20))
+    sandbox.options.clock = clock
+    sandbox.options.sp_role_lag = 3  # seconds
     r = sandbox.cli("roles", "--output", "json")
     assert r.code == 0
     sp_reads = [q for q in r.requests if q[0] == "GET" and "/servicePrincipals/" in q[1] and "appRoles" in q[1]]
     assert len(sp_reads) >= 3
+    assert sum(clock.slept) >= 3  # it waited the copy out
     assert r.json()["warnings"] == []
 
 

@@ -39,9 +39,10 @@ def test_filters(graph, ids, logs):
     assert ids_of(graph, **{"$filter": f"servicePrincipal/id eq '{ids.sp}'"}) == ["log-4", "log-2", "log-1"]
     assert ids_of(graph, **{"$filter": f"jobId eq '{logs}' and provisioningStatusInfo/status eq 'failure'"}) == ["log-2"]
     assert ids_of(graph, **{"$filter": f"sourceIdentity/id eq '{ids.adele}'"}) == ["log-4", "log-3", "log-1"]
-    assert ids_of(graph, **{"$filter": "activityDateTime ge 2024-05-01T10:30:00Z"}) == ["log-4", "log-3", "log-2"]
+    assert ids_of(graph, **{"$filter": "activityDateTime gt 2024-05-01T10:30:00Z"}) == ["log-4", "log-3", "log-2"]
+    assert ids_of(graph, **{"$filter": "activityDateTime lt 2024-05-01T10:30:00Z"}) == ["log-1"]
     assert ids_of(graph, **{"$filter": "activityDateTime gt 2024-05-03T09:00:00Z"}) == ["log-4"]
-    combined = f"servicePrincipal/id eq '{ids.sp}' and activityDateTime ge 2024-05-01T10:30:00Z"
+    combined = f"servicePrincipal/id eq '{ids.sp}' and activityDateTime gt 2024-05-01T10:30:00Z"
     assert ids_of(graph, **{"$filter": combined}) == ["log-4", "log-2"]
 
 

@@ -71,5 +71,6 @@ def test_command_summary_drops_read_when_readwrite_is_needed():
     assert "Synchronization.ReadWrite.All" in setup["application"]
     assert "Synchronization.Read.All" not in setup["application"]
     assert "AppRoleAssignment.ReadWrite.All" in setup["application"] and "Application.ReadWrite.All" in setup["application"]
-    assert permissions.for_command("logs")["application"] == ["Application.Read.All", "User.Read.All",
-                                                             "AuditLog.Read.All", "Directory.Read.All"]
+    # logs reads the job (its id is the documented log filter), the user, and the logs
+    assert permissions.for_command("logs")["application"] == ["Application.Read.All", "Synchronization.Read.All",
+                                                             "User.Read.All", "AuditLog.Read.All", "Directory.Read.All"]
