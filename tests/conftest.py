@@ -33,6 +33,9 @@ class CliResult:
         return json.loads(self.out)
 
 
+_SET_UP: list[bytes] = []  # the state file after a clean setup, made once per test process
+
+
 class Sandbox:
     def __init__(self, path, capsys, monkeypatch):
         from natoma_entra.sandbox.options import SandboxOptions
@@ -49,6 +52,32 @@ class Sandbox:
 
     def save(self, tenant) -> None:
         tenant.save(self.path)
+
+    def set_up(self) -> CliResult:
+        """The tenant after a clean `natoma-entra setup`: run for real once per test process, then copied (the run is
+        deterministic on a fresh sandbox), so the many tests that start from a set-up tenant do not each pay for it."""
+        if _SET_UP:
+            self.path.write_bytes(_SET_UP[0])
+            return CliResult(0, "", "", [])
+        r = self.cli("setup")
+        if r.code == 0:
+            _SET_UP.append(self.path.read_bytes())
+        return r
+
+    def reference(self):
+        """The Tenant a clean setup leaves on a fresh sandbox (what a converged re-run must equal)."""
+        import tempfile
+        from pathlib import Path
+
+        from natoma_entra.sandbox.state import Tenant
+
+        if not _SET_UP:
+            ref = Sandbox(Path(tempfile.mkdtemp(dir=self.path.parent)) / "ref.json", self._capsys, self._mp)
+            Tenant.initial().save(ref.path)
+            assert ref.set_up().code == 0
+        ref_path = self.path.parent / "reference.json"
+        ref_path.write_bytes(_SET_UP[0])
+        return Tenant.load(ref_path)
 
     def cli(self, *args: str, stdin: str | None = None) -> CliResult:
         import io

@@ -31,7 +31,7 @@ def verdicts(result) -> dict[str, dict]:
 @pytest.fixture
 def provisioned(sandbox):
     """setup done: the first cycle put Adele (admin), Alex (AppAdmin) and Megan (member) in Natoma; Lee failed."""
-    r = sandbox.cli("setup")
+    r = sandbox.set_up()
     assert r.code == 0, r.err
     return sandbox
 

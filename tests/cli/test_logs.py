@@ -14,7 +14,7 @@ ADELE = "AdeleV@contoso.onmicrosoft.com"
 @pytest.fixture
 def ready(sandbox):
     """setup ran one cycle (Lee fails with MultipleGrantsNotSupported); two on-demand runs add records."""
-    r = sandbox.cli("setup")
+    r = sandbox.set_up()
     assert r.code == 0, r.err
     assert sandbox.cli("provision", ADELE).code == 0
     assert sandbox.cli("provision", "DiegoS@contoso.onmicrosoft.com").code == 1

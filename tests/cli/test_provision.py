@@ -23,7 +23,7 @@ def pod_requests(result):
 @pytest.fixture
 def ready(sandbox):
     """The guide's steps 1-4 done (setup), then Natoma emptied, so provisioning on demand creates the user."""
-    r = sandbox.cli("setup")
+    r = sandbox.set_up()
     assert r.code == 0, r.err
     t = sandbox.tenant()
     t.state["natoma"] = None

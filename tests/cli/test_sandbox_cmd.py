@@ -14,7 +14,7 @@ def test_state_persists_between_runs_and_reset_starts_afresh(sandbox):
 
 
 def test_show_json_lists_what_natoma_received_and_masks_the_token(sandbox):
-    sandbox.cli("setup")
+    sandbox.set_up()
     r = sandbox.cli("sandbox", "show", "--output", "json")
     assert r.code == 0
     snap = json.loads(r.out)
@@ -27,7 +27,7 @@ def test_show_json_lists_what_natoma_received_and_masks_the_token(sandbox):
 
 
 def test_show_text(sandbox):
-    sandbox.cli("setup")
+    sandbox.set_up()
     r = sandbox.cli("sandbox", "show")
     assert r.code == 0 and "AdeleV@contoso.onmicrosoft.com" in r.out and "Natoma App Admins" in r.out
 

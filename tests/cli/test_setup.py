@@ -55,7 +55,7 @@ def test_full_setup_on_a_fresh_tenant_gives_each_user_the_role_of_their_group(sa
 
 
 def test_second_run_makes_no_write_and_says_so(sandbox):
-    assert sandbox.cli("setup").code == 0
+    assert sandbox.set_up().code == 0
     before = outcome(sandbox.tenant())
     r = sandbox.cli("setup", "--output", "json")
     assert r.code == 0
@@ -68,7 +68,7 @@ def test_second_run_makes_no_write_and_says_so(sandbox):
 
 def test_reads_are_not_repeated_across_steps(sandbox):
     """A read made by one step is not made again by a later one (design.md 4)."""
-    sandbox.cli("setup")
+    sandbox.set_up()
     r = sandbox.cli("setup")
     gets = [q[1].split("?")[0] for q in r.requests if q[0] == "GET"]
     for path in set(gets):
@@ -90,7 +90,7 @@ def test_dry_run_on_a_fresh_tenant_plans_every_step_and_writes_nothing(sandbox):
 
 
 def test_dry_run_after_setup_has_nothing_pending(sandbox):
-    sandbox.cli("setup")
+    sandbox.set_up()
     r = sandbox.cli("--dry-run", "--exit-code", "setup")
     assert r.code == 0 and r.writes == []
 
@@ -107,13 +107,7 @@ WRITES = [
 
 @pytest.mark.parametrize("step,method,path", WRITES)
 def test_a_failure_in_any_step_stops_the_run_and_a_rerun_converges(sandbox, monkeypatch, tmp_path, step, method, path):
-    from natoma_entra.sandbox.state import Tenant
-
-    # the reference: a clean setup on another fresh tenant
-    ref_path = tmp_path / "ref.json"
-    Tenant.initial().save(ref_path)
-    clean = sandbox.cli("--sandbox-state", str(ref_path), "setup")
-    assert clean.code == 0
+    reference = sandbox.reference()  # a clean setup on another fresh tenant
     sandbox.options.faults[:] = [faults.server_error(500, method=method, path=path)]
     r = sandbox.cli("setup", "--output", "json")
     assert r.code == 1
@@ -126,34 +120,31 @@ def test_a_failure_in_any_step_stops_the_run_and_a_rerun_converges(sandbox, monk
     sandbox.options.faults[:] = []
     again = sandbox.cli("setup")
     assert again.code == 0, again.out + again.err
-    assert outcome(sandbox.tenant()) == outcome(Tenant.load(ref_path))
+    assert outcome(sandbox.tenant()) == outcome(reference)
     assert sandbox.cli("setup").writes == []
 
 
 @pytest.mark.parametrize("step,method,path", WRITES)
 def test_a_lost_response_after_a_write_converges_on_rerun(sandbox, monkeypatch, tmp_path, step, method, path):
     """The write happened but its answer was lost (dropped connection): the re-run must not write it twice."""
-    from natoma_entra.sandbox.state import Tenant
 
-    ref_path = tmp_path / "ref.json"
-    Tenant.initial().save(ref_path)
-    assert sandbox.cli("--sandbox-state", str(ref_path), "setup").code == 0
+    reference = sandbox.reference()  # a clean setup on another fresh tenant
     sandbox.options.faults[:] = [faults.drop(after=True, method=method, path=path)]
     r = sandbox.cli("setup")
     assert r.code == 1
     assert "could not reach" in r.out + r.err
     sandbox.options.faults[:] = []
     assert sandbox.cli("setup").code == 0
-    assert outcome(sandbox.tenant()) == outcome(Tenant.load(ref_path))
+    assert outcome(sandbox.tenant()) == outcome(reference)
     t = sandbox.tenant()
     assert len(t.state["jobs"][t.find_sp("Natoma")["id"]]) == 1  # never a second job
 
 
 def test_throttling_and_transient_errors_are_retried(sandbox, monkeypatch):
     sandbox.options.faults[:] = [
-        faults.throttle(1, method="GET", path=r"/servicePrincipals$"),
-        faults.server_error(503, retry_after=1, method="POST", path=r"/appRoleAssignedTo$"),
-        faults.server_error(504, retry_after=1, method="PUT", path=r"/schema$"),
+        faults.throttle(0, method="GET", path=r"/servicePrincipals$"),  # Retry-After 0: retried without a wait
+        faults.server_error(503, retry_after=0, method="POST", path=r"/appRoleAssignedTo$"),
+        faults.server_error(504, retry_after=0, method="PUT", path=r"/schema$"),
     ]
     r = sandbox.cli("setup")
     assert r.code == 0, r.out + r.err
@@ -169,7 +160,7 @@ def test_unknown_group_fails_before_any_write(sandbox):
 
 
 def test_rejected_scim_token_stops_setup_before_any_write(sandbox, monkeypatch):
-    assert sandbox.cli("setup").code == 0
+    assert sandbox.set_up().code == 0
     before = outcome(sandbox.tenant())
     monkeypatch.setenv("NATOMA_SCIM_TOKEN", "fake-wrong-scim-token")
     r = sandbox.cli("setup", "--rotate", "--output", "json")
@@ -190,7 +181,7 @@ def test_rejected_scim_token_on_a_fresh_tenant_writes_nothing(sandbox, monkeypat
 
 
 def test_strict_turns_warnings_into_exit_1(sandbox):
-    sandbox.cli("setup")
+    sandbox.set_up()
     r = sandbox.cli("--strict", "setup", "--output", "json")
     assert r.json()["warnings"]  # the last cycle had an entry-level error (the user in two role groups)
     assert r.code == 1

@@ -153,7 +153,7 @@ def test_bad_reset_scope_is_a_usage_error(configured, args):
 
 
 def test_restart_with_force_deletes_warns(sandbox):
-    assert sandbox.cli("setup").code == 0
+    assert sandbox.set_up().code == 0
     r = sandbox.cli("--dry-run", "start", "--restart", "--reset-scope", "ForceDeletes", "--output", "json")
     assert r.code == 0 and r.writes == []
     assert any("delete or disable accounts in Natoma" in w for w in r.json()["warnings"])

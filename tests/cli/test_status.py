@@ -19,7 +19,7 @@ def test_without_exit_code_status_exits_0_even_with_drift(sandbox):
 
 
 def test_after_setup_everything_in_place(sandbox):
-    sandbox.cli("setup")
+    sandbox.set_up()
     r = sandbox.cli("status", "--exit-code", "--output", "json")
     assert r.code == 0, r.out
     assert set(states(r.json()).values()) == {"in place"}
@@ -29,7 +29,7 @@ def test_after_setup_everything_in_place(sandbox):
 
 
 def test_drifted_role_is_reported_with_what_differs(sandbox):
-    sandbox.cli("setup")
+    sandbox.set_up()
     t = sandbox.tenant()
     role = next(r for r in t.find_app("Natoma")["appRoles"] if r.get("value") == "member")
     role["displayName"] = "Members"
@@ -45,7 +45,7 @@ def test_drifted_role_is_reported_with_what_differs(sandbox):
 
 
 def test_removed_assignment_is_missing(sandbox):
-    sandbox.cli("setup")
+    sandbox.set_up()
     t = sandbox.tenant()
     sp = t.find_sp("Natoma")
     member_role = next(r["id"] for r in sp["appRoles"] if r.get("value") == "member")
@@ -60,7 +60,7 @@ def test_removed_assignment_is_missing(sandbox):
 
 def test_paused_job_and_quarantined_job_are_drifted_and_a_job_never_started_is_missing(sandbox):
     """docs/status.md: a start that was never made is missing; a paused or quarantined job (an update) drifted."""
-    sandbox.cli("setup")
+    sandbox.set_up()
     t = sandbox.tenant()
     job = next(iter(t.state["jobs"][t.find_sp("Natoma")["id"]].values()))
     job["schedule"]["state"] = "Paused"
@@ -87,7 +87,7 @@ def test_paused_job_and_quarantined_job_are_drifted_and_a_job_never_started_is_m
 
 
 def test_graph_failure_in_status_exits_1(sandbox, monkeypatch):
-    sandbox.cli("setup")
+    sandbox.set_up()
     sandbox.options.faults[:] = [faults.server_error(500, method="GET", path=r"/schema$")]
     r = sandbox.cli("status", "--output", "json")
     assert r.code == 1

@@ -8,6 +8,7 @@ installed CLI runs only from the package's own files and its declared runtime de
 from __future__ import annotations
 
 import os
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -109,10 +110,39 @@ def shell_env():
     return clean_env
 
 
+@contextlib.contextmanager
+def _once(tmp_path_factory, name: str):
+    """A directory shared by every pytest-xdist worker of this run, made by the first that gets the lock: the wheel
+    is built and installed once per suite run, not once per worker. Yields (path, already made)."""
+    import fcntl
+
+    shared = tmp_path_factory.getbasetemp().parent  # the run's base temp: the same for all workers
+    path = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = path / ".done"
+        if done.exists():
+            yield path, True
+            return
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        yield path, False
+        done.touch()
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Built:
     """`python -m build` on a copy of the sources: the sdist, then the wheel built from that sdist."""
-    src = tmp_path_factory.mktemp("src")
+    with _once(tmp_path_factory, "built") as (src, made):
+        if not made:
+            _build(src)
+    out = src / "dist"
+    (wheel,) = out.glob("*.whl")
+    (sdist,) = out.glob("*.tar.gz")
+    return Built(wheel, sdist)
+
+
+def _build(src: Path) -> None:
     for name in SOURCES:
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -123,14 +153,17 @@ def built(tmp_path_factory) -> Built:
     r = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    (wheel,) = out.glob("*.whl")
-    (sdist,) = out.glob("*.tar.gz")
-    return Built(wheel, sdist)
 
 
 @pytest.fixture(scope="session")
 def installed(built, tmp_path_factory) -> Installed:
-    venv = tmp_path_factory.mktemp("venv") / "fresh"
+    with _once(tmp_path_factory, "venv") as (root, made):
+        if not made:
+            _install(built, root / "fresh")
+    return Installed(root / "fresh", built.wheel)
+
+
+def _install(built: Built, venv: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True).stdout.strip())
@@ -139,12 +172,4 @@ def installed(built, tmp_path_factory) -> Installed:
                         "--no-deps", "--no-index", "--no-cache-dir", "--disable-pip-version-check", "-q",
                         str(built.wheel)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    return Installed(venv, built.wheel)
 
-
-def pytest_collection_modifyitems(items):
-    """The wheel is built and installed once per worker: every test that uses it runs on the same worker
-    (pytest-xdist --dist loadgroup), so it is built once per suite run."""
-    for item in items:
-        if {"built", "installed"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("wheel"))

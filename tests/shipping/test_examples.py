@@ -31,7 +31,7 @@ def test_the_azure_devops_pipeline_parses_and_signs_in_with_the_cli():
 
 
 def test_fix_one_step_fixes_only_the_step_that_drifted(sandbox):
-    assert sandbox.cli("setup").code == 0
+    assert sandbox.set_up().code == 0
     tenant = sandbox.tenant()
     aid = next(iter(tenant.state["appRoleAssignments"]))  # someone removed one group's assignment by hand
     del tenant.state["appRoleAssignments"][aid]

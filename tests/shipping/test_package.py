@@ -5,9 +5,11 @@ import sys
 import tarfile
 import zipfile
 
-import natoma_entra
-
 from pathlib import Path
+
+import pytest
+
+import natoma_entra
 
 ROOT = Path(__file__).resolve().parents[2]
 
