@@ -172,3 +172,30 @@ def job_reader(session) -> Callable[[], Awaitable[dict | None]]:
         return await refresh_job(session)
 
     return read
+
+
+async def wait_for_cycle(session, *, started: bool, started_at: _dt.datetime | None, timeout: float,
+                         on_progress: Callable[[dict[str, Any]], None] | None = None, on_change: bool = False,
+                         sleep=None, clock=None):
+    """`start --wait` / `setup --wait`: follow the cycle this run started (or, when the job was already running,
+    the one in progress; when none is, the last one) and say how it ended, as a StepResult "wait"."""
+    from .results import StepResult
+
+    read = job_reader(session)
+    if not started:
+        s = summarize(await read())
+        if not _running(s):  # nothing in progress and nothing started: the last cycle is the answer
+            end = verdict(s) or Outcome(SUCCEEDED, summary=s)
+            return _as_step(end, StepResult)
+    end = await follow(read, started_at=started_at if started else None, skew=60.0, timeout=timeout,
+                       on_progress=on_progress, on_change=on_change, sleep=sleep, clock=clock)
+    return _as_step(end, StepResult)
+
+
+def _as_step(end: Outcome, StepResult):
+    info = {"outcome": end.state, "cycle": describe(end.summary), "waited_s": round(end.elapsed, 1)}
+    if end.state in (SUCCEEDED,):
+        return StepResult(step="wait", status="unchanged", info=info)
+    if end.state == ENTRY_ERRORS:  # the job is healthy; some users failed: said, not a failure (--strict fails it)
+        return StepResult(step="wait", status="unchanged", info=info, warnings=[f"{end.reason}: {end.fix}"])
+    return StepResult(step="wait", status="failed", info=info, error=end.reason, fix=end.fix)

@@ -214,9 +214,12 @@ def exit_code_for(report, g: Application) -> int:
 
 
 def run_steps(g: Application, command: str, steps, *, config=None, options=None, scim_token=None,
-              renderer=None) -> None:
+              renderer=None, wait: bool = False) -> None:
     """A command made of setup steps (setup, roles, assign, mapping, credentials, start): the runner reads and plans
-    them all, and applies them unless this is a dry run."""
+    them all, and applies them unless this is a dry run. With `wait`, then follows the provisioning cycle until it
+    ends (bounded by --timeout, the wait said on stderr)."""
+    import datetime as _dt
+
     from .. import runner
     from ..steps.base import Desired, Options
 
@@ -227,7 +230,33 @@ def run_steps(g: Application, command: str, steps, *, config=None, options=None,
         g.current_step = name
 
     async def body(session):
-        return await runner.run(session, command, steps, Desired(config, options), dry_run=g.dry_run,
-                                on_step=on_step)
+        clock = _sim_clock(g)
+        started_at = clock.now() if clock is not None else _dt.datetime.now(_dt.timezone.utc)
+        report = await runner.run(session, command, steps, Desired(config, options), dry_run=g.dry_run,
+                                  on_step=on_step)
+        if wait and not g.dry_run and report.ok:
+            report.add(await _wait(g, session, report, started_at))
+        return report
 
     execute(g, command, body, config=config, options=options, scim_token=scim_token, renderer=renderer)
+
+
+async def _wait(g: Application, session, report, started_at):
+    from ..job_watch import describe, wait_for_cycle
+
+    g.current_step = "wait"
+    start = next((s for s in report.steps if s.step == "start"), None)
+    started = start is not None and start.status == "changed"
+    clock = _sim_clock(g)
+    timeout = g.timeout or 300.0
+    g.say(f"waiting for the provisioning cycle to end (at most {timeout:g} s; --timeout sets it)...")
+    return await wait_for_cycle(
+        session, started=started, started_at=started_at, timeout=timeout,
+        on_progress=lambda s: g.say(f"provisioning cycle: {describe(s)}"), on_change=g.err.is_terminal,
+        sleep=getattr(clock, "sleep", None), clock=getattr(clock, "monotonic", None))
+
+
+def _sim_clock(g: Application):
+    """The sandbox's simulated clock, when a caller gave one: the wait then runs on simulated time."""
+    clock = getattr(g.sandbox_options, "clock", None) if g.sandbox else None
+    return clock if clock is not None and hasattr(clock, "now") else None

@@ -20,6 +20,7 @@ def setup_command(
     scim_token_file: Optional[Path] = typer.Option(None, "--scim-token-file", metavar="PATH", help="Read the SCIM token from this file (else $NATOMA_SCIM_TOKEN, or a hidden prompt)."),
     scim_token_stdin: bool = typer.Option(False, "--scim-token-stdin", help="Read the SCIM token from standard input."),
     rotate: bool = typer.Option(False, "--rotate", help="Save the given SCIM token even when the saved one still works."),
+    wait: bool = typer.Option(False, "--wait", help="Then follow the provisioning cycle until it ends (bounded by --timeout): exit 0 when it succeeds, 1 on quarantine or failure."),
     restart: bool = typer.Option(False, "--restart", help="Restart the provisioning job (a fresh cycle) instead of only starting it."),
 ):
     """Run roles -> assign -> mapping -> credentials -> start, in that order.
@@ -43,4 +44,4 @@ def setup_command(
     # every step reads (and a new token is tested) before the first write: bad input leaves the tenant as it was
     run_steps(g, "setup", SETUP_STEPS, config=config, scim_token=token, renderer=render_summary,
               options=Options(replace=replace, multi_role=multi_role, rotate=rotate, restart=restart,
-                              token_given=token_given(config, use_stdin=scim_token_stdin)))
+                              token_given=token_given(config, use_stdin=scim_token_stdin)), wait=wait)

@@ -12,6 +12,7 @@ from .main import app
 def start_command(
     ctx: typer.Context,
     restart: bool = typer.Option(False, "--restart", help="Restart provisioning: a fresh cycle, even when the job is running (the portal's 'Restart provisioning')."),
+    wait: bool = typer.Option(False, "--wait", help="Then follow the provisioning cycle until it ends (bounded by --timeout): exit 0 when it succeeds, 1 on quarantine or failure, with the reason."),
     reset_scope: Optional[str] = typer.Option(None, "--reset-scope", metavar="TEXT", help="With --restart: what to reset, comma-separated from Watermark, Escrows, QuarantineState, Full, ForceDeletes (default: 'Watermark, Escrows, QuarantineState')."),
 ):
     """Step 4b: the provisioning job is running.
@@ -32,4 +33,4 @@ def start_command(
         raise UsageError("--reset-scope needs --restart", fix="add --restart, or drop --reset-scope")
     if reset_scope is not None:
         step.normalize_reset_scope(reset_scope)  # bad input fails before signing in
-    run_steps(g, "start", [step], options=Options(restart=restart, reset_scope=reset_scope))
+    run_steps(g, "start", [step], options=Options(restart=restart, reset_scope=reset_scope), wait=wait)

@@ -7,6 +7,7 @@ the ``nth`` matching request and fires ``count`` times (``None``: for ever), the
   then let it through; other rules still apply.
 - ``throttle(retry_after)``: answer 429 with ``Retry-After`` and Graph's error body, without reaching the tenant.
 - ``server_error(status)``: answer a 5xx (503/504 carry ``Retry-After`` when given), without reaching the tenant.
+- ``interrupt()``: the tenant handles the request, then KeyboardInterrupt is raised (Ctrl-C in the middle of a run).
 - ``drop(after=False)``: raise ``httpx.ConnectError`` before the tenant sees the request; with ``after=True`` the
   tenant handles it (state changes) and the response is lost (``httpx.RemoteProtocolError``).
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Fault:
-    kind: str  # "latency" | "throttle" | "error" | "drop"
+    kind: str  # "latency" | "throttle" | "error" | "drop" | "interrupt"
     method: str | None = None
     path: str | None = None
     nth: int = 1
@@ -58,8 +59,15 @@ def throttle(retry_after: float = 1, *, method: str | None = None, path: str | N
 
 
 def server_error(status: int = 503, *, retry_after: float | None = None, method: str | None = None,
-                 path: str | None = None, nth: int = 1, count: int | None = 1) -> Fault:
-    return Fault("error", method, path, nth, count, status=status, retry_after=retry_after)
+                 path: str | None = None, nth: int = 1, count: int | None = 1, after: bool = False) -> Fault:
+    """A 5xx; with after=True the tenant applies the request first (a gateway timing out on a write that went
+    through)."""
+    return Fault("error", method, path, nth, count, status=status, retry_after=retry_after, after=after)
+
+
+def interrupt(*, method: str | None = None, path: str | None = None, nth: int = 1, count: int | None = 1) -> Fault:
+    """The tenant applies the request, then KeyboardInterrupt is raised in the client (Ctrl-C mid-run)."""
+    return Fault("interrupt", method, path, nth, count, after=True)
 
 
 def drop(*, after: bool = False, method: str | None = None, path: str | None = None, nth: int = 1,

@@ -208,3 +208,46 @@ def test_a_failed_step_does_not_claim_its_changes_were_made(sandbox, monkeypatch
     assert r.code == 1
     assign = r.out[r.out.index("assign: failed"):r.out.index("mapping:")]
     assert "would create: Natoma Admins -> Admin" in assign and "created:" not in assign
+
+
+@pytest.mark.parametrize("step,method,path", WRITES)
+def test_an_interrupt_after_any_write_exits_130_naming_the_step_and_a_rerun_converges(sandbox, step, method, path):
+    """Ctrl-C right after a write went through: exit 130, one line naming the step, a JSON document with ok false,
+    what was written is kept, and running the same command again converges."""
+    reference = sandbox.reference()
+    sandbox.options.faults[:] = [faults.interrupt(method=method, path=path)]
+    r = sandbox.cli("setup", "-o", "json")
+    assert r.code == 130, r.out + r.err
+    assert f"interrupted during {step}: run the same command again to continue" in r.err
+    doc = r.json()
+    assert doc["ok"] is False and doc["exit_code"] == 130
+    sandbox.options.faults[:] = []
+    again = sandbox.cli("setup")
+    assert again.code == 0, again.out + again.err
+    assert outcome(sandbox.tenant()) == outcome(reference)
+    assert sandbox.cli("setup").writes == []
+
+
+@pytest.mark.parametrize("step,method,path", WRITES)
+def test_a_504_after_a_write_was_applied_converges_without_duplicates(sandbox, step, method, path):
+    """A gateway answers 504 to a write that went through (and again to its retry): no duplicate, re-runs converge,
+    nothing foreign lost."""
+    reference = sandbox.reference()
+    sandbox.options.faults[:] = [faults.server_error(504, retry_after=0, method=method, path=path, after=True,
+                                                     count=None)]
+    sandbox.cli("setup")
+    sandbox.options.faults[:] = []
+    assert sandbox.cli("setup").code == 0
+    assert outcome(sandbox.tenant()) == outcome(reference)
+    t = sandbox.tenant()
+    assert len(t.state["jobs"][t.find_sp("Natoma")["id"]]) == 1
+    assert sandbox.cli("setup").writes == []
+
+
+def test_429_on_every_read_is_bounded_and_says_so(sandbox):
+    sandbox.options.faults[:] = [faults.throttle(0, method="GET", count=None)]
+    r = sandbox.cli("setup", "-o", "json")
+    assert r.code == 1 and r.writes == []
+    doc = r.json()
+    assert doc["ok"] is False and "throttling" in doc["fix"]
+    assert r.err.count("\n") == 1 and "429" in r.err and "Fix:" in r.err  # one line: the request, 429, the fix
