@@ -144,10 +144,6 @@ def _is_user(member: dict) -> bool:
     return kind == USER_TYPE or (kind is None and "userPrincipalName" in member)
 
 
-def _is_group(member: dict) -> bool:
-    return member.get("@odata.type") == GROUP_TYPE
-
-
 def grants_by_user(state: DoctorState) -> tuple[dict[str, list[Grant]], dict[str, dict]]:
     """(user id -> grants, user id -> user) for every user in scope: assigned directly, or a direct member of an
     assigned group (nested members are not in scope)."""

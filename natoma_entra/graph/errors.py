@@ -90,9 +90,6 @@ class GraphError(NatomaEntraError):
             text += f" Fix: {self.fix}"
         return text
 
-    def is_code(self, *codes: str) -> bool:
-        return self.code in codes
-
 
 def _text(value) -> str:
     if isinstance(value, dict):  # go-azure-sdk notes message is sometimes {"value": "..."}

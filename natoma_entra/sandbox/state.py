@@ -355,12 +355,6 @@ class Tenant:
                 return sp
         return None
 
-    def app_for_sp(self, sp: dict) -> dict | None:
-        for app in self.state["applications"].values():
-            if app.get("appId") == sp.get("appId"):
-                return app
-        return None
-
     def queue_sp_roles(self, sp_id: str, app_roles: list[dict]) -> None:
         """Mirror an application's roles onto its SP (origin "Application"), now or ``sp_role_lag`` seconds later."""
         roles = [dict(r, origin="Application") for r in copy.deepcopy(app_roles)]
