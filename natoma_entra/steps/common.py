@@ -28,8 +28,10 @@ async def wait_until(check: Callable[[], Awaitable[bool]], delays=None) -> bool:
 REPLICATING = (403, 404, 409)
 
 
-async def until_readable(read: Callable[[], Awaitable], delays=None):
-    """read()'s value once it stops answering 403/404/409; the last such GraphError when the delays run out."""
+async def until_readable(read: Callable[[], Awaitable], delays=None, *, say: Callable[[str], None] | None = None,
+                         what: str = "the new object"):
+    """read()'s value once it stops answering 403/404/409; the last such GraphError when the delays run out. The
+    first replication answer is said (`say`), with the bound of the wait."""
     got: list = []
     last: list[GraphError] = []
 
@@ -40,6 +42,9 @@ async def until_readable(read: Callable[[], Awaitable], delays=None):
         except GraphError as e:
             if e.status not in REPLICATING:
                 raise
+            if not last and say is not None:
+                bound = sum(POLL_DELAYS if delays is None else delays)
+                say(f"{what}: Graph answered {e.status} while it replicates; retrying for at most {bound:g} s...")
             last[:] = [e]
             return False
 

@@ -368,7 +368,8 @@ async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
     if "test-at-job-level" in kinds:
         session.progress(f"testing the connection to {plan.info['url']} at job level...")
         try:  # a job created moments ago may answer 403/404/409 for a while (replication)
-            await until_readable(lambda: validate(session, job, validate_body(plan.info["url"], token)))
+            await until_readable(lambda: validate(session, job, validate_body(plan.info["url"], token)),
+                                 say=session.progress, what="the connection test of the new job")
         except GraphError as e:
             if not is_test_failure(e):
                 return failed(NAME, e, plan.changes, "testing the connection"), {"job": job}
@@ -380,7 +381,8 @@ async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
     put = next(op for op in plan.operations if op.kind == "put-secrets")
     body = {"value": [dict(it, value=token) if it["key"] == "SecretToken" else dict(it) for it in put.body["value"]]}
     try:
-        await until_readable(lambda: session.graph.put(secrets_path(app.sp_id), body))
+        await until_readable(lambda: session.graph.put(secrets_path(app.sp_id), body), say=session.progress,
+                             what="saving the credentials")
     except GraphError as e:
         return failed(NAME, e, plan.changes, "saving the credentials"), {"job": job}
     session.forget("secrets")

@@ -112,7 +112,7 @@ async def create_job(session, template_id: str, fallbacks: list[str]) -> tuple[d
         return found
 
     session.progress("waiting for the new provisioning job to be readable...")
-    job = await until_readable(read_new)
+    job = await until_readable(read_new, say=session.progress, what="reading the new provisioning job")
     session.known("job", job)
     return job, template_id, warnings
 

@@ -448,7 +448,8 @@ async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
     try:
         if created is not None:
             # the new job's own schema: it may answer 403/404 for a while (replication), and it is what is written
-            schema = await until_readable(lambda: read_schema(session, job))
+            schema = await until_readable(lambda: read_schema(session, job), say=session.progress,
+                                          what="reading the new job's schema")
             try:
                 p = schema_change(schema, multi_role=session.options.multi_role)
             except SchemaError as e:
@@ -459,8 +460,11 @@ async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
         if body is not None:
             session.progress("writing the provisioning schema...")
             # right after the job was created, its schema may refuse a write while Graph replicates
-            await until_readable(lambda: session.graph.put(path, body)) if created is not None \
-                else await session.graph.put(path, body)
+            if created is not None:  # right after the job was created, its schema may refuse a write a while
+                await until_readable(lambda: session.graph.put(path, body), say=session.progress,
+                                     what="writing the new job's schema")
+            else:
+                await session.graph.put(path, body)
             session.known("schema", body)
     except GraphError as e:
         session.forget("schema")

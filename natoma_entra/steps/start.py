@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..graph.errors import GraphError, UsageError
 from ..results import Change, StepResult
 from .base import DRIFTED, MISSING, Facts, Operation, Plan
-from .common import failed, wait_until
+from .common import failed, until_readable, wait_until
 from .job import job_path, read_job
 
 NAME = "start"
@@ -196,11 +196,18 @@ async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
     op = plan.operations[0]
     restart = op.kind == "restart"
     path = job_path(app.sp_id, job["id"])
-    try:
+    async def send():
         if restart:
             await session.graph.post(f"{path}/restart", op.body, retry=False)
         else:
             await session.graph.post(f"{path}/start", retry=False)
+
+    try:
+        if facts.job is not None and plan.operations[0].path.startswith("(the new job)"):
+            # a job created moments ago by this run may refuse start with 403/404/409 while Graph replicates it
+            await until_readable(send, say=session.progress, what="starting the new provisioning job")
+        else:
+            await send()
     except GraphError as e:
         if e.status == 400 and plan.extra.get("unsure_credentials") and "credential" in (e.message or "").lower():
             return StepResult(step=NAME, status="failed", info={**plan.info, "state": "not configured"},

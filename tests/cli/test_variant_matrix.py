@@ -111,13 +111,6 @@ def matrix(tmp_path_factory):
     return get
 
 
-# What today's CLI does not survive yet (issue 10 item 1): the lead removes a mark once the CLI learns the behaviour.
-_ALL = tuple(COMMANDS)
-_A = "POST jobs with 'scim' when the template list lacks it; fall back to a listed template only if refused (item a)"
-_B = ("when the job-less connection test is refused for a non-credential reason, create the job and test at job "
-      "level before saving anything (item b)")
-_E = "retry every call right after a create (schema PUT, secrets PUT, validateCredentials, start, provisionOnDemand) on 403/404/409, bounded, with the wait shown (item e)"
-_F = "with BaseAddress/SyncAll masked, a re-run that passes the saved-credentials test writes nothing and status shows no drift (item f)"
 XFAIL: dict[tuple[str, str], str] = {}  # (variant, command) -> what the CLI still lacks; empty: it survives all
 
 
@@ -205,3 +198,17 @@ def test_a_wrong_token_is_reported_as_the_scim_endpoints_refusal(case, tmp_path)
     assert "token" in (doc["fix"] or "").lower()
     assert not [q for q in r.requests if q[0] == "PUT" and q[1].endswith("/synchronization/secrets")]
     assert "fake-wrong-token" not in r.out + r.err
+
+
+def test_replication_waits_are_said_with_their_bound(matrix):
+    """Under slow replication the CLI waits for the new job and its schema, and says so on stderr (bounded)."""
+    r = matrix("slow-replication")["setup"]
+    assert r.code == 0, r.why()
+    assert "while it replicates; retrying for at most" in r.err
+
+
+def test_masked_secrets_are_said_as_unconfirmed_by_status(matrix):
+    r = matrix("secrets-masked")["status"]
+    assert r.code == 0, r.why()
+    cred = next(s for s in r.doc()["steps"] if s["step"] == "credentials")
+    assert "masked" in cred["info"]["unconfirmed"]
