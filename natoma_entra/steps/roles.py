@@ -146,11 +146,9 @@ def role_patches(current: list[dict], app_id: str, *, prune: bool = False) -> Ro
 
 
 def roles_path(app) -> str:
-    # Template-instantiated apps have a local application object: roles go there. Apps without one (multi-tenant,
-    # published elsewhere) carry their roles on the service principal (approle.md `origin`; graph-api.md section 2).
-    if app.application is not None:
-        return f"/applications/{seg(app.application['id'])}"
-    return f"/servicePrincipals/{seg(app.sp_id)}"
+    # A non-gallery app's roles are defined on its application object; the service principal shows a copy
+    # (approle.md). plan() refuses to write when the application object cannot be read.
+    return f"/applications/{seg(app.application['id'])}"
 
 
 def current_roles(app) -> list[dict]:
@@ -198,6 +196,16 @@ def plan(current: Current, desired, facts: Facts) -> Plan:
         if a.get("appRoleId") in pruned:
             warnings.append(f"--prune removes a role still assigned to {a.get('principalDisplayName')!r} "
                             f"({a.get('principalType')}); it loses that access to the app")
+    if d.patches and app.application is None:
+        # The roles of a non-gallery app belong on its application object (approle.md); the service principal only
+        # shows them. Not finding it means no permission to read it (or OwnedBy on an app the caller does not own),
+        # or an app registered in another tenant: never write the roles to the service principal instead.
+        return Plan(step=NAME, changes=d.changes, warnings=warnings,
+                    error=f"the app registration (application object) of appId {app.app_id} cannot be read, so its "
+                          "roles cannot be changed",
+                    fix="grant Application.ReadWrite.All, or with Application.ReadWrite.OwnedBy make the signing-in "
+                        "identity an owner of the app registration; an app registered in another tenant cannot be "
+                        "used: create Natoma as a non-gallery app in this tenant")
     path = roles_path(app)
     ops = [Operation(kind="patch-app-roles", method="PATCH", path=path, body={"appRoles": body},
                      why="disable first (an enabled role cannot be changed)" if i == 0 and len(d.patches) > 1 else "")

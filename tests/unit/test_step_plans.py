@@ -229,3 +229,11 @@ def test_mapping_in_place_writes_nothing_and_an_unreadable_template_is_planned_a
     blind = mapping.Current(app=app(NATOMA), job=None, schema=None, template_id="scim", schema_unreadable="404")
     p = mapping.plan(blind, desired(), Facts())
     assert [op.kind for op in p.operations] == ["create-job", "put-schema"] and "once the job is created" in p.info["note"]
+
+
+def test_roles_are_never_written_to_the_service_principal_when_the_application_cannot_be_read():
+    a = app([])
+    a.application = None  # OwnedBy on an app the caller does not own, or no Application.Read.All
+    p = roles.plan(roles.Current(app=a, roles=[], sp_roles=[]), desired(), Facts())
+    assert p.blocked and p.operations == []
+    assert "Application.ReadWrite.All" in p.fix and "owner" in p.fix
