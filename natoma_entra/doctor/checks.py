@@ -336,16 +336,24 @@ def check_groups(state: DoctorState) -> CheckResult:
             fails.append(f"{name!r} is not assigned to the app (its members are skipped)")
             fix.append("natoma-entra assign")
     for a in assignments:
-        if a.get("principalType") != "Group":
-            continue
-        g = state.groups.get(a.get("principalId"))
+        is_group = a.get("principalType") == "Group"
+        g = state.groups.get(a.get("principalId")) if is_group else None
         name = (g or {}).get("displayName") or a.get("principalDisplayName") or a.get("principalId")
         if g is not None and not g.get("securityEnabled"):
             kind = "a Microsoft 365 group" if "Unified" in (g.get("groupTypes") or []) else "not a security group"
             line = f"{name!r} is assigned but is {kind}"
             if line not in warns:
                 warns.append(line)
-        elif a.get("principalId") not in configured_ids and state.configured:
+        if not state.configured or a.get("principalId") in configured_ids:
+            continue
+        if role_value(state, a.get("appRoleId")) in ROLE_VALUES:
+            # privilege drift: a Natoma role granted to a principal the config does not name (a group, a user or a
+            # service principal added by hand): the same judgement as the assignments step's plan
+            line = (f"{name!r} ({a.get('principalType') or 'principal'}) holds "
+                    f"{role_label(state, a.get('appRoleId'))} but is not configured")
+            if line not in warns:
+                warns.append(line)
+        elif is_group and (g is None or g.get("securityEnabled")):
             ok_lines.append(f"also assigned (not configured): {name!r} -> {role_label(state, a.get('appRoleId'))}")
     users = sum(1 for a in assignments if a.get("principalType") == "User")
     if users:
@@ -356,10 +364,15 @@ def check_groups(state: DoctorState) -> CheckResult:
                                            "assigned as configured", details=fails + warns + ok_lines,
                            fix="; ".join(fixes) or "natoma-entra assign")
     if warns:
+        fixes_w = []
+        if any("assigned but" in w for w in warns):
+            fixes_w.append("assign security groups only (Microsoft 365 and distribution groups are not the guide's "
+                           "way); remove the others in Enterprise applications -> Users and groups")
+        if any("but is not configured" in w for w in warns):
+            fixes_w.append("add the principals holding a Natoma role to the config, or remove their grants with "
+                           "`natoma-entra assign --prune`")
         return CheckResult(GROUPS, "warn", "assigned groups need a look", details=warns + ok_lines,
-                           fix="assign security groups only (Microsoft 365 and distribution groups are not the "
-                               "guide's way); remove the others in Enterprise applications -> Users and groups"
-                           if any("assigned but" in w for w in warns) else "configure the role groups")
+                           fix="; ".join(fixes_w) or "configure the role groups")
     return CheckResult(GROUPS, "ok", f"{len(configured_ids)} configured group{'s' if len(configured_ids) != 1 else ''}"
                                      " assigned with their roles", details=ok_lines)
 

@@ -11,7 +11,9 @@ _STYLE = {"unchanged": "green", "changed": "yellow", "planned": "cyan", "failed"
 
 def closing_line(report: Report) -> str:
     if not report.ok:
-        failed = next((s.step for s in report.steps if s.status == "failed"), "a step")
+        failed = next((s.step for s in report.steps if s.status == "failed"), None)
+        if failed is None:  # --strict with warnings
+            return f"failed: {report.error or 'see above'}"
         return f"stopped: {failed} failed (see its error and fix above); run setup again once it is fixed"
     if all(s.status == "unchanged" for s in report.steps):
         return "nothing to do: everything was already in place"

@@ -251,3 +251,24 @@ def test_429_on_every_read_is_bounded_and_says_so(sandbox):
     doc = r.json()
     assert doc["ok"] is False and "throttling" in doc["fix"]
     assert r.err.count("\n") == 1 and "429" in r.err and "Fix:" in r.err  # one line: the request, 429, the fix
+
+
+@pytest.mark.parametrize("mode", [(), ("-o", "json"), ("--quiet",)])
+def test_every_failure_says_one_line_on_stderr_in_every_mode_and_json_ok_agrees(sandbox, mode):
+    sandbox.options.faults[:] = [faults.server_error(500, method="PUT", path=r"/schema$")]
+    r = sandbox.cli(*mode, "setup")
+    assert r.code == 1
+    lines = [line for line in r.err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "mapping" in lines[0] and "Fix:" in lines[0]
+    if mode == ("-o", "json"):
+        doc = r.json()
+        assert doc["ok"] is False and doc["exit_code"] == 1 and doc["error"].startswith("mapping:")
+
+
+def test_strict_failure_agrees_in_text_json_and_exit_code(sandbox):
+    sandbox.set_up()
+    r = sandbox.cli("--strict", "setup")
+    assert r.code == 1 and "nothing to do" not in r.out and "failed: --strict" in r.out
+    assert "error: setup: --strict" in r.err
+    doc = sandbox.cli("--strict", "setup", "-o", "json").json()
+    assert doc["ok"] is False and doc["exit_code"] == 1

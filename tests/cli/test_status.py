@@ -92,3 +92,24 @@ def test_graph_failure_in_status_exits_1(sandbox, monkeypatch):
     r = sandbox.cli("status", "--output", "json")
     assert r.code == 1
     assert states(r.json())["mapping"] == "failed"
+
+
+def test_a_natoma_role_granted_by_hand_to_an_unconfigured_principal_is_drift_for_status_and_doctor(sandbox,
+                                                                                                   add_assignment):
+    """Privilege drift: a user (or a group, or a service principal) given Admin by hand, outside the config."""
+    from natoma_entra.sandbox.state import user_id
+    from natoma_entra.steps.roles import role_id
+
+    sandbox.set_up()
+    t = sandbox.tenant()
+    add_assignment(t, user_id("Diego Siciliani"), "User", role_id(t.find_app("Natoma")["appId"], "admin"))
+    sandbox.save(t)
+    r = sandbox.cli("--exit-code", "status", "-o", "json")
+    assert r.code == 3 and states(r.json())["assign"] == "drifted"
+    assert any("Diego Siciliani" in w and "--prune" in w for w in r.json()["warnings"])
+    doc = sandbox.cli("doctor", "-o", "json").json()
+    groups = next(s for s in doc["steps"] if s["step"] == "groups-assigned")
+    assert groups["info"]["verdict"] == "warn" and "--prune" in groups["fix"]
+    assert any("Diego Siciliani" in d and "not configured" in d for d in groups["info"]["details"])
+    assert sandbox.cli("assign", "--prune").code == 0
+    assert sandbox.cli("--exit-code", "status").code == 0
