@@ -573,8 +573,10 @@ def check_job(state: DoctorState) -> CheckResult:
     if not is_running(state.job):
         return CheckResult(JOB, "fail", f"the job is not running ({details[0]})", details=details[1:],
                            fix="natoma-entra start", data=info)
-    interval = info.get("interval") or "PT40M"
-    cycle_note = (f"Entra runs a cycle every {interval.removeprefix('PT').lower()} (about 40 minutes, fixed); "
+    from ..render.values import duration
+
+    interval = duration(info.get("interval") or "") or "40 minutes"
+    cycle_note = (f"Entra runs a cycle every {interval} (about 40 minutes, fixed); "
                   "to see a change now: natoma-entra provision USER")
     last = info.get("last_cycle")
     if last and last not in ("Succeeded",):
