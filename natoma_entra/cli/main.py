@@ -84,8 +84,40 @@ def _sandbox_variants(flags: list[str] | None, sandbox: bool) -> frozenset[str]:
                          fix=f"use one of: {', '.join(sorted(VARIANTS))} (or all)") from None
 
 
+# Said at the foot of every command's --help: the global options work there too (hoist_globals moves them).
+GLOBAL_EPILOG = ("Global options (before or after the command): --app, --tenant, --config, --auth, --cloud, "
+                 "--dry-run, -o json, -q (quiet), -v (verbose), --strict, --exit-code, --timeout, --sandbox; "
+                 "see natoma-entra --help.")
+
+
 def _register() -> None:
-    from . import commands, sandbox_cmd  # noqa: F401  (commands register themselves on `app`)
+    from . import commands, config_cmd, sandbox_cmd  # noqa: F401  (commands register themselves on `app`)
+
+    _no_bool_metavar()
+    infos = list(app.registered_commands)
+    for group in app.registered_groups:
+        infos += list(group.typer_instance.registered_commands)
+    for info in infos:
+        if info.epilog is None:
+            info.epilog = GLOBAL_EPILOG
+
+
+def _no_bool_metavar() -> None:
+    """typer 0.29's rich help shows `<bool>` in the type column of an on/off flag, which takes no value: show
+    nothing there (an option with a value keeps its metavar)."""
+    from typer.core import TyperOption
+
+    if getattr(TyperOption.display_type_rich, "_natoma_entra", False):
+        return
+    original = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        return original(self, ctx)
+
+    display_type_rich._natoma_entra = True
+    TyperOption.display_type_rich = display_type_rich
 
 
 def hoist_globals(argv: list[str]) -> list[str]:
