@@ -5,24 +5,31 @@ import pytest
 from natoma_entra.render.values import duration
 
 
-def test_setup_says_what_the_credentials_change_did_and_the_start_change_old_and_new(sandbox):
+def test_setup_says_what_the_credentials_change_does_and_the_start_change_old_and_new(sandbox):
     dry = sandbox.cli("setup", "--dry-run")
     assert dry.code == 0, dry.err
     assert "would save: the Tenant URL https://natoma.sandbox.test/scim/v2, the SCIM token and the scope" in dry.out
     assert "(none were saved before)" in dry.out and "no credentials saved" not in dry.out
+    assert "a new job -> running (status Active, schedule Active)" in dry.out
     assert dry.out.count("dry run: nothing was written") == 1
     quiet = sandbox.cli("setup", "--dry-run", "--quiet")
     assert quiet.out.count("dry run: nothing was written") == 1
-    r = sandbox.cli("setup")
-    assert r.code == 0, r.err
-    assert "+ saved: the Tenant URL https://natoma.sandbox.test/scim/v2, the SCIM token and the scope" in r.out
-    assert "a new job -> running (status Active, schedule Active)" in r.out
-    assert "interval: every 40 minutes" in r.out and "PT40M" not in r.out
-    assert "dry run" not in r.out
+    assert sandbox.set_up().code == 0
     doc = sandbox.cli("status", "--output", "json").json()
     start = next(s for s in doc["steps"] if s["step"] == "start")
     assert start["info"]["interval"] == "PT40M"  # JSON keeps Graph's value
-    assert "every 40 minutes" in sandbox.cli("status").out
+    text = sandbox.cli("status").out
+    assert "interval: every 40 minutes" in text and "PT40M" not in text
+
+
+def test_a_change_with_its_own_verb_says_it_in_both_tenses():
+    from natoma_entra.render.report import change_line
+    from natoma_entra.results import Change
+
+    c = Change(action="create", target="the Tenant URL u, the SCIM token and the scope",
+               detail={"why": "none were saved before", "verb": "save", "done": "saved"})
+    assert change_line(c, False) == "+ saved: the Tenant URL u, the SCIM token and the scope (none were saved before)"
+    assert change_line(c, True).startswith("+ would save: the Tenant URL u")
 
 
 def test_start_shows_the_old_state_and_the_new(sandbox):
