@@ -112,6 +112,14 @@ class Config(BaseModel):
     def _endpoint(cls, v):
         return None if v is None else check_url(v, "the Graph endpoint", "https://graph.microsoft.com/v1.0")
 
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _one_group(cls, v):
+        """`admin = "Natoma Admins"` is a list of one: a role's groups may be written as one string."""
+        if isinstance(v, dict):
+            return {role: [names] if isinstance(names, str) else names for role, names in v.items()}
+        return v
+
     @field_validator("groups")
     @classmethod
     def _groups(cls, v: dict[str, list[str]]):
@@ -150,18 +158,34 @@ def _find_secret_literal(doc: dict, where: str = "") -> str | None:
     return None
 
 
+# a config key -> the flag that sets it (a bad flag value names the flag, not the config file)
+FLAGS = {"app": "--app", "tenant": "--tenant", "cloud": "--cloud", "auth": "--auth",
+         "graph_endpoint": "--graph-endpoint", "groups": "--group", "scim.url": "--scim-url", "scim.scope": "--scope",
+         "scim.token_file": "--scim-token-file"}
+ENV_NAMES = {**ENV_DEFAULTS, "scim.url": "NATOMA_SCIM_URL"}
+
+
 def _explain(err: ValidationError, source: str) -> UsageError:
     first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    loc = [str(p) for p in first["loc"]]
+    key = ".".join(loc) or "(top level)"
     key = "".join(c if c.isprintable() else "?" for c in key)
     if len(key) > 80:
         key = key[:77] + "..."
+    # the setting the value belongs to: groups.admin.0 -> groups, scim.url -> scim.url
+    setting = next((k for k in (".".join(loc[:2]), loc[0] if loc else "") if k in FLAGS), None)
     if first["type"] == "extra_forbidden":
         return UsageError(f"{source}: unknown key {key!r}", fix="remove it or fix its spelling (see examples/natoma-entra.toml)")
     msg = first["msg"].removeprefix("Value error, ")
-    fix = ("correct the value (see examples/natoma-entra.toml)" if source != "command line"
-           else "correct the option's value (see natoma-entra COMMAND --help)")
-    return UsageError(f"{source}: {key}: {msg}", fix=fix)
+    if source == "command line" and setting:
+        flag = FLAGS[setting]
+        return UsageError(f"{flag}: {msg}", fix=f"correct the value of {flag} (see natoma-entra --help)")
+    if source == "command line":
+        return UsageError(f"{source}: {key}: {msg}", fix="correct the option's value (see natoma-entra --help)")
+    if source == "environment" and setting in ENV_NAMES:
+        env = ENV_NAMES[setting]
+        return UsageError(f"{env}: {msg}", fix=f"correct or unset the environment variable {env}")
+    return UsageError(f"{source}: {key}: {msg}", fix="correct the value (see examples/natoma-entra.toml)")
 
 
 def read_file(path: Path) -> dict:

@@ -84,8 +84,40 @@ def _sandbox_variants(flags: list[str] | None, sandbox: bool) -> frozenset[str]:
                          fix=f"use one of: {', '.join(sorted(VARIANTS))} (or all)") from None
 
 
+# Said at the foot of every command's --help: the global options work there too (hoist_globals moves them).
+GLOBAL_EPILOG = ("Global options (before or after the command): --app, --tenant, --config, --auth, --cloud, "
+                 "--dry-run, -o json, -q (quiet), -v (verbose), --strict, --exit-code, --timeout, --sandbox; "
+                 "see natoma-entra --help.")
+
+
 def _register() -> None:
-    from . import commands, sandbox_cmd  # noqa: F401  (commands register themselves on `app`)
+    from . import commands, config_cmd, sandbox_cmd  # noqa: F401  (commands register themselves on `app`)
+
+    _no_bool_metavar()
+    infos = list(app.registered_commands)
+    for group in app.registered_groups:
+        infos += list(group.typer_instance.registered_commands)
+    for info in infos:
+        if info.epilog is None:
+            info.epilog = GLOBAL_EPILOG
+
+
+def _no_bool_metavar() -> None:
+    """typer 0.29's rich help shows `<bool>` in the type column of an on/off flag, which takes no value: show
+    nothing there (an option with a value keeps its metavar)."""
+    from typer.core import TyperOption
+
+    if getattr(TyperOption.display_type_rich, "_natoma_entra", False):
+        return
+    original = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        return original(self, ctx)
+
+    display_type_rich._natoma_entra = True
+    TyperOption.display_type_rich = display_type_rich
 
 
 def hoist_globals(argv: list[str]) -> list[str]:
@@ -146,6 +178,25 @@ def _json_error(args: list[str], message: str, fix: str | None, code: int) -> No
     sys.stdout.write(redact(json.dumps(doc, indent=2)) + "\n")
 
 
+def usage_error(e) -> tuple[str, str]:
+    """Click's usage error as (message, fix) for one stderr line: no "Usage:/Try" block, no pydantic "Value error,"
+    prefix (typer validates values with pydantic), the allowed values of --output named."""
+    message = e.format_message().replace("Value error, ", "").strip()
+    param = getattr(e, "param", None)
+    ctx = getattr(e, "ctx", None)
+    path = ctx.command_path if ctx is not None else "natoma-entra"
+    if param is not None and getattr(param, "name", None) == "output":
+        import re
+
+        found = re.search(r"'([^']*)' is not one of", message)
+        value = found.group(1) if found else "?"
+        source = ctx.get_parameter_source("output") if ctx is not None else None
+        where = OUTPUT_ENV if source is not None and source.name == "ENVIRONMENT" else "--output"
+        return (f"{where} {value!r} is not an output format (text or json)",
+                f"use --output text or --output json (or set {OUTPUT_ENV} to one of them)")
+    return message, f"see {path} --help"
+
+
 def run(argv: list[str] | None = None, *, application: Application | None = None) -> None:
     """The console script. Exit codes: 0 done, 1 a step failed, 2 bad usage or input, 3 changes pending,
     130 interrupted. Every non-zero exit says one line on stderr."""
@@ -165,9 +216,10 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
     except typer.Exit as e:  # typer.Exit from a command: its report is already out
         sys.exit(e.exit_code)
     except ClickUsageError as e:  # Click's own convention: usage errors exit 2
-        e.show()
+        message, fix = usage_error(e)
+        sys.stderr.write(redact(f"error: {message} Fix: {fix}") + "\n")
         if wants_json:
-            _json_error(args, e.format_message(), "see --help", 2)
+            _json_error(args, message, fix, 2)
         sys.exit(2)
     except typer.Abort:  # Ctrl-C in a prompt
         sys.stderr.write("interrupted: run the same command again to continue\n")

@@ -29,3 +29,14 @@ def scim_flags(url: str | None, scope: str | None, token_file, token_stdin: bool
         raise UsageError("--scim-token-file and --scim-token-stdin were both given", fix="give the token one way")
     scim = {k: v for k, v in {"url": url, "scope": scope, "token_file": token_file}.items() if v is not None}
     return {"scim": scim} if scim else {}
+
+
+# The inputs status and doctor share with setup, so a drift check needs no config file (same flags, same help).
+GROUP_HELP = "A group and its role (repeatable); replaces the config file's \\[groups]."
+SCIM_URL_HELP = "Natoma's SCIM tenant URL (default: scim.url in the config file)."
+SCOPE_HELP = "'assigned' = sync only assigned users and groups (default), 'all' = everyone."
+
+
+def desired_flags(group: list[str] | None, scim_url: str | None, scope: str | None) -> dict:
+    """--group, --scim-url and --scope as config layers (the config file's values stand for what is not given)."""
+    return {"groups": parse_groups(group), **scim_flags(scim_url, scope, None, False)}

@@ -43,6 +43,11 @@ def snapshot(tenant) -> dict:
     role_names = {r["id"]: r.get("value") or r.get("displayName") for r in sp.get("appRoles") or []}
     jobs = list((st.get("jobs") or {}).get(sp["id"], {}).values())
     secrets = st.get("secrets", {}).get(sp["id"], [])
+    natoma_users = [{"userName": u.get("userName"), "active": u.get("active"),
+                     "roles": [r.get("value") for r in u.get("roles") or []]}
+                    for u in standin_for(tenant).users()]
+    mode = _mapping_mode(st, jobs)
+    directory = _directory(st, sp, role_names, mode, natoma_users)
     return {
         "app": {"displayName": sp["displayName"], "appId": sp["appId"]},
         "roles": [{"displayName": r.get("displayName"), "value": r.get("value"), "isEnabled": r.get("isEnabled")}
@@ -53,18 +58,82 @@ def snapshot(tenant) -> dict:
                               key=lambda a: (a["principal"] or "", a["role"] or "")),
         "job": ({"id": jobs[0]["id"], "status": (jobs[0].get("status") or {}).get("code"),
                  "schedule": (jobs[0].get("schedule") or {}).get("state")} if jobs else None),
+        "mapping": mode,
         "credentials": {s["key"]: (s["value"] if s["key"] in ("BaseAddress", "SyncAll") else "***")
                         for s in secrets},
-        "natoma_users": [{"userName": u.get("userName"), "active": u.get("active"),
-                          "roles": [r.get("value") for r in u.get("roles") or []]}
-                         for u in standin_for(tenant).users()],
+        **directory,
+        "natoma_users": natoma_users,
         "provisioning_logs": len(st.get("provisioningLogs") or []),
     }
 
 
+def _mapping_mode(st: dict, jobs: list) -> str | None:
+    """'single-role' or 'multi-role' from the job's schema; None without a job (setup maps single-role)."""
+    if not jobs:
+        return None
+    from ..doctor.checks import mapping_mode
+
+    return mapping_mode((st.get("schemas") or {}).get(jobs[0]["id"])) or "single-role"
+
+
+def _directory(st: dict, sp: dict, role_names: dict, mode: str | None, natoma_users: list[dict]) -> dict:
+    """The tenant's users (UPN, direct groups, the role Entra will send, what Natoma holds) and groups (members,
+    the roles they are assigned on the app). Entra follows direct membership only: a user only in a group nested in an
+    assigned group is skipped; under single-role mapping a user with two roles fails (MultipleGrantsNotSupported)."""
+    users, groups, members = st.get("users") or {}, st.get("groups") or {}, st.get("members") or {}
+    granted: dict[str, list[str]] = {}  # principal id -> role values (None: an assignment without a Natoma role)
+    for a in st["appRoleAssignments"].values():
+        if a["resourceId"] == sp["id"]:
+            granted.setdefault(a["principalId"], []).append(role_names.get(a["appRoleId"]))
+    direct_groups: dict[str, list[str]] = {}
+    for gid, ids in members.items():
+        for mid in ids:
+            direct_groups.setdefault(mid, []).append(gid)
+    natoma = {(u["userName"] or "").lower(): u for u in natoma_users}
+
+    def name(pid: str) -> str:
+        obj = users.get(pid) or groups.get(pid) or {}
+        return obj.get("userPrincipalName") or obj.get("displayName") or pid
+
+    def will_send(uid: str) -> str:
+        roles = list(granted.get(uid, []))
+        for gid in direct_groups.get(uid, []):
+            roles += granted.get(gid, [])
+        values = sorted({r for r in roles if r}, key=str.lower)
+        if not roles:
+            nested = [g for g in direct_groups.get(uid, []) if any(p in granted for p in direct_groups.get(g, []))]
+            return ("skipped: only in a nested group (" + ", ".join(name(g) for g in nested) + ")") if nested else "-"
+        if not values:
+            return "(no role: assigned without a Natoma role)"
+        if mode == "multi-role":
+            return ", ".join(values)
+        if len(values) > 1:
+            return f"will fail: MultipleGrantsNotSupported ({', '.join(values)})"
+        return values[0]
+
+    user_rows = []
+    for uid, u in sorted(users.items(), key=lambda kv: (kv[1].get("userPrincipalName") or "").lower()):
+        upn = u.get("userPrincipalName")
+        held = natoma.get((upn or "").lower())
+        user_rows.append({"userPrincipalName": upn, "displayName": u.get("displayName"), "id": uid,
+                          "groups": sorted(name(g) for g in direct_groups.get(uid, [])),
+                          "entraWillSend": will_send(uid),
+                          "natoma": ({"active": held["active"], "roles": held["roles"]} if held else None)})
+    group_rows = [{"displayName": g.get("displayName"), "id": gid,
+                   "members": [name(m) + (" (group)" if m in groups else "") for m in members.get(gid, [])],
+                   "roles": sorted({r or "(no role)" for r in granted.get(gid, [])})}
+                  for gid, g in sorted(groups.items(), key=lambda kv: (kv[1].get("displayName") or "").lower())]
+    return {"users": user_rows, "groups": group_rows}
+
+
 @sandbox_app.command("show")
 def show(ctx: typer.Context):
-    """Show what the sandbox tenant holds (roles, assignments, job, credentials) and what Natoma received.
+    """Show what the sandbox tenant holds and what Natoma received.
+
+    The app's roles and assignments, the job, the credentials (the token masked), the tenant's users (UPN, direct
+    groups, the role Entra will send, the roles Natoma holds) and groups (members, the role assigned on the app).
+    Use a UPN from it with `provision`. Lee Gu is in both Natoma Admins and Natoma Members on purpose: under the
+    single-role mapping his provisioning fails with MultipleGrantsNotSupported, as the guide describes.
 
     Example: natoma-entra sandbox show --output json
     """
@@ -79,25 +148,46 @@ def show(ctx: typer.Context):
     if ctx.obj.output.value == "json":
         typer.echo(redact(json.dumps(snap, indent=2)))
         return
-    from rich.table import Table
+    from rich.text import Text
+
+    from ..render.console import table
 
     console = ctx.obj.out
-    console.print(f"sandbox: {path}")
-    console.print(f"app: {snap['app']['displayName']} (appId {snap['app']['appId']})")
-    t = Table("role", "value", "enabled", title="App roles")
+
+    def line(text: str) -> None:
+        console.print(Text(redact(text)), soft_wrap=True)
+
+    def rows(t, *values) -> None:
+        t.add_row(*(Text(redact(str(v))) for v in values))
+
+    line(f"sandbox: {path}")
+    line(f"app: {snap['app']['displayName']} (appId {snap['app']['appId']})")
+    t = table("role", "value", "enabled", title="App roles")
     for r in snap["roles"]:
-        t.add_row(str(r["displayName"]), str(r["value"]), str(r["isEnabled"]))
+        rows(t, r["displayName"], r["value"], r["isEnabled"])
     console.print(t)
-    t = Table("principal", "type", "role", title="Assignments")
+    t = table("principal", "type", "role", title="Assignments")
     for a in snap["assignments"]:
-        t.add_row(str(a["principal"]), str(a["type"]), str(a["role"]))
+        rows(t, a["principal"], a["type"], a["role"])
     console.print(t)
     job = snap["job"]
-    console.print(f"job: {job['id']} status {job['status']}, schedule {job['schedule']}" if job else "job: none")
-    console.print("credentials: " + (", ".join(f"{k}={v}" for k, v in snap["credentials"].items()) or "none"))
-    t = Table("userName", "active", "roles", title="Users in Natoma (SCIM stand-in)")
+    line(f"job: {job['id']} status {job['status']}, schedule {job['schedule']}, mapping {snap['mapping']}"
+         if job else "job: none (setup creates it; the mapping will be single-role)")
+    line("credentials: " + (", ".join(f"{k}={v}" for k, v in snap["credentials"].items()) or "none"))
+    t = table("user (UPN)", "groups", "Entra will send", "Natoma holds", title="Users in Entra")
+    for u in snap["users"]:
+        held = u["natoma"]
+        natoma = "-" if held is None else ((", ".join(map(str, held["roles"])) or "(no role)")
+                                            + ("" if held["active"] else " (inactive)"))
+        rows(t, u["userPrincipalName"], ", ".join(u["groups"]) or "-", u["entraWillSend"], natoma)
+    console.print(t)
+    t = table("group", "members", "role on the app", title="Groups in Entra")
+    for g in snap["groups"]:
+        rows(t, g["displayName"], ", ".join(g["members"]) or "-", ", ".join(g["roles"]) or "-")
+    console.print(t)
+    t = table("userName", "active", "roles", title="Users in Natoma (SCIM stand-in)")
     for u in snap["natoma_users"]:
-        t.add_row(str(u["userName"]), str(u["active"]), ", ".join(map(str, u["roles"])))
+        rows(t, u["userName"], u["active"], ", ".join(map(str, u["roles"])))
     console.print(t)
 
 

@@ -1,25 +1,39 @@
 """`natoma-entra status`: read-only view of the five steps."""
 from __future__ import annotations
 
+from typing import List, Optional
+
 import typer
 
 from .main import app
+from .options import GROUP_HELP, SCIM_URL_HELP, SCOPE_HELP
 
 
 @app.command("status")
-def status_command(ctx: typer.Context):
+def status_command(
+    ctx: typer.Context,
+    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP", help=GROUP_HELP),
+    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help=SCIM_URL_HELP),
+    scope: Optional[str] = typer.Option(None, "--scope", metavar="assigned|all", help=SCOPE_HELP),
+    multi_role: bool = typer.Option(False, "--multi-role/--single-role",
+                                    help="The mapping to expect: every role a user holds, or one (the default)."),
+):
     """Read-only: each step's state (in place / drifted / missing, with what differs), the job's state and last cycle.
 
+    Takes setup's inputs (--group, --scim-url, --scope, --multi-role), so a drift check needs no config file.
     With --exit-code, exits 3 when anything is not in place (for CI drift checks).
 
     Example: natoma-entra --app Natoma status --exit-code
+    Example: natoma-entra --app Natoma status --group admin="Natoma Admins" --scim-url https://acme.natoma.app/scim/v2
     """
     from .. import runner
     from ..render.status import render_status
     from ..steps.base import Desired, Options
     from .context import execute, load_config
+    from .options import desired_flags
 
     g = ctx.obj
-    config = load_config(g)
-    execute(g, "status", lambda s: runner.status(s, runner.SETUP_STEPS, Desired(config, Options())), config=config,
+    config = load_config(g, desired_flags(group, scim_url, scope))
+    desired = Desired(config, Options(multi_role=multi_role))
+    execute(g, "status", lambda s: runner.status(s, runner.SETUP_STEPS, desired), config=config,
             renderer=render_status, read_only=True)

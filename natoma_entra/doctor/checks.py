@@ -71,6 +71,7 @@ class DoctorState:
     secrets_unreadable: bool = False
     connection_test: str | None = None  # "passed", the failure reason, or None when not run
     user_ref: str | None = None  # --user
+    wanted_mode: str | None = None  # --multi-role / --single-role; None: judge the mode in place
     user: dict | None = None
     user_groups: list[dict] | None = None  # the user's direct groups (memberOf)
     errors: dict[str, ReadError] = field(default_factory=dict)  # "app", "assignments", "job", "members:<id>", ...
@@ -472,7 +473,7 @@ def check_mapping(state: DoctorState) -> CheckResult:
         err = state.errors.get("schema") or ReadError("the schema", "the job's schema was not read")
         return _error_result(MAPPING, err, "could not read the provisioning job's schema")
     mode = mapping_mode(state.schema)
-    multi = mode == "multi-role"
+    multi = (state.wanted_mode or mode) == "multi-role"
     fix = "natoma-entra mapping --multi-role" if multi else "natoma-entra mapping"
     try:
         p = schema_change(state.schema, multi_role=multi)
@@ -582,8 +583,10 @@ def check_job(state: DoctorState) -> CheckResult:
     if not is_running(state.job):
         return CheckResult(JOB, "fail", f"the job is not running ({details[0]})", details=details[1:],
                            fix="natoma-entra start", data=info)
-    interval = info.get("interval") or "PT40M"
-    cycle_note = (f"Entra runs a cycle every {interval.removeprefix('PT').lower()} (about 40 minutes, fixed); "
+    from ..render.values import duration
+
+    interval = duration(info.get("interval") or "") or "40 minutes"
+    cycle_note = (f"Entra runs a cycle every {interval} (Entra sets the interval); "
                   "to see a change now: natoma-entra provision USER")
     last = info.get("last_cycle")
     if last and last not in ("Succeeded",):

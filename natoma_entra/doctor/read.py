@@ -43,7 +43,8 @@ def _read_error(what: str, e: Exception) -> ReadError:
 
 
 async def read_state(session: Session, *, user: str | None = None, concurrency: int = CONCURRENCY) -> DoctorState:
-    state = DoctorState(user_ref=user, config_url=session.config.scim.url, config_scope=session.config.scim.scope)
+    state = DoctorState(user_ref=user, config_url=session.config.scim.url, config_scope=session.config.scim.scope,
+                        wanted_mode=(session.command_options or {}).get("mode"))
     graph = session.graph
     sem = asyncio.Semaphore(concurrency)
 

@@ -5,6 +5,7 @@ import json
 
 from ..redact import redact
 from ..results import Change, Report, StepResult
+from .values import info_value
 
 _MARK = {"create": "+", "update": "~", "delete": "-", "none": "="}
 _STATUS_STYLE = {"unchanged": "green", "changed": "yellow", "planned": "cyan", "failed": "red", "skipped": "dim"}
@@ -15,9 +16,15 @@ def to_json(report: Report) -> str:
 
 
 def change_line(change: Change, dry_run: bool) -> str:
+    """`+ created: X (why)`, `~ would update: X (why)`; a change that names its own verb (detail "verb" and "done",
+    e.g. save/saved) says what it does instead of create/update."""
     verb = {"create": "create", "update": "update", "delete": "delete", "none": "unchanged"}[change.action]
     if change.action != "none":
-        verb = ("would " + verb) if dry_run else {"create": "created", "update": "updated", "delete": "deleted"}[verb]
+        own, done = change.detail.get("verb"), change.detail.get("done")
+        if own and done:
+            verb = ("would " + own) if dry_run else done
+        else:
+            verb = ("would " + verb) if dry_run else {"create": "created", "update": "updated", "delete": "deleted"}[verb]
     why = change.detail.get("why")
     return f"{_MARK[change.action]} {verb}: {change.target}" + (f" ({why})" if why else "")
 
@@ -36,7 +43,7 @@ def step_lines(step: StepResult, dry_run: bool, verbose: bool, quiet: bool = Fal
     for k, v in step.info.items():
         if quiet or k in ("state",) or v is None or isinstance(v, (dict, list)):
             continue
-        lines.append(("dim", f"  {k}: {v}"))
+        lines.append(("dim", f"  {k}: {info_value(k, v)}"))
     for w in step.warnings:
         lines.append(("yellow", f"  ! {w}"))
     if step.error:

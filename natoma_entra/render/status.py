@@ -5,6 +5,7 @@ from ..redact import redact
 from ..results import Report
 from .console import table
 from .report import change_line
+from .values import info_value
 
 _STYLE = {"in place": "green", "drifted": "yellow", "missing": "cyan", "failed": "red"}
 
@@ -20,7 +21,8 @@ def render_status(report: Report, console, *, verbose: bool = False, quiet: bool
         if quiet and state == "in place":
             continue
         lines = [change_line(c, True).split(": ", 1)[-1] for c in s.pending]
-        lines += [f"{k}: {v}" for k, v in s.info.items() if k != "state" and not isinstance(v, (dict, list))]
+        lines += [f"{k}: {info_value(k, v)}" for k, v in s.info.items()
+                  if k != "state" and not isinstance(v, (dict, list))]
         lines += [f"! {w}" for w in s.warnings]
         if s.error:
             lines.append(f"error: {s.error}")

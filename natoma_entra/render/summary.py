@@ -16,13 +16,18 @@ def closing_line(report: Report) -> str:
             return f"failed: {report.error or 'see above'}"
         return f"stopped: {failed} failed (see its error and fix above); run setup again once it is fixed"
     if all(s.status == "unchanged" for s in report.steps):
-        return "nothing to do: everything was already in place"
+        return "nothing to do: everything was already in place" + (
+            " (dry run: nothing was written)" if report.dry_run else "")
     return "dry run: nothing was written" if report.dry_run else "done"
 
 
 def render_summary(report: Report, console, *, verbose: bool = False, quiet: bool = False) -> None:
+    """Each step's lines, a summary table, and one closing line; "dry run: nothing was written" is said exactly once
+    (with --quiet too: it is what a dry run did)."""
     render(report, console, verbose=verbose, quiet=quiet, footer=False)
     if quiet:
+        if report.dry_run and report.ok:
+            console.print(redact(closing_line(report)))
         return
     t = table("step", "result", "changes", title="Summary")
     for s in report.steps:

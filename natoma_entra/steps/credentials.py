@@ -284,6 +284,18 @@ def _target(url: str) -> str:
     return f"SCIM credentials ({url})"
 
 
+# A save says what it does ("+ saved: the Tenant URL ..., the token and the scope"), not "created: credentials".
+SAVE_VERBS = {"verb": "save", "done": "saved"}
+
+
+def _save_target(url: str, scope: str) -> str:
+    return f"the Tenant URL {url}, the SCIM token and the scope ({SCOPE_LABEL[scope]})"
+
+
+def _save_why(reasons: list[str], action: str) -> str:
+    return "none were saved before" if action == "create" else "; ".join(reasons)
+
+
 def plan(current: Current, desired, facts: Facts) -> Plan:
     """Pure: verified (nothing to write), or test-then-save the wanted URL, token and scope."""
     c = current
@@ -304,8 +316,8 @@ def plan(current: Current, desired, facts: Facts) -> Plan:
                     info=info, state=None, provides={"credentials_saved": True})
     if c.saved_test and c.saved_test != "passed":
         reasons = [f"the saved credentials fail the connection test: {c.saved_test}"]
-    why = "; ".join(reasons)
     action = "create" if not c.stored.get("BaseAddress") and not has_token(c.stored) else "update"
+    why = _save_why(reasons, action)
     changes: list[Change] = []
     warnings: list[str] = []
     body, dropped = secrets_body(c.stored, c.url, "", c.scope)  # the token goes in at apply, never into a plan
@@ -319,7 +331,7 @@ def plan(current: Current, desired, facts: Facts) -> Plan:
     if (readable(c.stored.get("SyncAll")) or "").lower() == "true" and c.scope == "assigned":
         warnings.append("the scope changed from all users to assigned users only: restart provisioning "
                         "(natoma-entra start --restart) so the next cycle applies it")
-    detail = {"why": why, "keys": [it["key"] for it in body["value"]]}
+    detail = {"why": why, **SAVE_VERBS, "keys": [it["key"] for it in body["value"]]}
     if dropped:
         detail["dropped"] = sorted(dropped)
     ops: list[Operation] = []
@@ -334,13 +346,13 @@ def plan(current: Current, desired, facts: Facts) -> Plan:
     elif c.new_test == "passed":
         info["connection_test"] = "passed"
     elif c.new_test is not None:
-        changes.append(Change(action=action, target=_target(c.url), detail={"why": why}))
+        changes.append(Change(action=action, target=_save_target(c.url, c.scope), detail={"why": why, **SAVE_VERBS}))
         return Plan(step=NAME, changes=changes, info={**info, "connection_test": c.new_test, "state": "rejected"},
                     error=f"the connection test failed for {c.url}: {c.new_test}; nothing was written",
                     fix=REJECTED_FIX)
     else:
         info["connection_test"] = "not run (no SCIM token given)"
-    changes.append(Change(action=action, target=_target(c.url), detail=detail))
+    changes.append(Change(action=action, target=_save_target(c.url, c.scope), detail=detail))
     ops.append(Operation(kind="put-secrets", method="PUT", path="(the app)/synchronization/secrets", body=body))
     plan_ = Plan(step=NAME, changes=changes, operations=ops, warnings=warnings, info={**info, "state": "planned"},
                  provides={"credentials_planned": True})

@@ -123,14 +123,18 @@ def start_decision(job: dict, *, restart: bool = False, reset_scope: str | None 
     if restart:
         scope = normalize_reset_scope(reset_scope)
         return "restart", Change(action="update", target="provisioning job: restart",
-                                 detail={"why": f"--restart ({now}); reset scope {scope}", "resetScope": scope})
+                                 detail={"why": f"--restart: {now} -> {RESTARTED}; reset scope {scope}",
+                                         "resetScope": scope})
     if is_running(job):
         return "none", Change(action="none", target="provisioning job: running", detail={"why": now})
-    why = now
     reason = quarantine_reason(job)
-    if reason:
-        why += f"; quarantine: {reason}"
-    return "start", Change(action="update", target="provisioning job: start", detail={"why": why})
+    was = now + (f", quarantine: {reason}" if reason else "")
+    return "start", Change(action="update", target="provisioning job: start", detail={"why": f"{was} -> {RUNNING}"})
+
+
+# what the job reads after a start or a restart (the change shows old -> new)
+RUNNING = "running (status Active, schedule Active)"
+RESTARTED = "a fresh cycle (status Active, schedule Active)"
 
 
 # -- the step -----------------------------------------------------------------------------------------------------
@@ -163,7 +167,8 @@ def plan(current: Current, desired, facts: Facts) -> Plan:
     if job is None:
         if facts.job_planned:
             return Plan(step=NAME, state=MISSING, changes=[
-                Change(action="update", target="provisioning job: start", detail={"why": "once it is created"})],
+                Change(action="update", target="provisioning job: start",
+                       detail={"why": f"once it is created: a new job -> {RUNNING}"})],
                 operations=[Operation(kind="start", method="POST", path="(the new job)/start")])
         return Plan(step=NAME, info={"state": "no job"}, error="the app has no provisioning job yet",
                     fix="run natoma-entra mapping (or setup)")

@@ -1,0 +1,164 @@
+"""`natoma-entra config init`: write a commented natoma-entra.toml, asking at a terminal, from flags otherwise."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .main import app
+
+config_app = typer.Typer(help="The config file: write a commented natoma-entra.toml to start from.\n\n"
+                              "Example: natoma-entra config init", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ROLE_PROMPTS = (("admin", "Admin"), ("AppAdmin", "AppAdmin"), ("member", "Member"))
+
+
+def is_terminal() -> bool:
+    """Ask only when a person is there: stdin and stderr (where the questions go) are both a terminal."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string: JSON's escaping is TOML's for the characters a checked name can hold."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render(config) -> str:
+    """The file's text: every setting with a comment; what was not given is left commented out."""
+    def line(key: str, value: str | None, comment: str, example: str) -> str:
+        text = f"{key} = {_toml_string(value)}" if value else f"# {key} = {_toml_string(example)}"
+        return f"{text:<37} # {comment}"
+
+    out = [
+        "# natoma-entra configuration: the desired state of the Natoma app in Entra ID.",
+        "# Written by `natoma-entra config init`. Flags win over this file, this file over the environment.",
+        "# Secrets never go here: give the SCIM token by NATOMA_SCIM_TOKEN (or the variable scim.token_env names),",
+        "# --scim-token-file PATH, --scim-token-stdin, or the hidden prompt.",
+        "",
+        line("app", config.app, "display name, appId or object id of the enterprise app", "Natoma"),
+        line("tenant", config.tenant, "tenant id or domain to sign in to", "contoso.onmicrosoft.com"),
+        line("cloud", config.cloud if config.cloud != "global" else None, "global | usgov | usgov-dod | china",
+             "global"),
+        line("auth", config.auth if config.auth != "default" else None,
+             "the sign-in: default | cli | client-secret | certificate | managed-identity | ...", "default"),
+        "",
+        "# role value (case-sensitive) -> the groups whose direct members get that Natoma role (display names or",
+        "# object ids; a user in two role groups fails with MultipleGrantsNotSupported)",
+        "[groups]",
+    ]
+    for role, label in ROLE_PROMPTS:
+        names = config.groups.get(role) or []
+        if names:
+            out.append(f"{role} = [{', '.join(_toml_string(n) for n in names)}]")
+        else:
+            out.append(f"# {role} = [\"Natoma {label}s\"]")
+    out += [
+        "",
+        "[scim]",
+        line("url", config.scim.url, "Natoma's SCIM tenant URL (Natoma admin console)",
+             "https://example.natoma.app/scim/v2"),
+        line("token_env", config.scim.token_env, "the NAME of the variable holding the SCIM token",
+             "NATOMA_SCIM_TOKEN"),
+        line("scope", config.scim.scope, "assigned (sync only assigned users and groups) or all", "assigned"),
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _ask(config_flags: dict) -> dict:
+    """The questions a person at a terminal answers (on stderr); a flag given is not asked again."""
+    asked = dict(config_flags)
+    if not asked.get("app"):
+        asked["app"] = typer.prompt("Natoma enterprise app (display name, appId or object id)", default="Natoma",
+                                    err=True)
+    if not asked.get("tenant"):
+        asked["tenant"] = typer.prompt("Tenant id or domain (blank: the sign-in's own)", default="",
+                                       show_default=False, err=True) or None
+    if not asked.get("groups"):
+        groups: dict[str, list[str]] = {}
+        for role, label in ROLE_PROMPTS:
+            answer = typer.prompt(f"Groups for the {label} role ({role}), comma-separated (blank: none)", default="",
+                                  show_default=False, err=True)
+            names = [n.strip() for n in answer.split(",") if n.strip()]
+            if names:
+                groups[role] = names
+        asked["groups"] = groups or None
+    scim = dict(asked.get("scim") or {})
+    if not scim.get("url"):
+        scim["url"] = typer.prompt("Natoma's SCIM tenant URL (blank: set it later)", default="", show_default=False,
+                                   err=True) or None
+    asked["scim"] = {k: v for k, v in scim.items() if v is not None}
+    return asked
+
+
+@config_app.command("init")
+def init_command(
+    ctx: typer.Context,
+    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP",
+                                              help="A group and its role (repeatable)."),
+    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help="Natoma's SCIM tenant URL."),
+    scope: Optional[str] = typer.Option(None, "--scope", metavar="assigned|all",
+                                        help="'assigned' = sync only assigned users and groups (default), 'all' = everyone."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the file when it exists."),
+):
+    """Write a commented natoma-entra.toml (or the file --config names) to start from.
+
+    At a terminal it asks for the app, the tenant, the groups of each role and the SCIM URL (questions on stderr;
+    what a flag gives is not asked). Elsewhere (CI, a pipe) it writes what the flags give: --app and --tenant (global
+    options), --group ROLE=GROUP, --scim-url, --scope; what is not given is left commented out. Every value is checked
+    as the config loader checks it, before anything is written. An existing file is never overwritten without
+    --force. With --dry-run the file is printed and not written.
+
+    Example: natoma-entra config init
+    Example: natoma-entra --app Natoma config init --group admin="Natoma Admins" --scim-url https://acme.natoma.app/scim/v2
+    """
+    from ..config import DEFAULT_CONFIG, Config, _explain
+    from ..graph.errors import UsageError
+    from .options import parse_groups, scim_flags
+    from pydantic import ValidationError
+
+    g = ctx.obj
+    path = Path(g.config_path or DEFAULT_CONFIG).expanduser()
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory", fix="name a file with --config PATH")
+    if path.exists() and not force and not g.dry_run:
+        raise UsageError(f"{path} exists; it was left as it was", fix="pass --force to overwrite it, or --config "
+                         "OTHER.toml to write another file")
+    given = {k: v for k, v in {"app": g.flags.get("app"), "tenant": g.flags.get("tenant"),
+                               "cloud": g.flags.get("cloud"), "auth": g.flags.get("auth"),
+                               "groups": parse_groups(group),
+                               **scim_flags(scim_url, scope, None, False)}.items() if v}
+    if is_terminal() and g.output.value == "text":
+        given = _ask(given)
+    try:
+        config = Config.model_validate({k: v for k, v in given.items() if v is not None})
+    except ValidationError as e:
+        raise _explain(e, "command line") from None
+    text = render(config)
+    Config.model_validate(__import__("tomllib").loads(text))  # what is written loads: the loader's own check
+    if g.dry_run:
+        if g.output.value == "json":
+            typer.echo(json.dumps({"command": "config init", "ok": True, "path": str(path), "written": False,
+                                   "text": text}, indent=2))
+        else:
+            g.out.file.write(text)
+            g.say("dry run: nothing was written", style="cyan")
+        return
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {e.strerror or type(e).__name__}", fix="check --config") from None
+    if g.output.value == "json":
+        typer.echo(json.dumps({"command": "config init", "ok": True, "path": str(path), "written": True}, indent=2))
+    elif not g.quiet:
+        g.out.print(f"wrote {path}; check it with: natoma-entra --config {path} status", highlight=False,
+                    soft_wrap=True)

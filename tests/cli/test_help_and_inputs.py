@@ -1,0 +1,95 @@
+"""Issue 12 items 2 and 4: --help that shows what it says (brackets, no <bool>, the global options), --quiet on every
+command, status and doctor with setup's inputs, and fix texts that name only flags that exist."""
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import typer.main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _root():
+    from natoma_entra.cli.main import _register, app
+
+    _register()
+    return typer.main.get_command(app)
+
+
+def _commands(cmd=None, path=("natoma-entra",)):
+    cmd = cmd or _root()
+    for name, sub in getattr(cmd, "commands", {}).items():
+        if hasattr(sub, "commands"):
+            yield from _commands(sub, path + (name,))
+        else:
+            yield path[1:] + (name,), sub
+
+
+COMMANDS = list(_commands())
+
+
+def _known_flags() -> set[str]:
+    known = {"--help"}
+    for _path, cmd in COMMANDS + [((), _root())]:
+        for p in cmd.params:
+            known.update(o for o in list(p.opts) + list(p.secondary_opts) if o.startswith("--"))
+    return known
+
+
+@pytest.mark.parametrize("path,cmd", COMMANDS, ids=[" ".join(c[0]) for c in COMMANDS])
+def test_help_shows_brackets_no_bool_and_the_global_options(sandbox, monkeypatch, path, cmd):
+    monkeypatch.setenv("COLUMNS", "400")  # one line per option: each help text whole
+    r = sandbox.cli(*path, "--help")
+    assert r.code == 0, r.err
+    assert "<bool>" not in r.out
+    assert "Global options (before or after the command)" in r.out and "see natoma-entra --help" in r.out
+    for p in cmd.params:
+        for word in re.findall(r"\\?\[([A-Za-z]+)\]", p.help or ""):
+            assert f"[{word}]" in r.out, f"{' '.join(path)} {p.opts}: [{word}] is lost in --help"
+
+
+def test_every_flag_named_in_a_message_exists():
+    """Fix texts, errors and hints (every string in the code but docstrings) name only flags some command has;
+    `az login --allow-no-subscriptions` is the Azure CLI's own flag."""
+    known = _known_flags() | {"--allow-no-subscriptions"}
+    unknown = {}
+    for path in (ROOT / "natoma_entra").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                      and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", node.value):
+                    if flag not in known:
+                        unknown.setdefault(flag, []).append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not unknown, unknown
+
+
+def test_quiet_converged_tenant_prints_nothing(sandbox):
+    assert sandbox.set_up().code == 0
+    for command in ("roles", "assign", "mapping", "credentials", "start", "status", "setup"):
+        r = sandbox.cli("--quiet", command)
+        assert r.code == 0, (command, r.err)
+        assert r.out == "" and r.err == "", (command, r.out, r.err)
+
+
+def test_status_and_doctor_take_setups_inputs_without_a_config_file(sandbox):
+    assert sandbox.set_up().code == 0
+    groups = ("--group", "admin=Natoma Admins", "--group", "AppAdmin=Natoma App Admins",
+              "--group", "member=Natoma Members")
+    r = sandbox.cli("status", "--exit-code", *groups, "--scim-url", "https://natoma.sandbox.test/scim/v2",
+                    "--scope", "assigned", "--single-role")
+    assert r.code == 0, r.out + r.err
+    r = sandbox.cli("status", "--exit-code", "--output", "json", *groups, "--multi-role")
+    assert r.code == 3 and {s["step"]: s["info"]["state"] for s in r.json()["steps"]}["mapping"] == "drifted"
+    r = sandbox.cli("status", "--exit-code", "--output", "json", "--group", "admin=Natoma Admins")
+    assert r.code == 3  # the other two groups' grants are not configured: drift named
+    doc = sandbox.cli("doctor", "--output", "json", *groups, "--multi-role")
+    mapping = next(s for s in doc.json()["steps"] if s["step"] == "mapping")
+    assert mapping["info"]["verdict"] == "fail" and mapping["fix"] == "natoma-entra mapping --multi-role"
+    doc = sandbox.cli("doctor", "--output", "json", "--group", "admin=No Such Group")
+    check = next(s for s in doc.json()["steps"] if s["step"] == "groups-assigned")
+    assert check["info"]["verdict"] == "fail" and "No Such Group" in " ".join(check["info"]["details"])
+    assert sandbox.cli("status", "--scope", "some").code == 2
