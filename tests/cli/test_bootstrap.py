@@ -1,9 +1,11 @@
 """Issue 14: a bare tenant to a provisioned user (`setup --create-app --create-groups`), `app create`, export round
 trip, teardown (plan first, only what the tool made, converging after an interruption), and setup again."""
 import asyncio
+import re
 import uuid
 
 import natoma_entra.steps.common as common
+from natoma_entra import permissions
 from natoma_entra.sandbox.clock import VirtualClock
 from natoma_entra.sandbox.state import Tenant, user_id
 from natoma_entra.steps import app as app_step
@@ -12,6 +14,15 @@ from natoma_entra.steps.roles import role_id
 
 ADELE = "AdeleV@contoso.onmicrosoft.com"
 ROLE_GROUPS = ("Natoma Admins", "Natoma App Admins", "Natoma Members")
+
+
+def _in_rows(r, *commands: str) -> None:
+    """Every request the run sent is in the permission rows of these commands (docs/permissions.md, 403 hints)."""
+    allowed = {permissions.BY_KEY[k] for c in commands for k in permissions.COMMANDS[c]}
+    assert r.requests
+    for method, path, _status in r.requests:
+        req = permissions.request_for(method, re.sub(r"^(https?://[^/]+)?/v1\.0", "", path.split("?", 1)[0]))
+        assert req in allowed, f"{method} {path} ({req and req.key}) is in no row of {commands}"
 
 
 def _groups(t: Tenant) -> dict:
@@ -42,6 +53,7 @@ def test_a_bare_tenant_to_a_verified_user_in_one_setup_run_then_teardown_and_aga
     r = sandbox.cli("setup", "--create-app", "--create-groups")
     assert r.code == 0, r.err
     assert "waiting for the new app 'Natoma' to be readable" in r.err  # the wait is said
+    _in_rows(r, "setup", "app", "create-groups")
     t = sandbox.tenant()
     sp, app = t.find_sp("Natoma"), t.find_app("Natoma")
     assert sp["applicationTemplateId"] == "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
@@ -71,6 +83,7 @@ def test_a_bare_tenant_to_a_verified_user_in_one_setup_run_then_teardown_and_aga
     # teardown with the app and groups it made: a bare tenant again (the users stay), then setup builds it again
     down = sandbox.cli("teardown", "--yes", "--delete-app", "--delete-groups")
     assert down.code == 0, down.err
+    _in_rows(down, "teardown")
     t = sandbox.tenant()
     assert not t.state["servicePrincipals"] and not t.state["applications"] and not t.state["appRoleAssignments"]
     assert not set(ROLE_GROUPS) & set(_groups(t)) and user_id("Adele Vance") in t.state["users"]
@@ -131,6 +144,7 @@ def test_export_round_trip_and_what_it_cannot_express(sandbox, tmp_path, add_ass
     e = sandbox.cli("export", "--write", str(out))
     assert e.code == 0, e.err
     assert e.writes == []
+    _in_rows(e, "export")
     text = out.read_text()
     assert 'admin = ["Natoma Contractors"]' in text and 'AppAdmin = ["Natoma Admins"]' in text
     assert 'scope = "all"' in text and 'url = "https://natoma.sandbox.test/scim/v2"' in text
