@@ -209,3 +209,28 @@ def test_an_interrupted_teardown_converges_when_run_again(sandbox):
     assert second.code == 0, second.err
     assert {r.get("value") for r in sandbox.tenant().find_app("Natoma")["appRoles"]} == {None}
     assert sandbox.cli("teardown", "--yes").writes == []
+
+
+def test_teardown_at_a_terminal_asks_after_the_plan(sandbox, monkeypatch):
+    import natoma_entra.cli.teardown as cmd
+
+    assert sandbox.set_up().code == 0
+    monkeypatch.setattr(cmd, "_isatty", lambda stream: True)
+    no = sandbox.cli("teardown", stdin="n\n")
+    assert no.code == 1 and no.writes == []
+    assert "would delete: provisioning job" in no.out and "Tear down what is listed above?" in no.err
+    assert "nothing was written" in no.err
+    yes = sandbox.cli("teardown", stdin="y\n")
+    assert yes.code == 0, yes.err
+    assert "deleted: role Admin (admin)" in yes.out
+    assert not sandbox.tenant().state["jobs"].get(sandbox.tenant().find_sp("Natoma")["id"])
+    again = sandbox.cli("teardown", stdin="")  # nothing left: no question, nothing written
+    assert again.code == 0 and again.writes == [] and "Tear down" not in again.err
+
+
+def test_mail_nicknames_follow_the_group_rules():
+    assert group_marks.mail_nickname("Natoma Admins") == "NatomaAdmins"
+    assert group_marks.mail_nickname("Ops (EU): Natoma@Corp") == "OpsEUNatomaCorp"
+    assert group_marks.mail_nickname("Équipe é") == "quipe"
+    assert group_marks.mail_nickname("ÉÉ") == "natoma-group"
+    assert len(group_marks.mail_nickname("x" * 100)) == 64
