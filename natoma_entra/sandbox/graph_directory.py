@@ -54,16 +54,22 @@ def _typed(obj: dict[str, Any], odata_type: str) -> dict[str, Any]:
 
 # applications ---------------------------------------------------------------------------------------------------------
 
+def _app_replicating(h: GraphHandler, app: dict[str, Any]) -> bool:
+    """An application made by instantiate replicates with the service principal made with it (one window)."""
+    sp = h.tenant.sp_for_app(app)
+    return sp is not None and h.tenant.replicating("servicePrincipal", sp["id"])
+
+
 @ROUTER.add("GET", "/applications", R_APP)
 def list_applications(h: GraphHandler, req: Request) -> Response:
-    items = [a for a in h.tenant.state["applications"].values() if not h.tenant.replicating("application", a["id"])]
+    items = [a for a in h.tenant.state["applications"].values() if not _app_replicating(h, a)]
     return page(h, filtered(items, req), req, "applications")
 
 
 @ROUTER.add("GET", "/applications/{id}", R_APP)
 def get_application(h: GraphHandler, req: Request) -> Response:
     app = _get(h, "applications", req.params["id"])
-    if h.tenant.replicating("application", app["id"]):  # public scripts poll this after instantiate
+    if _app_replicating(h, app):  # public scripts poll this after instantiate
         raise not_found(req.params["id"])
     return entity(app, req, "applications/$entity")
 
@@ -185,7 +191,6 @@ def instantiate(h: GraphHandler, req: Request) -> Response:
         raise bad_request("Property 'displayName' is required.")
     app, sp = h.tenant.instantiate(tpl["id"], name)
     h.tenant.created("servicePrincipal", sp["id"])
-    h.tenant.created("application", app["id"])
     return Response(201, {
         "@odata.context": f"{req.base}/$metadata#microsoft.graph.applicationServicePrincipal",
         "application": copy.deepcopy(app),

@@ -409,7 +409,7 @@ class Tenant:
 
     def created(self, kind: str, object_id: str) -> None:
         """Note a new object (kind: job, schema, assignment, servicePrincipal,
-        application, group): unreadable for the replication delay."""
+        group; an application replicates with its service principal): unreadable for the replication delay."""
         delay = self.replication_delay()
         if delay > 0:
             self.state["replicating"][f"{kind}:{object_id}"] = {"at": self.clock(), "for": delay}
