@@ -5,7 +5,8 @@ import typer
 
 from .main import app
 
-app_app = typer.Typer(help="The Natoma enterprise app itself: create it on a tenant that has none.",
+app_app = typer.Typer(help="The Natoma enterprise app itself: create it on a tenant that has none.\n\n"
+                           "Example: natoma-entra app create Natoma",
                       no_args_is_help=True)
 app.add_typer(app_app, name="app")
 
