@@ -148,8 +148,16 @@ async def run_first(session, command: str, steps, desired: Desired, *, dry_run: 
                   Report(command=command, dry_run=dry_run, app=current.app.summary()))
         report.steps.insert(0, p.result("unchanged"))
         return report
-    if any(getattr(s, "NAME", "") == "assign" for s in steps):
+    names = {getattr(s, "NAME", "") for s in steps}
+    if "assign" in names:
         await resolve_groups(session)  # an unknown or ambiguous group stops the run before the app is made
+    if "credentials" in names and not dry_run:
+        # a new app needs credentials saved: no SCIM URL or no token at all stops the run before the app is made
+        # (the token is tested against Graph once the app exists: it needs the app's service principal)
+        from .credentials import wanted_url
+
+        wanted_url(session.config)
+        session.scim_token()
     report = Report(command=command, dry_run=dry_run, app={"displayName": current.name, "appId": "(not created yet)"})
     if dry_run:
         report.add(planned_result(p))

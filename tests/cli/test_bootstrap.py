@@ -234,3 +234,14 @@ def test_mail_nicknames_follow_the_group_rules():
     assert group_marks.mail_nickname("Équipe é") == "quipe"
     assert group_marks.mail_nickname("ÉÉ") == "natoma-group"
     assert len(group_marks.mail_nickname("x" * 100)) == 64
+
+
+def test_create_app_without_a_scim_token_stops_before_the_app_is_made(sandbox, monkeypatch):
+    from natoma_entra.sandbox import defaults
+
+    monkeypatch.setattr(defaults, "SANDBOX_SCIM_TOKEN", None)  # no sandbox fallback: the token must come from somewhere
+    assert sandbox.cli("sandbox", "reset", "--empty").code == 0
+    r = sandbox.cli("setup", "--create-app", "--create-groups", stdin="")
+    assert r.code == 2, r.err
+    assert "token" in r.err.lower()
+    assert r.writes == [] and not sandbox.tenant().state["servicePrincipals"]
