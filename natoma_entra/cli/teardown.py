@@ -49,6 +49,9 @@ def teardown_command(
         execute(g, "teardown", body(True, []), config=config, options=options, read_only=True)
         return
     if not yes:
+        if g.output.value == "json":  # one JSON document per run: no plan-then-result pair
+            raise UsageError("teardown with --output json does not ask first",
+                             fix="pass --yes (see what it would do with --dry-run --output json first)")
         if not (_isatty(sys.stdin) and _isatty(sys.stderr)):
             raise UsageError("teardown deletes, and asks first: no terminal is attached to ask at",
                              fix="pass --yes (see what it would do with --dry-run first)")

@@ -226,6 +226,8 @@ def test_teardown_at_a_terminal_asks_after_the_plan(sandbox, monkeypatch):
     assert not sandbox.tenant().state["jobs"].get(sandbox.tenant().find_sp("Natoma")["id"])
     again = sandbox.cli("teardown", stdin="")  # nothing left: no question, nothing written
     assert again.code == 0 and again.writes == [] and "Tear down" not in again.err
+    as_json = sandbox.cli("teardown", "--output", "json", stdin="y\n")  # one document per run: --yes, not a question
+    assert as_json.code == 2 and "--yes" in as_json.err and as_json.writes == []
 
 
 def test_mail_nicknames_follow_the_group_rules():
