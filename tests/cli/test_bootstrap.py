@@ -164,6 +164,16 @@ def test_export_round_trip_and_what_it_cannot_express(sandbox, tmp_path, add_ass
     assert "# - Diego Siciliani (User) holds the Admin role directly" in p.out
     assert sandbox.cli("export", "--write", str(out), "--force").code == 0 and "Diego" in out.read_text()
 
+    # a second group named "Natoma Members": the config names the assigned one by its object id
+    t = sandbox.tenant()
+    members_id = _groups(t)["Natoma Members"]["id"]
+    twin = str(uuid.uuid4())
+    t.state["groups"][twin] = dict(_groups(t)["Natoma Members"], id=twin)
+    t.state["members"][twin] = []
+    sandbox.save(t)
+    p = sandbox.cli("export")
+    assert f'member = ["{members_id}"]' in p.out
+
 
 def test_teardown_shows_its_plan_asks_and_touches_only_what_setup_made(sandbox, add_assignment):
     assert sandbox.set_up().code == 0
