@@ -43,6 +43,14 @@ REQUESTS: tuple[Request, ...] = (
             "AuditLog.Read.All and Directory.Read.All", "AuditLog.Read.All and Directory.Read.All", LOG_READERS),
     Request("instantiate-template", "POST", r"^/applicationTemplates/[^/]+/instantiate", "applicationTemplate: instantiate",
             "Application.ReadWrite.All", "Application.ReadWrite.All", APP_ADMIN, (OWNED_BY,)),
+    Request("delete-application", "DELETE", r"^/applications/[^/]+$", "Delete application",
+            "Application.ReadWrite.All", "Application.ReadWrite.All", APP_ADMIN, (OWNED_BY,)),
+    Request("delete-service-principal", "DELETE", r"^/servicePrincipals/[^/]+$", "Delete servicePrincipal",
+            "Application.ReadWrite.All", "Application.ReadWrite.All", APP_ADMIN, (OWNED_BY, "Directory.ReadWrite.All")),
+    Request("create-group", "POST", r"^/groups$", "Create group", "Group.Create", "Group.ReadWrite.All", (),
+            ("Group.ReadWrite.All", "Directory.ReadWrite.All")),
+    Request("delete-group", "DELETE", r"^/groups/[^/]+$", "Delete group", "Group.ReadWrite.All",
+            "Group.ReadWrite.All", ()),
     Request("update-application", "PATCH", r"^/applications", "Update application",
             "Application.ReadWrite.All", "Application.ReadWrite.All", APP_ADMIN, (OWNED_BY,)),
     Request("grant-assignment", "POST", r"^/servicePrincipals/[^/]+/appRoleAssignedTo$",
@@ -100,6 +108,14 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 }
 COMMANDS["setup"] = tuple(dict.fromkeys(COMMANDS["roles"] + COMMANDS["assign"] + COMMANDS["mapping"]
                                         + COMMANDS["credentials"] + COMMANDS["start"]))
+# Bootstrapping and taking down (issue 14): `app create` (and setup --create-app) adds the template's instantiate and
+# the PATCH that marks the new app; --create-groups adds Create group; teardown deletes only what the tool made.
+COMMANDS["app"] = _FIND_APP + ("instantiate-template", "update-application")
+COMMANDS["create-groups"] = ("create-group",)
+COMMANDS["export"] = _JOB_READ + ("read-groups", "list-assignments")
+COMMANDS["teardown"] = _JOB_READ + ("read-groups", "list-assignments", "delete-assignment", "update-application",
+                                    "sync-write", "delete-group", "delete-service-principal", "delete-application")
+_LABELS = {"app": "app create (and setup --create-app)", "create-groups": "--create-groups (in addition)"}
 # status and doctor only write in the sense of the read-only connection test (POST validateCredentials)
 READ_ONLY_WRITES = {"status": "the saved credentials' connection test (validateCredentials)",
                     "doctor": "the saved credentials' connection test (validateCredentials)"}
@@ -141,10 +157,11 @@ def markdown() -> str:
     """The generated tables of docs/permissions.md (kept in sync by tests/docs/test_permissions_page.py)."""
     lines = ["| command | application permissions (all of) | delegated permissions (all of) | Entra role (delegated) |",
              "|---|---|---|---|"]
-    for cmd in ("setup", "roles", "assign", "mapping", "credentials", "start", "provision", "status", "doctor", "logs"):
+    for cmd in ("setup", "roles", "assign", "mapping", "credentials", "start", "provision", "status", "doctor", "logs",
+                "app", "create-groups", "export", "teardown"):
         p = for_command(cmd)
         roles = " or ".join(p["roles"]) if p["roles"] else "none (any member user)"
-        lines.append(f"| `{cmd}` | {', '.join(p['application'])} | {', '.join(p['delegated'])} | {roles} |")
+        lines.append(f"| `{_LABELS.get(cmd, cmd)}` | {', '.join(p['application'])} | {', '.join(p['delegated'])} | {roles} |")
     lines += ["", "| request | reference page | application | delegated | Entra role (delegated) |",
               "|---|---|---|---|---|"]
     for r in REQUESTS:

@@ -56,6 +56,11 @@ async def run(session, command: str, steps, desired: Desired, *, dry_run: bool,
               on_step: Callable[[str], None] = lambda name: None) -> Report:
     """One command's steps. A dry run (and `status`) stops after the plans; otherwise apply in order, and a failure
     stops the run (the steps after it are skipped: running the command again continues from where the tenant is)."""
+    if desired.options.create_app:  # --create-app: the app step first (steps/app.py), then these against its app
+        from .steps import app as app_step
+
+        return await app_step.run_first(session, command, steps, desired, dry_run=dry_run, on_step=on_step,
+                                        run_rest=run)
     report = Report(command=command, dry_run=dry_run)
     on_step("reading")
     report.app = (await session.app()).summary()

@@ -14,6 +14,7 @@ def assign_command(
     group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP", help="A group and its role (repeatable); replaces the config file's \\[groups]."),
     prune: bool = typer.Option(False, "--prune", help="Remove assignments of the Natoma roles to groups that are not configured (never users, never other roles)."),
     replace: bool = typer.Option(False, "--replace", help="Remove a configured group's other assignments on this app (other roles, default access)."),
+    create_groups: bool = typer.Option(False, "--create-groups", help="Create a configured group that does not exist, as a security group."),
 ):
     """Step 2: each configured group is assigned to the Natoma enterprise app with its role.
 
@@ -28,4 +29,4 @@ def assign_command(
 
     g = ctx.obj
     config = load_config(g, {"groups": parse_groups(group)})
-    run_steps(g, "assign", [step], config=config, options=Options(prune=prune, replace=replace))
+    run_steps(g, "assign", [step], config=config, options=Options(prune=prune, replace=replace, create_groups=create_groups))

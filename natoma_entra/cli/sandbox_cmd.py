@@ -18,19 +18,22 @@ def _path(ctx: typer.Context):
 
 
 @sandbox_app.command("reset")
-def reset(ctx: typer.Context):
+def reset(ctx: typer.Context,
+          empty: bool = typer.Option(False, "--empty", help="A bare tenant: users, but no Natoma app and no role groups (for `setup --create-app --create-groups`).")):
     """Start the sandbox tenant afresh: the Natoma app with no Natoma roles, no assignments, no job.
 
     Example: natoma-entra sandbox reset
+    Example: natoma-entra sandbox reset --empty
     """
     from ..sandbox.state import Tenant
 
     path = _path(ctx)
+    what = "a bare sandbox (no Natoma app, no role groups)" if empty else "the sandbox"
     if ctx.obj.dry_run:
-        ctx.obj.say(f"dry run: would reset the sandbox in {path}; nothing was written", style="cyan")
+        ctx.obj.say(f"dry run: would reset {what} in {path}; nothing was written", style="cyan")
         return
-    Tenant.initial().save(path)
-    ctx.obj.say(f"sandbox reset: {path}", style="green")
+    Tenant.initial(empty=empty).save(path)
+    ctx.obj.say(f"sandbox reset{' (empty)' if empty else ''}: {path}", style="green")
 
 
 def snapshot(tenant) -> dict:
@@ -38,8 +41,15 @@ def snapshot(tenant) -> dict:
     from ..sandbox.natoma import standin_for
 
     st = tenant.state
-    sp = tenant.find_sp("Natoma")
-    app_obj = tenant.find_app("Natoma")
+    try:
+        sp = tenant.find_sp("Natoma")
+        app_obj = tenant.find_app("Natoma")
+    except KeyError:  # a bare tenant (sandbox reset --empty), or after teardown --delete-app
+        return {"app": None, "roles": [], "assignments": [], "job": None, "credentials": {},
+                "natoma_users": [{"userName": u.get("userName"), "active": u.get("active"),
+                                  "roles": [r.get("value") for r in u.get("roles") or []]}
+                                 for u in standin_for(tenant).users()],
+                "provisioning_logs": len(st.get("provisioningLogs") or [])}
     role_names = {r["id"]: r.get("value") or r.get("displayName") for r in sp.get("appRoles") or []}
     jobs = list((st.get("jobs") or {}).get(sp["id"], {}).values())
     secrets = st.get("secrets", {}).get(sp["id"], [])
@@ -161,7 +171,8 @@ def show(ctx: typer.Context):
         t.add_row(*(Text(redact(str(v))) for v in values))
 
     line(f"sandbox: {path}")
-    line(f"app: {snap['app']['displayName']} (appId {snap['app']['appId']})")
+    line(f"app: {snap['app']['displayName']} (appId {snap['app']['appId']})" if snap["app"] else
+         "app: none (create it with `natoma-entra --sandbox app create Natoma`)")
     t = table("role", "value", "enabled", title="App roles")
     for r in snap["roles"]:
         rows(t, r["displayName"], r["value"], r["isEnabled"])

@@ -22,6 +22,8 @@ def setup_command(
     rotate: bool = typer.Option(False, "--rotate", help="Save the given SCIM token even when the saved one still works."),
     wait: bool = typer.Option(False, "--wait", help="Then follow the provisioning cycle until it ends (bounded by --timeout): exit 0 when it succeeds, 1 on quarantine or failure."),
     restart: bool = typer.Option(False, "--restart", help="Restart the provisioning job (a fresh cycle) instead of only starting it."),
+    create_app: bool = typer.Option(False, "--create-app", help="Create the enterprise app (non-gallery template) when no app has the name given by --app."),
+    create_groups: bool = typer.Option(False, "--create-groups", help="Create a configured group that does not exist, as a security group."),
 ):
     """Run roles -> assign -> mapping -> credentials -> start, in that order.
 
@@ -30,6 +32,7 @@ def setup_command(
 
     Example: NATOMA_SCIM_TOKEN=... natoma-entra --config natoma-entra.toml setup
     Example: natoma-entra --sandbox setup
+    Example: natoma-entra --app Natoma setup --create-app --create-groups   (a bare tenant)
     """
     from ..render.summary import render_summary
     from ..runner import SETUP_STEPS
@@ -44,4 +47,5 @@ def setup_command(
     # every step reads (and a new token is tested) before the first write: bad input leaves the tenant as it was
     run_steps(g, "setup", SETUP_STEPS, config=config, scim_token=token, renderer=render_summary,
               options=Options(replace=replace, multi_role=multi_role, rotate=rotate, restart=restart,
-                              token_given=token_given(config, use_stdin=scim_token_stdin)), wait=wait)
+                              token_given=token_given(config, use_stdin=scim_token_stdin),
+                              create_app=create_app, create_groups=create_groups), wait=wait)

@@ -12,9 +12,17 @@ from .errors import GraphError, UsageError
 from .odata import eq, is_guid, literal, seg
 
 SP_FIELDS = "id,appId,displayName,appRoles,appRoleAssignmentRequired,servicePrincipalType,tags"
-APP_FIELDS = "id,appId,displayName,appRoles"
-GROUP_FIELDS = "id,displayName,securityEnabled,mailEnabled,groupTypes"
+APP_FIELDS = "id,appId,displayName,appRoles,notes"  # notes: the mark of an app `app create` made
+GROUP_FIELDS = "id,displayName,securityEnabled,mailEnabled,groupTypes,description"  # description: the --create-groups mark
 USER_FIELDS = "id,displayName,userPrincipalName,mail"
+
+
+class AppNotFound(UsageError):
+    """No enterprise app matches: the one answer `setup --create-app` acts on (two matches stay an error)."""
+
+
+class GroupNotFound(UsageError):
+    """No group has that display name: the one answer `--create-groups` acts on."""
 
 
 @dataclass
@@ -82,8 +90,9 @@ async def find_app(graph: GraphClient, ref: str) -> App:
             similar = await graph.list("/servicePrincipals", {
                 "$filter": f"startswith(displayName,{literal(ref[:3])})", "$select": "id,appId,displayName"}, limit=10)
             hint = f" Apps with similar names: {_listing(similar)}." if similar else ""
-            raise UsageError(f"no enterprise app named {ref!r} in this tenant.{hint}",
-                             fix="pass --app with the exact display name, the appId or the object id")
+            raise AppNotFound(f"no enterprise app named {ref!r} in this tenant.{hint}",
+                              fix="pass --app with the exact display name, the appId or the object id, or create "
+                                  "it with `natoma-entra app create NAME` (or `setup --create-app`)")
         if len(sps) > 1:
             raise UsageError(f"{len(sps)} enterprise apps are named {ref!r}: {_listing(sps)}",
                              fix="pass --app with the appId of the one to configure")
@@ -107,7 +116,8 @@ async def find_group(graph: GraphClient, ref: str) -> dict:
             "$filter": f"startswith(displayName,{literal(ref.split()[0] if ref.split() else ref)})",
             "$select": "id,displayName"}, limit=10)
         hint = ("; groups with similar names: " + ", ".join(repr(g["displayName"]) for g in similar)) if similar else ""
-        raise UsageError(f"no group named {ref!r}{hint}", fix="use the group's exact display name or its object id")
+        raise GroupNotFound(f"no group named {ref!r}{hint}",
+                            fix="use the group's exact display name or its object id, or pass --create-groups")
     listing = ", ".join(f"{g['displayName']!r} ({g['id']})" for g in groups)
     raise UsageError(f"{len(groups)} groups are named {ref!r}: {listing}", fix="use the object id of the one you mean")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+import uuid
 from typing import Any
 
 from natoma_entra.sandbox.graph import (
@@ -24,6 +25,8 @@ R_APP = "Application.Read.All"
 W_APP = "Application.ReadWrite.All"
 W_ASSIGN = "AppRoleAssignment.ReadWrite.All"
 R_GROUP = "Group.Read.All"
+C_GROUP = "Group.Create"  # group-post-groups.md: the least privileged application permission
+W_GROUP = "Group.ReadWrite.All"  # group-delete.md
 R_MEMBER = "GroupMember.Read.All"
 R_USER = "User.Read.All"
 R_AUDIT = "AuditLog.Read.All"
@@ -51,14 +54,33 @@ def _typed(obj: dict[str, Any], odata_type: str) -> dict[str, Any]:
 
 # applications ---------------------------------------------------------------------------------------------------------
 
+def _app_replicating(h: GraphHandler, app: dict[str, Any]) -> bool:
+    """An application made by instantiate replicates with the service principal made with it (one window)."""
+    sp = h.tenant.sp_for_app(app)
+    return sp is not None and h.tenant.replicating("servicePrincipal", sp["id"])
+
+
 @ROUTER.add("GET", "/applications", R_APP)
 def list_applications(h: GraphHandler, req: Request) -> Response:
-    return page(h, filtered(list(h.tenant.state["applications"].values()), req), req, "applications")
+    items = [a for a in h.tenant.state["applications"].values() if not _app_replicating(h, a)]
+    return page(h, filtered(items, req), req, "applications")
 
 
 @ROUTER.add("GET", "/applications/{id}", R_APP)
 def get_application(h: GraphHandler, req: Request) -> Response:
-    return entity(_get(h, "applications", req.params["id"]), req, "applications/$entity")
+    app = _get(h, "applications", req.params["id"])
+    if _app_replicating(h, app):  # public scripts poll this after instantiate
+        raise not_found(req.params["id"])
+    return entity(app, req, "applications/$entity")
+
+
+@ROUTER.add("DELETE", "/applications/{id}", W_APP)
+def delete_application(h: GraphHandler, req: Request) -> Response:
+    """GDOCS application-delete.md: 204; the app goes to deleted items (restorable for 30 days). Its service
+    principal is deleted by its own request (serviceprincipal-delete.md), which the CLI sends first."""
+    app = _get(h, "applications", req.params["id"])
+    del h.tenant.state["applications"][app["id"]]
+    return Response(204)
 
 
 _APP_READ_ONLY = {"id", "appId", "createdDateTime", "publisherDomain", "deletedDateTime"}
@@ -197,6 +219,22 @@ def get_sp(h: GraphHandler, req: Request) -> Response:
     return entity(sp, req, "servicePrincipals/$entity")
 
 
+@ROUTER.add("DELETE", "/servicePrincipals/{id}", W_APP)
+def delete_sp(h: GraphHandler, req: Request) -> Response:
+    """GDOCS serviceprincipal-delete.md: 204. What hangs on it goes with it: the assignments to it, its jobs, their
+    schemas and its saved credentials."""
+    st = h.tenant.state
+    sp = _get(h, "servicePrincipals", req.params["id"])
+    del st["servicePrincipals"][sp["id"]]
+    for aid in [k for k, a in st["appRoleAssignments"].items() if sp["id"] in (a["resourceId"], a["principalId"])]:
+        del st["appRoleAssignments"][aid]
+    for job_id in (st["jobs"].pop(sp["id"], None) or {}):
+        st["schemas"].pop(job_id, None)
+    st["secrets"].pop(sp["id"], None)
+    st["spRolesPending"].pop(sp["id"], None)
+    return Response(204)
+
+
 # app role assignments -----------------------------------------------------------------------------------------------
 
 def _principal(h: GraphHandler, principal_id: str) -> tuple[str, dict[str, Any]]:
@@ -204,6 +242,8 @@ def _principal(h: GraphHandler, principal_id: str) -> tuple[str, dict[str, Any]]
     for kind, ptype in (("users", "User"), ("groups", "Group"), ("servicePrincipals", "ServicePrincipal")):
         for k, obj in st[kind].items():
             if k.lower() == principal_id.lower():
+                if ptype == "Group" and h.tenant.replicating("group", obj["id"]):
+                    break  # a group created moments ago is not found yet
                 return ptype, obj
     raise not_found(principal_id)
 
@@ -364,12 +404,77 @@ def user_transitive_member_of(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("GET", "/groups", R_GROUP)
 def list_groups(h: GraphHandler, req: Request) -> Response:
-    return page(h, filtered(list(h.tenant.state["groups"].values()), req), req, "groups")
+    items = [g for g in h.tenant.state["groups"].values() if not h.tenant.replicating("group", g["id"])]
+    return page(h, filtered(items, req), req, "groups")
 
 
 @ROUTER.add("GET", "/groups/{id}", R_GROUP)
 def get_group(h: GraphHandler, req: Request) -> Response:
-    return entity(_get(h, "groups", req.params["id"]), req, "groups/$entity")
+    group = _get(h, "groups", req.params["id"])
+    if h.tenant.replicating("group", group["id"]):
+        raise not_found(req.params["id"])
+    return entity(group, req, "groups/$entity")
+
+
+# group.md: mailNickname "can't contain the following characters: @ () \ [] " ; : <> , SPACE", at most 64 ASCII
+# characters.
+_NICKNAME = re.compile(r'^[\x21-\x7e]{1,64}$')
+_NICKNAME_BAD = set('@()\\[]";:<>,')
+
+
+@ROUTER.add("POST", "/groups", C_GROUP)
+def post_group(h: GraphHandler, req: Request) -> Response:
+    """GDOCS group-post-groups.md: 201 with the group; displayName, mailEnabled, mailNickname and securityEnabled
+    are required. A new group is not readable everywhere at once (replication: sandbox knob)."""
+    body = req.json()
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    for key in ("displayName", "mailNickname"):
+        if not isinstance(body.get(key), str) or not body[key].strip():
+            raise bad_request(f"Invalid value specified for property '{key}' of resource 'Group'.")
+    for key in ("mailEnabled", "securityEnabled"):
+        if not isinstance(body.get(key), bool):
+            raise bad_request(f"Invalid value specified for property '{key}' of resource 'Group'.")
+    nick = body["mailNickname"]
+    if not _NICKNAME.match(nick) or set(nick) & _NICKNAME_BAD:
+        raise bad_request("Invalid value specified for property 'mailNickname' of resource 'Group'.")
+    group_types = body.get("groupTypes") or []
+    if body["mailEnabled"] and "Unified" not in group_types:
+        # group-post-groups.md: mail-enabled security groups cannot be created through this API
+        raise bad_request("The service does not currently support writes of mail-enabled groups. Please ensure "
+                          "that the mail-enablement property is unset or is set to false.")
+    gid = str(uuid.uuid4())
+    group = {
+        "id": gid,
+        "displayName": body["displayName"],
+        "description": body.get("description"),
+        "securityEnabled": body["securityEnabled"],
+        "mailEnabled": body["mailEnabled"],
+        "mailNickname": nick,
+        "mail": None,
+        "groupTypes": list(group_types),
+        "createdDateTime": h.tenant.timestamp(),
+    }
+    h.tenant.state["groups"][gid] = group
+    h.tenant.state["members"][gid] = []
+    h.tenant.created("group", gid)
+    return Response(201, {"@odata.context": f"{req.base}/$metadata#groups/$entity", **copy.deepcopy(group)})
+
+
+@ROUTER.add("DELETE", "/groups/{id}", W_GROUP)
+def delete_group(h: GraphHandler, req: Request) -> Response:
+    """GDOCS group-delete.md: 204. Security groups are deleted permanently (Microsoft 365 groups go to deleted
+    items); its app role assignments and memberships go with it."""
+    st = h.tenant.state
+    group = _get(h, "groups", req.params["id"])
+    del st["groups"][group["id"]]
+    st["members"].pop(group["id"], None)
+    for members in st["members"].values():
+        if group["id"] in members:
+            members.remove(group["id"])
+    for aid in [k for k, a in st["appRoleAssignments"].items() if a["principalId"] == group["id"]]:
+        del st["appRoleAssignments"][aid]
+    return Response(204)
 
 
 @ROUTER.add("GET", "/groups/{id}/members", R_MEMBER)

@@ -236,8 +236,9 @@ class Tenant:
             self._loaded = _canonical(self.state)
 
     @classmethod
-    def initial(cls, **options: Any) -> "Tenant":
-        """The tenant a newcomer starts with (design.md section 5)."""
+    def initial(cls, *, empty: bool = False, **options: Any) -> "Tenant":
+        """The tenant a newcomer starts with (design.md section 5). ``empty``: a bare tenant, as a pipeline that
+        bootstraps one finds it: the same users and "All Company", but no Natoma app and no role groups."""
         tenant_id = det_id("tenant", TENANT_DOMAIN)
         state: dict[str, Any] = copy.deepcopy(_EMPTY_STATE)
         state["tenantId"] = tenant_id
@@ -254,9 +255,10 @@ class Tenant:
             "supportedSingleSignOnModes": ["password", "saml", "notSupported"],
         }
         tenant = cls(state, **options)
-        tenant.instantiate(NON_GALLERY_TEMPLATE_ID, "Natoma", created="2024-01-15T09:00:00Z")
+        if not empty:
+            tenant.instantiate(NON_GALLERY_TEMPLATE_ID, "Natoma", created="2024-01-15T09:00:00Z")
 
-        for name, description in _SECURITY_GROUPS:
+        for name, description in ([] if empty else _SECURITY_GROUPS):
             gid = group_id(name)
             state["groups"][gid] = {
                 "id": gid,
@@ -293,10 +295,11 @@ class Tenant:
                 "surname": surname,
                 "accountEnabled": True,
             }
-            for g in groups:
+            for g in ([] if empty else groups):
                 state["members"][group_id(g)].append(uid)
             state["members"][all_company].append(uid)
-        state["members"][group_id("Natoma Members")].append(group_id("Natoma Contractors"))
+        if not empty:
+            state["members"][group_id("Natoma Members")].append(group_id("Natoma Contractors"))
         return tenant
 
     # helpers used by the handler and the engine ---------------------------------------------------------------
@@ -308,6 +311,9 @@ class Tenant:
         st = self.state
         n = sum(1 for a in st["applications"].values() if a.get("displayName") == display_name)
         key = display_name if n == 0 else f"{display_name}#{n}"
+        while det_id("app", key) in st["applications"]:  # an app of that name was deleted in between
+            n += 1
+            key = f"{display_name}#{n}"
         app_obj_id, app_id, sp_id = det_id("app", key), det_id("appId", key), det_id("sp", key)
         created = created or self.timestamp()
         app = {
@@ -396,7 +402,8 @@ class Tenant:
         return 0.0
 
     def created(self, kind: str, object_id: str) -> None:
-        """Note a new object (kind: job, schema, assignment, servicePrincipal): unreadable for the replication delay."""
+        """Note a new object (kind: job, schema, assignment, servicePrincipal,
+        group; an application replicates with its service principal): unreadable for the replication delay."""
         delay = self.replication_delay()
         if delay > 0:
             self.state["replicating"][f"{kind}:{object_id}"] = {"at": self.clock(), "for": delay}

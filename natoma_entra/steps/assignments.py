@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..graph.errors import GraphError, UsageError
-from ..graph.lookups import find_group
+from ..graph.lookups import GroupNotFound, find_group
 from ..graph.odata import seg
 from ..natoma_roles import DISPLAY_NAME, ROLE_VALUES
 from ..results import Change, StepResult
 from .base import DRIFTED, Facts, Operation, Plan
 from .common import REPLICATING, failed, wait_until
+from .groups import is_planned, new_group_body, planned_group
 from .roles import role_id
 
 NAME = "assign"
@@ -40,7 +41,17 @@ async def resolve_groups(session) -> list[tuple[str, dict]]:
         if not pairs:
             raise UsageError("no groups configured",
                              fix="add a [groups] table to the config file, or pass --group ROLE=GROUP (e.g. --group admin='Natoma Admins')")
-        groups = await session.graph.gather(*(find_group(session.graph, ref) for _, ref in pairs))
+        create = session.options.create_groups
+
+        async def find(ref: str) -> dict:
+            try:
+                return await find_group(session.graph, ref)
+            except GroupNotFound:  # --create-groups: planned here, created by apply before it is assigned
+                if not create:
+                    raise
+                return planned_group(ref)
+
+        groups = await session.graph.gather(*(find(ref) for _, ref in pairs))
         out, seen = [], {}
         for (role, ref), group in zip(pairs, groups):
             if seen.get(group["id"]) == role:  # the same group named twice (by name and by id): once is enough
@@ -86,6 +97,9 @@ def assignment_changes(assignments: list[dict], wanted: list[tuple[str, dict]], 
     for role, group in wanted:
         rid = role_ids[role]
         name = group.get("displayName") or group["id"]
+        if is_planned(group):
+            changes.append(Change(action="create", target=f"group {name} (security group)",
+                                  detail={"role": role, "why": "--create-groups: no group has this name"}))
         held = [a for a in assignments if a.get("principalId") == group["id"]]
         if any(a.get("appRoleId") == rid for a in held):
             changes.append(Change(action="none", target=f"{name} -> {DISPLAY_NAME[role]}",
@@ -165,7 +179,9 @@ def plan(current: Current, desired, facts: Facts) -> Plan:
     d = assignment_changes(current.assignments, current.wanted, role_ids, app.sp_id, prune=desired.options.prune,
                            replace=desired.options.replace, role_names=role_names)
     base = f"/servicePrincipals/{seg(app.sp_id)}/appRoleAssignedTo"
-    ops = [Operation(kind="create-assignment", method="POST", path=base, body=body) for body in d.creates]
+    ops = [Operation(kind="create-group", method="POST", path="/groups", body=new_group_body(g["displayName"], role),
+                     why=g["id"]) for role, g in current.wanted if is_planned(g)]
+    ops += [Operation(kind="create-assignment", method="POST", path=base, body=body) for body in d.creates]
     ops += [Operation(kind="delete-assignment", method="DELETE", path=f"{base}/{seg(a['id'])}") for a in d.deletes]
     plan_ = Plan(step=NAME, changes=d.changes, operations=ops, warnings=d.warnings, info=info,
                  state=DRIFTED if d.foreign and not d.creates and not d.deletes else None)
@@ -177,10 +193,20 @@ def plan(current: Current, desired, facts: Facts) -> Plan:
 
 async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
     graph = session.graph
+    created: dict[str, str] = {}  # planned group id -> the id Graph gave it
     try:
         for op in plan.operations:
-            if op.kind == "create-assignment":
-                await _create(session, op.path, op.body)
+            if op.kind == "create-group":
+                group = await graph.post(op.path, op.body)
+                if not isinstance(group, dict) or not group.get("id"):
+                    raise GraphError(status=502, code="UnconfirmedWrite", method="POST", path=op.path,
+                                     message="Graph answered the group's POST without the group",
+                                     fix="run the command again: it finds the group if it was created")
+                created[op.why] = group["id"]
+                session.progress(f"created group {op.body['displayName']!r}; it is assigned once Graph shows it")
+            elif op.kind == "create-assignment":
+                body = dict(op.body, principalId=created.get(op.body["principalId"], op.body["principalId"]))
+                await _create(session, op.path, body)
             else:
                 try:
                     await graph.delete(op.path)
@@ -188,9 +214,9 @@ async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
                     if e.status != 404:  # already gone: that is what we wanted
                         raise
     except GraphError as e:
-        session.forget("assignments")
+        session.forget("assignments", "groups")
         return failed(NAME, e, plan.changes, "changing the app's assignments"), {}
-    session.forget("assignments")
+    session.forget("assignments", "groups" if created else "")
     return plan.result("changed"), {}
 
 

@@ -30,6 +30,10 @@ class Options:
     restart: bool = False  # start: a fresh cycle
     reset_scope: str | None = None  # start --restart: what to reset
     token_given: bool = False  # credentials: the user pointed at a token (flag, file or variable)
+    create_app: bool = False  # setup --create-app / app create: create the app when none matches
+    create_groups: bool = False  # setup/assign --create-groups: create a configured group that does not exist
+    delete_app: bool = False  # teardown --delete-app: delete the app, when `app create` made it
+    delete_groups: bool = False  # teardown --delete-groups: delete configured groups --create-groups made
 
 
 @dataclass(frozen=True)

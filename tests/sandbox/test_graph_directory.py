@@ -72,7 +72,7 @@ def test_not_found_shape(graph, helpers):
 def test_unknown_segment_and_method(graph, ids):
     r = graph.get("/frobnicators")
     assert r.status_code == 400 and r.json()["error"]["code"] == "Request_BadRequest"
-    r = graph.delete(f"/groups/{ids.admins}")
+    r = graph.delete(f"/users/{ids.adele}")
     assert r.status_code == 405
 
 
