@@ -48,7 +48,7 @@ class _Tok:
     text: str
 
 
-def _tokenize(s: str) -> list[_Tok]:
+def tokenize(s: str) -> list[_Tok]:
     out: list[_Tok] = []
     pos = 0
     s = s.rstrip()
@@ -67,7 +67,7 @@ Node = Callable[[dict[str, Any]], Any]
 
 class _Parser:
     def __init__(self, text: str, case_insensitive: bool):
-        self.toks = _tokenize(text)
+        self.toks = tokenize(text)
         self.i = 0
         self.ci = case_insensitive
         self.text = text

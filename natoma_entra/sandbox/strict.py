@@ -14,7 +14,7 @@ Sources (Microsoft Graph docs):
 """
 from __future__ import annotations
 
-from natoma_entra.sandbox.odata import ODataError, _tokenize
+from natoma_entra.sandbox.odata import ODataError, tokenize
 from natoma_entra.sandbox.state import GraphFault
 
 _DIRECTORY_OBJECT = {"id", "deletedDateTime"}
@@ -104,7 +104,7 @@ _ADVANCED_OPERATORS = {"ne": "ne", "not": "not", "endswith": "endsWith"}
 
 def _words(text: str) -> list[str]:
     try:
-        return [t.text.lower() for t in _tokenize(text) if t.kind == "word"]
+        return [t.text.lower() for t in tokenize(text) if t.kind == "word"]
     except ODataError:
         return []  # a syntax error is reported by the filter itself
 
@@ -174,7 +174,7 @@ def check_log_query(query: dict[str, str]) -> None:
     if not text:
         return
     try:
-        toks = _tokenize(text)
+        toks = tokenize(text)
     except ODataError as e:
         raise _log_refused(str(e)) from None
     i = 0
