@@ -113,8 +113,17 @@ def _error_result(name: str, err: ReadError, summary: str | None = None) -> Chec
 
 # -- roles on the service principal ------------------------------------------------------------------------------
 
+_ROLE_INDEX: dict[int, tuple[list, dict[str, dict]]] = {}  # id(sp_roles) -> (that list, its index): built once
+
+
 def _role_index(state: DoctorState) -> dict[str, dict]:
-    return {r.get("id"): r for r in state.sp_roles if isinstance(r, dict)}
+    """appRoleId -> role, built once per list of roles (the checks ask once per grant)."""
+    roles = state.sp_roles
+    hit = _ROLE_INDEX.get(id(roles))
+    if hit is None or hit[0] is not roles or len(hit[1]) != sum(1 for r in roles if isinstance(r, dict)):
+        _ROLE_INDEX.clear()  # one state at a time: never grows
+        hit = _ROLE_INDEX[id(roles)] = (roles, {r.get("id"): r for r in roles if isinstance(r, dict)})
+    return hit[1]
 
 
 def role_label(state: DoctorState, role_id: str | None) -> str:
@@ -154,8 +163,7 @@ def _is_group(member: dict) -> bool:
 class Grants:
     """Who is in scope with which roles, compact (the doctor's share of audit.core): every user id interned once to
     a small int (audit.core.Scope), the roles a user holds as one bit mask (audit.core.Roles over the service
-    principal's roles), a label per user, and the memberships as two int arrays (user index, group index), 8 bytes
-    each. Member pages are folded in as they stream (fold) and never kept. Which group gives a user a role is found,
+    principal's roles), a label per user, and the memberships as one int array per group (4 bytes each). Member pages are folded in as they stream (fold) and never kept. Which group gives a user a role is found,
     only for the users that need it, in one pass over the arrays (grants_for), never by scanning every grant per
     user."""
 
@@ -172,9 +180,10 @@ class Grants:
         self.group_grants: list[list[tuple[int, str]]] = []  # per group: (assignment position, appRoleId)
         self.direct: dict[int, list[tuple[int, str]]] = {}  # user index -> (assignment position, appRoleId)
         self.member_count: dict[str, int] = {}  # assigned group id -> its direct users (when read)
-        self.pair_user, self.pair_group = array("i"), array("i")
+        self.group_members: list = []  # per group index: array("i") of its users' indices (4 bytes a membership)
         self._group_name = group_name
         self._direct_names: dict[int, str | None] = {}
+        self._id_list: list[str] = []
         for pos, a in enumerate(assignments):
             pid, rid, kind = a.get("principalId"), a.get("appRoleId"), a.get("principalType")
             if not pid:
@@ -186,6 +195,7 @@ class Grants:
                     self.group_ids.append(pid)
                     self.group_mask.append(0)
                     self.group_grants.append([])
+                    self.group_members.append(array("i"))
                 self.group_mask[gi] |= self.roles.mask(rid) if rid else 0
                 self.group_grants[gi].append((pos, rid))
             elif kind == "User":
@@ -195,28 +205,31 @@ class Grants:
                 self._direct_names.setdefault(i, a.get("principalDisplayName"))
 
     def fold(self, gid: str, members: list[dict]) -> int:
-        """One page of an assigned group's direct members. Returns the users folded."""
+        """One page of an assigned group's direct members. Returns the users folded. Runs once per membership:
+        locals only, one dict lookup per member, one int appended."""
         gi = self.group_index.get(gid)
         if gi is None:
             return 0
         scope, index, masks, keys = self.scope, self.scope.index, self.scope.masks, self.scope.keys
-        mask, pu, pg = self.group_mask[gi], self.pair_user, self.pair_group
-        n = 0
+        mask, new = self.group_mask[gi], []
+        append = new.append
         for m in members:
+            kind = m.get("@odata.type")
+            if kind != USER_TYPE and (kind is not None or "userPrincipalName" not in m):
+                continue
             uid = m.get("id")
-            if not uid or not _is_user(m):
+            if not uid:
                 continue
             i = index.get(uid)
             if i is None:
                 i = scope._at(uid)
             masks[i] |= mask
-            if keys[i] is None:
-                keys[i] = _user_label(m)
-            pu.append(i)
-            pg.append(gi)
-            n += 1
-        self.member_count[gid] = self.member_count.get(gid, 0) + n
-        return n
+            if keys[i] is None:  # the strings the page already holds, formatted only when shown
+                keys[i] = (m.get("displayName"), m.get("userPrincipalName"))
+            append(i)
+        self.group_members[gi].extend(new)
+        self.member_count[gid] = self.member_count.get(gid, 0) + len(new)
+        return len(new)
 
     def __len__(self) -> int:
         return len(self.scope)
@@ -226,10 +239,15 @@ class Grants:
 
     def label(self, i: int) -> str:
         key = self.scope.keys[i]
-        if key:
-            return key
+        if key and (key[0] or key[1]):
+            return _user_label({"displayName": key[0], "userPrincipalName": key[1]})
         name = self._direct_names.get(i)
-        return name or list(self.scope.index)[i]
+        return name or self._ids()[i]
+
+    def _ids(self) -> list[str]:
+        if len(self._id_list) != len(self.scope.index):
+            self._id_list = list(self.scope.index)
+        return self._id_list
 
     def values(self, i: int) -> tuple[str, ...]:
         """The distinct role values user i gets."""
@@ -252,15 +270,19 @@ class Grants:
         wanted = set(users)
         groups: dict[int, set[int]] = {i: set() for i in wanted}
         if wanted:
-            for i, g in zip(self.pair_user, self.pair_group):
-                if i in wanted:
+            for g, members in enumerate(self.group_members):
+                for i in wanted.intersection(members):  # a C loop over the group's ints
                     groups[i].add(g)
         out: dict[int, list[Grant]] = {}
+        names: dict[int, str] = {}
         for i in wanted:
             held = [(pos, rid, "direct", None) for pos, rid in self.direct.get(i, [])]
             for g in groups[i]:
                 gid = self.group_ids[g]
-                held += [(pos, rid, self._group_name(gid, None), gid) for pos, rid in self.group_grants[g]]
+                name = names.get(g)
+                if name is None:
+                    name = names[g] = self._group_name(gid, None)
+                held += [(pos, rid, name, gid) for pos, rid in self.group_grants[g]]
             out[i] = [Grant(rid, via, gid) for _, rid, via, gid in sorted(held, key=lambda h: h[0])]
         return out
 
@@ -500,7 +522,7 @@ def check_multiple(state: DoctorState) -> CheckResult:
     if "assignments" in state.errors:
         return _error_result(MULTIPLE, state.errors["assignments"], "could not read the app's assignments")
     grants = grants_of(state)
-    ids = list(grants.scope.index)
+    ids = grants._ids()
     several: list[dict] = []
     for i, gs in grants.grants_for(grants.several()).items():
         roles = _valued_roles(state, gs)
