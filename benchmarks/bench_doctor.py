@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import gc
 import math
+import os
 import sys
 import tempfile
 import time
@@ -129,7 +130,14 @@ def replay(folder: Path, latency: float) -> int:
         Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS (VmHWM) to the current RSS
     transport = rec.replaying(latency)
     t0, cpu0 = time.perf_counter(), time.process_time()
-    report = asyncio.run(doctor_once(transport))
+    if os.environ.get("BENCH_PROFILE"):  # a file name: the measured run under cProfile (slower; for reading)
+        import cProfile
+
+        with cProfile.Profile() as prof:
+            report = asyncio.run(doctor_once(transport))
+        prof.dump_stats(os.environ["BENCH_PROFILE"])
+    else:
+        report = asyncio.run(doctor_once(transport))
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     peak = _vm("VmHWM")
     from natoma_entra.sandbox.transport import longest_chain

@@ -113,17 +113,15 @@ def _error_result(name: str, err: ReadError, summary: str | None = None) -> Chec
 
 # -- roles on the service principal ------------------------------------------------------------------------------
 
-_ROLE_INDEX: dict[int, tuple[list, dict[str, dict]]] = {}  # id(sp_roles) -> (that list, its index): built once
+_ROLE_INDEX: list = [None, -1, {}]  # (sp_roles list, its length, appRoleId -> role): built once per list
 
 
 def _role_index(state: DoctorState) -> dict[str, dict]:
     """appRoleId -> role, built once per list of roles (the checks ask once per grant)."""
     roles = state.sp_roles
-    hit = _ROLE_INDEX.get(id(roles))
-    if hit is None or hit[0] is not roles or len(hit[1]) != sum(1 for r in roles if isinstance(r, dict)):
-        _ROLE_INDEX.clear()  # one state at a time: never grows
-        hit = _ROLE_INDEX[id(roles)] = (roles, {r.get("id"): r for r in roles if isinstance(r, dict)})
-    return hit[1]
+    if _ROLE_INDEX[0] is not roles or _ROLE_INDEX[1] != len(roles):
+        _ROLE_INDEX[:] = [roles, len(roles), {r.get("id"): r for r in roles if isinstance(r, dict)}]
+    return _ROLE_INDEX[2]
 
 
 def role_label(state: DoctorState, role_id: str | None) -> str:
@@ -211,22 +209,23 @@ class Grants:
         if gi is None:
             return 0
         scope, index, masks, keys = self.scope, self.scope.index, self.scope.masks, self.scope.keys
-        mask, new = self.group_mask[gi], []
-        append = new.append
-        for m in members:
-            kind = m.get("@odata.type")
-            if kind != USER_TYPE and (kind is not None or "userPrincipalName" not in m):
-                continue
-            uid = m.get("id")
-            if not uid:
-                continue
-            i = index.get(uid)
+        mask, get = self.group_mask[gi], index.get
+        users = [m for m in members if (k := m.get("@odata.type")) == USER_TYPE
+                 or (k is None and "userPrincipalName" in m)]
+        new = [get(m.get("id")) for m in users]  # one dict lookup per member; None: met for the first time
+        for pos, i in enumerate(new):
             if i is None:
-                i = scope._at(uid)
-            masks[i] |= mask
-            if keys[i] is None:  # the strings the page already holds, formatted only when shown
+                m = users[pos]
+                if not m.get("id"):
+                    continue
+                i = new[pos] = index.get(m["id"])  # twice in one page
+                if i is None:
+                    i = new[pos] = scope._at(m["id"])
+            if keys[i] is None:  # first met (or assigned directly so far): the page's own strings
+                m = users[pos]
                 keys[i] = (m.get("displayName"), m.get("userPrincipalName"))
-            append(i)
+            masks[i] |= mask
+        new = [i for i in new if i is not None] if None in new else new
         self.group_members[gi].extend(new)
         self.member_count[gid] = self.member_count.get(gid, 0) + len(new)
         return len(new)
