@@ -10,6 +10,7 @@ from typing import List, Optional
 
 import typer
 
+from . import lazy  # noqa: F401  (rich.markdown only when Markdown is rendered: a faster --help)
 from .. import __version__
 from .application import Application, Output
 
@@ -70,6 +71,8 @@ def main(
 
 def _sandbox_variants(flags: list[str] | None, sandbox: bool) -> frozenset[str]:
     """--sandbox-variant NAME (repeatable), else NATOMA_ENTRA_SANDBOX_VARIANTS; an unknown name is bad usage."""
+    if not flags and not sandbox:
+        return frozenset()  # without the sandbox, its package (its tenant model) is not even imported
     from ..graph.errors import UsageError
     from ..sandbox.options import VARIANTS, UnknownVariant, parse_variants, variants_from_env
 
