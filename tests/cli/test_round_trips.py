@@ -42,6 +42,8 @@ def test_a_no_op_run_is_three_round_trips_and_reads_each_resource_once(sandbox, 
     # $select on the lookups: only the fields the steps use
     lookup = next(p for m, p, _ in r.requests if m == "GET" and p.startswith("/v1.0/servicePrincipals?"))
     assert "$select=id,appId,displayName,appRoles" in lookup and "tags" not in lookup
+    listing = next(p for m, p, _ in r.requests if m == "GET" and "/appRoleAssignedTo?" in p)
+    assert "$select=id,appRoleId,principalId,principalType,principalDisplayName,resourceId" in listing
 
 
 def test_doctor_reads_members_concurrently_and_each_resource_once(sandbox):
