@@ -406,6 +406,7 @@ def check_role_missing(state: DoctorState) -> CheckResult:
     data: list[dict] = []
     with_natoma_role = {a.get("principalId") for a in state.assignments or []
                         if role_value(state, a.get("appRoleId")) in ROLE_VALUES}
+    counts = grants_of(state).member_count  # assigned group id -> its direct users (groups whose members were read)
     for a in state.assignments or []:
         rid = a.get("appRoleId")
         kind = a.get("principalType") or "principal"
@@ -419,8 +420,7 @@ def check_role_missing(state: DoctorState) -> CheckResult:
         elif value is None:
             label = role_label(state, rid)
             reach = ""
-            counts = grants_of(state).member_count if kind == "Group" else {}
-            if a.get("principalId") in counts:
+            if kind == "Group" and a.get("principalId") in counts:
                 n = counts[a["principalId"]]
                 reach = f": its {n} direct member{'s' if n != 1 else ''} get{'s' if n == 1 else ''} no Natoma role"
             roleless.append(f"{kind} {name!r} is assigned with {label}{reach}")
