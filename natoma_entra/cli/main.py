@@ -156,7 +156,6 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
     from typer._click.exceptions import ClickException, UsageError as ClickUsageError
 
     from ..graph.errors import NatomaEntraError
-    from ..redact import redact
 
     _register()
     args = hoist_globals(list(sys.argv[1:] if argv is None else argv))
@@ -178,6 +177,8 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
             _json_error(args, "interrupted", "run the same command again to continue", 130)
         sys.exit(130)
     except NatomaEntraError as e:
+        from ..redact import redact  # only on the error paths: --help and a clean run do without it
+
         sys.stderr.write(redact(f"error: {e}") + "\n")
         if wants_json:
             _json_error(args, e.message, e.fix, e.exit_code)
@@ -191,6 +192,8 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
         e.show()
         sys.exit(e.exit_code)
     except Exception as e:  # noqa: BLE001 - one line, the traceback only with --verbose
+        from ..redact import redact
+
         if verbose:
             import traceback
 
