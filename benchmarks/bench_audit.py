@@ -146,7 +146,7 @@ async def audit_once(tenant, natoma_app, latency: float):
     transport.sandbox_seconds = spent
     graph = GraphClient(StaticTokenCredential(ACCESS_TOKEN), "https://graph.microsoft.com/v1.0", transport=transport)
     session = Session(graph=graph, config=load(None, {}, defaults=SANDBOX_CONFIG), scim_token=lambda: NATOMA_TOKEN,
-                      options={"scim_http": lambda url, token: wsgi_client(natoma_app, url, token)})
+                      scim_http=lambda url, token: wsgi_client(natoma_app, url, token))
     try:
         return await audit.report(session), transport
     finally:

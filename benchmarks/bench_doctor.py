@@ -1,117 +1,202 @@
 """By hand, not a test: `doctor` at scale against the sandbox, with injected latency.
 
-A sandbox tenant after `setup`, plus GROUPS extra security groups of MEMBERS users each, every one assigned to the
-app with a Natoma role (users overlap between neighbouring groups, so some hold two roles), and a nested group in
-every tenth group. Each Graph request waits LATENCY seconds (natoma_entra.sandbox.faults.latency). Prints the
-request count and the wall time of one `doctor` run.
+The tenant (built in the sandbox, in memory; benchmarks/bench_audit.py's builder): the sandbox after `setup`, plus
+USERS users in GROUPS assigned security groups of MEMBERS direct members each (GROUPS x MEMBERS memberships;
+neighbouring groups overlap and their roles differ every 100 groups, so some users hold two roles), and a nested
+group in every tenth group (its one user in no assigned group directly).
 
-    .venv/bin/python benchmarks/bench_doctor.py [--groups 300] [--members 30] [--latency 0.05]
+Doctor runs twice. First against the sandbox, whose answers are kept on disk (the sandbox builds and
+serialises every page in this process, which is the sandbox's cost, not doctor's). Then the measured run, in a process of its own:
+the same answers replayed, LATENCY seconds added to every Graph request, so its wall time, CPU and memory are doctor's own
+(HTTP stack, JSON, folding, checks) with Graph's time played by the latency.
+
+Prints: wall time, requests, the longest chain of dependent round trips (from the transport's timestamped log) and
+its floor (the app; then assignments, job, secrets and groups together; then each group's pages one after another,
+CONCURRENCY groups at a time; then the users of nested groups), the peak memory doctor added (VmHWM after resetting it, Linux) and the verdicts.
+
+    .venv/bin/python benchmarks/bench_doctor.py [--users 100000] [--groups 1000] [--members 2000] [--latency 0.05]
 """
 from __future__ import annotations
 
 import argparse
-import collections
+import asyncio
 import contextlib
-import io
+import gc
+import math
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
 
-def build(path: Path, groups: int, members: int) -> None:
-    from natoma_entra.cli.main import run
-    from natoma_entra.sandbox.state import NATOMA_TOKEN, Tenant, assignment_id, group_id, user_id
-
-    Tenant.initial().save(path)
-    os.environ["NATOMA_SCIM_TOKEN"] = NATOMA_TOKEN
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        try:
-            run(["--sandbox", "--sandbox-state", str(path), "setup"])
-        except SystemExit:
-            pass
-    t = Tenant.load(path)
-    st = t.state
-    sp = t.find_sp()
-    roles = [r["id"] for r in sp["appRoles"] if r.get("value") in ("admin", "AppAdmin", "member")]
-    for gi in range(groups):
-        name = f"Team {gi:04d}"
-        gid = group_id(name)
-        st["groups"][gid] = {"id": gid, "displayName": name, "securityEnabled": True, "mailEnabled": False,
-                             "groupTypes": [], "mailNickname": name.replace(" ", "")}
-        ids = []
-        for mi in range(members):
-            n = gi * members + mi
-            if gi and mi % 10 == 5:  # every tenth member is also in the previous group (another role)
-                n = (gi - 1) * members + mi - 1
-            uid = user_id(f"Bench {n}")
-            st["users"].setdefault(uid, {"id": uid, "displayName": f"Bench {n}",
-                                         "userPrincipalName": f"bench{n}@contoso.onmicrosoft.com",
-                                         "accountEnabled": True})
-            ids.append(uid)
-        st["members"][gid] = ids
-        if gi % 10 == 0:  # a nested group, its users in no assigned group directly
-            nid = group_id(f"Nested {gi}")
-            st["groups"][nid] = {"id": nid, "displayName": f"Nested {gi}", "securityEnabled": True,
-                                 "mailEnabled": False, "groupTypes": []}
-            nu = user_id(f"Nested user {gi}")
-            st["users"][nu] = {"id": nu, "displayName": f"Nested user {gi}",
-                               "userPrincipalName": f"nested{gi}@contoso.onmicrosoft.com", "accountEnabled": True}
-            st["members"][nid] = [nu]
-            ids.append(nid)
-        rid = roles[gi % len(roles)]
-        aid = assignment_id(gid, sp["id"], rid)
-        st["appRoleAssignments"][aid] = {
-            "id": aid, "appRoleId": rid, "principalId": gid, "principalType": "Group", "principalDisplayName": name,
-            "resourceId": sp["id"], "resourceDisplayName": "Natoma", "createdDateTime": "2024-01-01T00:00:00Z"}
-    t.save(path)
+from bench_audit import _vm, build  # noqa: E402  (one tenant builder for the membership walkers' benchmarks)
 
 
-def main() -> None:
+def add_nested(tenant, groups: int) -> int:
+    from natoma_entra.sandbox.state import group_id, user_id
+
+    st = tenant.state
+    n = 0
+    for gi in range(0, groups, 10):
+        nid, nu = group_id(f"Nested {gi}"), user_id(f"Nested user {gi}")
+        st["groups"][nid] = {"id": nid, "displayName": f"Nested {gi}", "securityEnabled": True,
+                             "mailEnabled": False, "groupTypes": []}
+        st["users"][nu] = {"id": nu, "displayName": f"Nested user {gi}",
+                           "userPrincipalName": f"nested{gi}@contoso.onmicrosoft.com", "accountEnabled": True}
+        st["members"][nid] = [nu]
+        st["members"][f"10000000-0000-4000-8000-{gi:012d}"].append(nid)
+        n += 1
+    return n
+
+
+class Recorder:
+    """Answers from the sandbox once, keeping each answer on disk, then replays them: the second run does all of
+    doctor's own work (HTTP stack, JSON, folding, checks) with only the injected latency for Graph's time, so its
+    wall time, CPU and memory are doctor's, not the sandbox's."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.files = folder, {}
+
+    @staticmethod
+    def key(request) -> tuple:
+        return request.method, str(request.url), request.content
+
+    def recording(self, tenant):
+        from natoma_entra.sandbox.transport import SandboxTransport
+
+        rec = self
+
+        class Recording(SandboxTransport):
+            async def handle_async_request(self, request):
+                resp = await super().handle_async_request(request)
+                path = rec.folder / f"{len(rec.files)}.bin"
+                path.write_bytes(resp.content)
+                rec.files[rec.key(request)] = (resp.status_code, list(resp.headers.items()), path)
+                return resp
+
+        return Recording(tenant)
+
+    def replaying(self, latency: float):
+        import httpx
+
+        rec = self
+
+        class Replaying(httpx.AsyncBaseTransport):
+            def __init__(self):
+                self.log, self.spans = [], []
+
+            async def handle_async_request(self, request):
+                start = time.monotonic()
+                await request.aread()
+                await asyncio.sleep(latency)
+                status, headers, path = rec.files[rec.key(request)]
+                resp = httpx.Response(status, headers=headers, content=path.read_bytes(), request=request)
+                self.log.append((request.method, request.url.raw_path.decode(), status))
+                self.spans.append((start, time.monotonic()))
+                return resp
+
+        return Replaying()
+
+
+async def doctor_once(transport):
+    from natoma_entra.config import load
+    from natoma_entra.doctor.read import run_doctor
+    from natoma_entra.graph.auth import StaticTokenCredential
+    from natoma_entra.graph.client import GraphClient
+    from natoma_entra.sandbox.defaults import SANDBOX_CONFIG
+    from natoma_entra.sandbox.state import ACCESS_TOKEN
+    from natoma_entra.session import Session
+
+    graph = GraphClient(StaticTokenCredential(ACCESS_TOKEN), "https://graph.microsoft.com/v1.0", transport=transport)
+    session = Session(graph=graph, config=load(None, {}, defaults=SANDBOX_CONFIG))
+    try:
+        return await run_doctor(session)
+    finally:
+        await graph.close()
+
+
+def replay(folder: Path, latency: float) -> int:
+    """The measured run, in a process of its own (so its memory is doctor's alone): the recorded answers replayed."""
+    import pickle
+
+    rec = Recorder(folder)
+    rec.files = pickle.loads((folder / "index.pickle").read_bytes())
+    import natoma_entra.doctor.read  # noqa: F401  (imports are start-up, not doctor's run)
+
+    before = _vm("VmRSS")
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS (VmHWM) to the current RSS
+    transport = rec.replaying(latency)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    if os.environ.get("BENCH_PROFILE"):  # a file name: the measured run under cProfile (slower; for reading)
+        import cProfile
+
+        with cProfile.Profile() as prof:
+            report = asyncio.run(doctor_once(transport))
+        prof.dump_stats(os.environ["BENCH_PROFILE"])
+    else:
+        report = asyncio.run(doctor_once(transport))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    peak = _vm("VmHWM")
+    from natoma_entra.sandbox.transport import longest_chain
+
+    verdicts = {s.step: s.info.get("verdict") for s in report.steps}
+    several = len(next(s for s in report.steps if s.step == "multiple-grants").info.get("data", {}).get("users", []))
+    print(f"wall={wall:.2f} cpu={cpu:.2f} requests={len(transport.log)} chain={longest_chain(transport.spans)} "
+          f"peak_mb={max(0, peak - before) / 2**20:.0f} rss_before_mb={before / 2**20:.0f} several={several}")
+    print(f"verdicts: {verdicts}")
+    return 0
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--groups", type=int, default=300)
-    ap.add_argument("--members", type=int, default=30)
+    ap.add_argument("--users", type=int, default=100_000)
+    ap.add_argument("--groups", type=int, default=1_000)
+    ap.add_argument("--members", type=int, default=2_000)
     ap.add_argument("--latency", type=float, default=0.05, help="seconds added to every Graph request")
+    ap.add_argument("--replay", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.replay:
+        return replay(args.replay, args.latency)
 
-    from natoma_entra.cli.main import run
-    from natoma_entra.sandbox import faults
+    import pickle
+    import subprocess
+
+    from natoma_entra.audit.reads import CONCURRENCY
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "sandbox.json"
         t0 = time.perf_counter()
-        build(path, args.groups, args.members)
-        print(f"tenant: {args.groups} assigned groups x {args.members} members (built in "
+        tenant, _ = build(Path(tmp) / "sandbox.json", args.users, args.groups, args.members)
+        nested = add_nested(tenant, args.groups)
+        print(f"tenant: {args.users:,} users, {args.groups:,} assigned groups x {args.members:,} members = "
+              f"{args.groups * args.members:,} memberships, {nested} nested groups (built in "
               f"{time.perf_counter() - t0:.1f} s); latency {args.latency * 1000:.0f} ms per request")
-        from natoma_entra.cli.application import Application
-        from natoma_entra.sandbox.options import SandboxOptions
-
-        application = Application(sandbox_options=SandboxOptions(faults=[faults.latency(args.latency)]))
-        out = io.StringIO()
+        rec = Recorder(Path(tmp))
         t0 = time.perf_counter()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-            try:
-                run(["--sandbox", "--sandbox-state", str(path), "--output", "json", "doctor"], application=application)
-                code = 0
-            except SystemExit as e:
-                code = e.code
-        wall = time.perf_counter() - t0
-        log = [r for _, tr in application.opened for r in tr.log]
-        kinds = collections.Counter(p.split("?")[0].rsplit("/", 1)[-1] if "/groups/" in p else p.split("?")[0]
-                                    for _, p, _ in log)
-        repeated = [k for k, v in collections.Counter((m, p) for m, p, _ in log).items() if v > 1]
-        import json
-
-        doc = json.loads(out.getvalue())
-        verdicts = {s["step"]: s["info"]["verdict"] for s in doc["steps"]}
-        flagged = len(next(s for s in doc["steps"] if s["step"] == "multiple-grants")["info"]
-                      .get("data", {}).get("users", []))
-        print(f"doctor: exit {code}, {len(log)} requests, {wall:.2f} s wall "
-              f"(sequential would be about {len(log) * args.latency:.1f} s of latency alone)")
-        print(f"requests by kind: {dict(kinds.most_common(6))}")
-        print(f"repeated requests: {len(repeated)}")
-        print(f"verdicts: {verdicts}; users with several roles: {flagged}")
+        asyncio.run(doctor_once(rec.recording(tenant)))  # the sandbox's answers, kept on disk
+        recorded = time.perf_counter() - t0
+        (Path(tmp) / "index.pickle").write_bytes(pickle.dumps(rec.files))
+        del tenant
+        out = subprocess.run([sys.executable, __file__, "--replay", tmp, "--latency", str(args.latency)],
+                             capture_output=True, text=True)
+        if out.returncode:
+            print(out.stdout, out.stderr)
+            return 1
+        figures = dict(kv.split("=") for kv in out.stdout.splitlines()[0].split())
+    pages = math.ceil((args.members + 1) / 999)
+    after = 1 if nested else 0  # a nested group's users are read once the page that names it is in
+    floor = 2 + pages + after
+    floor_limited = 2 + math.ceil(args.groups / CONCURRENCY) * pages + after
+    print(f"doctor: {float(figures['wall']):.1f} s wall, {float(figures['cpu']):.1f} s CPU; {int(figures['requests']):,} "
+          f"requests; longest chain {figures['chain']} round trips (floor {floor}; {floor_limited} with {CONCURRENCY} "
+          f"groups at a time); peak memory added {figures['peak_mb']} MB (RSS after start-up "
+          f"{figures['rss_before_mb']} MB); users with several roles: {int(figures['several']):,}")
+    print(out.stdout.splitlines()[1])
+    print(f"(the sandbox's answers were recorded first, in {recorded:.1f} s, and replayed with the latency in a "
+          "process of its own)")
+    return 0
 
 
 if __name__ == "__main__":

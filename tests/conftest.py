@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import re
 
@@ -22,6 +22,14 @@ class CliResult:
     out: str
     err: str
     requests: list  # (method, path, status) the sandbox saw during this run
+    spans: list = field(default_factory=list)  # (sent, answered) of each request, same order (monotonic seconds)
+
+    @property
+    def round_trips(self) -> int:
+        """The longest chain of requests each sent after the one before was answered (use with injected latency)."""
+        from natoma_entra.sandbox.transport import longest_chain
+
+        return longest_chain(self.spans)
 
     @property
     def writes(self) -> list:
@@ -96,10 +104,11 @@ class Sandbox:
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         cap = self._capsys.readouterr()
-        requests = []
+        requests, spans = [], []
         for _tenant, transport in application.opened:
             requests.extend(transport.log)
-        return CliResult(code, cap.out, cap.err, requests)
+            spans.extend(transport.spans)
+        return CliResult(code, cap.out, cap.err, requests, spans)
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
 
+from ..graph.errors import GraphError
 from ..graph.odata import literal, seg
 from ..session import Session
 from .core import NatomaUser, Scope, fold_memberships
@@ -14,8 +15,10 @@ from .core import NatomaUser, Scope, fold_memberships
 USER, GROUP = "#microsoft.graph.user", "#microsoft.graph.group"
 # Groups whose member pages are read at once. Directory reads cost 1 resource unit each and an app may spend 3,500
 # (tenants under 50 users) to 8,000 (over 500) per 10 s (Graph docs throttling-limits.md, identity and access
-# service limits): 16 reads in flight at 50 ms is 3,200 per 10 s. A 429 is retried by the SDK after Retry-After.
-CONCURRENCY = 16
+# service limits). A tenant with many groups to walk is a large one: 32 reads in flight at 50 ms a page is 6,400 per
+# 10 s, under its 8,000 (a real member page of 999 takes longer, so fewer); a small tenant has few pages to read.
+# A 429 is waited for (Retry-After) and retried by the Graph client, within the run's budget.
+CONCURRENCY = 32
 PAGE = "999"  # the largest page Graph serves for directory object collections
 IDS_PER_FILTER = 15  # Graph's limit on values in an `in (...)` filter clause
 _ROLE_FUNCTION = re.compile(r"^\s*(\w+)\s*\(\s*\[appRoleAssignments\]\s*\)\s*$", re.I)
@@ -85,39 +88,70 @@ async def pages(session: Session, path: str, params: dict) -> AsyncIterator[list
         page = await session.graph.get(nxt)
 
 
+async def walk_members(session: Session, group_ids: Iterable[str], select: str,
+                       on_page: Callable[[str, list[dict]], None], *, concurrency: int = CONCURRENCY,
+                       on_group: Callable[[str], None] | None = None,
+                       on_error: Callable[[str, GraphError], None] | None = None,
+                       also: Iterable[Awaitable[Any]] = ()) -> None:
+    """The one membership reader (audit and doctor): the direct members of every group, `concurrency` groups at a
+    time, each page handed to on_page(group id, members) as it arrives and then dropped, so memory does not grow
+    with the pages. A group's pages are sequential (each @odata.nextLink comes with the page before it); groups run
+    side by side. on_group(gid) when a group is done; on_error(gid, error) for a group whose read failed (without
+    it the error stops the walk). `also`: reads to run under the same limit (the audit's direct users)."""
+    sem = asyncio.Semaphore(concurrency)
+    params = {"$select": select, "$top": PAGE}
+
+    async def one(gid: str) -> None:
+        async with sem:
+            try:
+                async for items in pages(session, f"/groups/{seg(gid)}/members", params):
+                    on_page(gid, items)
+            except GraphError as e:
+                if on_error is None:
+                    raise
+                on_error(gid, e)
+                return
+        if on_group:
+            on_group(gid)
+
+    async def limited(read: Awaitable[Any]) -> Any:
+        async with sem:
+            return await read
+
+    await session.graph.gather(*(one(g) for g in group_ids), *(limited(r) for r in also))
+
+
 async def read_scope(session: Session, scope: Scope, group_masks: dict[str, int], direct: list[tuple[str, int]],
                      key_attribute: str, *, concurrency: int = CONCURRENCY,
                      on_progress: Callable[[int, int], None] | None = None) -> int:
     """Fold the direct members of every assigned group, and the directly assigned users, into `scope`.
     Returns the memberships read."""
-    sem = asyncio.Semaphore(concurrency)
     select = ",".join(dict.fromkeys(("id", key_attribute)))
     done = [0, 0]  # groups read, memberships folded
 
-    async def members_of(gid: str) -> None:
-        async with sem:
-            async for items in pages(session, f"/groups/{seg(gid)}/members", {"$select": select, "$top": PAGE}):
-                users = [m for m in items if m.get("@odata.type") == USER and m.get("id")]
-                done[1] += fold_memberships(scope, ((gid, m["id"]) for m in users), group_masks)
-                scope.name_new((m["id"], m.get(key_attribute)) for m in users)
-                if len(users) < len(items):  # nested groups: their members are not provisioned
-                    scope.nested_groups.update(m["id"] for m in items if m.get("@odata.type") == GROUP and m.get("id"))
+    def page(gid: str, items: list[dict]) -> None:
+        users = [m for m in items if m.get("@odata.type") == USER and m.get("id")]
+        done[1] += fold_memberships(scope, ((gid, m["id"]) for m in users), group_masks)
+        scope.name_new((m["id"], m.get(key_attribute)) for m in users)
+        if len(users) < len(items):  # nested groups: their members are not provisioned
+            scope.nested_groups.update(m["id"] for m in items if m.get("@odata.type") == GROUP and m.get("id"))
+
+    def group_done(gid: str) -> None:
         done[0] += 1
         if on_progress:
             on_progress(done[0], done[1])
 
     async def users(ids: list[str]) -> None:
-        async with sem:
-            flt = "id in (" + ",".join(literal(i) for i in ids) + ")"
-            async for items in pages(session, "/users", {"$filter": flt, "$select": select}):
-                for u in items:
-                    scope.name(u["id"], u.get(key_attribute))
+        flt = "id in (" + ",".join(literal(i) for i in ids) + ")"
+        async for items in pages(session, "/users", {"$filter": flt, "$select": select}):
+            for u in items:
+                scope.name(u["id"], u.get(key_attribute))
 
     for uid, mask in direct:
         scope.grant(uid, mask)
     ids = list(dict.fromkeys(uid for uid, _ in direct))
-    await session.graph.gather(*(members_of(g) for g in group_masks),
-                               *(users(ids[i:i + IDS_PER_FILTER]) for i in range(0, len(ids), IDS_PER_FILTER)))
+    await walk_members(session, group_masks, select, page, concurrency=concurrency, on_group=group_done,
+                       also=[users(ids[i:i + IDS_PER_FILTER]) for i in range(0, len(ids), IDS_PER_FILTER)])
     return done[1]
 
 

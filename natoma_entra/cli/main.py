@@ -10,6 +10,7 @@ from typing import List, Optional
 
 import typer
 
+from . import lazy  # noqa: F401  (rich.markdown only when Markdown is rendered: a faster --help)
 from .. import __version__
 from .application import Application, Output
 
@@ -70,6 +71,8 @@ def main(
 
 def _sandbox_variants(flags: list[str] | None, sandbox: bool) -> frozenset[str]:
     """--sandbox-variant NAME (repeatable), else NATOMA_ENTRA_SANDBOX_VARIANTS; an unknown name is bad usage."""
+    if not flags and not sandbox:
+        return frozenset()  # without the sandbox, its package (its tenant model) is not even imported
     from ..graph.errors import UsageError
     from ..sandbox.options import VARIANTS, UnknownVariant, parse_variants, variants_from_env
 
@@ -204,7 +207,6 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
     from typer._click.exceptions import ClickException, UsageError as ClickUsageError
 
     from ..graph.errors import NatomaEntraError
-    from ..redact import redact
 
     _register()
     args = hoist_globals(list(sys.argv[1:] if argv is None else argv))
@@ -227,6 +229,8 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
             _json_error(args, "interrupted", "run the same command again to continue", 130)
         sys.exit(130)
     except NatomaEntraError as e:
+        from ..redact import redact  # only on the error paths: --help and a clean run do without it
+
         sys.stderr.write(redact(f"error: {e}") + "\n")
         if wants_json:
             _json_error(args, e.message, e.fix, e.exit_code)
@@ -240,6 +244,8 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
         e.show()
         sys.exit(e.exit_code)
     except Exception as e:  # noqa: BLE001 - one line, the traceback only with --verbose
+        from ..redact import redact
+
         if verbose:
             import traceback
 

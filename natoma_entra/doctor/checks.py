@@ -17,7 +17,7 @@ customize-application-attributes.md, functions-for-customizing-application-data.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Iterable, Literal
 
 from ..natoma_roles import DISPLAY_NAME, NATOMA_ROLES, ROLE_VALUES
 
@@ -62,7 +62,10 @@ class DoctorState:
     configured: list[ConfiguredGroup] = field(default_factory=list)
     assignments: list[dict] | None = None  # appRoleAssignedTo of the service principal (None: not read)
     groups: dict[str, dict] = field(default_factory=dict)  # id -> group, for assigned and configured groups
-    members: dict[str, list[dict]] = field(default_factory=dict)  # assigned group id -> its direct members
+    # assigned group id -> its direct members: only in hand-built states; the reader folds pages into `grants` as
+    # they stream and keeps none
+    members: dict[str, list[dict]] = field(default_factory=dict)
+    grants: Any = None  # Grants, folded by the reader (None: built from `members` when a check asks)
     nested: dict[str, list[dict]] = field(default_factory=dict)  # nested group id -> its users (transitive)
     nested_in: dict[str, list[str]] = field(default_factory=dict)  # nested group id -> assigned groups holding it
     job: dict | None = None
@@ -111,8 +114,15 @@ def _error_result(name: str, err: ReadError, summary: str | None = None) -> Chec
 
 # -- roles on the service principal ------------------------------------------------------------------------------
 
+_ROLE_INDEX: list = [None, -1, {}]  # (sp_roles list, its length, appRoleId -> role): built once per list
+
+
 def _role_index(state: DoctorState) -> dict[str, dict]:
-    return {r.get("id"): r for r in state.sp_roles if isinstance(r, dict)}
+    """appRoleId -> role, built once per list of roles (the checks ask once per grant)."""
+    roles = state.sp_roles
+    if _ROLE_INDEX[0] is not roles or _ROLE_INDEX[1] != len(roles):
+        _ROLE_INDEX[:] = [roles, len(roles), {r.get("id"): r for r in roles if isinstance(r, dict)}]
+    return _ROLE_INDEX[2]
 
 
 def role_label(state: DoctorState, role_id: str | None) -> str:
@@ -145,23 +155,154 @@ def _is_user(member: dict) -> bool:
     return kind == USER_TYPE or (kind is None and "userPrincipalName" in member)
 
 
+class Grants:
+    """Who is in scope with which roles, compact (the doctor's share of audit.core): every user id interned once to
+    a small int (audit.core.Scope), the roles a user holds as one bit mask (audit.core.Roles over the service
+    principal's roles), a label per user, and the memberships as one int array per group (4 bytes each). Member pages are folded in as they stream (fold) and never kept. Which group gives a user a role is found,
+    only for the users that need it, in one pass over the arrays (grants_for), never by scanning every grant per
+    user."""
+
+    def __init__(self, assignments: list[dict], sp_roles: list[dict], group_name: Callable[[str, str | None], str]):
+        from array import array
+
+        from ..audit.core import Roles, Scope
+
+        self.roles = Roles(r for r in sp_roles if isinstance(r, dict))
+        self.scope = Scope()
+        self.group_index: dict[str, int] = {}  # assigned group id -> index (in assignment order)
+        self.group_ids: list[str] = []
+        self.group_mask: list[int] = []
+        self.group_grants: list[list[tuple[int, str]]] = []  # per group: (assignment position, appRoleId)
+        self.direct: dict[int, list[tuple[int, str]]] = {}  # user index -> (assignment position, appRoleId)
+        self.member_count: dict[str, int] = {}  # assigned group id -> its direct users (when read)
+        self.group_members: list = []  # per group index: array("i") of its users' indices (4 bytes a membership)
+        self._group_name = group_name
+        self._direct_names: dict[int, str | None] = {}
+        self._id_list: list[str] = []
+        for pos, a in enumerate(assignments):
+            pid, rid, kind = a.get("principalId"), a.get("appRoleId"), a.get("principalType")
+            if not pid:
+                continue
+            if kind == "Group":
+                gi = self.group_index.get(pid)
+                if gi is None:
+                    gi = self.group_index[pid] = len(self.group_ids)
+                    self.group_ids.append(pid)
+                    self.group_mask.append(0)
+                    self.group_grants.append([])
+                    self.group_members.append(array("i"))
+                self.group_mask[gi] |= self.roles.mask(rid) if rid else 0
+                self.group_grants[gi].append((pos, rid))
+            elif kind == "User":
+                i = self.scope._at(pid)
+                self.scope.masks[i] |= self.roles.mask(rid) if rid else 0
+                self.direct.setdefault(i, []).append((pos, rid))
+                self._direct_names.setdefault(i, a.get("principalDisplayName"))
+
+    def fold(self, gid: str, members: list[dict]) -> int:
+        """One page of an assigned group's direct members. Returns the users folded. Runs once per membership:
+        locals only, one dict lookup per member, one int appended."""
+        gi = self.group_index.get(gid)
+        if gi is None:
+            return 0
+        scope, index, masks, keys = self.scope, self.scope.index, self.scope.masks, self.scope.keys
+        mask, get = self.group_mask[gi], index.get
+        users = [m for m in members if (k := m.get("@odata.type")) == USER_TYPE
+                 or (k is None and "userPrincipalName" in m)]
+        new = [get(m.get("id")) for m in users]  # one dict lookup per member; None: met for the first time
+        for pos, i in enumerate(new):
+            if i is None:
+                m = users[pos]
+                if not m.get("id"):
+                    continue
+                i = new[pos] = index.get(m["id"])  # twice in one page
+                if i is None:
+                    i = new[pos] = scope._at(m["id"])
+            if keys[i] is None:  # first met (or assigned directly so far): the page's own strings
+                m = users[pos]
+                keys[i] = (m.get("displayName"), m.get("userPrincipalName"))
+            masks[i] |= mask
+        new = [i for i in new if i is not None] if None in new else new
+        self.group_members[gi].extend(new)
+        self.member_count[gid] = self.member_count.get(gid, 0) + len(new)
+        return len(new)
+
+    def __len__(self) -> int:
+        return len(self.scope)
+
+    def __contains__(self, user_id: str) -> bool:
+        return user_id in self.scope.index
+
+    def label(self, i: int) -> str:
+        key = self.scope.keys[i]
+        if key and (key[0] or key[1]):
+            return _user_label({"displayName": key[0], "userPrincipalName": key[1]})
+        name = self._direct_names.get(i)
+        return name or self._ids()[i]
+
+    def _ids(self) -> list[str]:
+        if len(self._id_list) != len(self.scope.index):
+            self._id_list = list(self.scope.index)
+        return self._id_list
+
+    def values(self, i: int) -> tuple[str, ...]:
+        """The distinct role values user i gets."""
+        return self.roles.sent(self.scope.masks[i])
+
+    def several(self) -> list[int]:
+        """The users who get two or more distinct role values (one pass over the masks)."""
+        sent, out, seen = self.roles.sent, [], {}
+        for i, mask in enumerate(self.scope.masks):
+            if mask & (mask - 1):  # two bits or more
+                n = seen.get(mask)
+                if n is None:
+                    n = seen[mask] = len(sent(mask))
+                if n > 1:
+                    out.append(i)
+        return out
+
+    def grants_for(self, users: Iterable[int]) -> dict[int, list[Grant]]:
+        """Each user's grants in assignment order (direct, or via which group): one pass over the memberships."""
+        wanted = set(users)
+        groups: dict[int, set[int]] = {i: set() for i in wanted}
+        if wanted:
+            for g, members in enumerate(self.group_members):
+                for i in wanted.intersection(members):  # a C loop over the group's ints
+                    groups[i].add(g)
+        out: dict[int, list[Grant]] = {}
+        names: dict[int, str] = {}
+        for i in wanted:
+            held = [(pos, rid, "direct", None) for pos, rid in self.direct.get(i, [])]
+            for g in groups[i]:
+                gid = self.group_ids[g]
+                name = names.get(g)
+                if name is None:
+                    name = names[g] = self._group_name(gid, None)
+                held += [(pos, rid, name, gid) for pos, rid in self.group_grants[g]]
+            out[i] = [Grant(rid, via, gid) for _, rid, via, gid in sorted(held, key=lambda h: h[0])]
+        return out
+
+
+def grants_of(state: DoctorState) -> Grants:
+    """The state's Grants: folded by the reader as pages streamed, or built here from `members` (a hand-built
+    state)."""
+    if state.grants is not None:
+        return state.grants
+    assignments = state.assignments or []
+    g = Grants(assignments, state.sp_roles, lambda gid, fallback=None: _group_label(state, gid, fallback))
+    for gid, members in state.members.items():
+        g.fold(gid, members)
+    return g
+
+
 def grants_by_user(state: DoctorState) -> tuple[dict[str, list[Grant]], dict[str, dict]]:
-    """(user id -> grants, user id -> user) for every user in scope: assigned directly, or a direct member of an
-    assigned group (nested members are not in scope)."""
-    grants: dict[str, list[Grant]] = {}
-    users: dict[str, dict] = {}
-    for a in state.assignments or []:
-        pid, rid, kind = a.get("principalId"), a.get("appRoleId"), a.get("principalType")
-        if kind == "User":
-            grants.setdefault(pid, []).append(Grant(rid, "direct"))
-            users.setdefault(pid, {"id": pid, "displayName": a.get("principalDisplayName")})
-        elif kind == "Group":
-            name = _group_label(state, pid, a.get("principalDisplayName"))
-            for m in state.members.get(pid, []):
-                if _is_user(m) and m.get("id"):
-                    grants.setdefault(m["id"], []).append(Grant(rid, name, pid))
-                    users[m["id"]] = {**users.get(m["id"], {}), **m}
-    return grants, users
+    """(user id -> grants, user id -> {"id", "label"}) for every user in scope: assigned directly, or a direct member
+    of an assigned group (nested members are not in scope). For small states (tests, --user); the checks use
+    Grants."""
+    g = grants_of(state)
+    ids = list(g.scope.index)
+    by = g.grants_for(range(len(ids)))
+    return ({ids[i]: gs for i, gs in by.items()}, {ids[i]: {"id": ids[i], "label": g.label(i)} for i in by})
 
 
 def _valued_roles(state: DoctorState, grants: list[Grant]) -> dict[str, list[str]]:
@@ -262,6 +403,7 @@ def check_role_missing(state: DoctorState) -> CheckResult:
     data: list[dict] = []
     with_natoma_role = {a.get("principalId") for a in state.assignments or []
                         if role_value(state, a.get("appRoleId")) in ROLE_VALUES}
+    counts = grants_of(state).member_count  # assigned group id -> its direct users (groups whose members were read)
     for a in state.assignments or []:
         rid = a.get("appRoleId")
         kind = a.get("principalType") or "principal"
@@ -275,8 +417,8 @@ def check_role_missing(state: DoctorState) -> CheckResult:
         elif value is None:
             label = role_label(state, rid)
             reach = ""
-            if kind == "Group" and a.get("principalId") in state.members:
-                n = sum(1 for m in state.members[a["principalId"]] if _is_user(m))
+            if kind == "Group" and a.get("principalId") in counts:
+                n = counts[a["principalId"]]
                 reach = f": its {n} direct member{'s' if n != 1 else ''} get{'s' if n == 1 else ''} no Natoma role"
             roleless.append(f"{kind} {name!r} is assigned with {label}{reach}")
             data.append({"principalId": a.get("principalId"), "principalType": kind, "principal": name,
@@ -388,12 +530,13 @@ def check_multiple(state: DoctorState) -> CheckResult:
     before provisioning picks one (graph-api.md section 14): here it is, from the members of every assigned group."""
     if "assignments" in state.errors:
         return _error_result(MULTIPLE, state.errors["assignments"], "could not read the app's assignments")
-    grants, users = grants_by_user(state)
+    grants = grants_of(state)
+    ids = grants._ids()
     several: list[dict] = []
-    for uid, gs in grants.items():
+    for i, gs in grants.grants_for(grants.several()).items():
         roles = _valued_roles(state, gs)
         if len(roles) > 1:
-            several.append({"id": uid, "user": _user_label(users.get(uid, {"id": uid})), "roles": roles})
+            several.append({"id": ids[i], "user": grants.label(i), "roles": roles})
     several.sort(key=lambda s: s["user"].lower())
     lines = [f"{s['user']}: {_describe_roles(s['roles'])}" for s in several]
     unread = _member_read_errors(state)
@@ -425,7 +568,7 @@ def check_nested(state: DoctorState) -> CheckResult:
     an assigned group are skipped unless they are also direct members (or assigned directly)."""
     if "assignments" in state.errors:
         return _error_result(NESTED, state.errors["assignments"], "could not read the app's assignments")
-    grants, _ = grants_by_user(state)
+    grants = grants_of(state)
     skipped: dict[str, dict] = {}
     via: dict[str, list[str]] = {}
     for nid, members in state.nested.items():
@@ -604,8 +747,9 @@ def check_user(state: DoctorState) -> CheckResult:
         return _error_result(USER, err, f"could not find the user {state.user_ref!r}")
     u = state.user
     label = _user_label(u)
-    grants, _ = grants_by_user(state)
-    mine = grants.get(u["id"], [])
+    grants = grants_of(state)
+    i = grants.scope.index.get(u["id"])
+    mine = grants.grants_for([i])[i] if i is not None else []
     groups = [g.get("displayName") or g.get("id") for g in state.user_groups or []
               if g.get("@odata.type", GROUP_TYPE) == GROUP_TYPE]
     details = [f"direct groups: {_names(groups)}" if groups else "direct groups: none"]

@@ -6,10 +6,11 @@ doctor needs: the members of every assigned group (direct members; groups among 
 are read with transitiveMembers), the details of assigned groups that are not configured (securityEnabled), and the
 one user of --user.
 
-Scale: hundreds of groups with thousands of members. Independent reads go out together through graph.gather, at most
-CONCURRENCY at a time (a semaphore around each leaf read, never around a read that waits on others); members are
-read with $top=999 and followed through @odata.nextLink; assigned groups' details come 15 ids per request
-(`id in (...)`). Nothing is written: the connection test (validateCredentials with useSavedCredentials) is a
+Scale: 100,000 users in 1,000 groups (2,000,000 memberships). Independent reads go out together through
+graph.gather, at most CONCURRENCY at a time (a semaphore around each leaf read, never around a read that waits on
+others). The members of assigned groups are read by the audit's walker (audit.reads.walk_members: pages of 999,
+several groups at once) and each page is folded into compact Grants (checks.py) as it arrives: no member list is
+kept. Assigned groups' details come 15 ids per request (`id in (...)`). Nothing is written: the connection test (validateCredentials with useSavedCredentials) is a
 read-only POST, and it is made only when credentials are saved.
 """
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable
 
-from .checks import ConfiguredGroup, DoctorState, ReadError, checks
+from ..audit.reads import walk_members
+from .checks import ConfiguredGroup, DoctorState, Grants, ReadError, _group_label, checks
 from ..graph.errors import GraphError, NatomaEntraError
 from ..graph.lookups import GROUP_FIELDS, find_group, find_user
 from ..graph.odata import literal, seg
@@ -106,12 +108,8 @@ async def read_state(session: Session, *, user: str | None = None, concurrency: 
             f"/groups/{seg(nid)}/transitiveMembers", {"$select": MEMBER_FIELDS, "$top": PAGE})), [])
         state.nested[nid] = members
 
-    async def members_of(gid: str) -> None:
-        members = await attempt(f"members:{gid}", f"the members of group {gid}", limited(graph.list(
-            f"/groups/{seg(gid)}/members", {"$select": MEMBER_FIELDS, "$top": PAGE})), None)
-        if members is None:
-            return
-        state.members[gid] = members
+    def page(gid: str, members: list[dict]) -> None:  # one page of an assigned group, folded and dropped
+        grants.fold(gid, members)
         for m in members:
             if m.get("@odata.type") != "#microsoft.graph.group" or not m.get("id"):
                 continue
@@ -122,6 +120,9 @@ async def read_state(session: Session, *, user: str | None = None, concurrency: 
             if m["id"] not in nested_reads:
                 nested_reads[m["id"]] = asyncio.ensure_future(nested_users(m["id"]))
 
+    def members_failed(gid: str, e: GraphError) -> None:
+        state.errors[f"members:{gid}"] = _read_error(f"the members of group {gid}", e)
+
     async def group_details(ids: list[str]) -> None:
         flt = "id in (" + ",".join(literal(i) for i in ids) + ")"
         found = await attempt(f"groups:{ids[0]}", "assigned groups", limited(graph.list(
@@ -129,8 +130,10 @@ async def read_state(session: Session, *, user: str | None = None, concurrency: 
         for g in found:
             state.groups[g["id"]] = g
 
+    grants = state.grants = Grants(state.assignments or [], state.sp_roles,
+                                   lambda gid, fallback=None: _group_label(state, gid, fallback))
     unknown = [g for g in assigned if g not in state.groups]
-    reads: list[Awaitable[Any]] = [members_of(g) for g in assigned]
+    reads: list[Awaitable[Any]] = [walk_members(session, assigned, MEMBER_FIELDS, page, on_error=members_failed)]
     reads += [group_details(unknown[i:i + IDS_PER_FILTER]) for i in range(0, len(unknown), IDS_PER_FILTER)]
     if state.job is not None:
         reads.append(_schema(session, state, attempt, limited))

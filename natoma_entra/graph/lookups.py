@@ -11,7 +11,7 @@ from .client import GraphClient
 from .errors import GraphError, UsageError
 from .odata import eq, is_guid, literal, seg
 
-SP_FIELDS = "id,appId,displayName,appRoles,appRoleAssignmentRequired,servicePrincipalType,tags"
+SP_FIELDS = "id,appId,displayName,appRoles"  # what the steps and doctor use, nothing more
 APP_FIELDS = "id,appId,displayName,appRoles,notes"  # notes: the mark of an app `app create` made
 GROUP_FIELDS = "id,displayName,securityEnabled,mailEnabled,groupTypes,description"  # description: the --create-groups mark
 USER_FIELDS = "id,displayName,userPrincipalName,mail"
@@ -67,11 +67,15 @@ async def find_app(graph: GraphClient, ref: str) -> App:
     ref = ref.strip()
     if not ref:
         raise UsageError("no app given", fix="pass --app NAME|APPID|OBJECTID or set app in the config file")
+    # The application is asked for in the same round trip as the service principal (by the same name or appId);
+    # a second round trip only when that guess misses (an application renamed apart from its service principal, or
+    # none in this tenant).
     if is_guid(ref):
-        by_app_id, by_sp_id, by_object_id = await graph.gather(
+        by_app_id, by_sp_id, by_object_id, apps = await graph.gather(
             graph.list("/servicePrincipals", {"$filter": eq("appId", ref), "$select": SP_FIELDS}),
             _get_or_none(graph, f"/servicePrincipals/{seg(ref)}", {"$select": SP_FIELDS}),
             _get_or_none(graph, f"/applications/{seg(ref)}", {"$select": APP_FIELDS}),
+            graph.list("/applications", {"$filter": eq("appId", ref), "$select": APP_FIELDS}),
         )
         sps = by_app_id or ([by_sp_id] if by_sp_id else [])
         if not sps and by_object_id:  # the application's object id: its SP shares the appId
@@ -85,7 +89,9 @@ async def find_app(graph: GraphClient, ref: str) -> App:
             raise UsageError(f"no app with appId or object id {ref} in this tenant",
                              fix="check --app (display name, appId or object id) and --tenant")
     else:
-        sps = await graph.list("/servicePrincipals", {"$filter": eq("displayName", ref), "$select": SP_FIELDS})
+        sps, apps = await graph.gather(
+            graph.list("/servicePrincipals", {"$filter": eq("displayName", ref), "$select": SP_FIELDS}),
+            graph.list("/applications", {"$filter": eq("displayName", ref), "$select": APP_FIELDS}))
         if not sps:
             similar = await graph.list("/servicePrincipals", {
                 "$filter": f"startswith(displayName,{literal(ref[:3])})", "$select": "id,appId,displayName"}, limit=10)
@@ -97,7 +103,9 @@ async def find_app(graph: GraphClient, ref: str) -> App:
             raise UsageError(f"{len(sps)} enterprise apps are named {ref!r}: {_listing(sps)}",
                              fix="pass --app with the appId of the one to configure")
     sp = sps[0]
-    apps = await graph.list("/applications", {"$filter": eq("appId", sp["appId"]), "$select": APP_FIELDS})
+    apps = [a for a in apps if a.get("appId") == sp["appId"]]
+    if not apps:
+        apps = await graph.list("/applications", {"$filter": eq("appId", sp["appId"]), "$select": APP_FIELDS})
     return App(service_principal=sp, application=apps[0] if apps else None)
 
 

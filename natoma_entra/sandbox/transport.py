@@ -22,6 +22,9 @@ class _Base:
         self.faults: list[Fault] = list(faults)
         # every request as the client saw it, faults included: (method, path-with-query, status or "dropped")
         self.log: list[tuple[str, str, int | str]] = []
+        # when each of them was sent and answered (time.monotonic(), injected latency included), same order as log:
+        # what longest_chain() reads to count the round trips a run waited for one after the other
+        self.spans: list[tuple[float, float]] = []
 
     def _plan(self, request: httpx.Request) -> tuple[float, Fault | None]:
         """Total injected latency and the first short-circuiting fault for this request."""
@@ -35,16 +38,20 @@ class _Base:
                 stop = f
         return delay, stop
 
-    def _respond(self, request: httpx.Request, body: bytes, stop: Fault | None) -> httpx.Response:
+    def _record(self, method: str, target: str, status: int | str, start: float) -> None:
+        self.log.append((method, target, status))
+        self.spans.append((start, time.monotonic()))
+
+    def _respond(self, request: httpx.Request, body: bytes, stop: Fault | None, start: float) -> httpx.Response:
         target = request.url.raw_path.decode("ascii", "replace")
         if stop is not None and stop.kind == "drop" and not stop.after:
-            self.log.append((request.method, target, "dropped"))
+            self._record(request.method, target, "dropped", start)
             raise httpx.ConnectError("Connection refused (sandbox fault injection)", request=request)
         if stop is not None and stop.kind in ("throttle", "error") and not stop.after:
             code, message, headers = error_parts(stop)
             status, hdrs, content = self.handler.handle_fault(GraphFault(stop.status, code, message, headers),
                                                               dict(request.headers))
-            self.log.append((request.method, target, status))
+            self._record(request.method, target, status, start)
             return httpx.Response(status, headers=hdrs, content=content, request=request)
         status, hdrs, content = self.handler.handle(request.method, str(request.url), dict(request.headers), body)
         if stop is not None and stop.kind == "error":  # after=True: applied, yet answered with an error (a 504)
@@ -57,10 +64,10 @@ class _Base:
             self.log.append((request.method, target, status))
             raise KeyboardInterrupt
         if stop is not None and stop.kind == "drop":
-            self.log.append((request.method, target, "dropped"))
+            self._record(request.method, target, "dropped", start)
             raise httpx.RemoteProtocolError("Server disconnected without sending a response (sandbox fault "
                                             "injection)", request=request)
-        self.log.append((request.method, target, status))
+        self._record(request.method, target, status, start)
         return httpx.Response(status, headers=hdrs, content=content, request=request)
 
 
@@ -68,19 +75,50 @@ class SandboxSyncTransport(_Base, httpx.BaseTransport):
     """``httpx.Client(transport=SandboxSyncTransport(handler_or_tenant, faults=[...]))``."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        start = time.monotonic()
         body = request.read()
         delay, stop = self._plan(request)
         if delay:
             time.sleep(delay)
-        return self._respond(request, body, stop)
+        return self._respond(request, body, stop, start)
 
 
 class SandboxTransport(_Base, httpx.AsyncBaseTransport):
     """``httpx.AsyncClient(transport=SandboxTransport(handler_or_tenant, faults=[...]))``."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        start = time.monotonic()
         body = await request.aread()
         delay, stop = self._plan(request)
         if delay:
             await asyncio.sleep(delay)
-        return self._respond(request, body, stop)
+        return self._respond(request, body, stop, start)
+
+
+def longest_chain(spans: Iterable[tuple[float, float]]) -> int:
+    """The longest chain of requests each sent after the one before it was answered: the round trips a run waited for
+    one after the other (requests in flight together count once). Meaningful under injected latency, which keeps
+    concurrent requests overlapping."""
+    return len(chain_path(list(spans)))
+
+
+def chain_path(spans: list[tuple[float, float]]) -> list[int]:
+    """The indices (into spans, so into the log) of one longest chain, first request first."""
+    import bisect
+
+    order = sorted(range(len(spans)), key=lambda i: spans[i][1])
+    ends = [spans[i][1] for i in order]
+    best: list[int] = []  # best[k]: the longest chain ending with order[k]
+    upto: list[int] = []  # upto[k]: the position (in order) of the longest chain among order[:k + 1]
+    prev: list[int | None] = []
+    for k, i in enumerate(order):
+        j = bisect.bisect_right(ends, spans[i][0], 0, k)  # requests answered before this one was sent
+        before = upto[j - 1] if j else None
+        best.append(1 + (best[before] if before is not None else 0))
+        prev.append(before)
+        upto.append(k if not upto or best[k] > best[upto[-1]] else upto[-1])
+    path, k = [], (upto[-1] if upto else None)
+    while k is not None:
+        path.append(order[k])
+        k = prev[k]
+    return path[::-1]

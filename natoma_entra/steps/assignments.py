@@ -71,10 +71,16 @@ async def resolve_groups(session) -> list[tuple[str, dict]]:
     return await session.cached("groups", read)
 
 
+ASSIGNMENT_FIELDS = "id,appRoleId,principalId,principalType,principalDisplayName,resourceId"
+
+
 def _list_assigned(session, sp_id: str):
     # $top 999: the largest page Graph accepts for directory lists (1-999; paging.md says $top support varies by
     # API, and appRoleAssignedTo documents the OData query parameters), so a big app is few round trips
-    return session.graph.list(f"/servicePrincipals/{seg(sp_id)}/appRoleAssignedTo", {"$top": "999"})
+    # $select: the fields the steps, doctor and audit use (the appRoleAssignment resource page lists them; the
+    # list operation takes $select like other directory lists)
+    return session.graph.list(f"/servicePrincipals/{seg(sp_id)}/appRoleAssignedTo",
+                              {"$select": ASSIGNMENT_FIELDS, "$top": "999"})
 
 
 async def read_assignments(session) -> list[dict]:

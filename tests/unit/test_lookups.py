@@ -37,10 +37,26 @@ def sp_filter(request):
 def test_by_display_name_resolves_sp_and_application():
     respx.get(f"{BASE}/servicePrincipals", params={"$filter": "displayName eq 'Natoma'"}).mock(
         return_value=httpx.Response(200, json={"value": [SP]}))
-    respx.get(f"{BASE}/applications", params={"$filter": f"appId eq '{APP_ID}'"}).mock(
+    by_name = respx.get(f"{BASE}/applications", params={"$filter": "displayName eq 'Natoma'"}).mock(
+        return_value=httpx.Response(200, json={"value": [APP]}))
+    by_app_id = respx.get(f"{BASE}/applications", params={"$filter": f"appId eq '{APP_ID}'"}).mock(
         return_value=httpx.Response(200, json={"value": [APP]}))
     app = run(find_app(client(), "Natoma"))
     assert app.sp_id == SP_ID and app.application["id"] == OBJ_ID and app.app_id == APP_ID
+    # one round trip: the application is asked for by name beside the service principal, not after it
+    assert by_name.called and not by_app_id.called
+
+
+@respx.mock
+def test_application_renamed_apart_from_its_service_principal_is_found_by_app_id():
+    respx.get(f"{BASE}/servicePrincipals", params={"$filter": "displayName eq 'Natoma'"}).mock(
+        return_value=httpx.Response(200, json={"value": [SP]}))
+    respx.get(f"{BASE}/applications", params={"$filter": "displayName eq 'Natoma'"}).mock(
+        return_value=httpx.Response(200, json={"value": [dict(APP, id="other", appId="99999999-9999-9999-9999-999999999999")]}))
+    respx.get(f"{BASE}/applications", params={"$filter": f"appId eq '{APP_ID}'"}).mock(
+        return_value=httpx.Response(200, json={"value": [dict(APP, displayName="Natoma (old name)")]}))
+    app = run(find_app(client(), "Natoma"))
+    assert app.application["id"] == OBJ_ID and app.application["displayName"] == "Natoma (old name)"
 
 
 @respx.mock
@@ -56,6 +72,7 @@ def test_display_name_with_quote_is_escaped():
 def test_ambiguous_display_name_lists_candidates():
     other = dict(SP, id="44444444-4444-4444-4444-444444444444", appId="55555555-5555-5555-5555-555555555555")
     respx.get(f"{BASE}/servicePrincipals").mock(return_value=httpx.Response(200, json={"value": [SP, other]}))
+    respx.get(f"{BASE}/applications").mock(return_value=httpx.Response(200, json={"value": []}))
     with pytest.raises(UsageError) as e:
         run(find_app(client(), "Natoma"))
     assert APP_ID in str(e.value) and other["appId"] in str(e.value) and "appId" in e.value.fix
@@ -69,6 +86,7 @@ def test_unknown_name_lists_similar_apps():
         return httpx.Response(200, json={"value": []})
 
     respx.get(f"{BASE}/servicePrincipals").mock(side_effect=answer)
+    respx.get(f"{BASE}/applications").mock(return_value=httpx.Response(200, json={"value": []}))
     with pytest.raises(UsageError) as e:
         run(find_app(client(), "Natomaa"))
     assert "no enterprise app named 'Natomaa'" in str(e.value) and "Natoma Prod" in str(e.value)
@@ -115,6 +133,7 @@ def test_app_registration_without_enterprise_app_says_how_to_fix():
     respx.get(f"{BASE}/servicePrincipals").mock(return_value=httpx.Response(200, json={"value": []}))
     respx.get(f"{BASE}/servicePrincipals/{OBJ_ID}").mock(return_value=httpx.Response(404, json=NOT_FOUND))
     respx.get(f"{BASE}/applications/{OBJ_ID}").mock(return_value=httpx.Response(200, json=APP))
+    respx.get(f"{BASE}/applications").mock(return_value=httpx.Response(200, json={"value": []}))
     with pytest.raises(UsageError) as e:
         run(find_app(client(), OBJ_ID))
     assert "no enterprise application" in str(e.value) and "non-gallery" in e.value.fix
@@ -125,6 +144,7 @@ def test_unknown_guid():
     respx.get(f"{BASE}/servicePrincipals").mock(return_value=httpx.Response(200, json={"value": []}))
     respx.get(url__regex=rf"{BASE}/(servicePrincipals|applications)/{APP_ID}").mock(
         return_value=httpx.Response(404, json=NOT_FOUND))
+    respx.get(f"{BASE}/applications").mock(return_value=httpx.Response(200, json={"value": []}))
     with pytest.raises(UsageError) as e:
         run(find_app(client(), APP_ID))
     assert APP_ID in str(e.value)
