@@ -93,6 +93,18 @@ GLOBAL_EPILOG = ("Global options (before or after the command): --app, --tenant,
                  "see natoma-entra --help.")
 
 
+_COMMAND: list = []  # the Click command typer builds from `app`: built once per process (it is only read)
+
+
+def _click_command():
+    """typer rebuilds its Click command from the function signatures on every call (about 25 ms); a process that
+    runs the CLI many times (the tests, a benchmark) builds it once."""
+    if not _COMMAND:
+        _register()
+        _COMMAND.append(typer.main.get_command(app))
+    return _COMMAND[0]
+
+
 def _register() -> None:
     from . import commands, config_cmd, sandbox_cmd  # noqa: F401  (commands register themselves on `app`)
 
@@ -208,16 +220,18 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
 
     from ..graph.errors import NatomaEntraError
 
-    _register()
+    command = _click_command()
     args = hoist_globals(list(sys.argv[1:] if argv is None else argv))
     verbose = any(a in ("--verbose", "-v") for a in args)
     wants_json = _wants_json(args)
     try:
-        code = app(args=args, prog_name="natoma-entra", standalone_mode=False, obj=application)
+        code = command.main(args=args, prog_name="natoma-entra", standalone_mode=False, obj=application)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as e:  # typer.Exit from a command: its report is already out
         sys.exit(e.exit_code)
     except ClickUsageError as e:  # Click's own convention: usage errors exit 2
+        from ..redact import redact
+
         message, fix = usage_error(e)
         sys.stderr.write(redact(f"error: {message} Fix: {fix}") + "\n")
         if wants_json:
