@@ -9,6 +9,7 @@ serviceprincipal-list-approleassignedto.md, approleassignment.md):
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from ..graph.errors import GraphError, UsageError
@@ -201,24 +202,28 @@ async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
     graph = session.graph
     created: dict[str, str] = {}  # planned group id -> the id Graph gave it
     try:
-        for op in plan.operations:
-            if op.kind == "create-group":
-                group = await graph.post(op.path, op.body)
-                if not isinstance(group, dict) or not group.get("id"):
-                    raise GraphError(status=502, code="UnconfirmedWrite", method="POST", path=op.path,
-                                     message="Graph answered the group's POST without the group",
-                                     fix="run the command again: it finds the group if it was created")
-                created[op.why] = group["id"]
-                session.progress(f"created group {op.body['displayName']!r}; it is assigned once Graph shows it")
-            elif op.kind == "create-assignment":
-                body = dict(op.body, principalId=created.get(op.body["principalId"], op.body["principalId"]))
-                await _create(session, op.path, body)
-            else:
-                try:
-                    await graph.delete(op.path)
-                except GraphError as e:
-                    if e.status != 404:  # already gone: that is what we wanted
-                        raise
+        for op in (op for op in plan.operations if op.kind == "create-group"):  # groups first: they are assigned
+            group = await graph.post(op.path, op.body)
+            if not isinstance(group, dict) or not group.get("id"):
+                raise GraphError(status=502, code="UnconfirmedWrite", method="POST", path=op.path,
+                                 message="Graph answered the group's POST without the group",
+                                 fix="run the command again: it finds the group if it was created")
+            created[op.why] = group["id"]
+            session.progress(f"created group {op.body['displayName']!r}; it is assigned once Graph shows it")
+        # the assignments do not depend on each other: they go out together (one round trip, not one each)
+        creates = [dict(op.body, principalId=created.get(op.body["principalId"], op.body["principalId"]))
+                   for op in plan.operations if op.kind == "create-assignment"]
+        path = next((op.path for op in plan.operations if op.kind == "create-assignment"), "")
+        results = await asyncio.gather(*(_create(session, path, body) for body in creates), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        for op in (op for op in plan.operations if op.kind == "delete-assignment"):
+            try:
+                await graph.delete(op.path)
+            except GraphError as e:
+                if e.status != 404:  # already gone: that is what we wanted
+                    raise
     except GraphError as e:
         session.forget("assignments", "groups")
         return failed(NAME, e, plan.changes, "changing the app's assignments"), {}

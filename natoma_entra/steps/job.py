@@ -111,8 +111,12 @@ async def create_job(session, template_id: str, fallbacks: list[str]) -> tuple[d
                              fix="Graph is still replicating: run the command again in a minute")
         return found
 
-    session.progress("waiting for the new provisioning job to be readable...")
-    job = await until_readable(read_new, say=session.progress, what="reading the new provisioning job")
+    if isinstance(created, dict) and job_id and created.get("templateId"):
+        job = created  # Graph answered 201 with the job (synchronization-synchronization-post-jobs): no re-read;
+        # the next call on it (its schema) waits out replication itself
+    else:
+        session.progress("waiting for the new provisioning job to be readable...")
+        job = await until_readable(read_new, say=session.progress, what="reading the new provisioning job")
     session.known("job", job)
     return job, template_id, warnings
 

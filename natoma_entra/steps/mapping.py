@@ -30,7 +30,8 @@ from ..natoma_roles import MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, SINGLE_ROLE
 from ..results import Change, StepResult
 from .base import Facts, Operation, Plan
 from .common import REPLICATING, failed, until_readable
-from .job import create_job, job_path, read_job, read_schema, read_templates, template_choice, template_schema_path
+from .job import (SCIM_TEMPLATE, create_job, job_path, read_job, read_schema, read_templates, template_choice,
+                  template_schema_path)
 
 NAME = "mapping"
 ROLE_SOURCE_ATTRIBUTE = "appRoleAssignments"
@@ -364,21 +365,26 @@ async def read(session) -> Current:
     job = await read_job(session)
     if job is not None:
         return Current(app=app, job=job, schema=await read_schema(session, job), template_id=job.get("templateId"))
-    try:
-        templates = await read_templates(session)
-    except GraphError as e:
-        if e.status not in (400, 404):
-            raise
-        templates = []
-    template_id, fallbacks = template_choice(templates)
-    try:
-        schema = await session.cached(f"template-schema:{template_id}",
-                                      lambda: session.graph.get(template_schema_path(app.sp_id, template_id)))
-        why = None
-    except GraphError as e:  # the template is not listed for this app (docs/graph-assumptions.md): plan after creating
-        if e.status not in (400, 403, 404):
-            raise
-        schema, why = None, e.headline
+    # "scim" is tried first whatever the list says (template_choice), so its schema is asked for beside the list
+    async def templates() -> list[dict]:
+        try:
+            return await read_templates(session)
+        except GraphError as e:
+            if e.status not in (400, 404):
+                raise
+            return []
+
+    async def scim_schema() -> tuple[dict | None, str | None]:
+        try:
+            return await session.cached(f"template-schema:{SCIM_TEMPLATE}", lambda: session.graph.get(
+                template_schema_path(app.sp_id, SCIM_TEMPLATE))), None
+        except GraphError as e:  # not offered for this app (docs/graph-assumptions.md): planned once the job exists
+            if e.status not in (400, 403, 404):
+                raise
+            return None, e.headline
+
+    listed, (schema, why) = await session.graph.gather(templates(), scim_schema())
+    template_id, fallbacks = template_choice(listed)
     return Current(app=app, job=None, schema=schema, template_id=template_id, fallbacks=fallbacks,
                    schema_unreadable=why)
 

@@ -200,7 +200,7 @@ def test_unsafe_post_is_not_retried_but_a_read_is():
         post = respx.post(f"{base}/servicePrincipals/x/synchronization/jobs").mock(
             return_value=httpx.Response(503, headers={"Retry-After": "0"}, json={"error": {"code": "ServiceUnavailable", "message": "busy"}}))
         get = respx.get(f"{base}/servicePrincipals").mock(side_effect=[
-            httpx.Response(429, headers={"Retry-After": "1"}, json={"error": {"code": "TooManyRequests", "message": "slow down"}}),
+            httpx.Response(429, headers={"Retry-After": "0"}, json={"error": {"code": "TooManyRequests", "message": "slow down"}}),
             httpx.Response(200, json={"value": [{"id": "1"}]})])
         client = GraphClient(RecordingCredential(), base)
         with pytest.raises(GraphError) as e:
