@@ -57,10 +57,7 @@ async def run(session, command: str, steps, desired: Desired, *, dry_run: bool,
     """One command's steps. A dry run (and `status`) stops after the plans; otherwise apply in order, and a failure
     stops the run (the steps after it are skipped: running the command again continues from where the tenant is)."""
     if desired.options.create_app:  # --create-app: the app step first (steps/app.py), then these against its app
-        from .steps import app as app_step
-
-        return await app_step.run_first(session, command, steps, desired, dry_run=dry_run, on_step=on_step,
-                                        run_rest=run)
+        return await _run_creating_app(session, command, steps, desired, dry_run=dry_run, on_step=on_step)
     report = Report(command=command, dry_run=dry_run)
     on_step("reading")
     report.app = (await session.app()).summary()
@@ -108,4 +105,63 @@ async def status(session, steps, desired: Desired) -> Report:
         result.info["state"] = plan.status_state()
         report.add(result)
     report.ok = all(s.status != "failed" for s in report.steps)
+    return report
+
+
+# -- setup --create-app, app create: the app step first, then the other steps against its app ---------------------
+
+async def _run_creating_app(session, command: str, steps, desired: Desired, *, dry_run: bool, on_step) -> Report:
+    """The app step before the others. An app that exists: the others run as usual. An app to create: a dry run
+    plans it and skips the others (they read the app, which does not exist yet); a real run checks the configured
+    groups first (bad input writes nothing), creates the app, then runs the others against it."""
+    from dataclasses import replace
+
+    from .steps import app as app_step
+    from .steps.assignments import resolve_groups
+    from .steps.base import Facts
+    from .steps.common import failed
+
+    rest = Desired(desired.config, replace(desired.options, create_app=False))
+    try:
+        current = await app_step.read(session)
+    except GraphError as e:
+        report = Report(command=command, dry_run=dry_run)
+        report.add(failed(app_step.NAME, e, what="looking up the app"))
+        return report
+    p = app_step.plan(current, desired, Facts())
+    if current.app is not None:
+        report = (await run(session, command, steps, rest, dry_run=dry_run, on_step=on_step) if steps else
+                  Report(command=command, dry_run=dry_run, app=current.app.summary()))
+        report.steps.insert(0, p.result("unchanged"))
+        return report
+    names = {getattr(s, "NAME", "") for s in steps}
+    if "assign" in names:
+        await resolve_groups(session)  # an unknown or ambiguous group stops the run before the app is made
+    if "credentials" in names and not dry_run:
+        # a new app needs credentials saved: no SCIM URL or no token at all stops the run before the app is made
+        # (the token is tested against Graph once the app exists: it needs the app's service principal)
+        from .steps.credentials import wanted_url
+
+        wanted_url(session.config)
+        session.scim_token()
+    report = Report(command=command, dry_run=dry_run, app={"displayName": current.name, "appId": "(not created yet)"})
+    if dry_run:
+        report.add(planned_result(p))
+        for s in steps:
+            report.add(StepResult(step=s.NAME, status="skipped",
+                                  info={"why": "planned once the app exists (a dry run does not create it)"}))
+        return report
+    on_step(app_step.NAME)
+    result, _ = await app_step.apply(session, p, Facts())
+    if result.status == "failed":
+        report.add(result)
+        for s in steps:
+            report.steps.append(StepResult(step=s.NAME, status="skipped", info={"why": f"{app_step.NAME} failed"}))
+        return report
+    if not steps:
+        report.app = (await session.app()).summary()
+        report.add(result)
+        return report
+    report = await run(session, command, steps, rest, dry_run=False, on_step=on_step)
+    report.steps.insert(0, result)
     return report

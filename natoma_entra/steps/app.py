@@ -14,13 +14,13 @@ for the management of the application"): `teardown --delete-app` deletes only an
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..graph.clouds import CLOUDS
 from ..graph.errors import GraphError, UsageError
 from ..graph.lookups import App, AppNotFound, find_app
 from ..graph.odata import is_guid, seg
-from ..results import Change, Report, StepResult
+from ..results import Change, StepResult
 from .base import Desired, Facts, Operation, Plan
 from .common import REPLICATING, failed, wait_until
 
@@ -124,58 +124,3 @@ async def _until_found(session, name: str) -> App | None:
         return True
 
     return found[0] if await wait_until(check) else None
-
-
-# -- the app first, then the other steps (setup --create-app, app create) -------------------------------------------
-
-async def run_first(session, command: str, steps, desired: Desired, *, dry_run: bool, on_step, run_rest) -> Report:
-    """The app step before the others. An app that exists: the others run as usual. An app to create: a dry run
-    plans it and skips the others (they read the app, which does not exist yet); a real run checks the configured
-    groups first (bad input writes nothing), creates the app, then runs the others against it."""
-    from ..runner import planned_result
-    from .assignments import resolve_groups
-
-    rest = Desired(desired.config, replace(desired.options, create_app=False))
-    try:
-        current = await read(session)
-    except GraphError as e:
-        report = Report(command=command, dry_run=dry_run)
-        report.add(failed(NAME, e, what="looking up the app"))
-        return report
-    p = plan(current, desired, Facts())
-    if current.app is not None:
-        report = (await run_rest(session, command, steps, rest, dry_run=dry_run, on_step=on_step) if steps else
-                  Report(command=command, dry_run=dry_run, app=current.app.summary()))
-        report.steps.insert(0, p.result("unchanged"))
-        return report
-    names = {getattr(s, "NAME", "") for s in steps}
-    if "assign" in names:
-        await resolve_groups(session)  # an unknown or ambiguous group stops the run before the app is made
-    if "credentials" in names and not dry_run:
-        # a new app needs credentials saved: no SCIM URL or no token at all stops the run before the app is made
-        # (the token is tested against Graph once the app exists: it needs the app's service principal)
-        from .credentials import wanted_url
-
-        wanted_url(session.config)
-        session.scim_token()
-    report = Report(command=command, dry_run=dry_run, app={"displayName": current.name, "appId": "(not created yet)"})
-    if dry_run:
-        report.add(planned_result(p))
-        for s in steps:
-            report.add(StepResult(step=s.NAME, status="skipped",
-                                  info={"why": "planned once the app exists (a dry run does not create it)"}))
-        return report
-    on_step(NAME)
-    result, _ = await apply(session, p, Facts())
-    if result.status == "failed":
-        report.add(result)
-        for s in steps:
-            report.steps.append(StepResult(step=s.NAME, status="skipped", info={"why": f"{NAME} failed"}))
-        return report
-    if not steps:
-        report.app = (await session.app()).summary()
-        report.add(result)
-        return report
-    report = await run_rest(session, command, steps, rest, dry_run=False, on_step=on_step)
-    report.steps.insert(0, result)
-    return report
