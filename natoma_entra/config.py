@@ -190,20 +190,9 @@ def _explain(err: ValidationError, source: str) -> UsageError:
 
 def read_file(path: Path) -> dict:
     """The config file as a dict: UTF-8 TOML of at most 1 MiB; every failure one UsageError naming the file."""
-    try:
-        if path.is_dir():
-            raise UsageError(f"the config file {path} is a directory", fix="check --config")
-        with open(path, "rb") as f:
-            data = f.read(MAX_CONFIG_BYTES + 1)
-    except OSError as e:
-        raise UsageError(f"cannot read the config file {path}: {e.strerror or type(e).__name__}",
-                         fix="check --config") from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise UsageError(f"the config file {path} is larger than 1 MiB", fix="check --config: point it at the TOML file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{path} is not UTF-8 text (byte {e.start})", fix="save the file as UTF-8") from None
+    from .files import read_capped_text
+
+    text = read_capped_text(path, MAX_CONFIG_BYTES, what="the config file", fix="check --config: point it at the TOML file")
     try:
         doc = tomllib.loads(text)
         secret = _find_secret_literal(doc)

@@ -118,8 +118,6 @@ async def _run_creating_app(session, command: str, steps, desired: Desired, *, d
 
     from .steps import app as app_step
     from .steps.assignments import resolve_groups
-    from .steps.base import Facts
-    from .steps.common import failed
 
     rest = Desired(desired.config, replace(desired.options, create_app=False))
     try:

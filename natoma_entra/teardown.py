@@ -14,7 +14,6 @@ Run again after an interruption, each step reads what is left and plans only tha
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from .graph.errors import GraphError
 from .graph.lookups import AppNotFound, GroupNotFound, find_group

@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Callable
 import typer
 
 from ..graph.errors import NatomaEntraError
-from .application import Application, Output  # noqa: F401  (Output: the --output choices)
+from .application import Application
 
 
 def load_config(g: Application, extra_flags: dict | None = None):

@@ -29,21 +29,11 @@ def _clean(raw: str, where: str) -> str:
 
 
 def _read_capped(path: Path) -> str:
-    """At most TOKEN_CAP + 1 bytes (`--scim-token-file /dev/zero` must not fill memory), as UTF-8 text."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(TOKEN_CAP + 1)
-    except OSError as e:
-        raise UsageError(f"cannot read the SCIM token file {path}: {e.strerror or type(e).__name__}",
-                         fix="check --scim-token-file (or scim.token_file in the config file)") from None
-    if len(data) > TOKEN_CAP:
-        raise UsageError(f"the SCIM token file {path} is larger than {TOKEN_CAP // 1024} KiB: that is not a token",
-                         fix="point --scim-token-file at the file holding only the token")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"the SCIM token file {path} is not text (binary or not UTF-8)",
-                         fix="point --scim-token-file at the file holding only the token") from None
+    from ..files import read_capped_text
+
+    return read_capped_text(path, TOKEN_CAP, what="the SCIM token file",
+                            fix="point --scim-token-file at the file holding only the token (or fix "
+                                "scim.token_file in the config file)")
 
 
 def _read_stdin(stdin) -> str:

@@ -124,7 +124,7 @@ class GraphClient:
                     err.message += (f" (Graph asked to wait {wait:g} s before retrying; {max(left, 0):.0f} s were "
                                     f"left of this run's {self.deadline:g} s budget, so the run stops here)")
                     err.fix = (f"run the command again after {wait:g} s" if asked is not None else err.fix)
-                    err.fix += f"; raise --timeout (or NATOMA_ENTRA_TIMEOUT) to let a run wait longer"
+                    err.fix += "; raise --timeout (or NATOMA_ENTRA_TIMEOUT) to let a run wait longer"
                     raise err
                 attempt += 1
                 await self._wait(wait, f"Graph answered {method} {shown} with {resp.status_code}; waiting {wait:g} s "

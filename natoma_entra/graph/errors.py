@@ -6,7 +6,6 @@ defensively: `message` is sometimes an object, `innerError` can nest, bodies can
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 
 

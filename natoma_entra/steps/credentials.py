@@ -29,7 +29,7 @@ from ..graph.odata import seg
 from ..redact import register
 from ..results import Change, StepResult
 from .base import Facts, Operation, Plan
-from .common import REPLICATING, failed, until_readable
+from .common import failed, until_readable
 from .job import SCIM_TEMPLATE, create_job, job_path, jobs_path, read_job
 
 NAME = "credentials"

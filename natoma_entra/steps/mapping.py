@@ -29,7 +29,7 @@ from ..graph.odata import seg
 from ..natoma_roles import MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, SINGLE_ROLE_EXPRESSION, SINGLE_ROLE_TARGET
 from ..results import Change, StepResult
 from .base import Facts, Operation, Plan
-from .common import REPLICATING, failed, until_readable
+from .common import failed, until_readable
 from .job import (SCIM_TEMPLATE, create_job, job_path, read_job, read_schema, read_templates, template_choice,
                   template_schema_path)
 
