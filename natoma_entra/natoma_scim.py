@@ -31,6 +31,10 @@ class ScimReadError(Exception):
 def provider():
     from scim2_models import EnterpriseUser, ScimProvider, User
 
+    from .scim_generics import keep_client_generics
+
+    keep_client_generics()
+
     return ScimProvider(models=[User, EnterpriseUser])
 
 

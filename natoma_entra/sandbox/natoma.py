@@ -41,6 +41,9 @@ def default_provider() -> Any:
     they are only read (each stand-in keeps its users in its own storage)."""
     global _PROVIDER
     if _PROVIDER is None:
+        from natoma_entra.scim_generics import keep_server_generics
+
+        keep_server_generics()
         _PROVIDER = load_default_provider()
     return _PROVIDER
 
