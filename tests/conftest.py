@@ -157,7 +157,7 @@ def server(tmp_path):
     from natoma_entra.sandbox.serve import make_server
 
     srv = make_server(tmp_path / "served.json", port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield srv
     srv.shutdown()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 import uuid
 from typing import Any
@@ -20,6 +19,7 @@ from natoma_entra.sandbox.graph import (
 )
 from natoma_entra.sandbox.state import DEFAULT_ACCESS_ROLE_ID, assignment_id
 from natoma_entra.sandbox.strict import check_log_query
+from natoma_entra.json_copy import copy_json
 
 R_APP = "Application.Read.All"
 W_APP = "Application.ReadWrite.All"
@@ -102,7 +102,7 @@ def patch_application(h: GraphHandler, req: Request) -> Response:
     for key, value in body.items():
         if key == "appRoles" or key.startswith("@odata."):
             continue
-        app[key] = copy.deepcopy(value)
+        app[key] = copy_json(value)
     if "appRoles" in body:
         app["appRoles"] = [dict(r, origin="Application") for r in new_roles]
         sp = h.tenant.sp_for_app(app)
@@ -145,7 +145,7 @@ def _validate_app_roles(old: list[dict[str, Any]], new: Any) -> list[dict[str, A
                 # UNCONFIRMED wording (graph-api.md section 2: "The error for a duplicate value is UNCONFIRMED").
                 raise bad_request("Duplicate 'value' values are present in the 'appRoles' values.")
             seen_values.add(value)
-        roles.append(copy.deepcopy(role))
+        roles.append(copy_json(role))
     by_id = {r["id"].lower(): r for r in roles}
     for before in old:
         after = by_id.get(before["id"].lower())
@@ -193,8 +193,8 @@ def instantiate(h: GraphHandler, req: Request) -> Response:
     h.tenant.created("servicePrincipal", sp["id"])
     return Response(201, {
         "@odata.context": f"{req.base}/$metadata#microsoft.graph.applicationServicePrincipal",
-        "application": copy.deepcopy(app),
-        "servicePrincipal": copy.deepcopy(sp),
+        "application": copy_json(app),
+        "servicePrincipal": copy_json(sp),
     })
 
 
@@ -320,7 +320,7 @@ def post_assigned_to(h: GraphHandler, req: Request) -> Response:
     st[aid] = assignment
     h.tenant.created("assignment", aid)
     return Response(201, {"@odata.context": f"{req.base}/$metadata#servicePrincipals('{sp['id']}')/appRoleAssignedTo"
-                                            "/$entity", **copy.deepcopy(assignment)})
+                                            "/$entity", **copy_json(assignment)})
 
 
 @ROUTER.add("DELETE", "/servicePrincipals/{id}/appRoleAssignedTo/{aid}", W_ASSIGN)
@@ -458,7 +458,7 @@ def post_group(h: GraphHandler, req: Request) -> Response:
     h.tenant.state["groups"][gid] = group
     h.tenant.state["members"][gid] = []
     h.tenant.created("group", gid)
-    return Response(201, {"@odata.context": f"{req.base}/$metadata#groups/$entity", **copy.deepcopy(group)})
+    return Response(201, {"@odata.context": f"{req.base}/$metadata#groups/$entity", **copy_json(group)})
 
 
 @ROUTER.add("DELETE", "/groups/{id}", W_GROUP)

@@ -3,7 +3,6 @@ restart, provisionOnDemand. The provisioning engine (engine.py) is imported lazi
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import re
@@ -12,6 +11,7 @@ from typing import Any
 from natoma_entra.sandbox import options as V
 from natoma_entra.sandbox.graph import ROUTER, GraphHandler, Request, Response, bad_request, entity, not_found, page
 from natoma_entra.sandbox.state import NON_GALLERY_TEMPLATE_ID, GraphFault, no_dashes
+from natoma_entra.json_copy import copy_json
 
 R_SYNC = "Synchronization.Read.All"
 W_SYNC = "Synchronization.ReadWrite.All"
@@ -68,7 +68,7 @@ def _templates(h: GraphHandler, sp: dict[str, Any]) -> list[dict[str, Any]]:
     from natoma_entra.sandbox import schema_template
 
     scim = schema_template.template(sp["appId"])
-    legacy = copy.deepcopy(scim)
+    legacy = copy_json(scim)
     legacy["id"] = LEGACY_TEMPLATE
     legacy["factoryTag"] = LEGACY_TEMPLATE
     return [scim, legacy]
@@ -222,13 +222,13 @@ def create_job(h: GraphHandler, req: Request) -> Response:
         ],
     }
     jobs[job_id] = job
-    schema = copy.deepcopy(tpl["schema"])
+    schema = copy_json(tpl["schema"])
     schema["id"] = job_id
     h.tenant.state["schemas"][job_id] = schema
     h.tenant.created("job", job_id)
     h.tenant.created("schema", job_id)
     return Response(201, {"@odata.context": f"{req.base}/$metadata#{_ctx(req, sp, 'jobs/$entity')}",
-                          **copy.deepcopy(job)})
+                          **copy_json(job)})
 
 
 @ROUTER.add("GET", SP + "/jobs/{job}", R_SYNC)
@@ -269,7 +269,7 @@ def put_schema(h: GraphHandler, req: Request) -> Response:
     body = req.json()
     if not isinstance(body, dict):
         raise bad_request("The schema must be a JSON object.", "BadRequest")
-    schema = {k: copy.deepcopy(v) for k, v in body.items() if not k.startswith("@odata.")}
+    schema = {k: copy_json(v) for k, v in body.items() if not k.startswith("@odata.")}
     _validate_schema(schema)
     schema["id"] = job["id"]
     h.tenant.state["schemas"][job["id"]] = schema
@@ -283,7 +283,7 @@ def reset_schema(h: GraphHandler, req: Request) -> Response:
     tpl = _template(h, sp, job["templateId"])
     if tpl is None:
         raise not_found(job["templateId"])
-    schema = copy.deepcopy(tpl["schema"])
+    schema = copy_json(tpl["schema"])
     schema["id"] = job["id"]
     h.tenant.state["schemas"][job["id"]] = schema
     return Response(204)

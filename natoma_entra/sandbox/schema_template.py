@@ -18,10 +18,10 @@ The default schema has no role mapping: adding ``SingleAppRoleAssignment([appRol
 
 from __future__ import annotations
 
-import copy
 import json
 from functools import lru_cache
 from importlib import resources
+from natoma_entra.json_copy import copy_json
 
 TEMPLATE_ID = "scim"
 FACTORY_TAG = "CustomSCIM"
@@ -48,4 +48,4 @@ def template(application_id: str | None = None) -> dict:
 
 def default_schema() -> dict:
     """The template's synchronizationSchema (what a new job starts with), a fresh deep copy."""
-    return copy.deepcopy(template()["schema"])
+    return copy_json(template()["schema"])

@@ -17,7 +17,6 @@ customize-application-attributes.md):
 """
 from __future__ import annotations
 
-import copy
 import difflib
 import json
 import re
@@ -26,6 +25,7 @@ from typing import Any
 
 from ..graph.errors import GraphError
 from ..graph.odata import seg
+from ..json_copy import copy_json
 from ..natoma_roles import MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, SINGLE_ROLE_EXPRESSION, SINGLE_ROLE_TARGET
 from ..results import Change, StepResult
 from .base import Facts, Operation, Plan
@@ -221,7 +221,7 @@ class SchemaChange:
 
 def sendable(schema: dict) -> dict:
     """A deep copy without top-level OData annotations (`@odata.context`): they are not part of the resource."""
-    return {k: copy.deepcopy(v) for k, v in schema.items() if not k.startswith("@odata.")}
+    return {k: copy_json(v) for k, v in schema.items() if not k.startswith("@odata.")}
 
 
 def _pretty(value: Any) -> list[str]:

@@ -9,12 +9,12 @@ Graph facts (graph-api.md section 2; Graph docs api-reference/v1.0/resources/app
 """
 from __future__ import annotations
 
-import copy
 import uuid
 from dataclasses import dataclass, field
 
 from ..graph.errors import GraphError
 from ..graph.odata import seg
+from ..json_copy import copy_json
 from ..natoma_roles import NATOMA_ROLES, ROLE_VALUES
 from ..results import Change, StepResult
 from .base import Facts, Operation, Plan
@@ -58,7 +58,7 @@ def is_template_role(role: dict) -> bool:
 
 
 def _sendable(role: dict) -> dict:
-    return {k: copy.deepcopy(v) for k, v in role.items() if k != "origin"}
+    return {k: copy_json(v) for k, v in role.items() if k != "origin"}
 
 
 def _differences(role: dict, display: str, value: str) -> list[str]:

@@ -14,7 +14,7 @@ from natoma_entra.sandbox.state import ACCESS_TOKEN, NATOMA_TOKEN, Tenant
 def server(tmp_path):
     path = tmp_path / "state.json"
     srv = make_server(path, port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield srv, path
     srv.shutdown()

@@ -87,7 +87,7 @@ class _OidcStub(BaseHTTPRequestHandler):
 def oidc():
     srv = HTTPServer(("127.0.0.1", 0), _OidcStub)
     _OidcStub.seen = []
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     yield {"ACTIONS_ID_TOKEN_REQUEST_URL": f"http://127.0.0.1:{srv.server_port}/token?api-version=2.0",
            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "runner-request-token"}
