@@ -5,14 +5,15 @@ each (GROUPS x MEMBERS memberships; neighbouring groups overlap, and their roles
 hold two roles and "will fail" under the single-role mapping). Natoma holds every user with the role Entra sends,
 except a few drifted ones (wrong role, missing, orphans).
 
-Each Graph request waits LATENCY seconds (natoma_entra.sandbox.faults.latency), and so does each SCIM request.
+Each Graph request waits LATENCY seconds, and so does each SCIM request.
 Natoma's users are served by a flat WSGI SCIM app (a ListResponse per page, from a list), not by scim2-server: the
 stand-in sorts its whole store for every page, so at 100,000 users it would spend minutes of its own CPU, which is
-the sandbox's cost, not the tool's. The Graph sandbox's CPU (building, selecting and serialising 2,000,000 member
-objects in this process) is in the wall time, so the figure is pessimistic.
+the sandbox's cost, not the tool's.
 
-Prints: wall time of the audit, requests (Graph and SCIM), the peak memory the audit added (VmHWM after resetting
-it, Linux), and the verdict counts.
+The Graph sandbox's answers are recorded once, then replayed with the latency in a process of its own (as
+bench_doctor does), so the figures are the audit's own: wall and CPU time, requests (Graph and SCIM), the longest
+chain of dependent Graph round trips, the peak memory the audit added (VmHWM after resetting it, Linux), and the
+verdict counts.
 
     .venv/bin/python benchmarks/bench_audit.py [--users 100000] [--groups 2000] [--members 1000] [--latency 0.05]
 """
@@ -118,77 +119,111 @@ def _vm(field: str) -> int:
     return 0
 
 
-async def audit_once(tenant, natoma_app, latency: float):
+async def audit_once(transport, natoma_app):
     from natoma_entra import audit
     from natoma_entra.config import load
     from natoma_entra.graph.auth import StaticTokenCredential
     from natoma_entra.graph.client import GraphClient
     from natoma_entra.natoma_scim import wsgi_client
-    from natoma_entra.sandbox import faults
     from natoma_entra.sandbox.defaults import SANDBOX_CONFIG
-    from natoma_entra.sandbox.graph import GraphHandler
     from natoma_entra.sandbox.state import ACCESS_TOKEN, NATOMA_TOKEN
-    from natoma_entra.sandbox.transport import SandboxTransport
     from natoma_entra.session import Session
 
-    handler = GraphHandler(tenant)
-    handle, spent = handler.handle, [0.0]
-
-    def timed(*args, **kwargs):  # the sandbox answers in this process, blocking the loop: count its time apart
-        t = time.perf_counter()
-        try:
-            return handle(*args, **kwargs)
-        finally:
-            spent[0] += time.perf_counter() - t
-
-    handler.handle = timed
-    transport = SandboxTransport(handler, faults=[faults.latency(latency)])
-    transport.sandbox_seconds = spent
     graph = GraphClient(StaticTokenCredential(ACCESS_TOKEN), "https://graph.microsoft.com/v1.0", transport=transport)
     session = Session(graph=graph, config=load(None, {}, defaults=SANDBOX_CONFIG), scim_token=lambda: NATOMA_TOKEN,
                       scim_http=lambda url, token: wsgi_client(natoma_app, url, token))
     try:
-        return await audit.report(session), transport
+        return await audit.report(session)
     finally:
         await graph.close()
 
 
-def main() -> None:
+def replay(folder: Path, latency: float) -> int:
+    """The measured run, in a process of its own (so its memory is the audit's alone): the Graph sandbox's recorded
+    answers replayed with the latency, and Natoma's users served by the flat SCIM app."""
+    import pickle
+
+    from bench_doctor import Recorder
+
+    from natoma_entra.sandbox.state import NATOMA_TOKEN
+
+    rec = Recorder(folder)
+    rec.files = pickle.loads((folder / "index.pickle").read_bytes())
+    natoma = pickle.loads((folder / "natoma.pickle").read_bytes())
+    app, scim_requests = flat_scim_app(natoma, NATOMA_TOKEN, latency)
+    del natoma
+    import natoma_entra.audit  # noqa: F401  (imports are start-up, not the audit's run)
+    import natoma_entra.graph.client  # noqa: F401  (the Graph SDK)
+    import natoma_entra.natoma_scim  # noqa: F401
+    import scim2_client.engines.wsgi  # noqa: F401
+
+    before = _vm("VmRSS")
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS (VmHWM) to the current RSS
+    transport = rec.replaying(latency)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    report = asyncio.run(audit_once(transport, app))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    peak = _vm("VmHWM")
+    step = report.steps[0]
+    if step.status == "failed":
+        print(f"audit failed: {step.error}")
+        return 1
+    from natoma_entra.sandbox.transport import longest_chain
+
+    info = step.info
+    print(f"wall={wall:.2f} cpu={cpu:.2f} graph={len(transport.log)} scim={scim_requests[0]} "
+          f"chain={longest_chain(transport.spans)} peak_mb={max(0, peak - before) / 2**20:.0f} "
+          f"rss_before_mb={before / 2**20:.0f}")
+    print(f"in scope {info['inScope']:,}, in Natoma {info['inNatoma']:,}, memberships {info['memberships']:,}; "
+          f"verdicts: {info['counts']}")
+    return 0
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=100_000)
     ap.add_argument("--groups", type=int, default=2_000)
     ap.add_argument("--members", type=int, default=1_000)
     ap.add_argument("--latency", type=float, default=0.05, help="seconds added to every Graph and SCIM request")
+    ap.add_argument("--replay", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.replay:
+        return replay(args.replay, args.latency)
+
+    import pickle
+    import subprocess
+
+    from bench_doctor import Recorder
 
     from natoma_entra.sandbox.state import NATOMA_TOKEN
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         tenant, natoma = build(Path(tmp) / "sandbox.json", args.users, args.groups, args.members)
-        app, scim_requests = flat_scim_app(natoma, NATOMA_TOKEN, args.latency)
         print(f"tenant: {args.users:,} users, {args.groups:,} assigned groups x {args.members:,} members = "
               f"{args.groups * args.members:,} memberships; Natoma holds {len(natoma):,} users "
               f"(built in {time.perf_counter() - t0:.1f} s); latency {args.latency * 1000:.0f} ms per request")
-        before = _vm("VmRSS")
-        with contextlib.suppress(OSError):
-            Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS (VmHWM) to the current RSS
+        rec = Recorder(Path(tmp))
+        app, _ = flat_scim_app(natoma, NATOMA_TOKEN, 0.0)
         t0 = time.perf_counter()
-        report, transport = asyncio.run(audit_once(tenant, app, args.latency))
-        wall = time.perf_counter() - t0
-        peak = _vm("VmHWM")
-    step = report.steps[0]
-    if step.status == "failed":
-        print(f"audit failed: {step.error}")
-        return 1
-    info = step.info
-    sandbox = transport.sandbox_seconds[0]
-    print(f"audit: {wall:.1f} s wall, of which {sandbox:.1f} s the Graph sandbox answering in this process "
-          f"(so about {wall - sandbox:.1f} s against a real Graph); {len(transport.log):,} Graph requests + "
-          f"{scim_requests[0]:,} SCIM requests; peak memory added {max(0, peak - before) / 2**20:.0f} MB "
-          f"(RSS before {before / 2**20:.0f} MB)")
-    print(f"in scope {info['inScope']:,}, in Natoma {info['inNatoma']:,}, memberships {info['memberships']:,}; "
-          f"verdicts: {info['counts']}")
+        asyncio.run(audit_once(rec.recording(tenant), app))  # the Graph sandbox's answers, kept on disk
+        recorded = time.perf_counter() - t0
+        (Path(tmp) / "index.pickle").write_bytes(pickle.dumps(rec.files))
+        (Path(tmp) / "natoma.pickle").write_bytes(pickle.dumps(natoma))
+        del tenant, natoma, app
+        out = subprocess.run([sys.executable, __file__, "--replay", tmp, "--latency", str(args.latency)],
+                             capture_output=True, text=True)
+        if out.returncode:
+            print(out.stdout, out.stderr)
+            return 1
+        figures = dict(kv.split("=") for kv in out.stdout.splitlines()[0].split())
+    print(f"audit: {float(figures['wall']):.1f} s wall, {float(figures['cpu']):.1f} s CPU; {int(figures['graph']):,} "
+          f"Graph requests + {int(figures['scim']):,} SCIM requests; longest Graph chain {figures['chain']} round "
+          f"trips; peak memory added {figures['peak_mb']} MB (RSS after start-up {figures['rss_before_mb']} MB)")
+    print(out.stdout.splitlines()[1])
+    print(f"(the Graph sandbox's answers were recorded first, in {recorded:.1f} s, and replayed with the latency in a "
+          "process of its own, as Natoma's pages are served)")
     return 0
 
 
