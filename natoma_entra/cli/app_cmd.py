@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import typer
 
-from .main import app
+from .main import HELP_SETTINGS, app
 
 app_app = typer.Typer(help="The Natoma enterprise app itself: create it on a tenant that has none.\n\n"
                            "Example: natoma-entra app create Natoma",
-                      no_args_is_help=True)
+                      no_args_is_help=True, rich_markup_mode=None, context_settings=HELP_SETTINGS)
 app.add_typer(app_app, name="app")
 
 

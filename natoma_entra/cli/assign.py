@@ -11,14 +11,14 @@ from .main import app
 @app.command("assign")
 def assign_command(
     ctx: typer.Context,
-    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP", help="A group and its role (repeatable); replaces the config file's \\[groups]."),
+    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP", help="A group and its role (repeatable); replaces the config file's [groups]."),
     prune: bool = typer.Option(False, "--prune", help="Remove assignments of the Natoma roles to groups that are not configured (never users, never other roles)."),
     replace: bool = typer.Option(False, "--replace", help="Remove a configured group's other assignments on this app (other roles, default access)."),
     create_groups: bool = typer.Option(False, "--create-groups", help="Create a configured group that does not exist, as a security group."),
 ):
     """Step 2: each configured group is assigned to the Natoma enterprise app with its role.
 
-    Groups by display name or object id, from \\[groups] in the config file or --group ROLE=GROUP.
+    Groups by display name or object id, from [groups] in the config file or --group ROLE=GROUP.
 
     Example: natoma-entra --app Natoma assign --group admin="Natoma Admins" --group member="Natoma Members"
     """

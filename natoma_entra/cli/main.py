@@ -5,14 +5,17 @@ Heavy imports (msgraph, azure.identity) happen only inside command bodies, so --
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from . import lazy  # noqa: F401  (rich.markdown only when Markdown is rendered: a faster --help)
 from .. import __version__
 from .application import Application, Output
+
+# -h as well as --help; help as wide as the terminal up to 100 columns (Click stops at 80)
+HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 app = typer.Typer(
     name="natoma-entra",
@@ -21,7 +24,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # a traceback's locals can hold a token; main() prints one line instead
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings=HELP_SETTINGS,
+    # Click's plain help formatter, not typer's rich panels: rich's import and rendering were ~100 ms of every
+    # --help (issue 13: --help at most 0.8x `az --help`); az's own help is plain text too.
+    rich_markup_mode=None,
 )
 
 # Options that take a value; used to move global options written after the command to the front.
@@ -101,6 +107,8 @@ def _click_command():
     runs the CLI many times (the tests, a benchmark) builds it once."""
     if not _COMMAND:
         _register()
+        _no_break_on_hyphens()
+        _light_coercion()
         _COMMAND.append(typer.main.get_command(app))
     return _COMMAND[0]
 
@@ -108,31 +116,114 @@ def _click_command():
 def _register() -> None:
     from . import commands, config_cmd, sandbox_cmd  # noqa: F401  (commands register themselves on `app`)
 
-    _no_bool_metavar()
     infos = list(app.registered_commands)
     for group in app.registered_groups:
         infos += list(group.typer_instance.registered_commands)
+        info = group.typer_instance.info
+        if not isinstance(group.short_help, str) and isinstance(info.help, str):  # typer's Default(None) when unset
+            group.short_help = first_paragraph(info.help)
+            info.help = plain_help(info.help)
     for info in infos:
         if info.epilog is None:
             info.epilog = GLOBAL_EPILOG
+        doc = info.help if isinstance(info.help, str) else (info.callback.__doc__ if info.callback else None)
+        if doc:
+            import inspect
+
+            doc = inspect.cleandoc(doc)
+            if info.short_help is None:
+                info.short_help = first_paragraph(doc)
+            info.help = plain_help(doc)
 
 
-def _no_bool_metavar() -> None:
-    """typer 0.29's rich help shows `<bool>` in the type column of an on/off flag, which takes no value: show
-    nothing there (an option with a value keeps its metavar)."""
-    from typer.core import TyperOption
+class _LightCoercion:
+    """typer 0.29 converts every option value with a pydantic TypeAdapter, built on first use even for a value that
+    is None or already of its type: any run that parses an option imported pydantic (~100 ms), a usage error and a
+    command's --help included. This answers those cases as typer's own conversion would, and builds typer's only for
+    a value that needs converting (a path, a number or a list from the command line)."""
 
-    if getattr(TyperOption.display_type_rich, "_natoma_entra", False):
+    def __init__(self, param):
+        self.param, self.real = param, None
+
+    def coerce(self, value, param, ctx):
+        desc = param.type_descriptor
+        multi = param.multiple or param.nargs == -1
+        if value is None:
+            return () if multi else None  # as typer's RuntimeParam.coerce
+        if not multi and not (desc.is_path or desc.is_file):
+            kind = desc.annotation
+            if desc.is_choice and isinstance(value, (str, Enum)):
+                from typer._click.exceptions import BadParameter
+                from typer._param_types import coerce_cli_choice
+
+                try:  # typer's own choice matching; its message as pydantic wraps it
+                    return coerce_cli_choice(value, choices=desc.choices, case_sensitive=desc.case_sensitive, ctx=ctx)
+                except ValueError as e:
+                    raise BadParameter(f"Value error, {e}", ctx=ctx, param=param) from None
+            if kind is str and type(value) is str:
+                return value
+            if kind in (int, float) and type(value) is kind and self._in_range(value):
+                return value  # a default from the code
+        if self.real is None:
+            from typer._coercion import build_runtime_param
+
+            self.real = build_runtime_param(desc)
+        return self.real.coerce(value, param=param, ctx=ctx)
+
+    def _in_range(self, value) -> bool:
+        info = self.param.type_descriptor.parameter_info
+        return (info.min is None or value >= info.min) and (info.max is None or value <= info.max)
+
+
+def _light_coercion() -> None:
+    """Every typer parameter (the help option typer makes per run included) converts through _LightCoercion."""
+    from typer.core import _TyperParameter
+
+    if getattr(_TyperParameter.get_runtime_param, "_natoma_entra", False):
         return
-    original = TyperOption.display_type_rich
 
-    def display_type_rich(self, ctx):
-        if getattr(self, "is_flag", False) and self.metavar is None:
-            return None
-        return original(self, ctx)
+    def get_runtime_param(self):
+        if self._runtime_param is None:
+            self._runtime_param = _LightCoercion(self)
+        return self._runtime_param
 
-    display_type_rich._natoma_entra = True
-    TyperOption.display_type_rich = display_type_rich
+    get_runtime_param._natoma_entra = True
+    _TyperParameter.get_runtime_param = get_runtime_param
+
+
+def _no_break_on_hyphens() -> None:
+    """Click wraps help text at hyphens and cuts long words, so a flag could read "--dry-" / "run" across two lines;
+    wrap at spaces only (a flag, a command name or an expression stays whole, as it must be typed)."""
+    import textwrap
+
+    from typer._click import _textwrap
+
+    wrapper = _textwrap.TextWrapper
+    if getattr(wrapper, "_natoma_entra", False):
+        return
+
+    class Wrapper(wrapper):
+        _natoma_entra = True
+
+        def __init__(self, *args, **kwargs):
+            kwargs.update(break_on_hyphens=False, break_long_words=False)
+            super().__init__(*args, **kwargs)
+
+        # Click's own cuts every long word; the standard one keeps it whole when break_long_words is off
+        _handle_long_word = textwrap.TextWrapper._handle_long_word
+
+    _textwrap.TextWrapper = Wrapper
+
+
+def first_paragraph(text: str) -> str:
+    """A command's line in its group's list, whole (Click would cut it at the width, ending with "...")."""
+    return " ".join(text.strip().split("\n\n")[0].split())
+
+
+def plain_help(text: str) -> str:
+    """Click rewraps each paragraph of a help text; a paragraph of examples keeps its lines (Click's \\b marker)."""
+    paragraphs = text.strip().split("\n\n")
+    return "\n\n".join(f"\b\n{p}" if p.lstrip().startswith("Example:") else p for p in paragraphs)
 
 
 def hoist_globals(argv: list[str]) -> list[str]:

@@ -32,7 +32,7 @@ def scim_flags(url: str | None, scope: str | None, token_file, token_stdin: bool
 
 
 # The inputs status and doctor share with setup, so a drift check needs no config file (same flags, same help).
-GROUP_HELP = "A group and its role (repeatable); replaces the config file's \\[groups]."
+GROUP_HELP = "A group and its role (repeatable); replaces the config file's [groups]."
 SCIM_URL_HELP = "Natoma's SCIM tenant URL (default: scim.url in the config file)."
 SCOPE_HELP = "'assigned' = sync only assigned users and groups (default), 'all' = everyone."
 

@@ -5,10 +5,10 @@ from typing import List, Optional
 
 import typer
 
-from .main import app
+from .main import HELP_SETTINGS, app
 
 sandbox_app = typer.Typer(help="The built-in simulated tenant: reset it, show it, or serve it on loopback.",
-                          no_args_is_help=True)
+                          no_args_is_help=True, rich_markup_mode=None, context_settings=HELP_SETTINGS)
 app.add_typer(sandbox_app, name="sandbox")
 
 

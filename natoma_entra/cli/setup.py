@@ -12,7 +12,7 @@ from .main import app
 @app.command("setup")
 def setup_command(
     ctx: typer.Context,
-    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP", help="A group and its role (repeatable); replaces the config file's \\[groups]."),
+    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP", help="A group and its role (repeatable); replaces the config file's [groups]."),
     replace: bool = typer.Option(False, "--replace", help="Remove a configured group's other assignments on this app."),
     multi_role: bool = typer.Option(False, "--multi-role/--single-role", help="Map all of a user's roles (AssertiveAppRoleAssignmentsComplex -> roles) instead of one."),
     scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help="Natoma's SCIM tenant URL (default: scim.url in the config file)."),

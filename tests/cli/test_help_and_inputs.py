@@ -38,15 +38,16 @@ def _known_flags() -> set[str]:
 
 
 @pytest.mark.parametrize("path,cmd", COMMANDS, ids=[" ".join(c[0]) for c in COMMANDS])
-def test_help_shows_brackets_no_bool_and_the_global_options(sandbox, monkeypatch, path, cmd):
-    monkeypatch.setenv("COLUMNS", "400")  # one line per option: each help text whole
+def test_help_shows_brackets_no_bool_and_the_global_options(sandbox, path, cmd):
     r = sandbox.cli(*path, "--help")
     assert r.code == 0, r.err
-    assert "<bool>" not in r.out
-    assert "Global options (before or after the command)" in r.out and "see natoma-entra --help" in r.out
+    text = " ".join(r.out.split())  # help is wrapped at the terminal's width (at most 100 columns)
+    assert "<bool>" not in text
+    assert "Global options (before or after the command)" in text and "see natoma-entra --help" in text
     for p in cmd.params:
         for word in re.findall(r"\\?\[([A-Za-z]+)\]", p.help or ""):
-            assert f"[{word}]" in r.out, f"{' '.join(path)} {p.opts}: [{word}] is lost in --help"
+            assert f"[{word}]" in text, f"{' '.join(path)} {p.opts}: [{word}] is lost in --help"
+        assert " ".join((p.help or "").split()) in text, f"{' '.join(path)} {p.opts}: its help is not shown whole"
 
 
 def test_every_flag_named_in_a_message_exists():
@@ -93,3 +94,29 @@ def test_status_and_doctor_take_setups_inputs_without_a_config_file(sandbox):
     check = next(s for s in doc.json()["steps"] if s["step"] == "groups-assigned")
     assert check["info"]["verdict"] == "fail" and "No Such Group" in " ".join(check["info"]["details"])
     assert sandbox.cli("status", "--scope", "some").code == 2
+
+
+@pytest.mark.parametrize("columns", ["60", "100", "200"])
+def test_help_keeps_flags_examples_and_command_lines_whole(sandbox, monkeypatch, columns):
+    """Click's wrapping would cut "--dry-" / "run" and end a command's line in the list with "..."; examples keep a
+    line each. Help is never wider than 100 columns."""
+    monkeypatch.setenv("COLUMNS", columns)
+    top = sandbox.cli("--help")
+    assert top.code == 0
+    assert not [line for line in top.out.splitlines() if line.endswith("...") and not line.startswith("Usage:")]
+    words = " ".join(top.out.split())
+    for path, cmd in COMMANDS:
+        if len(path) == 1:
+            assert " ".join(cmd.get_short_help_str().split()) in words, path
+    for path, cmd in COMMANDS:
+        r = sandbox.cli(*path, "--help")
+        lines = r.out.splitlines()
+        # at most 100 columns, but for an example (a command to copy) and a word too long to break (an expression)
+        assert all(len(line) <= 100 or line.strip().startswith("Example:") or any(len(w) > 40 for w in line.split())
+                   for line in lines), path
+        source = " ".join([cmd.help or "", cmd.epilog or ""] + [p.help or "" for p in cmd.params])
+        for word in set(re.findall(r"--[a-z][a-z-]*[a-z]|natoma-entra", source)):  # flags and the command's name
+            assert re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", r.out), f"{' '.join(path)}: {word} is cut"
+        examples = [line.strip() for line in (cmd.help or "").splitlines() if line.strip().startswith("Example:")]
+        for example in examples:
+            assert any(line.strip() == example for line in lines), f"{' '.join(path)}: {example!r} was rewrapped"

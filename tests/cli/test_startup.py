@@ -13,6 +13,7 @@ except SystemExit as e:
     code = e.code
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('msgraph', 'azure', 'kiota_http', 'msgraph_core'))
 print('HEAVY=' + ','.join(heavy), file=sys.stderr)
+print('LIGHT=' + ','.join(sorted(m for m in ('pydantic', 'rich') if m in sys.modules)), file=sys.stderr)
 sys.exit(code)
 """
 
@@ -30,6 +31,59 @@ def test_help_and_usage_errors_import_no_graph_or_identity_modules(args, code):
     assert p.returncode == code, p.stderr
     heavy = [line for line in p.stderr.splitlines() if line.startswith("HEAVY=")][-1]
     assert heavy == "HEAVY=", heavy
+    # issue 13: nor pydantic (typer's value conversion) nor rich (typer's help panels): about 200 ms between them
+    light = [line for line in p.stderr.splitlines() if line.startswith("LIGHT=")][-1]
+    assert light == "LIGHT=", light
+
+
+def _params():
+    from natoma_entra.cli.main import _click_command
+
+    def walk(cmd, path):
+        for p in cmd.params:
+            if hasattr(p, "type_descriptor"):
+                yield " ".join(path + [p.name]), p
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, path + [name])
+
+    return list(walk(_click_command(), []))
+
+
+def _samples(p):
+    from enum import Enum
+
+    values = [None, p.default, "", "x", "yaml", "0", "5", "1e3", "abc", "300", "99999", "-1", "JSON", "json", "text"]
+    kind = p.type_descriptor.annotation
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        values += list(kind) + [m.value for m in kind]
+    if kind in (int, float):
+        values += [kind(0), kind(1), kind(5), kind(86400), kind(99999)]
+    return values
+
+
+def test_the_light_value_conversion_gives_what_typers_own_gives():
+    """Every parameter, on values from the command line, the environment and the code's defaults: the same value or
+    the same error message as typer's pydantic conversion."""
+    from typer._click import Context
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import build_runtime_param
+
+    from natoma_entra.cli.main import _LightCoercion, _click_command
+
+    ctx = Context(_click_command())
+    checked = 0
+    for name, p in _params():
+        theirs, ours = build_runtime_param(p.type_descriptor), _LightCoercion(p)
+        for value in _samples(p):
+            outcome = []
+            for conv in (theirs, ours):
+                try:
+                    outcome.append(("value", conv.coerce(value, param=p, ctx=ctx)))
+                except BadParameter as e:
+                    outcome.append(("error", e.format_message()))
+            assert outcome[0] == outcome[1], (name, value, outcome)
+            checked += 1
+    assert checked > 500
 
 
 def test_every_command_has_help_with_an_example():
