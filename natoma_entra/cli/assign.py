@@ -25,7 +25,7 @@ def assign_command(
     from ..steps import assignments as step
     from ..steps.base import Options
     from .context import load_config, run_steps
-    from .options import parse_groups
+    from .flags import parse_groups
 
     g = ctx.obj
     config = load_config(g, {"groups": parse_groups(group)})

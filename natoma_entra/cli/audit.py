@@ -30,7 +30,7 @@ def audit_command(
     """
     from .. import audit
     from .context import execute, load_config
-    from .options import scim_flags
+    from .flags import scim_flags
     from .token import token_source
 
     g = ctx.obj

@@ -120,7 +120,7 @@ def init_command(
     """
     from ..config import DEFAULT_CONFIG, Config, _explain
     from ..graph.errors import UsageError
-    from .options import parse_groups, scim_flags
+    from .flags import parse_groups, scim_flags
     from pydantic import ValidationError
 
     g = ctx.obj

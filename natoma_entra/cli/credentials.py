@@ -30,7 +30,7 @@ def credentials_command(
     from ..steps import credentials as step
     from ..steps.base import Options
     from .context import load_config, run_steps
-    from .options import scim_flags
+    from .flags import scim_flags
     from .token import token_given, token_source
 
     g = ctx.obj

@@ -36,7 +36,7 @@ def provision_command(
     from ..graph.errors import UsageError
     from ..steps import provision as step
     from .context import execute, load_config
-    from .options import scim_flags
+    from .flags import scim_flags
     from .token import token_source
 
     g = ctx.obj

@@ -38,7 +38,7 @@ def setup_command(
     from ..runner import SETUP_STEPS
     from ..steps.base import Options
     from .context import load_config, run_steps
-    from .options import parse_groups, scim_flags
+    from .flags import parse_groups, scim_flags
     from .token import token_given, token_source
 
     g = ctx.obj

@@ -6,7 +6,7 @@ from typing import List, Optional
 import typer
 
 from .main import app
-from .options import GROUP_HELP, SCIM_URL_HELP, SCOPE_HELP
+from .flags import GROUP_HELP, SCIM_URL_HELP, SCOPE_HELP
 
 
 @app.command("status")
@@ -30,7 +30,7 @@ def status_command(
     from ..render.status import render_status
     from ..steps.base import Desired, Options
     from .context import execute, load_config
-    from .options import desired_flags
+    from .flags import desired_flags
 
     g = ctx.obj
     config = load_config(g, desired_flags(group, scim_url, scope))

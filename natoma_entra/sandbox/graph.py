@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlsplit
 
 from natoma_entra.sandbox import strict
-from natoma_entra.sandbox.odata import ODataError, compile_filter
+from natoma_entra.sandbox.odata_filter import ODataError, compile_filter
 from natoma_entra.sandbox.state import ACCESS_TOKEN, GraphFault, Tenant
 
 JSON_CT = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"

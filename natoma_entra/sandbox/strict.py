@@ -14,7 +14,7 @@ Sources (Microsoft Graph docs):
 """
 from __future__ import annotations
 
-from natoma_entra.sandbox.odata import ODataError, tokenize
+from natoma_entra.sandbox.odata_filter import ODataError, tokenize
 from natoma_entra.sandbox.state import GraphFault
 
 _DIRECTORY_OBJECT = {"id", "deletedDateTime"}

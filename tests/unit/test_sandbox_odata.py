@@ -1,7 +1,7 @@
 """The sandbox's $filter parser accepts the filters Graph accepts, in the spellings Microsoft's pages use."""
 import pytest
 
-from natoma_entra.sandbox.odata import ODataError, compile_filter
+from natoma_entra.sandbox.odata_filter import ODataError, compile_filter
 
 USERS = [{"displayName": "Lee Gu", "mail": "LeeG@contoso.com", "id": "a"},
          {"displayName": "Adele Vance", "mail": "AdeleV@fabrikam.com", "id": "b"}]

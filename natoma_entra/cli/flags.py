@@ -1,4 +1,5 @@
-"""Option parsing shared by several commands (no Graph logic here)."""
+"""The command-line flags several commands share (--group, --scim-url, --scope, the token flags): parsed and checked
+here, with no Graph logic."""
 from __future__ import annotations
 
 from ..graph.errors import UsageError
