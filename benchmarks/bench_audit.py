@@ -132,10 +132,28 @@ async def audit_once(transport, natoma_app):
     graph = GraphClient(StaticTokenCredential(ACCESS_TOKEN), "https://graph.microsoft.com/v1.0", transport=transport)
     session = Session(graph=graph, config=load(None, {}, defaults=SANDBOX_CONFIG), scim_token=lambda: NATOMA_TOKEN,
                       scim_http=lambda url, token: wsgi_client(natoma_app, url, token))
+    if os.environ.get("BENCH_TIMELINE"):
+        session.progress = lambda msg: print(f"  {msg}", file=sys.stderr)
     try:
         return await audit.report(session)
     finally:
         await graph.close()
+
+
+def _rss_timeline(wanted):
+    """BENCH_TIMELINE=1: RSS every second on stderr, to see in which phase the peak falls. Returns the stopper."""
+    if not wanted:
+        return lambda: None
+    import threading
+
+    stop, t0 = threading.Event(), time.perf_counter()
+
+    def sample():
+        while not stop.wait(1.0):
+            print(f"  t={time.perf_counter() - t0:5.1f} s  RSS {_vm('VmRSS') / 2**20:6.0f} MB", file=sys.stderr)
+
+    threading.Thread(target=sample, daemon=True).start()
+    return stop.set
 
 
 def replay(folder: Path, latency: float) -> int:
@@ -162,7 +180,9 @@ def replay(folder: Path, latency: float) -> int:
         Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS (VmHWM) to the current RSS
     transport = rec.replaying(latency)
     t0, cpu0 = time.perf_counter(), time.process_time()
+    timeline = _rss_timeline(os.environ.get("BENCH_TIMELINE"))
     report = asyncio.run(audit_once(transport, app))
+    timeline()
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     peak = _vm("VmHWM")
     step = report.steps[0]
@@ -213,9 +233,9 @@ def main() -> int:
         (Path(tmp) / "natoma.pickle").write_bytes(pickle.dumps(natoma))
         del tenant, natoma, app
         out = subprocess.run([sys.executable, __file__, "--replay", tmp, "--latency", str(args.latency)],
-                             capture_output=True, text=True)
+                             stdout=subprocess.PIPE, text=True)  # stderr: the RSS timeline, when asked
         if out.returncode:
-            print(out.stdout, out.stderr)
+            print(out.stdout)
             return 1
         figures = dict(kv.split("=") for kv in out.stdout.splitlines()[0].split())
     print(f"audit: {float(figures['wall']):.1f} s wall, {float(figures['cpu']):.1f} s CPU; {int(figures['graph']):,} "

@@ -131,7 +131,7 @@ def fold_memberships(scope: Scope, pairs: Iterable[tuple[str, str]], masks: Mapp
     return n
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Expected:
     roles: tuple[str, ...]
     fails: bool = False  # single-role and more than one distinct role: MultipleGrantsNotSupported
@@ -142,7 +142,7 @@ def expected(mask: int, roles: Roles, multi_role: bool) -> Expected:
     return Expected(sent, fails=not multi_role and len(sent) > 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NatomaUser:
     user_name: str
     roles: tuple[str, ...]
@@ -150,7 +150,7 @@ class NatomaUser:
     id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     verdict: str
     user: str  # the matching value (userName), else the Entra object id

@@ -81,8 +81,10 @@ async def pages(session: Session, path: str, params: dict) -> AsyncIterator[list
     """Each page of a collection, following @odata.nextLink, without keeping earlier pages."""
     page = await session.graph.get(path, params)
     while True:
-        yield page.get("value", [])
-        nxt = page.get("@odata.nextLink")
+        nxt, items = page.get("@odata.nextLink"), page.get("value", [])
+        page = None  # neither this page nor its items are held while the next one is read
+        yield items
+        items = None
         if not nxt:
             return
         page = await session.graph.get(nxt)
@@ -106,6 +108,7 @@ async def walk_members(session: Session, group_ids: Iterable[str], select: str,
             try:
                 async for items in pages(session, f"/groups/{seg(gid)}/members", params):
                     on_page(gid, items)
+                    del items  # not held while the next page is read
             except GraphError as e:
                 if on_error is None:
                     raise
