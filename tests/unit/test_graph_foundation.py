@@ -248,3 +248,46 @@ def test_certificate_mode_names_the_missing_path():
     with pytest.raises(errors.UsageError) as e:
         auth.build_credential("certificate", tenant="t", cloud="global", env={"AZURE_CLIENT_ID": "c"})
     assert "AZURE_CLIENT_CERTIFICATE_PATH" in str(e.value)
+
+
+def test_an_answer_is_freed_as_soon_as_its_reader_is_done():
+    """httpx binds a response and its stream to each other; the client unbinds them once the body is read, so a page
+    (its body and parsed JSON) is freed by reference counting, not at the next cyclic collection: a walk of thousands
+    of member pages does not keep hundreds of them alive (docs/performance.md, audit)."""
+    import asyncio
+    import gc
+    import weakref
+
+    import natoma_entra.graph.client as client_module
+    from natoma_entra.graph.auth import StaticTokenCredential
+    from natoma_entra.graph.client import GraphClient
+    from natoma_entra.sandbox.state import ACCESS_TOKEN, Tenant
+    from natoma_entra.sandbox.transport import SandboxTransport
+
+    seen = []
+    checked = client_module._checked_answer
+
+    def keep_a_weak_reference(method, shown, resp):
+        seen.append(weakref.ref(resp))
+        return checked(method, shown, resp)
+
+    async def main():
+        graph = GraphClient(StaticTokenCredential(ACCESS_TOKEN), "https://graph.microsoft.com/v1.0",
+                            transport=SandboxTransport(Tenant.initial()))
+        try:
+            for _ in range(3):
+                users = await graph.get("/users")
+                assert users["value"]  # the parsed answer is the caller's
+        finally:
+            await graph.close()
+
+    original = client_module._checked_answer
+    client_module._checked_answer = keep_a_weak_reference
+    gc.disable()  # only reference counting frees anything now
+    try:
+        asyncio.run(main())
+        assert len(seen) == 3
+        assert [r() for r in seen] == [None, None, None]
+    finally:
+        gc.enable()
+        client_module._checked_answer = original
