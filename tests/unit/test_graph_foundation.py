@@ -250,17 +250,21 @@ def test_certificate_mode_names_the_missing_path():
     assert "AZURE_CLIENT_CERTIFICATE_PATH" in str(e.value)
 
 
-def test_an_answer_is_freed_as_soon_as_its_reader_is_done():
+@pytest.mark.parametrize("over", ["in-process", "http"])
+def test_an_answer_is_freed_as_soon_as_its_reader_is_done(over, tmp_path):
     """httpx binds a response and its stream to each other; the client unbinds them once the body is read, so a page
     (its body and parsed JSON) is freed by reference counting, not at the next cyclic collection: a walk of thousands
-    of member pages does not keep hundreds of them alive (docs/performance.md, audit)."""
+    of member pages does not keep hundreds of them alive (docs/performance.md, audit). In process (the sandbox's
+    transport) and over real HTTP (httpx's network transport, against `sandbox serve`)."""
     import asyncio
     import gc
+    import threading
     import weakref
 
     import natoma_entra.graph.client as client_module
     from natoma_entra.graph.auth import StaticTokenCredential
     from natoma_entra.graph.client import GraphClient
+    from natoma_entra.sandbox.serve import make_server
     from natoma_entra.sandbox.state import ACCESS_TOKEN, Tenant
     from natoma_entra.sandbox.transport import SandboxTransport
 
@@ -271,9 +275,8 @@ def test_an_answer_is_freed_as_soon_as_its_reader_is_done():
         seen.append(weakref.ref(resp))
         return checked(method, shown, resp)
 
-    async def main():
-        graph = GraphClient(StaticTokenCredential(ACCESS_TOKEN), "https://graph.microsoft.com/v1.0",
-                            transport=SandboxTransport(Tenant.initial()))
+    async def main(base, transport):
+        graph = GraphClient(StaticTokenCredential(ACCESS_TOKEN), base, transport=transport)
         try:
             for _ in range(3):
                 users = await graph.get("/users")
@@ -281,13 +284,22 @@ def test_an_answer_is_freed_as_soon_as_its_reader_is_done():
         finally:
             await graph.close()
 
-    original = client_module._checked_answer
+    srv = None
+    if over == "http":
+        srv = make_server(tmp_path / "served.json", port=0)
+        threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        base, transport = f"http://127.0.0.1:{srv.server_address[1]}/v1.0", None
+    else:
+        base, transport = "https://graph.microsoft.com/v1.0", SandboxTransport(Tenant.initial())
     client_module._checked_answer = keep_a_weak_reference
     gc.disable()  # only reference counting frees anything now
     try:
-        asyncio.run(main())
+        asyncio.run(main(base, transport))
         assert len(seen) == 3
         assert [r() for r in seen] == [None, None, None]
     finally:
         gc.enable()
-        client_module._checked_answer = original
+        client_module._checked_answer = checked
+        if srv is not None:
+            srv.shutdown()
+            srv.server_close()
