@@ -140,50 +140,66 @@ class _LightCoercion:
     """typer 0.29 converts every option value with a pydantic TypeAdapter, built on first use even for a value that
     is None or already of its type: any run that parses an option imported pydantic (~100 ms), a usage error and a
     command's --help included. This answers those cases as typer's own conversion would, and builds typer's only for
-    a value that needs converting (a path, a number or a list from the command line)."""
+    a value that needs converting (a path, a number or a list from the command line). It leans on typer's internals:
+    a typer without them gets its own conversion for every value (slower, the same answers)."""
 
     def __init__(self, param):
         self.param, self.real = param, None
 
     def coerce(self, value, param, ctx):
-        desc = param.type_descriptor
-        multi = param.multiple or param.nargs == -1
-        if value is None:
-            return () if multi else None  # as typer's RuntimeParam.coerce
-        if not multi and not (desc.is_path or desc.is_file):
-            kind = desc.annotation
-            if desc.is_choice and isinstance(value, (str, Enum)):
-                from typer._click.exceptions import BadParameter
-                from typer._param_types import coerce_cli_choice
-
-                try:  # typer's own choice matching; its message as pydantic wraps it
-                    return coerce_cli_choice(value, choices=desc.choices, case_sensitive=desc.case_sensitive, ctx=ctx)
-                except ValueError as e:
-                    raise BadParameter(f"Value error, {e}", ctx=ctx, param=param) from None
-            if kind is str and type(value) is str:
-                return value
-            if kind in (int, float) and type(value) is kind and self._in_range(value):
-                return value  # a default from the code
+        try:
+            answered, result = self._answer(value, param, ctx)
+        except (AttributeError, ImportError):  # a typer whose internals moved
+            answered, result = False, None
+        if answered:
+            return result
         if self.real is None:
             from typer._coercion import build_runtime_param
 
-            self.real = build_runtime_param(desc)
+            self.real = build_runtime_param(param.type_descriptor)
         return self.real.coerce(value, param=param, ctx=ctx)
 
-    def _in_range(self, value) -> bool:
-        info = self.param.type_descriptor.parameter_info
+    def _answer(self, value, param, ctx) -> tuple[bool, object]:
+        desc = param.type_descriptor
+        multi = param.multiple or param.nargs == -1
+        if value is None:
+            return True, (() if multi else None)  # as typer's RuntimeParam.coerce
+        if multi or desc.is_path or desc.is_file:
+            return False, None
+        kind = desc.annotation
+        if desc.is_choice and isinstance(value, (str, Enum)):
+            from typer._click.exceptions import BadParameter
+            from typer._param_types import coerce_cli_choice
+
+            try:  # typer's own choice matching; its message as pydantic wraps it
+                return True, coerce_cli_choice(value, choices=desc.choices, case_sensitive=desc.case_sensitive,
+                                               ctx=ctx)
+            except ValueError as e:
+                raise BadParameter(f"Value error, {e}", ctx=ctx, param=param) from None
+        if kind is str and type(value) is str:
+            return True, value
+        if kind in (int, float) and type(value) is kind and self._in_range(desc.parameter_info, value):
+            return True, value  # a default from the code
+        return False, None
+
+    @staticmethod
+    def _in_range(info, value) -> bool:
         return (info.min is None or value >= info.min) and (info.max is None or value <= info.max)
 
 
 def _light_coercion() -> None:
     """Every typer parameter (the help option typer makes per run included) converts through _LightCoercion."""
-    from typer.core import _TyperParameter
+    try:
+        from typer.core import _TyperParameter
 
-    if getattr(_TyperParameter.get_runtime_param, "_natoma_entra", False):
+        original = _TyperParameter.get_runtime_param
+    except (ImportError, AttributeError):  # a typer without this hook: its own conversion throughout
+        return
+    if getattr(original, "_natoma_entra", False):
         return
 
     def get_runtime_param(self):
-        if self._runtime_param is None:
+        if getattr(self, "_runtime_param", None) is None:
             self._runtime_param = _LightCoercion(self)
         return self._runtime_param
 
@@ -196,9 +212,12 @@ def _no_break_on_hyphens() -> None:
     wrap at spaces only (a flag, a command name or an expression stays whole, as it must be typed)."""
     import textwrap
 
-    from typer._click import _textwrap
+    try:
+        from typer._click import _textwrap
 
-    wrapper = _textwrap.TextWrapper
+        wrapper = _textwrap.TextWrapper
+    except (ImportError, AttributeError):  # a typer that wraps help otherwise: left as it is
+        return
     if getattr(wrapper, "_natoma_entra", False):
         return
 

@@ -116,3 +116,28 @@ def test_every_command_has_a_docs_page():
 def test_python_dash_m_works():
     p = subprocess.run([sys.executable, "-m", "natoma_entra", "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("natoma-entra ")
+
+
+def test_the_light_value_conversion_falls_back_to_typers_own_when_its_internals_move():
+    """A typer release whose parameters no longer carry what _LightCoercion reads: every value goes through typer's
+    own conversion, with the same answers and errors."""
+    from typer._click import Context
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import build_runtime_param
+
+    from natoma_entra.cli.main import _LightCoercion, _click_command
+
+    def internals_moved(*args):
+        raise AttributeError("'TypeDescriptor' object has no attribute 'is_choice'")
+
+    ctx = Context(_click_command())
+    params = dict(_params())
+    for name, good, bad in (("output", "json", "yaml"), ("timeout", "5", "0")):
+        param = params[name]
+        light = _LightCoercion(param)
+        light._answer = internals_moved
+        assert light.coerce(good, param=param, ctx=ctx) == build_runtime_param(param.type_descriptor).coerce(
+            good, param=param, ctx=ctx)
+        assert light.real is not None  # typer's own conversion answered
+        with pytest.raises(BadParameter):
+            light.coerce(bad, param=param, ctx=ctx)
