@@ -303,6 +303,15 @@ def _json_error(args: list[str], message: str, fix: str | None, code: int) -> No
     sys.stdout.write(redact(json.dumps(doc, indent=2)) + "\n")
 
 
+def _missing_command(e, no_args_error: type) -> bool:
+    """A group run without a command: bare (Click's NoArgsIsHelpError) or with only global options ("Missing
+    command.")."""
+    ctx = getattr(e, "ctx", None)
+    if ctx is None or not hasattr(ctx.command, "commands"):
+        return False
+    return isinstance(e, no_args_error) or e.format_message() == "Missing command."
+
+
 def usage_error(e) -> tuple[str, str]:
     """Click's usage error as (message, fix) for one stderr line: no "Usage:/Try" block, no pydantic "Value error,"
     prefix (typer validates values with pydantic), the allowed values of --output named."""
@@ -326,7 +335,7 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
     """The console script. Exit codes: 0 done, 1 a step failed, 2 bad usage or input, 3 changes pending,
     130 interrupted. Every non-zero exit says one line on stderr."""
     # typer 0.29 vendors click: its exceptions live in typer._click (typer.Exit and typer.Abort are public)
-    from typer._click.exceptions import ClickException, UsageError as ClickUsageError
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError as ClickUsageError
 
     from ..graph.errors import NatomaEntraError
 
@@ -339,7 +348,17 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as e:  # typer.Exit from a command: its report is already out
         sys.exit(e.exit_code)
-    except ClickUsageError as e:  # Click's own convention: usage errors exit 2
+    except ClickUsageError as e:
+        if _missing_command(e, NoArgsIsHelpError):  # `natoma-entra` or a group alone: its help, and no command run
+            path = e.ctx.command_path
+            message, fix = "Missing command.", f"see {path} --help"  # Click's words when options come alone
+            if wants_json:
+                _json_error(args, message, fix, 2)
+            else:
+                sys.stdout.write(e.ctx.get_help().rstrip("\n") + "\n")
+            sys.stderr.write(f"error: {message} Fix: {fix}\n")
+            sys.exit(2)
+        # Click's own convention: usage errors exit 2
         from ..redact import redact
 
         message, fix = usage_error(e)

@@ -120,3 +120,18 @@ def test_help_keeps_flags_examples_and_command_lines_whole(sandbox, monkeypatch,
         examples = [line.strip() for line in (cmd.help or "").splitlines() if line.strip().startswith("Example:")]
         for example in examples:
             assert any(line.strip() == example for line in lines), f"{' '.join(path)}: {example!r} was rewrapped"
+
+
+@pytest.mark.parametrize("args", [(), ("sandbox",), ("config",), ("app",)])
+def test_a_command_group_alone_shows_its_help_and_says_a_command_is_missing(sandbox, args):
+    """`natoma-entra` (or `natoma-entra sandbox`) alone: the help on stdout, one line on stderr, exit 2; under -o json
+    one JSON document instead of the help."""
+    import json
+
+    r = sandbox.cli(*args)
+    path = " ".join(("natoma-entra",) + args)
+    assert r.code == 2
+    assert r.out.startswith(f"Usage: {path} [OPTIONS] COMMAND")
+    assert r.err == f"error: Missing command. Fix: see {path} --help\n"
+    r = sandbox.cli("-o", "json", *args)
+    assert r.code == 2 and json.loads(r.out)["exit_code"] == 2 and json.loads(r.out)["error"] == "Missing command."
