@@ -312,13 +312,32 @@ def _missing_command(e, no_args_error: type) -> bool:
     return isinstance(e, no_args_error) or e.format_message() == "Missing command."
 
 
-def usage_error(e) -> tuple[str, str]:
+def _command_path(command, args: list[str]) -> str:
+    """The command a usage error is about, from the words given, when Click's parser raised it without a context
+    (an option missing its value): `natoma-entra sandbox serve`."""
+    path, i = ["natoma-entra"], 0
+    while i < len(args):
+        a = args[i]
+        if a.split("=", 1)[0] in VALUE_OPTIONS:
+            i += 1 if "=" in a else 2
+            continue
+        sub = getattr(command, "commands", {}).get(a) if not a.startswith("-") else None
+        if sub is None and not a.startswith("-"):
+            break
+        if sub is not None:
+            path.append(a)
+            command = sub
+        i += 1
+    return " ".join(path)
+
+
+def usage_error(e, command=None, args: list[str] = ()) -> tuple[str, str]:
     """Click's usage error as (message, fix) for one stderr line: no "Usage:/Try" block, no pydantic "Value error,"
     prefix (typer validates values with pydantic), the allowed values of --output named."""
     message = e.format_message().replace("Value error, ", "").strip()
     param = getattr(e, "param", None)
     ctx = getattr(e, "ctx", None)
-    path = ctx.command_path if ctx is not None else "natoma-entra"
+    path = ctx.command_path if ctx is not None else _command_path(command, list(args))
     if param is not None and getattr(param, "name", None) == "output":
         import re
 
@@ -361,7 +380,7 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
         # Click's own convention: usage errors exit 2
         from ..redact import redact
 
-        message, fix = usage_error(e)
+        message, fix = usage_error(e, command, args)
         sys.stderr.write(redact(f"error: {message} Fix: {fix}") + "\n")
         if wants_json:
             _json_error(args, message, fix, 2)

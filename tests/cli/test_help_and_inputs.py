@@ -135,3 +135,16 @@ def test_a_command_group_alone_shows_its_help_and_says_a_command_is_missing(sand
     assert r.err == f"error: Missing command. Fix: see {path} --help\n"
     r = sandbox.cli("-o", "json", *args)
     assert r.code == 2 and json.loads(r.out)["exit_code"] == 2 and json.loads(r.out)["error"] == "Missing command."
+
+
+@pytest.mark.parametrize("args,path", [
+    (("setup", "--group"), "natoma-entra setup"),
+    (("-o", "text", "setup", "-g"), "natoma-entra setup"),
+    (("sandbox", "serve", "--port"), "natoma-entra sandbox serve"),
+    (("--timeout",), "natoma-entra"),
+    (("setup", "--no-such-flag"), "natoma-entra setup"),
+])
+def test_an_option_without_its_value_names_the_commands_help(sandbox, args, path):
+    r = sandbox.cli(*args)
+    assert r.code == 2 and r.err.count("\n") == 1
+    assert r.err.endswith(f"Fix: see {path} --help\n"), r.err
