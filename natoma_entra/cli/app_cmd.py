@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import typer
 
-from .main import HELP_SETTINGS, app
+from .main import app
+from .typer_tuning import HELP_SETTINGS
 
 app_app = typer.Typer(help="The Natoma enterprise app itself: create it on a tenant that has none.\n\n"
                            "Example: natoma-entra app create Natoma",

@@ -9,7 +9,8 @@ from typing import List, Optional
 
 import typer
 
-from .main import HELP_SETTINGS, app
+from .main import app
+from .typer_tuning import HELP_SETTINGS
 
 config_app = typer.Typer(help="The config file: write a commented natoma-entra.toml to start from.\n\n"
                               "Example: natoma-entra config init", no_args_is_help=True,

@@ -5,7 +5,8 @@ from typing import List, Optional
 
 import typer
 
-from .main import HELP_SETTINGS, app
+from .main import app
+from .typer_tuning import HELP_SETTINGS
 
 sandbox_app = typer.Typer(help="The built-in simulated tenant: reset it, show it, or serve it on loopback.",
                           no_args_is_help=True, rich_markup_mode=None, context_settings=HELP_SETTINGS)

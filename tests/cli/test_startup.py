@@ -68,12 +68,13 @@ def test_the_light_value_conversion_gives_what_typers_own_gives():
     from typer._click.exceptions import BadParameter
     from typer._coercion import build_runtime_param
 
-    from natoma_entra.cli.main import _LightCoercion, _click_command
+    from natoma_entra.cli.main import _click_command
+    from natoma_entra.cli.typer_tuning import LightCoercion
 
     ctx = Context(_click_command())
     checked = 0
     for name, p in _params():
-        theirs, ours = build_runtime_param(p.type_descriptor), _LightCoercion(p)
+        theirs, ours = build_runtime_param(p.type_descriptor), LightCoercion(p)
         for value in _samples(p):
             outcome = []
             for conv in (theirs, ours):
@@ -119,13 +120,14 @@ def test_python_dash_m_works():
 
 
 def test_the_light_value_conversion_falls_back_to_typers_own_when_its_internals_move():
-    """A typer release whose parameters no longer carry what _LightCoercion reads: every value goes through typer's
+    """A typer release whose parameters no longer carry what LightCoercion reads: every value goes through typer's
     own conversion, with the same answers and errors."""
     from typer._click import Context
     from typer._click.exceptions import BadParameter
     from typer._coercion import build_runtime_param
 
-    from natoma_entra.cli.main import _LightCoercion, _click_command
+    from natoma_entra.cli.main import _click_command
+    from natoma_entra.cli.typer_tuning import LightCoercion
 
     def internals_moved(*args):
         raise AttributeError("'TypeDescriptor' object has no attribute 'is_choice'")
@@ -134,7 +136,7 @@ def test_the_light_value_conversion_falls_back_to_typers_own_when_its_internals_
     params = dict(_params())
     for name, good, bad in (("output", "json", "yaml"), ("timeout", "5", "0")):
         param = params[name]
-        light = _LightCoercion(param)
+        light = LightCoercion(param)
         light._answer = internals_moved
         assert light.coerce(good, param=param, ctx=ctx) == build_runtime_param(param.type_descriptor).coerce(
             good, param=param, ctx=ctx)
