@@ -106,7 +106,11 @@ def _click_command():
         _register()
         no_break_on_hyphens()
         light_coercion()
-        _COMMAND.append(typer.main.get_command(app))
+        command = typer.main.get_command(app)
+        from .completion import describe
+
+        describe(command)
+        _COMMAND.append(command)
     return _COMMAND[0]
 
 
@@ -251,6 +255,9 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
     verbose = any(a in ("--verbose", "-v") for a in args)
     wants_json = _wants_json(args)
     try:
+        from .completion import handle as completion
+
+        completion(args)  # --show-completion / --install-completion [SHELL]: answered here, then exits
         code = command.main(args=args, prog_name="natoma-entra", standalone_mode=False, obj=application)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as e:  # typer.Exit from a command: its report is already out

@@ -20,12 +20,53 @@ def _complete(words: str, shell: str = "bash") -> list[str]:
     return out.stdout.split()
 
 
-def test_show_completion_prints_a_bash_script_for_the_program(capsys):
+@pytest.mark.parametrize("args, marker", [
+    (["--show-completion", "bash"], "complete -o default -F _natoma_entra_completion natoma-entra"),
+    (["--show-completion=zsh"], "#compdef natoma-entra"),
+    (["--show-completion", "fish"], "complete --command natoma-entra"),
+])
+def test_show_completion_prints_the_script_of_the_shell_named(capsys, monkeypatch, args, marker):
+    """The shell named is used whatever shell runs the command (typer's flag took no value and printed the current
+    shell's script, or failed where none could be detected)."""
+    import typer._completion_shared as shared
+
+    monkeypatch.setattr(shared, "_get_shell_name", lambda: "zsh" if "zsh" not in args[0] else "bash")
     with pytest.raises(SystemExit) as e:
-        run(["--show-completion", "bash"])
+        run(args)
     assert e.value.code == 0
     script = capsys.readouterr().out
-    assert "complete" in script and "natoma-entra" in script and "_NATOMA_ENTRA_COMPLETE=complete_bash" in script
+    assert marker in script and "_NATOMA_ENTRA_COMPLETE" in script
+
+
+def test_show_completion_without_a_shell_uses_the_current_one_and_says_how_to_name_one_it_cannot_tell(
+        capsys, monkeypatch):
+    import typer._completion_shared as shared
+
+    monkeypatch.setattr(shared, "_get_shell_name", lambda: "bash")
+    with pytest.raises(SystemExit) as e:
+        run(["--show-completion"])
+    assert e.value.code == 0 and "_NATOMA_ENTRA_COMPLETE=complete_bash" in capsys.readouterr().out
+    monkeypatch.setattr(shared, "_get_shell_name", lambda: None)  # a pipeline, a container, CI: no shell above
+    with pytest.raises(SystemExit) as e:
+        run(["--show-completion"])
+    captured = capsys.readouterr()
+    assert e.value.code == 2 and captured.out == ""
+    assert captured.err == ("error: cannot tell which shell this is (no shell among the parent processes) "
+                            "Fix: name it: natoma-entra --show-completion bash (or zsh, fish, powershell)\n")
+    with pytest.raises(SystemExit) as e:
+        run(["--show-completion", "tcsh"])
+    assert e.value.code == 2 and "'tcsh' is not a shell natoma-entra completes" in capsys.readouterr().err
+
+
+def test_install_completion_for_the_shell_named_writes_its_files_under_home(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(SystemExit) as e:
+        run(["--install-completion", "bash"])
+    assert e.value.code == 0
+    script = tmp_path / ".bash_completions" / "natoma-entra.sh"
+    assert "_NATOMA_ENTRA_COMPLETE=complete_bash" in script.read_text()
+    assert str(script) in (tmp_path / ".bashrc").read_text()
+    assert f"bash completion installed in {script}" in capsys.readouterr().out
 
 
 def test_install_completion_is_offered_in_help(capsys):
