@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
+from source_scan import package_files, parsed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,8 +56,8 @@ def test_every_flag_named_in_a_message_exists():
     `az login --allow-no-subscriptions` is the Azure CLI's own flag."""
     known = _known_flags() | {"--allow-no-subscriptions"}
     unknown = {}
-    for path in (ROOT / "natoma_entra").rglob("*.py"):
-        tree = ast.parse(path.read_text())
+    for path in package_files():
+        tree = parsed(path)
         docstrings = {id(n.body[0].value) for n in ast.walk(tree)
                       if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
                       and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
+from source_scan import parsed
 
 from natoma_entra import permissions
 
@@ -78,7 +79,7 @@ def _env_vars_read_by_the_code() -> set[str]:
             found.add(m.group(1))
         for m in re.finditer(r"""envvar\s*=\s*["']([A-Z][A-Z0-9_]+)["']""", src):
             found.add(m.group(1))
-        for node in ast.walk(ast.parse(src)):
+        for node in ast.walk(parsed(path)):
             # NAME_ENV = "X", ENV_DEFAULTS = {...: "X"}, token_env: str = "X", _need(env, "X", ...)
             targets = []
             if isinstance(node, ast.Assign):

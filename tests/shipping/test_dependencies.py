@@ -8,6 +8,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from source_scan import package_files, parsed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,8 +21,8 @@ def declared() -> list[Requirement]:
 def imported_top_levels() -> dict[str, str]:
     """Absolute imports anywhere in natoma_entra (function bodies too): top-level module -> a file importing it."""
     found: dict[str, str] = {}
-    for path in (ROOT / "natoma_entra").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for path in package_files():
+        for node in ast.walk(parsed(path)):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
