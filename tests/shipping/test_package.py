@@ -7,7 +7,6 @@ import zipfile
 
 from pathlib import Path
 
-import pytest
 
 import natoma_entra
 
