@@ -68,7 +68,7 @@ def _templates(h: GraphHandler, sp: dict[str, Any]) -> list[dict[str, Any]]:
     from natoma_entra.sandbox import schema_template
 
     scim = schema_template.template(sp["appId"])
-    legacy = copy_json(scim)
+    legacy = schema_template.template(sp["appId"])  # each call parses afresh: nothing is shared with the caller
     legacy["id"] = LEGACY_TEMPLATE
     legacy["factoryTag"] = LEGACY_TEMPLATE
     return [scim, legacy]
@@ -222,7 +222,7 @@ def create_job(h: GraphHandler, req: Request) -> Response:
         ],
     }
     jobs[job_id] = job
-    schema = copy_json(tpl["schema"])
+    schema = tpl["schema"]  # the template is parsed afresh for this request: the job's schema may own it
     schema["id"] = job_id
     h.tenant.state["schemas"][job_id] = schema
     h.tenant.created("job", job_id)
@@ -283,7 +283,7 @@ def reset_schema(h: GraphHandler, req: Request) -> Response:
     tpl = _template(h, sp, job["templateId"])
     if tpl is None:
         raise not_found(job["templateId"])
-    schema = copy_json(tpl["schema"])
+    schema = tpl["schema"]  # parsed afresh for this request
     schema["id"] = job["id"]
     h.tenant.state["schemas"][job["id"]] = schema
     return Response(204)

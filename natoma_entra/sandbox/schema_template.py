@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from natoma_entra.json_copy import copy_json
 
 TEMPLATE_ID = "scim"
 FACTORY_TAG = "CustomSCIM"
@@ -47,5 +46,5 @@ def template(application_id: str | None = None) -> dict:
 
 
 def default_schema() -> dict:
-    """The template's synchronizationSchema (what a new job starts with), a fresh deep copy."""
-    return copy_json(template()["schema"])
+    """The template's synchronizationSchema (what a new job starts with), parsed afresh (the caller owns it)."""
+    return template()["schema"]
