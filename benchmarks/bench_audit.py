@@ -212,9 +212,8 @@ def main() -> int:
         return replay(args.replay, args.latency)
 
     import pickle
-    import subprocess
 
-    from bench_doctor import Recorder
+    from bench_doctor import Recorder, replay_elsewhere
 
     from natoma_entra.sandbox.state import NATOMA_TOKEN
 
@@ -232,16 +231,14 @@ def main() -> int:
         (Path(tmp) / "index.pickle").write_bytes(pickle.dumps(rec.files))
         (Path(tmp) / "natoma.pickle").write_bytes(pickle.dumps(natoma))
         del tenant, natoma, app
-        out = subprocess.run([sys.executable, __file__, "--replay", tmp, "--latency", str(args.latency)],
-                             stdout=subprocess.PIPE, text=True)  # stderr: the RSS timeline, when asked
-        if out.returncode:
-            print(out.stdout)
+        replayed = replay_elsewhere(__file__, tmp, args.latency)  # stderr: the RSS timeline, when asked
+        if replayed is None:
             return 1
-        figures = dict(kv.split("=") for kv in out.stdout.splitlines()[0].split())
+        figures, lines = replayed
     print(f"audit: {float(figures['wall']):.1f} s wall, {float(figures['cpu']):.1f} s CPU; {int(figures['graph']):,} "
           f"Graph requests + {int(figures['scim']):,} SCIM requests; longest Graph chain {figures['chain']} round "
           f"trips; peak memory added {figures['peak_mb']} MB (RSS after start-up {figures['rss_before_mb']} MB)")
-    print(out.stdout.splitlines()[1])
+    print(lines[1])
     print(f"(the Graph sandbox's answers were recorded first, in {recorded:.1f} s, and replayed with the latency in a "
           "process of its own, as Natoma's pages are served)")
     return 0

@@ -50,6 +50,21 @@ def add_nested(tenant, groups: int) -> int:
     return n
 
 
+def replay_elsewhere(script: str, folder: str, latency: float) -> tuple[dict, list[str]] | None:
+    """`script --replay folder --latency L` in a process of its own (so its memory is the command's alone): its first
+    line of output is key=value figures, the rest is printed by the caller. None (the output shown) on failure; the
+    replay's stderr is left on the terminal (BENCH_TIMELINE's lines)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, script, "--replay", folder, "--latency", str(latency)],
+                         stdout=subprocess.PIPE, text=True)
+    if out.returncode:
+        print(out.stdout)
+        return None
+    lines = out.stdout.splitlines()
+    return dict(kv.split("=") for kv in lines[0].split()), lines
+
+
 class Recorder:
     """Answers from the sandbox once, keeping each answer on disk, then replays them: the second run does all of
     doctor's own work (HTTP stack, JSON, folding, checks) with only the injected latency for Graph's time, so its
@@ -161,7 +176,6 @@ def main() -> int:
         return replay(args.replay, args.latency)
 
     import pickle
-    import subprocess
 
     from natoma_entra.audit.reads import CONCURRENCY
 
@@ -178,12 +192,10 @@ def main() -> int:
         recorded = time.perf_counter() - t0
         (Path(tmp) / "index.pickle").write_bytes(pickle.dumps(rec.files))
         del tenant
-        out = subprocess.run([sys.executable, __file__, "--replay", tmp, "--latency", str(args.latency)],
-                             capture_output=True, text=True)
-        if out.returncode:
-            print(out.stdout, out.stderr)
+        replayed = replay_elsewhere(__file__, tmp, args.latency)
+        if replayed is None:
             return 1
-        figures = dict(kv.split("=") for kv in out.stdout.splitlines()[0].split())
+        figures, lines = replayed
     pages = math.ceil((args.members + 1) / 999)
     after = 1 if nested else 0  # a nested group's users are read once the page that names it is in
     floor = 2 + pages + after
@@ -192,7 +204,7 @@ def main() -> int:
           f"requests; longest chain {figures['chain']} round trips (floor {floor}; {floor_limited} with {CONCURRENCY} "
           f"groups at a time); peak memory added {figures['peak_mb']} MB (RSS after start-up "
           f"{figures['rss_before_mb']} MB); users with several roles: {int(figures['several']):,}")
-    print(out.stdout.splitlines()[1])
+    print(lines[1])
     print(f"(the sandbox's answers were recorded first, in {recorded:.1f} s, and replayed with the latency in a "
           "process of its own)")
     return 0
