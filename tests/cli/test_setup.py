@@ -105,6 +105,14 @@ WRITES = [
 ]
 
 
+def _rerun_converges(sandbox, reference) -> None:
+    """The fault gone, `setup` run again succeeds and the tenant ends as a clean setup leaves one."""
+    sandbox.options.faults[:] = []
+    again = sandbox.cli("setup")
+    assert again.code == 0, again.out + again.err
+    assert outcome(sandbox.tenant()) == outcome(reference)
+
+
 @pytest.mark.parametrize("step,method,path", WRITES)
 def test_a_failure_in_any_step_stops_the_run_and_a_rerun_converges(sandbox, monkeypatch, tmp_path, step, method, path):
     reference = sandbox.reference()  # a clean setup on another fresh tenant
@@ -117,10 +125,7 @@ def test_a_failure_in_any_step_stops_the_run_and_a_rerun_converges(sandbox, monk
     assert failed[0]["error"] and failed[0]["fix"]
     later = doc["steps"][[s["step"] for s in doc["steps"]].index(step) + 1:]
     assert all(s["status"] == "skipped" for s in later)
-    sandbox.options.faults[:] = []
-    again = sandbox.cli("setup")
-    assert again.code == 0, again.out + again.err
-    assert outcome(sandbox.tenant()) == outcome(reference)
+    _rerun_converges(sandbox, reference)
     assert sandbox.cli("setup").writes == []
 
 
@@ -133,9 +138,7 @@ def test_a_lost_response_after_a_write_converges_on_rerun(sandbox, monkeypatch, 
     r = sandbox.cli("setup")
     assert r.code == 1
     assert "could not reach" in r.out + r.err
-    sandbox.options.faults[:] = []
-    assert sandbox.cli("setup").code == 0
-    assert outcome(sandbox.tenant()) == outcome(reference)
+    _rerun_converges(sandbox, reference)
     t = sandbox.tenant()
     assert len(t.state["jobs"][t.find_sp("Natoma")["id"]]) == 1  # never a second job
 
@@ -221,10 +224,7 @@ def test_an_interrupt_after_any_write_exits_130_naming_the_step_and_a_rerun_conv
     assert f"interrupted during {step}: run the same command again to continue" in r.err
     doc = r.json()
     assert doc["ok"] is False and doc["exit_code"] == 130
-    sandbox.options.faults[:] = []
-    again = sandbox.cli("setup")
-    assert again.code == 0, again.out + again.err
-    assert outcome(sandbox.tenant()) == outcome(reference)
+    _rerun_converges(sandbox, reference)
     assert sandbox.cli("setup").writes == []
 
 
@@ -236,9 +236,7 @@ def test_a_504_after_a_write_was_applied_converges_without_duplicates(sandbox, s
     sandbox.options.faults[:] = [faults.server_error(504, retry_after=0, method=method, path=path, after=True,
                                                      count=None)]
     sandbox.cli("setup")
-    sandbox.options.faults[:] = []
-    assert sandbox.cli("setup").code == 0
-    assert outcome(sandbox.tenant()) == outcome(reference)
+    _rerun_converges(sandbox, reference)
     t = sandbox.tenant()
     assert len(t.state["jobs"][t.find_sp("Natoma")["id"]]) == 1
     assert sandbox.cli("setup").writes == []
