@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .graph.clouds import check_url
-from .graph.errors import UsageError
+from .errors import UsageError
 from .natoma_roles import ROLE_VALUES
 
 DEFAULT_CONFIG = "natoma-entra.toml"

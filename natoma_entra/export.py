@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .graph.errors import GraphError, UsageError
+from .graph.errors import GraphError
+from .errors import UsageError
 from .graph.lookups import GroupNotFound, find_group
 from .natoma_roles import DISPLAY_NAME, ROLE_VALUES
 from .steps.assignments import DEFAULT_ACCESS, read_assignments, role_ids_on

@@ -120,7 +120,7 @@ def init_command(
     Example: natoma-entra --app Natoma config init --group admin="Natoma Admins" --scim-url https://acme.natoma.app/scim/v2
     """
     from ..config import DEFAULT_CONFIG, Config, _explain
-    from ..graph.errors import UsageError
+    from ..errors import UsageError
     from .flags import parse_groups, scim_flags
     from pydantic import ValidationError
 

@@ -14,8 +14,12 @@ app.add_typer(sandbox_app, name="sandbox")
 
 
 def _path(ctx: typer.Context):
+    """The sandbox's state file (--sandbox-state, NATOMA_ENTRA_SANDBOX_STATE, else the user's state directory)."""
+    from ..sandbox.backend import SandboxBackend
 
-    return ctx.obj.sandbox_state_path()
+    g = ctx.obj
+    backend = g.backend if isinstance(g.backend, SandboxBackend) else SandboxBackend()
+    return backend.with_flags(state=g.sandbox_state, variants=frozenset()).state_path()
 
 
 @sandbox_app.command("reset")
@@ -221,7 +225,7 @@ def serve_command(
 
     Example: natoma-entra sandbox serve --port 8080 --variant templates-unlisted
     """
-    from ..graph.errors import UsageError
+    from ..errors import UsageError
     from ..sandbox.options import VARIANTS, SandboxOptions, UnknownVariant, parse_variants
     from ..sandbox.serve import is_loopback, serve
     from ..sandbox.state import ACCESS_TOKEN, NATOMA_TOKEN

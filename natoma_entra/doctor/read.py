@@ -16,11 +16,13 @@ read-only POST, and it is made only when credentials are saved.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any, Awaitable
 
 from ..audit.reads import walk_members
 from .checks import ConfiguredGroup, DoctorState, Grants, ReadError, _group_label, checks
-from ..graph.errors import GraphError, NatomaEntraError
+from ..graph.errors import GraphError
+from ..errors import NatomaEntraError
 from ..graph.lookups import GROUP_FIELDS, find_group, find_user
 from ..graph.odata import literal, seg
 from ..results import Report, StepResult
@@ -44,9 +46,19 @@ def _read_error(what: str, e: Exception) -> ReadError:
     raise e
 
 
-async def read_state(session: Session, *, user: str | None = None, concurrency: int = CONCURRENCY) -> DoctorState:
+@dataclass(frozen=True)
+class DoctorInputs:
+    """What `doctor` was asked: one user to check too, and the mapping mode to expect (None: judge the one in place)."""
+
+    user: str | None = None
+    mode: str | None = None  # "single-role" | "multi-role" | None
+
+
+async def read_state(session: Session, inputs: DoctorInputs = DoctorInputs(), *,
+                     concurrency: int = CONCURRENCY) -> DoctorState:
+    user = inputs.user
     state = DoctorState(user_ref=user, config_url=session.config.scim.url, config_scope=session.config.scim.scope,
-                        wanted_mode=(session.command_options or {}).get("mode"))
+                        wanted_mode=inputs.mode)
     graph = session.graph
     sem = asyncio.Semaphore(concurrency)
 
@@ -183,8 +195,8 @@ def to_step(check) -> StepResult:
     return StepResult(step=check.name, status="unchanged", info=info, warnings=warnings, fix=check.fix)
 
 
-async def run_doctor(session: Session, *, user: str | None = None) -> Report:
-    state = await read_state(session, user=user)
+async def run_doctor(session: Session, inputs: DoctorInputs = DoctorInputs()) -> Report:
+    state = await read_state(session, inputs)
     report = Report(command="doctor", app=state.app or {})
     for c in checks(state):
         report.add(to_step(c))

@@ -12,10 +12,13 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 from . import errors
+
+if TYPE_CHECKING:
+    from ..clock import Clock
 
 log = logging.getLogger("natoma_entra.graph")
 
@@ -46,7 +49,7 @@ class GraphClient:
     def __init__(self, credential, base_url: str, *, transport=None, delegated: bool = False,
                  allowed_hosts: list[str] | None = None, auth: str = "access-token",
                  deadline: float | None = None, request_timeout: float = REQUEST_TIMEOUT,
-                 on_wait: Callable[[str], None] | None = None):
+                 on_wait: Callable[[str], None] | None = None, clock: "Clock | None" = None):
         import httpx
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
@@ -63,8 +66,9 @@ class GraphClient:
         self.deadline = DEFAULT_RUN_TIMEOUT if deadline is None else float(deadline)
         self.request_timeout = request_timeout
         self.on_wait = on_wait
-        self._sleep = asyncio.sleep  # tests replace it to see the waits without waiting
-        self._clock = time.monotonic
+        # the run's clock (the backend's): a simulated one makes the waits instant and keeps them said
+        self._sleep: Callable[[float], Awaitable[None]] = clock.sleep if clock is not None else asyncio.sleep
+        self._clock: Callable[[], float] = clock.monotonic if clock is not None else time.monotonic
         self._started: float | None = None
         # a person signs in during the first request (device code, browser): that may take minutes, so the first
         # request is not timed and the run's budget starts once it is answered

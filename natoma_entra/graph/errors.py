@@ -8,30 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-
-class NatomaEntraError(Exception):
-    """An error the CLI reports in one line, with the fix. exit_code follows design.md section 1."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, fix: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.fix = fix
-
-    def __str__(self) -> str:
-        return self.message + (f" Fix: {self.fix}" if self.fix else "")
-
-
-class UsageError(NatomaEntraError):
-    """Bad input: unknown group, ambiguous app, malformed URL, missing token. Exit 2, nothing written."""
-
-    exit_code = 2
-
-
-class MissingInput(UsageError):
-    """An input that was not given at all (no SCIM token from any source): a step that can do without it (a dry
-    run, verified credentials) goes on; a bad input given (a token with whitespace inside) is a plain UsageError."""
+from ..errors import NatomaEntraError, UsageError, MissingInput  # noqa: F401  (moved to natoma_entra/errors.py)
 
 
 # The permission table (natoma_entra/permissions.py) follows each request's Microsoft Graph reference page.

@@ -51,7 +51,7 @@ def scim_http_factory(tenant):
     sandbox's provisioning engine sends them (the sandbox host, or /scim/v2 on loopback)."""
 
     def factory(url: str, token: str):
-        from ..graph.errors import UsageError
+        from ..errors import UsageError
         from .natoma import standin_for
 
         standin = standin_for(tenant)

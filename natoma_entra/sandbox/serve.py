@@ -18,7 +18,7 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from natoma_entra.graph.clouds import is_loopback
-from natoma_entra.graph.errors import UsageError
+from natoma_entra.errors import UsageError
 from natoma_entra.sandbox.graph import GraphHandler
 from natoma_entra.sandbox.state import ACCESS_TOKEN, Tenant, state_lock, state_path as _state_path
 

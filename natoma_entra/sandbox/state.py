@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from natoma_entra.graph.errors import NatomaEntraError, UsageError
+from natoma_entra.errors import NatomaEntraError, UsageError
 from natoma_entra.json_copy import copy_json
 
 GRAPH_ROOT = "https://graph.microsoft.com"

@@ -129,14 +129,11 @@ def test_without_prune_foreign_roles_stay(sandbox):
 
 
 def test_waits_for_the_service_principal_to_show_the_roles(sandbox, monkeypatch):
-    import asyncio
-
-    import natoma_entra.steps.common as common
     from natoma_entra.sandbox.clock import VirtualClock
+    from natoma_entra.waits import Waits
 
     clock = VirtualClock()  # the CLI's waits advance the tenant's clock instead of sleeping
-    monkeypatch.setattr(asyncio, "sleep", clock.sleep)
-    monkeypatch.setattr(common, "POLL_DELAYS", (0.2, 0.5, 1, 2, 3, 5, 5, 8, 10, 15, 20))
+    sandbox.waits = Waits()  # the real replication waits, on that clock
     sandbox.options.clock = clock
     sandbox.options.sp_role_lag = 3  # seconds
     r = sandbox.cli("roles", "--output", "json")
