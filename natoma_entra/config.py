@@ -9,7 +9,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -219,11 +219,12 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def load(path: Path | None, flags: dict, env: dict | None = None, defaults: dict | None = None) -> Config:
+def load(path: Path | None, flags: dict, env: Mapping[str, str] | None = None,
+         defaults: dict | None = None) -> Config:
     """Merge built-in defaults < environment < file < flags and validate. `flags` holds only options given."""
     env = os.environ if env is None else env
     layers: list[tuple[str, dict]] = [("built-in defaults", defaults or {})]
-    env_layer = {k: env[v] for k, v in ENV_DEFAULTS.items() if env.get(v)}
+    env_layer: dict[str, Any] = {k: env[v] for k, v in ENV_DEFAULTS.items() if env.get(v)}
     if env.get("NATOMA_SCIM_URL"):
         env_layer["scim"] = {"url": env["NATOMA_SCIM_URL"]}
     layers.append(("environment", env_layer))

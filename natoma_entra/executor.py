@@ -169,8 +169,8 @@ async def _apply(session: "Session", command: str, steps: list[AnyStep], plans: 
             report.add(r)
         report.warnings.extend(w for w in plan.warnings if w not in report.warnings)
         if any(r.status == "failed" for r in applied.results):
-            for later in plans[i + 1:]:
-                report.steps.append(_skipped(later, f"{step.name} failed"))
+            for skipped in plans[i + 1:]:
+                report.steps.append(_skipped(skipped, f"{step.name} failed"))
             return report
         if plan.facts.app_planned and plan.operations:
             # the app exists now: the remaining steps are read and planned again against it (their ids were
@@ -178,11 +178,11 @@ async def _apply(session: "Session", command: str, steps: list[AnyStep], plans: 
             report.app = (await session.app()).summary()
             facts = replace(facts, app_planned=False)
             planned_before = facts
-            later = await read_and_plan(session, steps[i + 1:], desired, facts)
-            plans[i + 1:] = later
-            stop = next((p for p in later if p.blocked or (p.needs and p.operations)), None)
+            replanned = await read_and_plan(session, steps[i + 1:], desired, facts)
+            plans[i + 1:] = replanned
+            stop = next((p for p in replanned if p.blocked or (p.needs and p.operations)), None)
             if stop is not None:
-                for p in later:
+                for p in replanned:
                     report.add(p.result("failed", error=p.error or p.needs, fix=p.fix or p.needs_fix)
                                if p is stop else _skipped(p, f"{stop.step} cannot be done"))
                 return report

@@ -62,7 +62,7 @@ async def read(session) -> Export:
     assignments = await read_assignments(session)
     configured: set[str] = set()
     for a in sorted(assignments, key=lambda a: (a.get("principalDisplayName") or "", a.get("principalId") or "")):
-        role = by_id.get(a.get("appRoleId"))
+        role = by_id.get(str(a.get("appRoleId")))
         who = f"{a.get('principalDisplayName') or a.get('principalId')} ({a.get('principalType') or 'principal'})"
         if role is None:
             other = "default access" if a.get("appRoleId") == DEFAULT_ACCESS else names.get(a.get("appRoleId"), a.get("appRoleId"))

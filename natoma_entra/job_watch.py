@@ -56,12 +56,14 @@ def parse_time(text: Any) -> _dt.datetime | None:
 
 def summarize(job: dict | None) -> dict[str, Any]:
     """The facts of a job's status that tell how its cycle goes (pure)."""
-    status = (job or {}).get("status") or {}
-    progress = [p for p in status.get("progress") or [] if isinstance(p, dict)]
+    from .json_values import obj, objects
+
+    status = obj(obj(job).get("status"))
+    progress = objects(status.get("progress"))
     p = progress[-1] if progress else {}
-    execution = status.get("lastExecution") if isinstance(status.get("lastExecution"), dict) else {}
+    execution = obj(status.get("lastExecution"))
     quarantine = status.get("quarantine") if isinstance(status.get("quarantine"), dict) else None
-    counts = {e.get("key"): e.get("value") for e in status.get("synchronizedEntryCountByType") or [] if isinstance(e, dict)}
+    counts = {e.get("key"): e.get("value") for e in objects(status.get("synchronizedEntryCountByType"))}
     error = execution.get("error") if isinstance(execution.get("error"), dict) else None
     return {
         "code": status.get("code"),

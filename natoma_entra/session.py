@@ -45,7 +45,8 @@ class Session:
         if fut is None:
             fut = self._cache[key] = asyncio.ensure_future(read())
         try:
-            return await asyncio.shield(fut)  # type: ignore[no-any-return]  # the cache holds what read() returns
+            value: T = await asyncio.shield(fut)  # the cache holds what read() returns
+            return value
         except BaseException:
             if self._cache.get(key) is fut and fut.done():
                 self._cache.pop(key, None)  # a failed read may be tried again (a retry after replication)

@@ -81,7 +81,8 @@ def _run(g: Application, command: str, body: Callable[["Session"], Awaitable["Re
                 finally:
                     await session.graph.close()
 
-            return g.with_spinner(lambda: asyncio.run(main()), backend.label)  # type: ignore[no-any-return]
+            report: "Report" = g.with_spinner(lambda: asyncio.run(main()), backend.label)
+            return report
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted during {g.current_step}: run the same command again to continue",
                           fix="what was written is kept; a second run continues from where the tenant is") from None

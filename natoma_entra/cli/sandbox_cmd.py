@@ -96,7 +96,7 @@ def _directory(st: dict, sp: dict, role_names: dict, mode: str | None, natoma_us
     the roles they are assigned on the app). Entra follows direct membership only: a user only in a group nested in an
     assigned group is skipped; under single-role mapping a user with two roles fails (MultipleGrantsNotSupported)."""
     users, groups, members = st.get("users") or {}, st.get("groups") or {}, st.get("members") or {}
-    granted: dict[str, list[str]] = {}  # principal id -> role values (None: an assignment without a Natoma role)
+    granted: dict[str, list[str | None]] = {}  # principal id -> role values (None: an assignment without a role)
     for a in st["appRoleAssignments"].values():
         if a["resourceId"] == sp["id"]:
             granted.setdefault(a["principalId"], []).append(role_names.get(a["appRoleId"]))

@@ -128,7 +128,7 @@ def _role_index(state: DoctorState) -> dict[str, dict]:
 def role_label(state: DoctorState, role_id: str | None) -> str:
     if role_id == DEFAULT_ACCESS:
         return "default access"
-    role = _role_index(state).get(role_id)
+    role = _role_index(state).get(role_id or "")
     if role is None:
         return f"unknown role {role_id}"
     return role.get("value") or role.get("displayName") or role_id or "?"
@@ -138,7 +138,7 @@ def role_value(state: DoctorState, role_id: str | None) -> str | None:
     """The value the role sends (None: default access, a role without a value, or a role the SP no longer has)."""
     if role_id == DEFAULT_ACCESS:
         return None
-    return (_role_index(state).get(role_id) or {}).get("value")
+    return (_role_index(state).get(role_id or "") or {}).get("value")
 
 
 # -- grants: who gets which role through what --------------------------------------------------------------------
@@ -180,7 +180,7 @@ class Grants:
         self._direct_names: dict[int, str | None] = {}
         self._id_list: list[str] = []
         for pos, a in enumerate(assignments):
-            pid, rid, kind = a.get("principalId"), a.get("appRoleId"), a.get("principalType")
+            pid, rid, kind = a.get("principalId"), str(a.get("appRoleId") or ""), a.get("principalType")
             if not pid:
                 continue
             if kind == "Group":
@@ -194,7 +194,7 @@ class Grants:
                 self.group_mask[gi] |= self.roles.mask(rid) if rid else 0
                 self.group_grants[gi].append((pos, rid))
             elif kind == "User":
-                i = self.scope._at(pid)
+                i = self.scope.at(pid)
                 self.scope.masks[i] |= self.roles.mask(rid) if rid else 0
                 self.direct.setdefault(i, []).append((pos, rid))
                 self._direct_names.setdefault(i, a.get("principalDisplayName"))
@@ -209,7 +209,7 @@ class Grants:
         mask, get = self.group_mask[gi], index.get
         users = [m for m in members if (k := m.get("@odata.type")) == USER_TYPE
                  or (k is None and "userPrincipalName" in m)]
-        new = [get(m.get("id")) for m in users]  # one dict lookup per member; None: met for the first time
+        new = [get(m.get("id") or "") for m in users]  # one dict lookup per member; None: met for the first time
         for pos, i in enumerate(new):
             if i is None:
                 m = users[pos]
@@ -217,7 +217,7 @@ class Grants:
                     continue
                 i = new[pos] = index.get(m["id"])  # twice in one page
                 if i is None:
-                    i = new[pos] = scope._at(m["id"])
+                    i = new[pos] = scope.at(m["id"])
             if keys[i] is None:  # first met (or assigned directly so far): the page's own strings
                 m = users[pos]
                 keys[i] = (m.get("displayName"), m.get("userPrincipalName"))
@@ -251,7 +251,8 @@ class Grants:
 
     def several(self) -> list[int]:
         """The users who get two or more distinct role values (one pass over the masks)."""
-        sent, out, seen = self.roles.sent, [], {}
+        sent, out = self.roles.sent, []
+        seen: dict[int, int] = {}
         for i, mask in enumerate(self.scope.masks):
             if mask & (mask - 1):  # two bits or more
                 n = seen.get(mask)
@@ -272,7 +273,8 @@ class Grants:
         out: dict[int, list[Grant]] = {}
         names: dict[int, str] = {}
         for i in wanted:
-            held = [(pos, rid, "direct", None) for pos, rid in self.direct.get(i, [])]
+            held: list[tuple[int, str, str, str | None]] = [(pos, rid, "direct", None)
+                                                            for pos, rid in self.direct.get(i, [])]
             for g in groups[i]:
                 gid = self.group_ids[g]
                 name = names.get(g)
@@ -289,7 +291,10 @@ def grants_of(state: DoctorState) -> Grants:
     if state.grants is not None:
         return state.grants
     assignments = state.assignments or []
-    g = Grants(assignments, state.sp_roles, lambda gid, fallback=None: _group_label(state, gid, fallback))
+    def label(gid: str, fallback: str | None = None) -> str:
+        return _group_label(state, gid, fallback)
+
+    g = Grants(assignments, state.sp_roles, label)
     for gid, members in state.members.items():
         g.fold(gid, members)
     return g
@@ -409,7 +414,7 @@ def check_role_missing(state: DoctorState) -> CheckResult:
         kind = a.get("principalType") or "principal"
         name = a.get("principalDisplayName") or a.get("principalId")
         if a.get("principalType") == "Group":
-            name = _group_label(state, a.get("principalId"), name)
+            name = _group_label(state, str(a.get("principalId")), name)
         value = role_value(state, rid)
         if value is None and a.get("principalId") in with_natoma_role:
             extra.append(f"{kind} {name!r} also holds {role_label(state, rid)} next to its Natoma role (a second "
@@ -480,10 +485,10 @@ def check_groups(state: DoctorState) -> CheckResult:
             fix.append("natoma-entra assign")
     for a in assignments:
         is_group = a.get("principalType") == "Group"
-        g = state.groups.get(a.get("principalId")) if is_group else None
-        name = (g or {}).get("displayName") or a.get("principalDisplayName") or a.get("principalId")
-        if g is not None and not g.get("securityEnabled"):
-            kind = "a Microsoft 365 group" if "Unified" in (g.get("groupTypes") or []) else "not a security group"
+        group: dict | None = state.groups.get(str(a.get("principalId"))) if is_group else None
+        name = (group or {}).get("displayName") or a.get("principalDisplayName") or a.get("principalId")
+        if group is not None and not group.get("securityEnabled"):
+            kind = "a Microsoft 365 group" if "Unified" in (group.get("groupTypes") or []) else "not a security group"
             line = f"{name!r} is assigned but is {kind}"
             if line not in warns:
                 warns.append(line)
@@ -750,7 +755,7 @@ def check_user(state: DoctorState) -> CheckResult:
     grants = grants_of(state)
     i = grants.scope.index.get(u["id"])
     mine = grants.grants_for([i])[i] if i is not None else []
-    groups = [g.get("displayName") or g.get("id") for g in state.user_groups or []
+    groups = [str(g.get("displayName") or g.get("id")) for g in state.user_groups or []
               if g.get("@odata.type", GROUP_TYPE) == GROUP_TYPE]
     details = [f"direct groups: {_names(groups)}" if groups else "direct groups: none"]
     if not mine:

@@ -142,8 +142,10 @@ async def read_state(session: Session, inputs: DoctorInputs = DoctorInputs(), *,
         for g in found:
             state.groups[g["id"]] = g
 
-    grants = state.grants = Grants(state.assignments or [], state.sp_roles,
-                                   lambda gid, fallback=None: _group_label(state, gid, fallback))
+    def label(gid: str, fallback: str | None = None) -> str:
+        return _group_label(state, gid, fallback)
+
+    grants = state.grants = Grants(state.assignments or [], state.sp_roles, label)
     unknown = [g for g in assigned if g not in state.groups]
     reads: list[Awaitable[Any]] = [walk_members(session, assigned, MEMBER_FIELDS, page, on_error=members_failed)]
     reads += [group_details(unknown[i:i + IDS_PER_FILTER]) for i in range(0, len(unknown), IDS_PER_FILTER)]
@@ -165,7 +167,8 @@ async def _none() -> None:
 
 
 async def _schema(session: Session, state: DoctorState, attempt, limited) -> None:
-    state.schema = await attempt("schema", "the provisioning schema", limited(read_schema(session, state.job)))
+    if state.job is not None:
+        state.schema = await attempt("schema", "the provisioning schema", limited(read_schema(session, state.job)))
 
 
 async def _connection_test(session: Session, state: DoctorState, limited) -> None:
@@ -177,7 +180,7 @@ async def _connection_test(session: Session, state: DoctorState, limited) -> Non
 
 
 async def _user_groups(session: Session, state: DoctorState, attempt, limited) -> None:
-    uid = state.user["id"]
+    uid = (state.user or {}).get("id") or ""
     state.user_groups = await attempt("user_groups", "the user's groups", limited(session.graph.list(
         f"/users/{seg(uid)}/memberOf", {"$select": "id,displayName", "$top": PAGE})), [])
 

@@ -127,8 +127,8 @@ class GraphClient:
                                                self.delegated)
                     err.message += (f" (Graph asked to wait {wait:g} s before retrying; {max(left, 0):.0f} s were "
                                     f"left of this run's {self.deadline:g} s budget, so the run stops here)")
-                    err.fix = (f"run the command again after {wait:g} s" if asked is not None else err.fix)
-                    err.fix += "; raise --timeout (or NATOMA_ENTRA_TIMEOUT) to let a run wait longer"
+                    fix = f"run the command again after {wait:g} s" if asked is not None else (err.fix or "")
+                    err.fix = fix + "; raise --timeout (or NATOMA_ENTRA_TIMEOUT) to let a run wait longer"
                     raise err
                 attempt += 1
                 await self._wait(wait, f"Graph answered {method} {shown} with {resp.status_code}; waiting {wait:g} s "
@@ -245,12 +245,14 @@ def _json(resp) -> Any:
     reference cycle), so a response, its body and the JSON parsed from it live until Python's cyclic collector runs;
     pages in flight survive the young collections, and a walk of thousands of member pages kept hundreds alive at
     once (hundreds of MB at 2,000,000 memberships). Once the body is read and the response closed, the stream is not
-    used again: unbinding it frees the response as soon as its caller is done."""
+    used again: giving the response an empty stream of its own (httpx.Response's public `stream` attribute) drops the
+    bound one, and with it the cycle, so the response is freed as soon as its caller is done."""
+    import httpx
+
     doc = getattr(resp, "parsed", None)
     resp.parsed = None
-    stream = getattr(resp, "stream", None)
-    if getattr(resp, "is_closed", False) and getattr(stream, "_response", None) is resp:
-        stream._response = None
+    if getattr(resp, "is_closed", False) and isinstance(resp, httpx.Response):
+        resp.stream = httpx.ByteStream(b"")
     return doc
 
 

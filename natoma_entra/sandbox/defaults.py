@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .state import ACCESS_TOKEN, NATOMA_TOKEN, NATOMA_URL
+
+if TYPE_CHECKING:
+    from .options import SandboxOptions
 
 # The sandbox tenant's groups and Natoma stand-in (design.md section 5): no flag needed beyond --sandbox.
 SANDBOX_CONFIG = {
@@ -14,7 +18,7 @@ SANDBOX_CONFIG = {
 SANDBOX_SCIM_TOKEN = NATOMA_TOKEN
 
 
-def open_sandbox(path: Path, options=None):
+def open_sandbox(path: Path, options: "SandboxOptions | None" = None) -> tuple[Any, Any, Any]:
     """(tenant, async transport, credential) for a run against the sandbox kept in `path` (created when missing),
     behaving as `options` (a SandboxOptions) says."""
     from ..graph.auth import StaticTokenCredential

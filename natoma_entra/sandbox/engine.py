@@ -79,7 +79,8 @@ def _parse_iso(text: str) -> _dt.datetime:
 
 
 def _secrets(state: dict, sp_id: str) -> dict[str, str]:
-    return {s.get("key"): s.get("value") for s in state.get("secrets", {}).get(sp_id, []) if isinstance(s, dict)}
+    return {str(s.get("key")): str(s.get("value") or "") for s in state.get("secrets", {}).get(sp_id, [])
+            if isinstance(s, dict)}
 
 
 def _text(value: Any) -> str | None:
@@ -191,7 +192,7 @@ def grants_for(state: dict, sp_id: str, assignments: list[dict]) -> list[Grant]:
     roles = _sp_roles(state, sp_id)
     grants: dict[str, Grant] = {}
     for a in sorted(assignments, key=lambda a: (a.get("createdDateTime") or "", a.get("id") or "")):
-        role_id = a.get("appRoleId")
+        role_id = str(a.get("appRoleId"))
         if role_id in grants:
             continue
         role = roles.get(role_id) or {}
@@ -543,7 +544,7 @@ def _evaluate_view(run: Run, attrs: dict[str, Any], out: Outcome) -> tuple[dict[
 def process_user(run: Run, user: dict, grants: list[Grant] | None) -> Outcome:
     """Provision one Entra user (``grants`` None: out of scope). Does the SCIM calls; returns the outcome."""
     out = Outcome(started=run.now())
-    upn = user.get("userPrincipalName") or user.get("id")
+    upn = str(user.get("userPrincipalName") or user.get("id"))
     out.target_name = upn
     attrs = source_attributes(user, grants or [])
     out.steps.append(Step("EntryImport", "Import", "Success", f"Retrieved User '{upn}' from Azure Active Directory",
@@ -690,7 +691,8 @@ def _record(run: Run, user: dict, out: Outcome) -> dict:
         }
     ended_s = out.ended or run.now()
     duration = int((_parse_iso(ended_s) - _parse_iso(out.started)).total_seconds() * 1000) if out.started else 0
-    app = next((a for a in state.get("applications", {}).values() if a.get("appId") == run.sp.get("appId")), {})
+    app: dict[str, Any] = next((a for a in state.get("applications", {}).values()
+                                if a.get("appId") == run.sp.get("appId")), {})
     return {
         "id": str(uuid.uuid4()),
         "activityDateTime": ended_s,
@@ -975,7 +977,7 @@ def provision_on_demand(tenant: Any, sp_id: str, job_id: str, body: dict) -> dic
             out.modified = _source_modified(attrs)
             _fail(out, code, reason or "", "Check the Tenant URL and Secret Token, then Test Connection.")
         else:
-            grants = users_in_scope(tenant, sp_id).get(object_id)
+            grants = users_in_scope(tenant, sp_id).get(str(object_id))
             out = process_user(run, user, grants)
     finally:
         run.client.close()

@@ -268,8 +268,9 @@ class GraphHandler:
         if len(items) > BATCH_LIMIT:
             raise bad_request(f"The number of batch requests ({len(items)}) exceeds the limit of {BATCH_LIMIT}.",
                               "BadRequest")
-        ids = [str(it.get("id")) if isinstance(it, dict) and it.get("id") is not None else None for it in items]
-        if None in ids:
+        given = [str(it.get("id")) if isinstance(it, dict) and it.get("id") is not None else None for it in items]
+        ids = [i for i in given if i is not None]
+        if len(ids) != len(given):
             raise bad_request("Invalid batch payload format: every request needs an 'id'.", "BadRequest")
         if len(set(ids)) != len(ids):
             raise bad_request("Batch request ids must be unique.", "BadRequest")

@@ -454,7 +454,7 @@ def _evaluate(node: dict[str, Any], props: dict[str, Any]) -> Any:
         return props.get(node["name"])
     if t == "Constant":
         return node["name"]
-    args = {}
+    args: dict[str, Any] = {}
     for p in node["parameters"]:
         args.setdefault(p["key"], []).append(_evaluate(p["value"], props))
     src = (args.get("source") or [None])[0]
@@ -497,7 +497,7 @@ def _parse_expression_response(req: Request) -> dict[str, Any]:
     out["parsingSucceeded"] = True
     test = body.get("testInputObject")
     if isinstance(test, dict) and isinstance(test.get("properties"), list):
-        props = {p.get("key"): p.get("value") for p in test["properties"] if isinstance(p, dict)}
+        props = {str(p.get("key")): p.get("value") for p in test["properties"] if isinstance(p, dict)}
         try:
             value = _evaluate(parsed, props)
         except _ExprError as e:
@@ -571,10 +571,11 @@ def _validate(h: GraphHandler, sp: dict[str, Any], body: Any) -> Response:
         items = body.get("credentials") or []
         if not isinstance(items, list):
             raise bad_request("'credentials' must be an array of {key, value}.", "BadRequest")
-        creds = {it.get("key"): it.get("value") for it in items if isinstance(it, dict)}
+        creds = {str(it.get("key")): str(it.get("value") or "") for it in items if isinstance(it, dict)}
         for key in creds:
             if key not in SECRET_KEYS:
                 raise GraphFault(500, "InternalError", f"Requested value '{key}' was not found.")
+    reason: str | None
     if not creds.get("BaseAddress"):
         reason = "The Tenant URL (BaseAddress) is missing."
     else:

@@ -89,9 +89,14 @@ class _Parser:
 
     def parse(self) -> Node:
         node = self.or_expr()
-        if self.peek() is not None:
-            raise ODataError(f"Syntax error: unexpected '{self.peek().text}' in '{self.text}'.")
+        extra = self.peek()
+        if extra is not None:
+            raise ODataError(f"Syntax error: unexpected '{extra.text}' in '{self.text}'.")
         return node
+
+    def at(self, kind: str) -> bool:
+        t = self.peek()
+        return t is not None and t.kind == kind
 
     def or_expr(self) -> Node:
         left = self.and_expr()
@@ -128,7 +133,7 @@ class _Parser:
             self.i += 1
             self.take("lp")
             values: list[Node] = [self.operand()]
-            while self.peek() is not None and self.peek().kind == "comma":
+            while self.at("comma"):
                 self.i += 1
                 values.append(self.operand())
             self.take("rp")
@@ -154,7 +159,7 @@ class _Parser:
             if name in _FUNCS and nxt is not None and nxt.kind == "lp":
                 self.i += 2
                 args = [self.or_expr()]
-                while self.peek() is not None and self.peek().kind == "comma":
+                while self.at("comma"):
                     self.i += 1
                     args.append(self.or_expr())
                 self.take("rp")

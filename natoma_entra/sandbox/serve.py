@@ -62,7 +62,9 @@ class SandboxServer(ThreadingHTTPServer):
             self.tenant.save(self.state_path)
             self._seen = self._stamp()
 
-    def _stamp(self):
+    def _stamp(self) -> tuple[int, int] | None:
+        if self.state_path is None:
+            return None
         try:
             st = os.stat(self.state_path)
             return (st.st_mtime_ns, st.st_size)
@@ -169,8 +171,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                                             "message": f"sandbox error: {type(e).__name__}"}}).encode()
         self._send(status, headers, content)
 
-    def _answer(self, body: bytes):
+    def _answer(self, body: bytes) -> tuple[int, dict[str, str] | list[tuple[str, str]], bytes]:
         path = urlsplit(self.path).path
+        headers: dict[str, str] | list[tuple[str, str]]
         with self.server.lock, self.server.file_lock():
             self.server.refresh()
             if path == GRAPH_PREFIX or path.startswith(GRAPH_PREFIX + "/"):

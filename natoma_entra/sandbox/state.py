@@ -153,6 +153,9 @@ class Tenant:
         self.replication_seconds = float(replication_seconds or 0.0)
         self.clock = clock or time.monotonic
         self.now = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
+        self.cycle_seconds_per_user = 0.0  # how long a simulated cycle spends per user (SandboxOptions)
+        self._base_generation: int | None = None  # the file's generation this tenant was loaded at (see save)
+        self._loaded: str | None = None  # the state as loaded, canonical: an unchanged tenant is not written
         for key, empty in _EMPTY_STATE.items():
             state.setdefault(key, copy_json(empty))
         state.pop("generation", None)  # the state file's write counter (see save), not tenant data
@@ -560,7 +563,9 @@ def state_lock(path: str | os.PathLike[str]):
             held[key] -= 1
         return
     try:
-        import fcntl
+        import fcntl as _fcntl
+
+        fcntl: Any = _fcntl
     except ImportError:  # not POSIX: no advisory lock; the generation check still refuses lost updates
         fcntl = None
     target.parent.mkdir(parents=True, exist_ok=True)

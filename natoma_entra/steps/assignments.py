@@ -60,7 +60,8 @@ async def resolve_groups(session: "Session", *, create: bool = False) -> list[tu
                 return planned_group(ref)
 
         groups = await session.graph.gather(*(find(ref) for _, ref in pairs))
-        out, seen = [], {}
+        out: list[tuple[str, dict]] = []
+        seen: dict[str, str] = {}
         for (role, ref), group in zip(pairs, groups):
             if seen.get(group["id"]) == role:  # the same group named twice (by name and by id): once is enough
                 continue
@@ -125,8 +126,8 @@ def assignment_changes(assignments: list[dict], wanted: list[tuple[str, dict]], 
             changes.append(Change(action="create", target=f"{name} -> {DISPLAY_NAME[role]}",
                                   detail={"groupId": group["id"], "role": role, "appRoleId": rid}))
         for other in (a for a in held if a.get("appRoleId") != rid):
-            other_name = ("default access" if other.get("appRoleId") == DEFAULT_ACCESS
-                          else role_names.get(other.get("appRoleId"), other.get("appRoleId")))
+            other_id = str(other.get("appRoleId"))
+            other_name = "default access" if other_id == DEFAULT_ACCESS else role_names.get(other_id, other_id)
             if replace:
                 deletes.append(other)
                 changes.append(Change(action="delete", target=f"{name} -> {other_name}",

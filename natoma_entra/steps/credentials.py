@@ -397,7 +397,8 @@ def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[Cred
                     info=info, state=None, facts=facts.but(credentials_saved=True))
     if c.saved_test and c.saved_test != "passed":
         reasons = [f"the saved credentials fail the connection test: {c.saved_test}"]
-    action = "create" if not c.stored.get("BaseAddress") and not has_token(c.stored) else "update"
+    action: Literal["create", "update"] = ("create" if not c.stored.get("BaseAddress") and not has_token(c.stored)
+                                           else "update")
     why = _save_why(reasons, action)
     changes: list[Change] = []
     warnings: list[str] = []

@@ -91,7 +91,7 @@ async def read_templates(session: "Session") -> list[dict]:
 
 def template_choice(templates: list[dict]) -> tuple[str, list[str]]:
     """Pure: ("scim", the listed templates to fall back on, in order, when Graph refuses "scim")."""
-    ids = [t.get("id") for t in templates if isinstance(t, dict) and t.get("id")]
+    ids = [t["id"] for t in templates if isinstance(t, dict) and isinstance(t.get("id"), str) and t["id"]]
     return SCIM_TEMPLATE, [i for i in ids if i != SCIM_TEMPLATE]
 
 

@@ -63,7 +63,7 @@ def odata_time(value: dt.datetime) -> str:
 
 def build_filter(job_id: str | None, *, sp_id: str | None = None, user_id: str | None = None, errors: bool = False,
                  since: dt.datetime | None = None) -> str:
-    parts = [eq("jobId", job_id) if job_id else eq("servicePrincipal/id", sp_id)]
+    parts = [eq("jobId", job_id) if job_id else eq("servicePrincipal/id", sp_id or "")]
     if user_id:
         parts.append(eq("sourceIdentity/id", user_id))
     if errors:

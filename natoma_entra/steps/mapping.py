@@ -212,7 +212,7 @@ def locate(schema: dict) -> Where:
         raise SchemaError(f"directory {target_dir_name!r} defines no object {om.get('targetObjectName')!r} "
                           f"(the target of object mapping {om.get('name')!r})",
                           fix="restore the default schema (Provisioning -> Mappings -> Restore default mappings)")
-    return Where(ri, mi, rule, om, target_dir_name, objects[oi], di, oi, warnings)
+    return Where(ri, mi, rule, om, str(target_dir_name), objects[oi], di, oi, warnings)
 
 
 # -- the plan ---------------------------------------------------------------------------------------------------------
@@ -327,7 +327,7 @@ def schema_change(schema: dict, multi_role: bool = False) -> SchemaChange:
         old = mappings[i]
         path = f"{where.mappings_path}[{i}]"
         if is_role_source(old.get("source"), mode):
-            fixes = {}
+            fixes: dict[str, Any] = {}
             if (old.get("flowType") or "Always") != "Always":
                 fixes["flowType"] = "Always"
             if (old.get("matchingPriority") or 0) != 0:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from ..graph.errors import GraphError
 from ..graph.lookups import App, find_user
 from ..graph.odata import seg
+from ..json_values import obj
 from ..natoma_roles import DISPLAY_NAME, ROLE_VALUES
 from ..results import Change, StepResult
 from ..session import Session
@@ -129,10 +130,10 @@ def _role_from(records: list[dict]) -> tuple[str | None, str | None, str | None]
 
 def _status_from_record(rec: dict) -> tuple[str | None, str | None, str | None, str | None]:
     """(result, errorCode, reason, recommendedAction) from a record's statusInfo, else from its steps."""
-    info = rec.get("statusInfo") if isinstance(rec.get("statusInfo"), dict) else {}
+    info = obj(rec.get("statusInfo"))
     status = info.get("status")
     code, reason, action = info.get("errorCode"), info.get("reason"), info.get("recommendedAction")
-    err = info.get("errorInformation") if isinstance(info.get("errorInformation"), dict) else {}
+    err = obj(info.get("errorInformation"))
     code = code or err.get("errorCode")
     reason = reason or err.get("reason")
     action = action or err.get("recommendedAction")
@@ -147,7 +148,7 @@ def _status_from_record(rec: dict) -> tuple[str | None, str | None, str | None, 
             status = "Success"
     if not code:  # a skip reason lives in the skipping step's details
         for s in steps:
-            details = s.get("details") if isinstance(s.get("details"), dict) else {}
+            details = obj(s.get("details"))
             if details.get("SkipReason") and _norm(s.get("status")) == "skipped":
                 code = details["SkipReason"]
                 reason = reason or s.get("description")
@@ -173,7 +174,7 @@ def parse_response(body: Any) -> Verdict:
     result = code = message = recommended = None
     if key_ok and isinstance(key, dict):  # shape 1: the verdict is in key
         result = key.get("result")
-        details = key.get("details") if isinstance(key.get("details"), dict) else {}
+        details = obj(key.get("details"))
         code, message = details.get("errorCode"), details.get("errorMessage")
         if not result:
             problems.append("the answer's key carries no result")
@@ -468,7 +469,7 @@ def judge(upn: str, info: dict[str, Any], verdict: Verdict) -> StepResult:
             warnings.append(f"{upn} has role {', '.join(odd)}, which is not a Natoma role ({', '.join(ROLE_VALUES)}): "
                             "check the group's assignment (natoma-entra assign)")
         if verdict.outcome == "provisioned":
-            action = "create" if _norm(verdict.action) == "create" else "update"
+            action: Literal["create", "update"] = "create" if _norm(verdict.action) == "create" else "update"
             change = Change(action=action, target=f"Natoma user {upn}", detail={"role": verdict.role, "why": f"role {verdict.role}"})
             return StepResult(step=STEP, status="changed", changes=[change], info=info, warnings=warnings)
         change = Change(action="none", target=f"Natoma user {upn}", detail={"role": verdict.role, "why": "already in sync"})

@@ -154,7 +154,7 @@ def role_patches(current: list[dict], app_id: str, *, prune: bool = False) -> Ro
 def roles_path(app: App) -> str:
     # A non-gallery app's roles are defined on its application object; the service principal shows a copy
     # (approle.md). plan() refuses to write when the application object cannot be read.
-    return f"/applications/{seg(app.application['id'])}"
+    return f"/applications/{seg((app.application or {}).get('id') or '')}"
 
 
 def current_roles(app: App) -> list[dict]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal, Union
 from ..errors import UsageError
 from ..graph.errors import GraphError
 from ..graph.lookups import App
+from ..json_values import obj
 from ..results import Change, StepResult
 from .base import (DRIFTED, MISSING, JSON, Applied, ApplyContext, Desired, ExistingJob, Facts, JobRef, NewJob,
                    Operation, Options, Plan, Step, job_id_of, shown_job_id)
@@ -80,7 +81,7 @@ def quarantine_reason(job: dict) -> str | None:
     if not isinstance(q, dict):
         return None
     reason = q.get("reason")
-    err = q.get("error") if isinstance(q.get("error"), dict) else {}
+    err = obj(q.get("error"))
     detail = err.get("message") or err.get("code")
     if reason and detail:
         return f"{reason}: {detail}"
