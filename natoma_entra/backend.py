@@ -4,8 +4,8 @@ A backend gives a run everything that differs between a real tenant and the buil
 defaults (the weakest source), the checks its inputs must pass, the Graph client, how Natoma's SCIM endpoint is
 reached, the last source of the SCIM token, the clock and the waits, and around a run that writes, the lock and
 the save. RealBackend is Microsoft Graph through azure-identity and Natoma over the network; SandboxBackend
-(sandbox/backend.py) is the simulated tenant kept in a state file. No module outside this one and sandbox/ asks
-which one a run has: the rest of the code path is the same for both.
+(sandbox/backend.py) is the simulated tenant kept in a state file. The root chooses one (cli/application.py
+choose_backend, from --sandbox); no other module asks which one a run has: the code path is the same for both.
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import contextlib
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from .clock import Clock, SystemClock
@@ -92,14 +91,3 @@ class RealBackend(Backend):
         graph.read_only = read_only
         yield Connection(graph=graph, scim=network_client)
 
-
-def choose(*, sandbox: bool, state: Path | None, variants: frozenset[str],
-           preset: Backend | None = None) -> Backend:
-    """The backend of this invocation: --sandbox (with its state file and variants) or the real one. A caller (a
-    test, a benchmark) may hand in its own, whose knobs (clock, waits, the sandbox's options) then stand."""
-    if sandbox:
-        from .sandbox.backend import SandboxBackend
-
-        base = preset if isinstance(preset, SandboxBackend) else SandboxBackend()
-        return base.with_flags(state=state, variants=variants)
-    return preset if isinstance(preset, RealBackend) else RealBackend()

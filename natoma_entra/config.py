@@ -165,7 +165,7 @@ FLAGS = {"app": "--app", "tenant": "--tenant", "cloud": "--cloud", "auth": "--au
 ENV_NAMES = {**ENV_DEFAULTS, "scim.url": "NATOMA_SCIM_URL"}
 
 
-def _explain(err: ValidationError, source: str) -> UsageError:
+def explain(err: ValidationError, source: str) -> UsageError:
     first = err.errors()[0]
     loc = [str(p) for p in first["loc"]]
     key = ".".join(loc) or "(top level)"
@@ -238,9 +238,9 @@ def load(path: Path | None, flags: dict, env: Mapping[str, str] | None = None,
         try:  # validate each layer alone first, so an error names where the bad value came from
             Config.model_validate(_merge(Config().model_dump(exclude_none=True), layer))
         except ValidationError as e:
-            raise _explain(e, source) from None
+            raise explain(e, source) from None
         merged = _merge(merged, layer)
     try:
         return Config.model_validate(merged)
     except ValidationError as e:
-        raise _explain(e, "configuration") from None
+        raise explain(e, "configuration") from None

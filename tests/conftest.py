@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-READ_ONLY_POST = re.compile(r"/validateCredentials|/parseExpression")
+READ_ONLY_POST = re.compile(r"/validateCredentials")
 
 SECRET_ENV = ("NATOMA_SCIM_TOKEN", "NATOMA_ENTRA_ACCESS_TOKEN", "AZURE_CLIENT_SECRET", "NATOMA_ENTRA_APP",
               "NATOMA_ENTRA_TENANT", "NATOMA_ENTRA_AUTH", "NATOMA_ENTRA_CLOUD", "NATOMA_ENTRA_GRAPH_ENDPOINT",
@@ -33,8 +33,7 @@ class CliResult:
 
     @property
     def writes(self) -> list:
-        """Requests that can change the tenant: not GET, and not the read-only POSTs (the connection test,
-        parseExpression, $batch of reads)."""
+        """Requests that can change the tenant: not GET, and not the read-only POST (the connection test)."""
         return [r for r in self.requests if r[0] != "GET" and not READ_ONLY_POST.search(r[1])]
 
     def json(self):

@@ -16,6 +16,21 @@ if TYPE_CHECKING:
     from ..backend import Backend
 
 
+def choose_backend(*, sandbox: bool, state: Path | None, variants: frozenset[str],
+                   preset: "Backend | None" = None) -> "Backend":
+    """The backend of this invocation, decided once at the root: --sandbox (with its state file and variants) or a
+    real tenant. A caller (a test, a benchmark) may hand in its own, whose knobs (clock, waits, the sandbox's options)
+    then stand."""
+    from ..backend import RealBackend
+
+    if sandbox:
+        from ..sandbox.backend import SandboxBackend
+
+        base = preset if isinstance(preset, SandboxBackend) else SandboxBackend()
+        return base.with_flags(state=state, variants=variants)
+    return preset if isinstance(preset, RealBackend) else RealBackend()
+
+
 class Output(str, enum.Enum):
     text = "text"
     json = "json"

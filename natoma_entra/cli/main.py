@@ -63,7 +63,7 @@ def main(
     timeout: float = typer.Option(300.0, "--timeout", envvar="NATOMA_ENTRA_TIMEOUT", min=1, max=86400, metavar="SECONDS", help="Time budget for the run's Graph requests, retries and waits included."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ):
-    from ..backend import choose
+    from .application import choose_backend
 
     given = ctx.obj if isinstance(ctx.obj, Application) else Application()  # a caller (tests) may hand its own in
     given.config_path, given.sandbox_state = config, sandbox_state
@@ -73,7 +73,7 @@ def main(
     given.sandbox_variants = _sandbox_variants(sandbox_variant, sandbox)
     # real tenant or sandbox: decided here, once; every command gets its Graph client, SCIM connector, token
     # default, clock and state handling from this backend (natoma_entra/backend.py)
-    given.backend = choose(sandbox=sandbox, state=sandbox_state, variants=given.sandbox_variants,
+    given.backend = choose_backend(sandbox=sandbox, state=sandbox_state, variants=given.sandbox_variants,
                            preset=given.backend)
     ctx.obj = given
 

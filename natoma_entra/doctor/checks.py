@@ -103,7 +103,7 @@ def _user_label(u: dict) -> str:
     return name or upn or u.get("id") or "?"
 
 
-def _group_label(state: DoctorState, gid: str, fallback: str | None = None) -> str:
+def group_label(state: DoctorState, gid: str, fallback: str | None = None) -> str:
     g = state.groups.get(gid)
     return (g or {}).get("displayName") or fallback or gid
 
@@ -292,22 +292,12 @@ def grants_of(state: DoctorState) -> Grants:
         return state.grants
     assignments = state.assignments or []
     def label(gid: str, fallback: str | None = None) -> str:
-        return _group_label(state, gid, fallback)
+        return group_label(state, gid, fallback)
 
     g = Grants(assignments, state.sp_roles, label)
     for gid, members in state.members.items():
         g.fold(gid, members)
     return g
-
-
-def grants_by_user(state: DoctorState) -> tuple[dict[str, list[Grant]], dict[str, dict]]:
-    """(user id -> grants, user id -> {"id", "label"}) for every user in scope: assigned directly, or a direct member
-    of an assigned group (nested members are not in scope). For small states (tests, --user); the checks use
-    Grants."""
-    g = grants_of(state)
-    ids = list(g.scope.index)
-    by = g.grants_for(range(len(ids)))
-    return ({ids[i]: gs for i, gs in by.items()}, {ids[i]: {"id": ids[i], "label": g.label(i)} for i in by})
 
 
 def _valued_roles(state: DoctorState, grants: list[Grant]) -> dict[str, list[str]]:
@@ -414,7 +404,7 @@ def check_role_missing(state: DoctorState) -> CheckResult:
         kind = a.get("principalType") or "principal"
         name = a.get("principalDisplayName") or a.get("principalId")
         if a.get("principalType") == "Group":
-            name = _group_label(state, str(a.get("principalId")), name)
+            name = group_label(state, str(a.get("principalId")), name)
         value = role_value(state, rid)
         if value is None and a.get("principalId") in with_natoma_role:
             extra.append(f"{kind} {name!r} also holds {role_label(state, rid)} next to its Natoma role (a second "
@@ -526,7 +516,7 @@ def check_groups(state: DoctorState) -> CheckResult:
 
 
 def _member_read_errors(state: DoctorState) -> list[str]:
-    return [f"{_group_label(state, k.split(':', 1)[1])}: {e.message}" for k, e in state.errors.items()
+    return [f"{group_label(state, k.split(':', 1)[1])}: {e.message}" for k, e in state.errors.items()
             if k.startswith("members:")]
 
 
@@ -577,8 +567,8 @@ def check_nested(state: DoctorState) -> CheckResult:
     skipped: dict[str, dict] = {}
     via: dict[str, list[str]] = {}
     for nid, members in state.nested.items():
-        nname = _group_label(state, nid)
-        parents = [_group_label(state, p) for p in state.nested_in.get(nid, [])]
+        nname = group_label(state, nid)
+        parents = [group_label(state, p) for p in state.nested_in.get(nid, [])]
         where = f"{nname} (in {', '.join(parents)})" if parents else nname
         for m in members:
             if not _is_user(m) or not m.get("id") or m["id"] in grants:
@@ -586,9 +576,9 @@ def check_nested(state: DoctorState) -> CheckResult:
             skipped.setdefault(m["id"], m)
             if where not in via.setdefault(m["id"], []):
                 via[m["id"]].append(where)
-    errors = [f"{_group_label(state, k.split(':', 1)[1])}: {e.message}" for k, e in state.errors.items()
+    errors = [f"{group_label(state, k.split(':', 1)[1])}: {e.message}" for k, e in state.errors.items()
               if k.startswith("nested:")]
-    nested_names = [_group_label(state, n) for n in state.nested]
+    nested_names = [group_label(state, n) for n in state.nested]
     if skipped:
         rows = sorted(((_user_label(u), via[uid]) for uid, u in skipped.items()), key=lambda r: r[0].lower())
         lines = [f"{label}: only via {', '.join(w)}" for label, w in rows]
@@ -759,7 +749,7 @@ def check_user(state: DoctorState) -> CheckResult:
               if g.get("@odata.type", GROUP_TYPE) == GROUP_TYPE]
     details = [f"direct groups: {_names(groups)}" if groups else "direct groups: none"]
     if not mine:
-        nested = [f"{_group_label(state, n)}" for n, ms in state.nested.items() if any(m.get("id") == u["id"] for m in ms)]
+        nested = [f"{group_label(state, n)}" for n, ms in state.nested.items() if any(m.get("id") == u["id"] for m in ms)]
         if nested:
             return CheckResult(USER, "fail", f"{label} is skipped: only in nested group {', '.join(nested)}",
                                details=details, fix="add the user directly to a Natoma role group")

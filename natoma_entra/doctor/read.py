@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable
 
 from ..audit.reads import walk_members
-from .checks import ConfiguredGroup, DoctorState, Grants, ReadError, _group_label, checks
+from .checks import ConfiguredGroup, DoctorState, Grants, ReadError, group_label, checks
 from ..graph.errors import GraphError
 from ..errors import NatomaEntraError
 from ..graph.lookups import GROUP_FIELDS, find_group, find_user
@@ -143,7 +143,7 @@ async def read_state(session: Session, inputs: DoctorInputs = DoctorInputs(), *,
             state.groups[g["id"]] = g
 
     def label(gid: str, fallback: str | None = None) -> str:
-        return _group_label(state, gid, fallback)
+        return group_label(state, gid, fallback)
 
     grants = state.grants = Grants(state.assignments or [], state.sp_roles, label)
     unknown = [g for g in assigned if g not in state.groups]

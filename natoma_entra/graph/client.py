@@ -54,8 +54,7 @@ class GraphClient:
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
         )
-        from kiota_http.kiota_client_factory import KiotaClientFactory
-        from kiota_http.middleware import RetryHandler
+        from kiota_http.middleware.options import RetryHandlerOption
         from msgraph.graph_request_adapter import GraphRequestAdapter, options
         from msgraph_core import GraphClientFactory
 
@@ -75,10 +74,12 @@ class GraphClient:
         self._signing_in = auth in ("device-code", "browser")
         timeout = httpx.Timeout(**HTTP_TIMEOUTS)
         http = httpx.AsyncClient(transport=transport, timeout=timeout) if transport else httpx.AsyncClient(timeout=timeout)
-        # the SDK's default middleware (redirects, telemetry, ...) without its retry handler: ours is below
-        middleware = [m for m in KiotaClientFactory.get_default_middleware(options) if not isinstance(m, RetryHandler)]
-        middleware.append(GraphClientFactory._get_telemetry_handler(options))
-        http = GraphClientFactory.create_with_custom_middleware(middleware, client=http)
+        # the SDK's default middleware (redirects, telemetry, ...) with its retry handler told never to retry: the
+        # retries are ours, below (kiota's RetryHandlerOption, msgraph_core's create_with_default_middleware)
+        no_retry = RetryHandlerOption(delay=0, max_retries=0, should_retry=False)
+        http = GraphClientFactory.create_with_default_middleware(
+            client=http, options={**options, RetryHandlerOption.get_key(): no_retry})
+        self._http = http  # closed with the run
         # With no scopes the provider asks for https://<graph host>/.default, so national clouds work as they are.
         auth = AzureIdentityAuthenticationProvider(credential, allowed_hosts=allowed_hosts or [self.host])
         self.adapter = GraphRequestAdapter(auth, client=http)
@@ -235,7 +236,7 @@ class GraphClient:
 
     async def close(self) -> None:
         try:
-            await self.adapter._http_client.aclose()
+            await self._http.aclose()
         except Exception:  # closing must never hide the run's own outcome
             pass
 

@@ -388,20 +388,6 @@ def user_member_of(h: GraphHandler, req: Request) -> Response:
     return page(h, filtered(groups, req), req, "directoryObjects")
 
 
-@ROUTER.add("GET", "/users/{id}/transitiveMemberOf", R_MEMBER)
-def user_transitive_member_of(h: GraphHandler, req: Request) -> Response:
-    user = _user(h, req.params["id"])
-    seen: list[str] = []
-    todo = h.tenant.direct_groups_of(user["id"])
-    while todo:
-        g = todo.pop(0)
-        if g not in seen:
-            seen.append(g)
-            todo.extend(h.tenant.direct_groups_of(g))
-    groups = [_typed(h.tenant.state["groups"][g], "#microsoft.graph.group") for g in seen]
-    return page(h, filtered(groups, req), req, "directoryObjects")
-
-
 @ROUTER.add("GET", "/groups", R_GROUP)
 def list_groups(h: GraphHandler, req: Request) -> Response:
     items = [g for g in h.tenant.state["groups"].values() if not h.tenant.replicating("group", g["id"])]

@@ -1,11 +1,10 @@
-"""Synchronization endpoints: templates, jobs, schema, parseExpression, secrets, validateCredentials, start/pause/
-restart, provisionOnDemand. The provisioning engine (engine.py) is imported lazily, inside the handlers."""
+"""Synchronization endpoints: templates, jobs, schema, secrets, validateCredentials, start, restart,
+provisionOnDemand. The provisioning engine (engine.py) is imported lazily, inside the handlers."""
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
 from natoma_entra.sandbox import options as V
@@ -149,14 +148,6 @@ def get_template_schema(h: GraphHandler, req: Request) -> Response:
     if t is None:
         raise not_found(req.params["tid"])
     return entity(t["schema"], req, _ctx(req, sp, f"templates('{t['id']}')/schema/$entity"))
-
-
-@ROUTER.add("POST", SP + "/templates/{tid}/schema/parseExpression", R_SYNC, write=False)
-def template_parse_expression(h: GraphHandler, req: Request) -> Response:
-    sp = _sp(h, req)
-    if _template(h, sp, req.params["tid"]) is None:
-        raise not_found(req.params["tid"])
-    return Response(200, _parse_expression_response(req))
 
 
 # jobs ---------------------------------------------------------------------------------------------------------------
@@ -332,183 +323,6 @@ def _validate_schema(schema: dict[str, Any]) -> None:
                         "attributeDefinition with that name to the directory's object first.", "BadRequest")
 
 
-# parseExpression --------------------------------------------------------------------------------------------------
-
-@ROUTER.add("POST", SP + "/jobs/{job}/schema/parseExpression", R_SYNC, write=False)
-def parse_expression(h: GraphHandler, req: Request) -> Response:
-    """GDOCS synchronization-synchronizationschema-parseexpression.md (graph-examples/parseExpression-*)."""
-    _job(h, req)
-    return Response(200, _parse_expression_response(req))
-
-
-# Parameter names per function. source/Find/Replacement for Replace and source for SingleAppRoleAssignment are from
-# the docs' examples; Switch's (source, defaultValue, key, value, ...) and the rest follow the function reference
-# (EDOCS functions-for-customizing-application-data.md) and are UNCONFIRMED as key spellings.
-_PARAMS: dict[str, list[str]] = {
-    "SingleAppRoleAssignment": ["source"],
-    "AppRoleAssignmentsComplex": ["source"],
-    "AssertiveAppRoleAssignmentsComplex": ["source"],
-    "Not": ["source"], "ToLower": ["source", "culture"], "ToUpper": ["source", "culture"],
-    "StripSpaces": ["source"], "IsNull": ["source"], "IsNullOrEmpty": ["source"], "IsPresent": ["source"],
-    "CBool": ["source"], "CStr": ["source"], "Trim": ["source"],
-    "Mid": ["source", "start", "length"], "Left": ["source", "numChars"], "Append": ["source", "suffix"],
-    "Replace": ["source", "Find", "RegexPattern", "RegexGroupName", "Replacement", "ReplacementAttributeName",
-                "Template"],
-    "Coalesce": ["source"], "Join": ["separator", "source"], "Switch": ["source", "defaultValue"],
-}
-_REPEAT = {"Switch": ["key", "value"], "Join": ["source"], "Coalesce": ["source"]}
-
-
-class _ExprError(ValueError):
-    pass
-
-
-def _parse(expr: str) -> dict[str, Any]:
-    pos = 0
-
-    def ws() -> None:
-        nonlocal pos
-        while pos < len(expr) and expr[pos].isspace():
-            pos += 1
-
-    def node() -> dict[str, Any] | None:
-        nonlocal pos
-        ws()
-        start = pos
-        if pos >= len(expr):
-            raise _ExprError("Unexpected end of expression.")
-        c = expr[pos]
-        if c in ",)":
-            return None  # an empty (omitted) argument
-        if c == "[":
-            end = expr.find("]", pos)
-            if end < 0:
-                raise _ExprError(f"Missing ']' for the attribute at position {pos}.")
-            name = expr[pos + 1:end].strip()
-            pos = end + 1
-            return {"expression": expr[start:pos], "name": name, "parameters": [], "type": "Attribute"}
-        if c == '"':
-            pos += 1
-            value = []
-            while pos < len(expr) and expr[pos] != '"':
-                if expr[pos] == "\\" and pos + 1 < len(expr):
-                    pos += 1
-                value.append(expr[pos])
-                pos += 1
-            if pos >= len(expr):
-                raise _ExprError("Unterminated string constant.")
-            pos += 1
-            return {"expression": expr[start:pos], "name": "".join(value), "parameters": [], "type": "Constant"}
-        m = re.compile(r"[A-Za-z][A-Za-z0-9]*").match(expr, pos)
-        if not m:
-            raise _ExprError(f"Unexpected character '{c}' at position {pos}.")
-        name = m.group(0)
-        pos = m.end()
-        ws()
-        if pos >= len(expr) or expr[pos] != "(":
-            raise _ExprError(f"Expected '(' after function name '{name}'.")
-        if name not in _PARAMS:
-            raise _ExprError(f"Unknown function '{name}'.")
-        pos += 1
-        args: list[dict[str, Any] | None] = []
-        ws()
-        if pos < len(expr) and expr[pos] == ")":
-            pos += 1
-        else:
-            while True:
-                args.append(node())
-                ws()
-                if pos < len(expr) and expr[pos] == ",":
-                    pos += 1
-                    continue
-                if pos < len(expr) and expr[pos] == ")":
-                    pos += 1
-                    break
-                raise _ExprError(f"Expected ',' or ')' at position {pos}.")
-        names = list(_PARAMS[name])
-        repeat = _REPEAT.get(name, [])
-        params = []
-        for i, arg in enumerate(args):
-            if i < len(names):
-                key = names[i]
-            elif repeat:
-                key = repeat[(i - len(names)) % len(repeat)]
-            else:
-                raise _ExprError(f"Too many arguments for function '{name}'.")
-            if arg is not None:  # omitted arguments are left out (the Replace example in the doc)
-                params.append({"key": key, "value": arg})
-        if not params and names and names[0] == "source":
-            raise _ExprError(f"Function '{name}' needs a source argument.")
-        return {"expression": expr[start:pos], "name": name, "parameters": params, "type": "Function"}
-
-    result = node()
-    ws()
-    if result is None or pos != len(expr):
-        raise _ExprError(f"Unexpected text at position {pos}.")
-    return result
-
-
-def _evaluate(node: dict[str, Any], props: dict[str, Any]) -> Any:
-    t = node["type"]
-    if t == "Attribute":
-        return props.get(node["name"])
-    if t == "Constant":
-        return node["name"]
-    args: dict[str, Any] = {}
-    for p in node["parameters"]:
-        args.setdefault(p["key"], []).append(_evaluate(p["value"], props))
-    src = (args.get("source") or [None])[0]
-    name = node["name"]
-    if name == "SingleAppRoleAssignment":
-        values = src if isinstance(src, list) else ([] if src is None else [src])
-        return values[0] if values else None
-    if name in ("AppRoleAssignmentsComplex", "AssertiveAppRoleAssignmentsComplex"):
-        return src if isinstance(src, list) else ([] if src is None else [src])
-    if name == "Not":
-        return "False" if str(src).lower() == "true" else "True"
-    if name == "ToLower":
-        return None if src is None else str(src).lower()
-    if name == "ToUpper":
-        return None if src is None else str(src).upper()
-    if name == "Replace" and "Find" in args and "Replacement" in args:
-        return None if src is None else str(src).replace(args["Find"][0], args["Replacement"][0])
-    if name == "Switch":
-        keys, values = args.get("key", []), args.get("value", [])
-        for k, v in zip(keys, values):
-            if str(src) == k:
-                return v
-        return (args.get("defaultValue") or [None])[0]
-    raise _ExprError(f"The sandbox cannot evaluate function '{name}'.")
-
-
-def _parse_expression_response(req: Request) -> dict[str, Any]:
-    body = req.json()
-    expr = body.get("expression") if isinstance(body, dict) else None
-    if not isinstance(expr, str) or not expr.strip():
-        raise bad_request("The expression property is required.", "BadRequest")
-    out: dict[str, Any] = {"error": None, "evaluationSucceeded": False, "evaluationResult": None,
-                           "parsedExpression": None, "parsingSucceeded": False}
-    try:
-        parsed = _parse(expr)
-    except _ExprError as e:
-        out["error"] = {"code": "ExpressionParsingFailed", "message": str(e)}
-        return out
-    out["parsedExpression"] = parsed
-    out["parsingSucceeded"] = True
-    test = body.get("testInputObject")
-    if isinstance(test, dict) and isinstance(test.get("properties"), list):
-        props = {str(p.get("key")): p.get("value") for p in test["properties"] if isinstance(p, dict)}
-        try:
-            value = _evaluate(parsed, props)
-        except _ExprError as e:
-            out["error"] = {"code": "ExpressionEvaluationFailed", "message": str(e)}
-            return out
-        out["evaluationSucceeded"] = True
-        values = value if isinstance(value, list) else ([] if value is None else [value])
-        out["evaluationResult"] = [str(v) for v in values]
-    return out
-
-
 # secrets --------------------------------------------------------------------------------------------------------------
 
 @ROUTER.add("PUT", SP + "/secrets", W_SYNC)
@@ -649,14 +463,6 @@ def start_job(h: GraphHandler, req: Request) -> Response:
     from natoma_entra.sandbox import engine
 
     engine.run_cycle(h.tenant, sp["id"], job["id"])
-    return Response(204)
-
-
-@ROUTER.add("POST", SP + "/jobs/{job}/pause", W_SYNC)
-def pause_job(h: GraphHandler, req: Request) -> Response:
-    _sp_obj, job = _job(h, req)
-    job["schedule"]["state"] = "Paused"
-    job["status"]["code"] = "Paused"
     return Response(204)
 
 

@@ -19,12 +19,11 @@ from ..errors import UsageError
 from ..graph.errors import GraphError
 from ..graph.lookups import App, GroupNotFound, find_group
 from ..graph.odata import seg
-from ..natoma_roles import DISPLAY_NAME, ROLE_VALUES
+from ..natoma_roles import DISPLAY_NAME, ROLE_VALUES, role_id
 from ..results import Change
 from .base import DRIFTED, JSON, NEW_ID, Applied, ApplyContext, Desired, Facts, Operation, Options, Plan, Step
 from .common import REPLICATING, failed, wait_until
 from .groups import is_planned, new_group_body, planned_group
-from .roles import role_id
 
 if TYPE_CHECKING:
     from ..session import Session

@@ -9,7 +9,6 @@ Graph facts (Microsoft Graph docs resources/approle.md, api/application-update.m
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING, Literal, Union
@@ -18,7 +17,7 @@ from ..graph.errors import GraphError
 from ..graph.lookups import App
 from ..graph.odata import seg
 from ..json_copy import copy_json
-from ..natoma_roles import NATOMA_ROLES, ROLE_VALUES
+from ..natoma_roles import NATOMA_ROLES, ROLE_VALUES, role_id
 from ..results import Change
 from .base import JSON, Applied, ApplyContext, Desired, Facts, Operation, Options, Plan, Step
 from .common import failed, wait_until
@@ -30,12 +29,6 @@ NAME = "roles"
 MEMBER_TYPES = ["User"]  # the portal's "Users/Groups" (approle.md: users and groups by setting ["User"])
 # Template default roles (msiam_access, User): never pruned.
 TEMPLATE_ROLE_IDS = {"b9632174-c057-4f7e-951b-be3adc52bfe6", "18d14569-c3bd-439b-9a66-3a2aee01d14f"}
-_ROLE_NS = uuid.UUID("0b4f8d3e-7a52-4f0e-9d1c-6e61746f6d61")
-
-
-def role_id(app_id: str, value: str) -> str:
-    """Deterministic: two runs at the same time create the same role, not two."""
-    return str(uuid.uuid5(_ROLE_NS, f"{app_id.lower()}/{value}"))
 
 
 def description_for(display: str, value: str) -> str:

@@ -215,10 +215,10 @@ def test_drifted_description_is_brought_back(sandbox):
 def test_role_ids_are_uuid5_of_app_and_value_and_differ_between_apps():
     import uuid
 
-    from natoma_entra.steps.roles import _ROLE_NS, role_id
+    from natoma_entra.natoma_roles import ROLE_NAMESPACE, role_id
 
     app_a, app_b = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
-    assert role_id(app_a, "admin") == str(uuid.uuid5(_ROLE_NS, f"{app_a}/admin"))
+    assert role_id(app_a, "admin") == str(uuid.uuid5(ROLE_NAMESPACE, f"{app_a}/admin"))
     assert role_id(app_a, "admin") != role_id(app_b, "admin")
     assert role_id(app_a, "admin") != role_id(app_a, "member")
     assert role_id(app_a.upper(), "admin") == role_id(app_a, "admin")

@@ -19,7 +19,7 @@ import pytest
 from natoma_entra.sandbox.options import SECRETS_MASKED, VARIANTS
 
 ADELE = "AdeleV@contoso.onmicrosoft.com"
-READ_ONLY_POST = re.compile(r"/validateCredentials|/parseExpression")
+READ_ONLY_POST = re.compile(r"/validateCredentials")
 REAL_POLL_DELAYS = (0.2, 0.5, 1, 2, 3, 5, 5, 8, 10, 15, 20)
 SECRET_ENV = ("NATOMA_SCIM_TOKEN", "NATOMA_ENTRA_ACCESS_TOKEN", "AZURE_CLIENT_SECRET", "NATOMA_ENTRA_APP",
               "NATOMA_ENTRA_TENANT", "NATOMA_ENTRA_AUTH", "NATOMA_ENTRA_CLOUD", "NATOMA_ENTRA_GRAPH_ENDPOINT",
