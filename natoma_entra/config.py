@@ -1,6 +1,6 @@
 """The desired state: config file (TOML) + environment + flags, validated by pydantic.
 
-Precedence: flags over the file, the file over environment defaults, those over built-in defaults (design.md 1-2).
+Precedence: flags over the file, the file over environment defaults, those over built-in defaults (docs/configuration.md).
 A token literal in the file is refused: secrets come from the environment, a file or a prompt, never from config.
 """
 from __future__ import annotations

@@ -134,7 +134,7 @@ def _clean_env(monkeypatch, tmp_path):
 
 @pytest.fixture
 def sandbox(tmp_path, capsys, monkeypatch):
-    """A fresh sandbox tenant (design.md section 5) in tmp_path/sandbox.json."""
+    """A fresh sandbox tenant (docs/sandbox.md) in tmp_path/sandbox.json."""
     from natoma_entra.sandbox.state import Tenant
 
     path = tmp_path / "sandbox.json"

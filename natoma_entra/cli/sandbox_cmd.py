@@ -1,4 +1,4 @@
-"""`natoma-entra sandbox reset|show|serve`: the built-in simulated tenant (design.md section 5)."""
+"""`natoma-entra sandbox reset|show|serve`: the built-in simulated tenant (docs/sandbox.md)."""
 from __future__ import annotations
 
 from typing import List, Optional

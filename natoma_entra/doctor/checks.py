@@ -4,7 +4,7 @@ Everything here is pure: `checks(state)` looks only at a DoctorState (what docto
 CheckResult per check, each with a verdict (ok / warn / fail), the details behind it and the fix. No Graph call, no
 clock, no I/O, so every verdict is unit-testable with a hand-built state.
 
-Facts the checks rest on (graph-api.md sections 3, 5, 6, 9 and 14; Entra docs known-issues.md,
+Facts the checks rest on (Graph docs approleassignment.md, synchronization-* pages; Entra docs known-issues.md,
 customize-application-attributes.md, functions-for-customizing-application-data.md):
 - appRoleId 00000000-0000-0000-0000-000000000000 is "default access"; msiam_access and User (the template's roles)
   have no value: a user who gets only such a grant is provisioned without a Natoma role.
@@ -522,7 +522,7 @@ def _member_read_errors(state: DoctorState) -> list[str]:
 
 def check_multiple(state: DoctorState) -> CheckResult:
     """Guide: "MultipleGrantsNotSupported" = the user is in several groups with different roles. Nobody detects this
-    before provisioning picks one (graph-api.md section 14): here it is, from the members of every assigned group."""
+    before provisioning picks one (no tool warns of it: docs/doctor.md): here it is, from the members of every assigned group."""
     if "assignments" in state.errors:
         return _error_result(MULTIPLE, state.errors["assignments"], "could not read the app's assignments")
     grants = grants_of(state)

@@ -1,6 +1,6 @@
 """GraphClient: one per run, raw JSON through the msgraph-sdk's own request adapter.
 
-Why raw JSON (design.md section 4, graph-api.md section 13): the SDK's typed models cost over a second on first use,
+Why raw JSON (docs/dev/design-notes.md, the SDK as measured): the SDK's typed models cost over a second on first use,
 drop fields on a schema round trip, and cannot send flags enums. The SDK still signs every request and runs its
 default middleware (redirects, telemetry) except its retry handler: retries on 429/503/504 are ours, bounded by the
 run's budget and said while they wait. A 2xx counts only when its body is what Graph sends (JSON; 201 with the

@@ -1,6 +1,6 @@
 """Every Graph or transport failure becomes one GraphError: status, code, message, request id and the fix.
 
-Error body shape and codes: Microsoft Graph docs concepts/errors.md (graph-api.md section 12). The body is parsed
+Error body shape and codes: Microsoft Graph docs concepts/errors.md; hashicorp/go-azure-sdk sdk/odata/errors.go. The body is parsed
 defensively: `message` is sometimes an object, `innerError` can nest, bodies can be empty or HTML.
 """
 from __future__ import annotations
@@ -173,7 +173,7 @@ def too_slow(method: str, path: str, host: str, seconds: float) -> GraphError:
 
 
 def from_transport(exc: Exception, method: str, path: str, host: str) -> GraphError:
-    """httpx errors surface unwrapped through the SDK's middleware (graph-api.md section 13)."""
+    """httpx errors surface unwrapped through the SDK's middleware (docs/dev/design-notes.md, the SDK as measured)."""
     kind = type(exc).__name__
     return GraphError(
         status=None, code="NetworkError", method=method, path=path,

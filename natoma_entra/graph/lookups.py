@@ -1,7 +1,7 @@
 """Find the app (application + service principal), groups and users by name or id.
 
 Filters follow the forms the Graph docs show: `displayName eq '...'`, `appId eq '...'`, `startswith(displayName,'...')`
-(graph-api.md section 1). Literals are quoted by odata.literal.
+(serviceprincipal-list.md, group-list.md, user-list.md). Literals are quoted by odata.literal.
 """
 from __future__ import annotations
 

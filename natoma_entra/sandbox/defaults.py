@@ -9,7 +9,7 @@ from .state import ACCESS_TOKEN, NATOMA_TOKEN, NATOMA_URL
 if TYPE_CHECKING:
     from .options import SandboxOptions
 
-# The sandbox tenant's groups and Natoma stand-in (design.md section 5): no flag needed beyond --sandbox.
+# The sandbox tenant's groups and Natoma stand-in (docs/sandbox.md): no flag needed beyond --sandbox.
 SANDBOX_CONFIG = {
     "app": "Natoma",
     "groups": {"admin": ["Natoma Admins"], "AppAdmin": ["Natoma App Admins"], "member": ["Natoma Members"]},

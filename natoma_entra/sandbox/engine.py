@@ -3,7 +3,7 @@
 Entry points (docs/dev/sandbox-contract.md; called by graph.py):
 
 - :func:`validate_credentials` - "Test connection": ``GET /Users?filter=userName eq "<random>"`` (and the same for
-  Groups) on the SCIM endpoint, as EDOCS use-scim-to-provision-users-and-groups.md describes.
+  Groups) on the SCIM endpoint, as Entra docs use-scim-to-provision-users-and-groups.md describes.
 - :func:`run_cycle` - one full cycle at once: users in scope are created/updated/skipped in Natoma's stand-in, users
   that left scope are disabled, the job's ``status`` is updated (or quarantined when the endpoint refuses us). With
   the tenant's ``cycle_seconds_per_user`` > 0 (SandboxOptions) the status shows the cycle running for that long in
@@ -14,7 +14,7 @@ Entry points (docs/dev/sandbox-contract.md; called by graph.py):
 
 Every per-user outcome appends a provisioningObjectSummary to ``state["provisioningLogs"]``.
 
-Scope (EDOCS known-issues.md, "nested groups"): with SyncAll "false" a user is in scope when assigned to the service
+Scope (Entra docs known-issues.md, "nested groups"): with SyncAll "false" a user is in scope when assigned to the service
 principal directly or as a DIRECT member of an assigned group; members of nested groups are not. With SyncAll "true"
 every user is in scope. A user's grants are the assignments on this SP (direct + through direct groups), de-duplicated
 by appRoleId.
@@ -753,7 +753,7 @@ def _open(tenant: Any, sp_id: str, job_id: str, initiated_by: dict, secrets: dic
 
 
 # synchronizationTaskExecution: state is Succeeded | Failed | EntryLevelErrors
-# (GDOCS api-reference/v1.0/resources/synchronization-synchronizationtaskexecution.md).
+# (Graph docs api-reference/v1.0/resources/synchronization-synchronizationtaskexecution.md).
 def _execution(cycle_id: str, began: str, ended: str, *, state: str, entitled: int = 0, imported: int = 0,
                exports: int = 0, exported: int = 0, escrowed: int = 0, error: dict | None = None) -> dict:
     return {
@@ -775,7 +775,7 @@ def _execution(cycle_id: str, began: str, ended: str, *, state: str, entitled: i
 
 
 # synchronizationQuarantine: currentBegan, nextAttempt, reason (EncounteredQuarantineException, ...), seriesBegan,
-# seriesCount, error (GDOCS api-reference/v1.0/resources/synchronization-synchronizationquarantine.md). The error
+# seriesCount, error (Graph docs api-reference/v1.0/resources/synchronization-synchronizationquarantine.md). The error
 # codes used here ("Unauthorized", "ConnectionFailure") are the sandbox's; Entra's exact codes are UNCONFIRMED.
 def _quarantine(tenant: Any, job: dict, cycle_id: str, began: str, code: str, reason: str) -> None:
     status = job.setdefault("status", {})
@@ -823,7 +823,7 @@ def run_cycle(tenant: Any, sp_id: str, job_id: str) -> None:
 
 
 def _show_progress(job: dict, total: int, done: int, now: _dt.datetime) -> None:
-    # synchronizationProgress (GDOCS api-reference/v1.0/resources/synchronization-synchronizationprogress.md)
+    # synchronizationProgress (Graph docs api-reference/v1.0/resources/synchronization-synchronizationprogress.md)
     job["status"]["progress"] = [{"completedUnits": done, "totalUnits": total, "units": "Users",
                                   "progressObservationDateTime": _iso(now)}]
 

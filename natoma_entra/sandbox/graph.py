@@ -2,7 +2,7 @@
 
 Routing, auth, errors, query options, paging and ``$batch`` live here; the endpoints are in graph_directory.py
 (applications, service principals, groups, users, app role assignments, provisioning logs) and graph_sync.py
-(synchronization templates, jobs, schema, secrets). Behaviour follows /work/shared/graph-api.md; subtle points name
+(synchronization templates, jobs, schema, secrets). Behaviour follows Microsoft's Graph reference pages; subtle points name
 the Microsoft doc page they come from.
 """
 
@@ -22,11 +22,11 @@ from natoma_entra.sandbox.state import ACCESS_TOKEN, GraphFault, Tenant
 JSON_CT = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 MAX_TOP = 999
 DEFAULT_PAGE = 100
-BATCH_LIMIT = 20  # GDOCS concepts/json-batching.md
+BATCH_LIMIT = 20  # Graph docs concepts/json-batching.md
 
 
 def not_found(object_id: str) -> GraphFault:
-    # Message text: hashicorp/go-azure-sdk sdk/odata/errors.go (graph-api.md section 12).
+    # Message text: hashicorp/go-azure-sdk sdk/odata/errors.go (concepts/errors.md).
     return GraphFault(
         404,
         "Request_ResourceNotFound",
@@ -260,7 +260,7 @@ class GraphHandler:
 
     # $batch ------------------------------------------------------------------------------------------------------
     def _batch(self, req: Request) -> Response:
-        """JSON batching, GDOCS concepts/json-batching.md: <= 20 requests, unique ids, dependsOn -> 424."""
+        """JSON batching, Graph docs concepts/json-batching.md: <= 20 requests, unique ids, dependsOn -> 424."""
         body = req.json()
         items = body.get("requests") if isinstance(body, dict) else None
         if not isinstance(items, list) or not items:
@@ -354,7 +354,7 @@ def select(obj: dict[str, Any], req: Request) -> dict[str, Any]:
 
 def filtered(items: list[dict[str, Any]], req: Request, *, case_insensitive: bool = True) -> list[dict[str, Any]]:
     """Apply $filter. Directory string comparisons are case-insensitive; provisioning logs' are not
-    (GDOCS provisioningobjectsummary-list.md: "Filters are case-sensitive")."""
+    (Graph docs provisioningobjectsummary-list.md: "Filters are case-sensitive")."""
     text = req.query.get("$filter")
     if not text:
         return items

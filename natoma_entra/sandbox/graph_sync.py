@@ -17,11 +17,11 @@ W_SYNC = "Synchronization.ReadWrite.All"
 
 SP = "/servicePrincipals/{sp}/synchronization"
 NEVER = "P10675199DT2H48M5.4775807S"  # TimeSpan.MaxValue: a job that was never started (synchronizationJob-create)
-INTERVAL = "PT40M"  # EDOCS cross-tenant doc: a started job's interval
+INTERVAL = "PT40M"  # Entra docs cross-tenant doc: a started job's interval
 ZERO_TIME = "0001-01-01T00:00:00Z"
-POD_LIMIT, POD_WINDOW = 5, 10.0  # provisionOnDemand: 5 requests per 10 seconds (graph-api.md section 11)
+POD_LIMIT, POD_WINDOW = 5, 10.0  # provisionOnDemand: 5 requests per 10 seconds (synchronization-synchronizationjob-provisionondemand.md)
 
-# synchronizationSecret enum (GDOCS synchronization-synchronizationsecretkeystringvaluepair.md). The service parses
+# synchronizationSecret enum (Graph docs synchronization-synchronizationsecretkeystringvaluepair.md). The service parses
 # keys with a case-sensitive enum parse, hence 500 "Requested value 'baseAddress' was not found." for camelCase
 # (OBSERVED, msgraph-beta-sdk-java#372).
 SECRET_KEYS = frozenset("""None UserName Password SecretToken AppKey BaseAddress ClientIdentifier ClientSecret
@@ -32,7 +32,7 @@ SkipOutOfScopeDeletions Oauth2AuthorizationCode Oauth2RedirectUri ApplicationTem
 Oauth2TokenExchangeUri Oauth2AuthorizationUri AuthenticationType Server PerformInboundEntitlementGrants
 HardDeletesEnabled SyncAgentCompatibilityKey SyncAgentADContainer ValidateDomain TestReferences
 ConnectionString""".split())
-# Values read back as "*" (terraform-provider-azuread treats "*" as masked; graph-api.md section 6). Which keys are
+# Values read back as "*" (terraform-provider-azuread treats "*" as masked). Which keys are
 # masked exactly is UNCONFIRMED; BaseAddress/SyncAll/SyncNotificationSettings come back in clear.
 MASKED_KEYS = frozenset({"SecretToken", "Password", "ClientSecret", "AppKey", "ConsumerSecret", "TokenKey",
                          "Oauth2AccessToken", "Oauth2RefreshToken", "Oauth2ClientSecret", "Oauth2AuthorizationCode",
@@ -40,7 +40,7 @@ MASKED_KEYS = frozenset({"SecretToken", "Password", "ClientSecret", "AppKey", "C
 RESET_SCOPES = frozenset({"None", "ConnectorDataStore", "Escrows", "Watermark", "QuarantineState", "Full",
                           "ForceDeletes"})
 
-# UNCONFIRMED (graph-api.md section 7: the failure body of validateCredentials is undocumented). The code is the one
+# UNCONFIRMED (synchronization-synchronizationjob-validatecredentials.md documents no failure body). The code is the one
 # the Entra portal shows under "You appear to have entered invalid credentials" for a non-gallery SCIM app.
 CREDENTIALS_CODE = "SystemForCrossDomainIdentityManagementCredentialValidationUnavailable"
 
@@ -61,7 +61,7 @@ LEGACY_TEMPLATE = "customappsso"
 
 def _templates(h: GraphHandler, sp: dict[str, Any]) -> list[dict[str, Any]]:
     """Templates a job can be created from, for apps made from the non-gallery template: "scim", and the legacy
-    "customappsso" ("You can still choose it", EDOCS application-provisioning-config-problem-scim-compatibility.md)."""
+    "customappsso" ("You can still choose it", Entra docs application-provisioning-config-problem-scim-compatibility.md)."""
     if sp.get("applicationTemplateId") != NON_GALLERY_TEMPLATE_ID:
         return []
     from natoma_entra.sandbox import schema_template
@@ -92,7 +92,7 @@ def _template(h: GraphHandler, sp: dict[str, Any], template_id: str) -> dict[str
 
 
 def _replicating(h: GraphHandler, kind: str, object_id: str, status: int) -> None:
-    """A new object answers like one Graph has not replicated yet (graph-api.md sections 1 and 14: Terraform's
+    """A new object answers like one Graph has not replicated yet (Terraform's
     azuread provider retries synchronization calls on 403 and 409 for this reason). Reads (404) recover after half
     the delay, calls acting on the object (403/409) only at its end."""
     if not h.tenant.replicating(kind, object_id, part=0.5 if status == 404 else 1.0):
@@ -172,7 +172,7 @@ def list_jobs(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("POST", SP + "/jobs", W_SYNC)
 def create_job(h: GraphHandler, req: Request) -> Response:
-    """GDOCS synchronization-synchronization-post-jobs.md: templateId required; the job is created disabled."""
+    """Graph docs synchronization-synchronization-post-jobs.md: templateId required; the job is created disabled."""
     sp = _sp(h, req)
     body = req.json()
     template_id = body.get("templateId") if isinstance(body, dict) else None
@@ -252,7 +252,7 @@ def get_schema(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("PUT", SP + "/jobs/{job}/schema", W_SYNC)
 def put_schema(h: GraphHandler, req: Request) -> Response:
-    """GDOCS synchronization-synchronizationschema-update.md: "fully replaces the current schema"; 204.
+    """Graph docs synchronization-synchronizationschema-update.md: "fully replaces the current schema"; 204.
 
     (PATCH on this path is refused by the service with 404; see GraphHandler._route.)"""
     sp, job = _job(h, req)
@@ -327,10 +327,10 @@ def _validate_schema(schema: dict[str, Any]) -> None:
 
 @ROUTER.add("PUT", SP + "/secrets", W_SYNC)
 def put_secrets(h: GraphHandler, req: Request) -> Response:
-    """GDOCS synchronization-serviceprincipal-put-synchronization.md: 204.
+    """Graph docs synchronization-serviceprincipal-put-synchronization.md: 204.
 
     Keys are MERGED into what is stored (a key sent again replaces its value; keys not sent are kept). Whether the
-    real service merges or replaces the whole set is UNCONFIRMED (graph-api.md section 6): clients should always send
+    real service merges or replaces the whole set is UNCONFIRMED (synchronization-serviceprincipal-put-synchronization.md does not say): clients should always send
     every key they want kept, which works under both behaviours. The ``secrets-replace`` variant replaces the set.
 
     While the SP's new job replicates, the secrets answer 403 like the job (Terraform retries secrets on 403/409)."""
@@ -366,7 +366,7 @@ def put_secrets(h: GraphHandler, req: Request) -> Response:
 @ROUTER.add("GET", SP + "/secrets", R_SYNC)
 def get_secrets(h: GraphHandler, req: Request) -> Response:
     """Not in the documented method table but in the OpenAPI (go-azure-sdk ListSynchronizationSecrets); secret
-    values come back as "*" (graph-api.md section 6); with ``secrets-masked`` every non-empty value does."""
+    values come back as "*" (docs/graph-assumptions.md); with ``secrets-masked`` every non-empty value does."""
     sp = _sp(h, req)
     masked = (lambda key: True) if V.SECRETS_MASKED in h.tenant.variants else (lambda key: key in MASKED_KEYS)
     value = [{"key": s["key"], "value": "*" if masked(s["key"]) and s["value"] else s["value"]}
@@ -412,7 +412,7 @@ def _validate(h: GraphHandler, sp: dict[str, Any], body: Any) -> Response:
 
 @ROUTER.add("POST", SP + "/jobs/validateCredentials", W_SYNC, write=False)
 def validate_without_job(h: GraphHandler, req: Request) -> Response:
-    """EDOCS cross-tenant-synchronization-configure-graph.md step 7: templateId in the body, no job needed."""
+    """Entra docs cross-tenant-synchronization-configure-graph.md step 7: templateId in the body, no job needed."""
     sp = _sp(h, req)
     body = req.json()
     tid = body.get("templateId") if isinstance(body, dict) else None
@@ -516,7 +516,7 @@ POD_STATUS_INFO_KEY = "Microsoft.Identity.Health.CPP.Common.DataContracts.SyncFa
 
 
 def _status_info_shape(result: dict[str, Any]) -> dict[str, Any]:
-    """The second documented answer (EDOCS cross-tenant-synchronization-configure-graph.md, "Provision on demand"):
+    """The second documented answer (Entra docs cross-tenant-synchronization-configure-graph.md, "Provision on demand"):
     key names the StatusInfo contract, value is a JSON array of records; the verdict lives in each record's
     statusInfo and steps, not in key."""
     try:

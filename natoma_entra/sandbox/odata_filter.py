@@ -2,7 +2,7 @@
 
 Supports ``eq ne gt ge lt le``, ``in (...)``, ``and or not``, parentheses, ``startswith(p,'x')``, ``endswith``,
 ``contains``, ``tolower``/``toupper``, property paths (``servicePrincipal/id``), string literals with ``''`` for one
-quote (OData ABNF, and GDOCS concepts/query-parameters.md "Escaping single quotes"), numbers, true/false/null, GUIDs
+quote (OData ABNF, and Graph docs concepts/query-parameters.md "Escaping single quotes"), numbers, true/false/null, GUIDs
 and ISO date-times as bare literals. Anything else raises ``ODataError``.
 
 Why not the odata-query package (an OData v4 $filter parser on sly): it was tried against the filters this CLI

@@ -1,6 +1,6 @@
 """A loopback HTTP server for the sandbox: Graph under ``/v1.0``, Natoma's SCIM stand-in under ``/scim/v2``.
 
-For rehearsing a pipeline with ``--graph-endpoint http://127.0.0.1:PORT/v1.0`` (design.md section 5). Loopback only:
+For rehearsing a pipeline with ``--graph-endpoint http://127.0.0.1:PORT/v1.0`` (docs/sandbox.md). Loopback only:
 the server holds a tenant anyone could rewrite and takes a well-known bearer token. When given a state file path it
 saves the tenant after every write (Graph or SCIM), so ``natoma-entra --sandbox`` runs and the server can share it.
 """

@@ -1,6 +1,6 @@
 """Provisioning logs for the app (read-only): GET /auditLogs/provisioning, newest first.
 
-Graph facts (graph-api.md section 9; Graph docs provisioningobjectsummary-list.md; Entra docs
+Graph facts (Microsoft Graph docs provisioningobjectsummary-list.md; Entra docs
 howto-analyze-provisioning-logs.md):
 - $filter supports eq, contains, gt, lt; filters are case-sensitive, so
   status values are sent lower-case ('failure'). $orderby activityDateTime desc, $top, @odata.nextLink paging.

@@ -4,7 +4,7 @@
    unknown property (``additional_data`` empty, recursively; ``@odata.*`` keys allowed). Error bodies parse into
    ``ODataError`` the same way.
 2. Every path it serves matches an SDK request builder's ``url_template`` (after substituting ids), and the builder
-   has the HTTP method, except two known SDK gaps (PUT schema, GET secrets; see graph-api.md section 13).
+   has the HTTP method, except two known SDK gaps (PUT schema, GET secrets; docs/dev/design-notes.md).
 """
 
 from __future__ import annotations
@@ -102,11 +102,11 @@ BUILDERS: list[tuple[str, str, dict[str, str | None]]] = [
      {"GET": M + "provisioning_object_summary_collection_response:ProvisioningObjectSummaryCollectionResponse"}),
 ]
 # detailsInfo is an open type: its content is a free-form property bag (provisioning logs' "details", e.g.
-# {"ApplicationId": ..., "ServicePrincipalId": ...} in GDOCS provisioningobjectsummary-list.md), so what the parser
+# {"ApplicationId": ..., "ServicePrincipalId": ...} in Graph docs provisioningobjectsummary-list.md), so what the parser
 # puts in additional_data there is by design.
 OPEN_TYPES = {"DetailsInfo"}
 # Unknown to the v1.0 SDK model but deliberately present in the sandbox. Keep this list short; each entry needs a
-# reason. (directoryDefinition.metadata was here: graph-api.md section 5 lists it, but the v1.0 directoryDefinition
+# reason. (directoryDefinition.metadata was here: older docs list it, but the v1.0 directoryDefinition
 # page and the SDK model do not, so the template no longer carries it.)
 KNOWN_EXTRAS: list = []
 SDK_GAPS = {("SchemaRequestBuilder", "PUT"), ("SecretsRequestBuilder", "GET")}
