@@ -209,7 +209,7 @@ class GraphHandler:
     @staticmethod
     def _read_only_action(method: str, path: str) -> bool:
         low = path.lower()
-        return low.endswith("/$batch") or low.endswith("/validatecredentials") or low.endswith("/parseexpression")
+        return low.endswith("/$batch") or low.endswith("/validatecredentials")
 
     def _check_auth(self, hdrs: dict[str, str]) -> None:
         auth = hdrs.get("authorization", "")
