@@ -48,6 +48,8 @@ def render(config) -> str:
              "global"),
         line("auth", config.auth if config.auth != "default" else None,
              "the sign-in: default | cli | client-secret | certificate | managed-identity | ...", "default"),
+        # only when given (a rehearsal against `sandbox serve`); dropped, the file's runs would go to the cloud's Graph
+        *([line("graph_endpoint", config.graph_endpoint, "the Graph base URL", "")] if config.graph_endpoint else []),
         "",
         "# role value (case-sensitive) -> the groups whose direct members get that Natoma role (display names or",
         "# object ids; a user in two role groups fails with MultipleGrantsNotSupported)",
@@ -133,6 +135,7 @@ def init_command(
                          "OTHER.toml to write another file")
     given = {k: v for k, v in {"app": g.flags.get("app"), "tenant": g.flags.get("tenant"),
                                "cloud": g.flags.get("cloud"), "auth": g.flags.get("auth"),
+                               "graph_endpoint": g.flags.get("graph_endpoint"),
                                "groups": parse_groups(group),
                                **scim_flags(scim_url, scope, None, False)}.items() if v}
     if is_terminal() and g.output.value == "text":

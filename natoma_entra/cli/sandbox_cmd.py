@@ -216,10 +216,12 @@ def serve_command(
 ):
     """Serve the sandbox on loopback: Graph at /v1.0, Natoma's SCIM stand-in at /scim/v2.
 
-    Use it to rehearse a pipeline (in another shell):
-    NATOMA_ENTRA_ACCESS_TOKEN=sandbox-access-token NATOMA_SCIM_TOKEN=sandbox-scim-token natoma-entra --auth access-token
-    --graph-endpoint http://127.0.0.1:8080/v1.0 --app Natoma setup --scim-url http://127.0.0.1:8080/scim/v2
-    --group admin="Natoma Admins" --group AppAdmin="Natoma App Admins" --group member="Natoma Members"
+    Use it to rehearse a pipeline: in another shell, run the real thing against it.
+
+    Example: NATOMA_ENTRA_ACCESS_TOKEN=sandbox-access-token NATOMA_SCIM_TOKEN=sandbox-scim-token \\
+      natoma-entra --auth access-token --graph-endpoint http://127.0.0.1:8080/v1.0 --app Natoma \\
+      setup --scim-url http://127.0.0.1:8080/scim/v2 --group admin="Natoma Admins" \\
+      --group AppAdmin="Natoma App Admins" --group member="Natoma Members"
 
     A `sandbox reset` or a `--sandbox` run on the same state file while it serves is picked up, not overwritten.
 

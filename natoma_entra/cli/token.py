@@ -74,7 +74,7 @@ def read_token(*, env_name: str = "NATOMA_SCIM_TOKEN", token_file: Path | None =
     if stdin is not None and _isatty(stdin):
         ask = prompt or _prompt
         return _clean(ask(), "the prompt")
-    raise MissingInput("no SCIM token given (needed to test and save new credentials)", fix=WAYS.format(env=env_name))
+    raise MissingInput("no SCIM token given (needed to reach Natoma's SCIM endpoint)", fix=WAYS.format(env=env_name))
 
 
 def _isatty(stream) -> bool:
