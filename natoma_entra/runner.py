@@ -77,6 +77,9 @@ async def run(session, command: str, steps, desired: Desired, *, dry_run: bool,
             report.add(p.result("failed", error=p.needs, fix=p.needs_fix) if p is unmet else
                        p.result("skipped", info={**p.info, "why": f"{unmet.step} cannot be done: nothing written"}))
         return report
+    from .preflight import before_writes
+
+    await before_writes(session, plans, command=command)  # permissions, before the first write (exit 2 when short)
     facts = Facts()
     for i, (step, plan) in enumerate(zip(steps, plans)):
         if not plan.operations:
@@ -149,6 +152,10 @@ async def _run_creating_app(session, command: str, steps, desired: Desired, *, d
             report.add(StepResult(step=s.NAME, status="skipped",
                                   info={"why": "planned once the app exists (a dry run does not create it)"}))
         return report
+    from .preflight import before_writes, write_requests
+
+    wanted = [s.NAME for s in steps] + (["create-groups"] if desired.options.create_groups else [])
+    await before_writes(session, [p], command=command, also=write_requests(wanted))  # before the app is made
     on_step(app_step.NAME)
     result, _ = await app_step.apply(session, p, Facts())
     if result.status == "failed":

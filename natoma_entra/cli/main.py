@@ -184,14 +184,15 @@ def _command_of(args: list[str]) -> str | None:
     return None
 
 
-def _json_error(args: list[str], message: str, fix: str | None, code: int) -> None:
-    """Under -o json, one document per run, even when the run stops before its report exists."""
+def _json_error(args: list[str], message: str, fix: str | None, code: int, extra: dict | None = None) -> None:
+    """Under -o json, one document per run, even when the run stops before its report exists; `extra` adds what
+    the error carries (the preflight's permissions table)."""
     import json
 
     from ..redact import redact
 
     doc = {"command": _command_of(args), "ok": False, "error": message, "fix": fix, "exit_code": code,
-           "steps": [], "warnings": []}
+           "steps": [], "warnings": [], **(extra or {})}
     sys.stdout.write(redact(json.dumps(doc, indent=2)) + "\n")
 
 
@@ -288,9 +289,10 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
     except NatomaEntraError as e:
         from ..redact import redact  # only on the error paths: --help and a clean run do without it
 
-        sys.stderr.write(redact(f"error: {e}") + "\n")
+        lines = e.lines() if hasattr(e, "lines") else [str(e)]  # the preflight: one line per missing permission
+        sys.stderr.write("".join(redact(f"error: {line}") + "\n" for line in lines))
         if wants_json:
-            _json_error(args, e.message, e.fix, e.exit_code)
+            _json_error(args, e.message, e.fix, e.exit_code, getattr(e, "report", None))
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted: run the same command again to continue from where the tenant is\n")

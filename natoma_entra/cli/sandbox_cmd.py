@@ -213,7 +213,7 @@ def serve_command(
     """Serve the sandbox on loopback: Graph at /v1.0, Natoma's SCIM stand-in at /scim/v2.
 
     Use it to rehearse a pipeline (in another shell):
-    NATOMA_ENTRA_ACCESS_TOKEN=sandbox-access-token NATOMA_SCIM_TOKEN=sandbox-scim-token natoma-entra --auth access-token
+    NATOMA_ENTRA_ACCESS_TOKEN=<the bearer token it prints> NATOMA_SCIM_TOKEN=sandbox-scim-token natoma-entra --auth access-token
     --graph-endpoint http://127.0.0.1:8080/v1.0 --app Natoma setup --scim-url http://127.0.0.1:8080/scim/v2
     --group admin="Natoma Admins" --group AppAdmin="Natoma App Admins" --group member="Natoma Members"
 
@@ -225,6 +225,7 @@ def serve_command(
     from ..sandbox.options import VARIANTS, SandboxOptions, UnknownVariant, parse_variants
     from ..sandbox.serve import is_loopback, serve
     from ..sandbox.state import ACCESS_TOKEN, NATOMA_TOKEN
+    from ..sandbox.tokens import access_token
 
     if not is_loopback(host):
         raise UsageError(f"--host {host} is not a loopback address", fix="use 127.0.0.1, ::1 or localhost")
@@ -234,12 +235,16 @@ def serve_command(
         raise UsageError(f"unknown sandbox variant {', '.join(e.names)}",
                          fix=f"use one of: {', '.join(sorted(VARIANTS))} (or all)") from None
 
+    options = SandboxOptions(variants=variants)
+    token = access_token(options)  # JWT-shaped, with the permissions the sandbox grants (the preflight reads them)
+
     def ready(server):
         base = f"http://{host}:{server.server_address[1]}"
-        ctx.obj.say(f"Graph:  {base}/v1.0   (bearer token: {ACCESS_TOKEN})", style="green")
+        ctx.obj.say(f"Graph:  {base}/v1.0   (bearer token: {token})", style="green")
+        ctx.obj.say(f"        (or {ACCESS_TOKEN}: accepted too, but without claims the preflight cannot read)")
         ctx.obj.say(f"Natoma: {base}/scim/v2 (SCIM token: {NATOMA_TOKEN})", style="green")
         ctx.obj.say(f"state:  {_path(ctx)}  (Ctrl-C to stop)")
         if variants:
             ctx.obj.say(f"variants: {', '.join(sorted(variants))}")
 
-    serve(_path(ctx), host=host, port=port, ready=ready, options=SandboxOptions(variants=variants))
+    serve(_path(ctx), host=host, port=port, ready=ready, options=options)

@@ -56,6 +56,7 @@ class GraphClient:
         from msgraph.graph_request_adapter import GraphRequestAdapter, options
         from msgraph_core import GraphClientFactory
 
+        self.credential = credential  # the preflight reads the token's claims (natoma_entra/preflight.py)
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).hostname or ""
         self.delegated = delegated

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .state import ACCESS_TOKEN, NATOMA_TOKEN, NATOMA_URL
+from .state import NATOMA_TOKEN, NATOMA_URL
+from .tokens import access_token
 
 # The sandbox tenant's groups and Natoma stand-in (design.md section 5): no flag needed beyond --sandbox.
 SANDBOX_CONFIG = {
@@ -29,7 +30,8 @@ def open_sandbox(path: Path, options=None):
     tenant = Tenant.open(path, **kw)  # a damaged file or unusable path: exit 2 before the run starts
     tenant.cycle_seconds_per_user = options.cycle_seconds_per_user  # the engine's simulated cycle length
     transport = SandboxTransport(GraphHandler(tenant), faults=options.faults)
-    return tenant, transport, StaticTokenCredential(ACCESS_TOKEN)
+    # a JWT-shaped token whose claims follow the options, so the permission preflight has claims to read
+    return tenant, transport, StaticTokenCredential(access_token(options))
 
 
 def is_sandbox_scim_url(url: str | None) -> bool:
