@@ -31,6 +31,7 @@ class Application:
     strict: bool = False
     exit_code: bool = False
     timeout: float | None = None  # --timeout: the run's budget for Graph (GraphClient deadline)
+    trace_path: Path | None = None  # --trace FILE / NATOMA_ENTRA_TRACE: every Graph and SCIM exchange (trace.py)
     # the sandbox's knobs (tests and benchmarks pass their own), and every sandbox this application's runs opened,
     # so a caller can read the requests of the run it just made
     sandbox_options: Any = None
@@ -41,6 +42,7 @@ class Application:
     _err: Any = None
     _spinner: Any = None
     _log_handler: Any = None
+    _trace: Any = None
 
     # -- consoles ------------------------------------------------------------------------------------------------
     @property
@@ -129,8 +131,21 @@ class Application:
             lg.addHandler(handler)
         self._log_handler = handler
 
+    def trace(self):
+        """The open --trace file (natoma_entra/trace.py), opened on first use (a bad path: exit 2 before any
+        request); None without --trace."""
+        if self._trace is None and self.trace_path is not None:
+            from ..trace import Trace
+
+            self._trace = Trace(self.trace_path)
+        return self._trace
+
     def close(self) -> None:
         import logging
+
+        if self._trace is not None:
+            self._trace.close()
+            self._trace = None
 
         if self._log_handler is not None:
             for name in ("natoma_entra", "httpx", "azure.identity"):

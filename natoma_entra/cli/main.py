@@ -29,7 +29,7 @@ app = typer.Typer(
 
 # Options that take a value; used to move global options written after the command to the front.
 VALUE_OPTIONS = {"--config", "--app", "--tenant", "--cloud", "--auth", "--graph-endpoint", "--output", "-o",
-                 "--sandbox-state", "--timeout", "--sandbox-variant"}
+                 "--sandbox-state", "--timeout", "--sandbox-variant", "--trace"}
 # the default output format, as az has AZURE_CORE_OUTPUT (a flag still wins)
 OUTPUT_ENV = "NATOMA_ENTRA_OUTPUT"
 FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--quiet", "-q", "--strict", "--exit-code"}
@@ -61,6 +61,7 @@ def main(
     strict: bool = typer.Option(False, "--strict", help="Warnings fail the run (exit 1)."),
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 3 when changes are pending (status, --dry-run)."),
     timeout: float = typer.Option(300.0, "--timeout", envvar="NATOMA_ENTRA_TIMEOUT", min=1, max=86400, metavar="SECONDS", help="Time budget for the run's Graph requests, retries and waits included."),
+    trace: Optional[Path] = typer.Option(None, "--trace", metavar="FILE", envvar="NATOMA_ENTRA_TRACE", help="Append every Graph and SCIM exchange as JSON lines to FILE (0600; Authorization and secrets removed), to attach to a support request."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ):
     given = ctx.obj if isinstance(ctx.obj, Application) else Application()  # a caller (tests) may hand its own in
@@ -68,6 +69,7 @@ def main(
     given.flags = {"app": app_ref, "tenant": tenant, "cloud": cloud, "auth": auth, "graph_endpoint": graph_endpoint}
     given.dry_run, given.output, given.verbose, given.quiet = dry_run, output, verbose, quiet
     given.strict, given.exit_code, given.timeout = strict, exit_code, timeout
+    given.trace_path = trace
     given.sandbox_variants = _sandbox_variants(sandbox_variant, sandbox)
     ctx.obj = given
 

@@ -46,7 +46,7 @@ class GraphClient:
     def __init__(self, credential, base_url: str, *, transport=None, delegated: bool = False,
                  allowed_hosts: list[str] | None = None, auth: str = "access-token",
                  deadline: float | None = None, request_timeout: float = REQUEST_TIMEOUT,
-                 on_wait: Callable[[str], None] | None = None):
+                 on_wait: Callable[[str], None] | None = None, trace=None):
         import httpx
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
@@ -57,6 +57,7 @@ class GraphClient:
         from msgraph_core import GraphClientFactory
 
         self.credential = credential  # the preflight reads the token's claims (natoma_entra/preflight.py)
+        self.trace = trace  # every exchange as a JSON line (--trace, natoma_entra/trace.py), or None
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).hostname or ""
         self.delegated = delegated
@@ -71,7 +72,9 @@ class GraphClient:
         # request is not timed and the run's budget starts once it is answered
         self._signing_in = auth in ("device-code", "browser")
         timeout = httpx.Timeout(**HTTP_TIMEOUTS)
-        http = httpx.AsyncClient(transport=transport, timeout=timeout) if transport else httpx.AsyncClient(timeout=timeout)
+        hooks = trace.httpx_hooks() if trace is not None else None
+        http = httpx.AsyncClient(transport=transport, timeout=timeout, event_hooks=hooks) if transport else \
+            httpx.AsyncClient(timeout=timeout, event_hooks=hooks)
         # the SDK's default middleware (redirects, telemetry, ...) without its retry handler: ours is below
         middleware = [m for m in KiotaClientFactory.get_default_middleware(options) if not isinstance(m, RetryHandler)]
         middleware.append(GraphClientFactory._get_telemetry_handler(options))
