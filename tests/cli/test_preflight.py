@@ -183,3 +183,49 @@ def test_the_sandbox_accepts_its_own_tokens_only():
     status, _h, _b = h.handle("GET", "https://graph.microsoft.com/v1.0/users", {"Authorization": f"Bearer {other}"},
                               None)
     assert status == 401
+
+
+def test_sandbox_serve_prints_a_token_with_claims_the_preflight_reads(sandbox, monkeypatch, tmp_path):
+    """`sandbox serve` prints a JWT-shaped token; a rehearsal run with it against the server has claims to check,
+    where the plain well-known token gives the note."""
+    import re
+    from types import SimpleNamespace
+
+    from natoma_entra.sandbox import serve as serve_mod
+    from natoma_entra.sandbox.state import ACCESS_TOKEN
+    from natoma_entra.token_claims import read
+
+    monkeypatch.setattr(serve_mod, "serve", lambda *a, ready=None, **k: ready(
+        SimpleNamespace(server_address=("127.0.0.1", 8080))))
+    r = sandbox.cli("sandbox", "serve", "--port", "8080")
+    token = re.search(r"bearer token: (\S+)\)", r.err).group(1)
+    claims, _ = read(token)
+    assert claims.sign_in == "application" and "Synchronization.ReadWrite.All" in claims.roles
+    assert "claims cannot be read" not in rehearse(sandbox, monkeypatch, tmp_path / "a.json", token)
+    assert "claims cannot be read" in rehearse(sandbox, monkeypatch, tmp_path / "b.json", ACCESS_TOKEN)
+
+
+def rehearse(sandbox, monkeypatch, state, token) -> str:
+    """`roles` with --auth access-token against a served sandbox: its stderr."""
+    import threading
+
+    from natoma_entra.cli.application import Application
+    from natoma_entra.cli.main import run
+    from natoma_entra.sandbox.serve import make_server
+
+    srv = make_server(state, port=0)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    monkeypatch.setenv("NATOMA_ENTRA_ACCESS_TOKEN", token)
+    sandbox._capsys.readouterr()
+    try:
+        run(["--auth", "access-token", "--graph-endpoint", srv.url + "/v1.0", "--app", "Natoma", "roles"],
+            application=Application())
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    err = sandbox._capsys.readouterr().err
+    assert code in (0, None), err
+    return err
