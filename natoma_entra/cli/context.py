@@ -70,7 +70,7 @@ def build_run(g: Application, config, *, options=None, scim_token: Callable[[], 
         tenant, transport, credential = open_sandbox(state_path, _sandbox_options(g))
         g.opened.append((tenant, transport))
         graph = GraphClient(credential, "https://graph.microsoft.com/v1.0", transport=transport, deadline=g.timeout,
-                            on_wait=g.say, trace=g.trace())
+                            on_wait=g.say)
     else:
         try:
             base = graph_base_url(config.cloud, check_endpoint(config.graph_endpoint) if config.graph_endpoint else None)
@@ -81,7 +81,7 @@ def build_run(g: Application, config, *, options=None, scim_token: Callable[[], 
         register(os.environ.get("AZURE_CLIENT_SECRET"))
         credential = build_credential(config.auth, tenant=config.tenant, cloud=config.cloud)
         graph = GraphClient(credential, base, delegated=config.auth in DELEGATED_MODES, auth=config.auth,
-                            deadline=g.timeout, on_wait=g.say, trace=g.trace())
+                            deadline=g.timeout, on_wait=g.say)
     graph.read_only = read_only
     session = Session(graph=graph, config=config, options=options or Options(), progress=g.say,
                       scim_token=scim_token or (lambda: None), command_options=command_options or {})
@@ -89,10 +89,12 @@ def build_run(g: Application, config, *, options=None, scim_token: Callable[[], 
         from ..sandbox.defaults import scim_http_factory
 
         session.scim_http = scim_http_factory(tenant)
-    if graph.trace is not None:  # Natoma's SCIM exchanges go into the --trace file too
+    trace = g.trace()
+    if trace is not None:  # --trace: every Graph and SCIM exchange of the run
         from ..natoma_scim import traced
 
-        session.scim_http = traced(session.scim_http, graph.trace)
+        graph.trace_to(trace)
+        session.scim_http = traced(session.scim_http, trace)
     return Run(session=session, tenant=tenant, state_path=state_path)
 
 

@@ -46,7 +46,7 @@ class GraphClient:
     def __init__(self, credential, base_url: str, *, transport=None, delegated: bool = False,
                  allowed_hosts: list[str] | None = None, auth: str = "access-token",
                  deadline: float | None = None, request_timeout: float = REQUEST_TIMEOUT,
-                 on_wait: Callable[[str], None] | None = None, trace=None):
+                 on_wait: Callable[[str], None] | None = None):
         import httpx
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
@@ -57,7 +57,7 @@ class GraphClient:
         from msgraph_core import GraphClientFactory
 
         self.credential = credential  # the preflight reads the token's claims (natoma_entra/preflight.py)
-        self.trace = trace  # every exchange as a JSON line (--trace, natoma_entra/trace.py), or None
+        self.trace = None  # every exchange as a JSON line (--trace, natoma_entra/trace.py): trace_to()
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).hostname or ""
         self.delegated = delegated
@@ -72,9 +72,8 @@ class GraphClient:
         # request is not timed and the run's budget starts once it is answered
         self._signing_in = auth in ("device-code", "browser")
         timeout = httpx.Timeout(**HTTP_TIMEOUTS)
-        hooks = trace.httpx_hooks() if trace is not None else None
-        http = httpx.AsyncClient(transport=transport, timeout=timeout, event_hooks=hooks) if transport else \
-            httpx.AsyncClient(timeout=timeout, event_hooks=hooks)
+        http = httpx.AsyncClient(transport=transport, timeout=timeout) if transport else httpx.AsyncClient(timeout=timeout)
+        self.http = http  # the SDK's middleware wraps its transport; its event hooks stay ours (trace_to)
         # the SDK's default middleware (redirects, telemetry, ...) without its retry handler: ours is below
         middleware = [m for m in KiotaClientFactory.get_default_middleware(options) if not isinstance(m, RetryHandler)]
         middleware.append(GraphClientFactory._get_telemetry_handler(options))
@@ -86,6 +85,12 @@ class GraphClient:
         self.requests: list[tuple[str, str, int | None]] = []  # (method, path, status): counts for benchmarks
         self.transport = transport
         self.read_only = False  # set for dry runs and read-only commands: any write raises WriteRefused
+
+    def trace_to(self, trace) -> None:
+        """Record every exchange in `trace` (natoma_entra/trace.py): httpx event hooks on this client's
+        AsyncClient, which see each request as the SDK's middleware signed it."""
+        self.trace = trace
+        self.http.event_hooks = trace.httpx_hooks()
 
     def remaining(self) -> float:
         """Seconds left of the run's budget (the clock starts at the first request)."""
