@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import json
 import os
 import sys
@@ -30,58 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROLE_EVERY = 100  # groups in a row that share a role
+sys.path.insert(0, str(Path(__file__).parent))
 
-
-def build(path: Path, users: int, groups: int, members: int):
-    """The tenant (in memory), and what Natoma should hold: [(userName, roles)]."""
-    from natoma_entra.cli.main import run
-    from natoma_entra.sandbox.state import NATOMA_TOKEN, Tenant, assignment_id
-
-    Tenant.initial().save(path)
-    os.environ["NATOMA_SCIM_TOKEN"] = NATOMA_TOKEN
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        try:
-            run(["--sandbox", "--sandbox-state", str(path), "setup"])
-        except SystemExit:
-            pass
-    t = Tenant.load(path)
-    st = t.state
-    sp = t.find_sp()
-    role_ids = {r["value"]: r["id"] for r in sp["appRoles"] if r.get("value") in ("admin", "AppAdmin", "member")}
-    values = list(role_ids)
-    uids = [f"00000000-0000-4000-8000-{n:012d}" for n in range(users)]
-    for n, uid in enumerate(uids):
-        st["users"][uid] = {"id": uid, "displayName": f"Bench {n}", "userPrincipalName": f"bench{n}@contoso.onmicrosoft.com",
-                            "accountEnabled": True}
-    stride = max(1, users // groups)
-    grants: dict[int, set[str]] = {}
-    for gi in range(groups):
-        gid = f"10000000-0000-4000-8000-{gi:012d}"
-        st["groups"][gid] = {"id": gid, "displayName": f"Team {gi:05d}", "securityEnabled": True,
-                             "mailEnabled": False, "groupTypes": []}
-        value = values[(gi // ROLE_EVERY) % len(values)]
-        ids = []
-        for k in range(members):
-            n = (gi * stride + k) % users
-            ids.append(uids[n])
-            grants.setdefault(n, set()).add(value)
-        st["members"][gid] = ids
-        rid = role_ids[value]
-        aid = assignment_id(gid, sp["id"], rid)
-        st["appRoleAssignments"][aid] = {
-            "id": aid, "appRoleId": rid, "principalId": gid, "principalType": "Group",
-            "principalDisplayName": f"Team {gi:05d}", "resourceId": sp["id"], "resourceDisplayName": "Natoma",
-            "createdDateTime": "2024-01-01T00:00:00Z"}
-    natoma = [(f"bench{n}@contoso.onmicrosoft.com", sorted(r)[:1]) for n, r in sorted(grants.items())]
-    natoma = natoma[5:]  # 5 missing
-    single = [i for i, (n, _) in enumerate(natoma) if len(grants[int(n[5:].split("@")[0])]) == 1][:5]
-    for i in single:  # 5 with a wrong role
-        name, roles = natoma[i]
-        natoma[i] = (name, ["AppAdmin" if roles != ["AppAdmin"] else "admin"])
-    natoma += [(f"orphan{i}@contoso.onmicrosoft.com", ["member"]) for i in range(5)]  # 5 out of scope
-    return t, natoma
-
+from at_scale import Recorder, build, replay_elsewhere, vm  # noqa: E402  (the scale benchmarks' shared parts)
 
 def flat_scim_app(users: list[tuple[str, list[str]]], token: str, latency: float):
     """A minimal SCIM /Users endpoint: ListResponse pages by startIndex/count (RFC 7644 3.4.2.4), bearer checked."""
@@ -111,14 +61,6 @@ def flat_scim_app(users: list[tuple[str, list[str]]], token: str, latency: float
     return app, seen
 
 
-def _vm(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 async def audit_once(transport, natoma_app):
     from natoma_entra import audit
     from natoma_entra.config import load
@@ -131,7 +73,7 @@ async def audit_once(transport, natoma_app):
 
     graph = GraphClient(StaticTokenCredential(ACCESS_TOKEN), "https://graph.microsoft.com/v1.0", transport=transport)
     session = Session(graph=graph, config=load(None, {}, defaults=SANDBOX_CONFIG), scim_token=lambda: NATOMA_TOKEN,
-                      scim_http=lambda url, token: wsgi_client(natoma_app, url, token))
+                      scim=lambda url, token: wsgi_client(natoma_app, url, token))
     if os.environ.get("BENCH_TIMELINE"):
         session.progress = lambda msg: print(f"  {msg}", file=sys.stderr)
     try:
@@ -150,7 +92,7 @@ def _rss_timeline(wanted):
 
     def sample():
         while not stop.wait(1.0):
-            print(f"  t={time.perf_counter() - t0:5.1f} s  RSS {_vm('VmRSS') / 2**20:6.0f} MB", file=sys.stderr)
+            print(f"  t={time.perf_counter() - t0:5.1f} s  RSS {vm('VmRSS') / 2**20:6.0f} MB", file=sys.stderr)
 
     threading.Thread(target=sample, daemon=True).start()
     return stop.set
@@ -161,7 +103,6 @@ def replay(folder: Path, latency: float) -> int:
     answers replayed with the latency, and Natoma's users served by the flat SCIM app."""
     import pickle
 
-    from bench_doctor import Recorder
 
     from natoma_entra.sandbox.state import NATOMA_TOKEN
 
@@ -175,7 +116,7 @@ def replay(folder: Path, latency: float) -> int:
     import natoma_entra.natoma_scim  # noqa: F401
     import scim2_client.engines.wsgi  # noqa: F401
 
-    before = _vm("VmRSS")
+    before = vm("VmRSS")
     with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS (VmHWM) to the current RSS
     transport = rec.replaying(latency)
@@ -184,7 +125,7 @@ def replay(folder: Path, latency: float) -> int:
     report = asyncio.run(audit_once(transport, app))
     timeline()
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    peak = _vm("VmHWM")
+    peak = vm("VmHWM")
     step = report.steps[0]
     if step.status == "failed":
         print(f"audit failed: {step.error}")
@@ -213,7 +154,6 @@ def main() -> int:
 
     import pickle
 
-    from bench_doctor import Recorder, replay_elsewhere
 
     from natoma_entra.sandbox.state import NATOMA_TOKEN
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_audit import _vm, build  # noqa: E402  (one tenant builder for the membership walkers' benchmarks)
+from at_scale import Recorder, build, replay_elsewhere, vm  # noqa: E402  (the scale benchmarks' shared parts)
 
 
 def add_nested(tenant, groups: int) -> int:
@@ -48,70 +48,6 @@ def add_nested(tenant, groups: int) -> int:
         st["members"][f"10000000-0000-4000-8000-{gi:012d}"].append(nid)
         n += 1
     return n
-
-
-def replay_elsewhere(script: str, folder: str, latency: float) -> tuple[dict, list[str]] | None:
-    """`script --replay folder --latency L` in a process of its own (so its memory is the command's alone): its first
-    line of output is key=value figures, the rest is printed by the caller. None (the output shown) on failure; the
-    replay's stderr is left on the terminal (BENCH_TIMELINE's lines)."""
-    import subprocess
-
-    out = subprocess.run([sys.executable, script, "--replay", folder, "--latency", str(latency)],
-                         stdout=subprocess.PIPE, text=True)
-    if out.returncode:
-        print(out.stdout)
-        return None
-    lines = out.stdout.splitlines()
-    return dict(kv.split("=") for kv in lines[0].split()), lines
-
-
-class Recorder:
-    """Answers from the sandbox once, keeping each answer on disk, then replays them: the second run does all of
-    doctor's own work (HTTP stack, JSON, folding, checks) with only the injected latency for Graph's time, so its
-    wall time, CPU and memory are doctor's, not the sandbox's."""
-
-    def __init__(self, folder: Path):
-        self.folder, self.files = folder, {}
-
-    @staticmethod
-    def key(request) -> tuple:
-        return request.method, str(request.url), request.content
-
-    def recording(self, tenant):
-        from natoma_entra.sandbox.transport import SandboxTransport
-
-        rec = self
-
-        class Recording(SandboxTransport):
-            async def handle_async_request(self, request):
-                resp = await super().handle_async_request(request)
-                path = rec.folder / f"{len(rec.files)}.bin"
-                path.write_bytes(resp.content)
-                rec.files[rec.key(request)] = (resp.status_code, list(resp.headers.items()), path)
-                return resp
-
-        return Recording(tenant)
-
-    def replaying(self, latency: float):
-        import httpx
-
-        rec = self
-
-        class Replaying(httpx.AsyncBaseTransport):
-            def __init__(self):
-                self.log, self.spans = [], []
-
-            async def handle_async_request(self, request):
-                start = time.monotonic()
-                await request.aread()
-                await asyncio.sleep(latency)
-                status, headers, path = rec.files[rec.key(request)]
-                resp = httpx.Response(status, headers=headers, content=path.read_bytes(), request=request)
-                self.log.append((request.method, request.url.raw_path.decode(), status))
-                self.spans.append((start, time.monotonic()))
-                return resp
-
-        return Replaying()
 
 
 async def doctor_once(transport):
@@ -139,7 +75,7 @@ def replay(folder: Path, latency: float) -> int:
     rec.files = pickle.loads((folder / "index.pickle").read_bytes())
     import natoma_entra.doctor.read  # noqa: F401  (imports are start-up, not doctor's run)
 
-    before = _vm("VmRSS")
+    before = vm("VmRSS")
     with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS (VmHWM) to the current RSS
     transport = rec.replaying(latency)
@@ -153,7 +89,7 @@ def replay(folder: Path, latency: float) -> int:
     else:
         report = asyncio.run(doctor_once(transport))
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    peak = _vm("VmHWM")
+    peak = vm("VmHWM")
     from natoma_entra.sandbox.transport import longest_chain
 
     verdicts = {s.step: s.info.get("verdict") for s in report.steps}

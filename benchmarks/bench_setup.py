@@ -26,7 +26,11 @@ def run_once(state: Path, args: list[str], options=None):
     from natoma_entra.cli.application import Application
     from natoma_entra.cli.main import run
 
-    application = Application(sandbox_options=options)
+    from natoma_entra.sandbox.backend import SandboxBackend
+    from natoma_entra.sandbox.options import SandboxOptions
+
+    backend = SandboxBackend(options=options or SandboxOptions())
+    application = Application(backend=backend)
     t0 = time.perf_counter()
     code = 0
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
@@ -35,8 +39,8 @@ def run_once(state: Path, args: list[str], options=None):
         except SystemExit as e:
             code = e.code or 0
     elapsed = time.perf_counter() - t0
-    log = [entry for _, transport in application.opened for entry in transport.log]
-    spans = [span for _, transport in application.opened for span in transport.spans]
+    log = [entry for _, transport in backend.opened for entry in transport.log]
+    spans = [span for _, transport in backend.opened for span in transport.spans]
     return elapsed, log, code, spans
 
 

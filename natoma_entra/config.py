@@ -1,6 +1,6 @@
 """The desired state: config file (TOML) + environment + flags, validated by pydantic.
 
-Precedence: flags over the file, the file over environment defaults, those over built-in defaults (design.md 1-2).
+Precedence: flags over the file, the file over environment defaults, those over built-in defaults (docs/configuration.md).
 A token literal in the file is refused: secrets come from the environment, a file or a prompt, never from config.
 """
 from __future__ import annotations
@@ -9,12 +9,12 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .graph.clouds import check_url
-from .graph.errors import UsageError
+from .errors import UsageError
 from .natoma_roles import ROLE_VALUES
 
 DEFAULT_CONFIG = "natoma-entra.toml"
@@ -165,7 +165,7 @@ FLAGS = {"app": "--app", "tenant": "--tenant", "cloud": "--cloud", "auth": "--au
 ENV_NAMES = {**ENV_DEFAULTS, "scim.url": "NATOMA_SCIM_URL"}
 
 
-def _explain(err: ValidationError, source: str) -> UsageError:
+def explain(err: ValidationError, source: str) -> UsageError:
     first = err.errors()[0]
     loc = [str(p) for p in first["loc"]]
     key = ".".join(loc) or "(top level)"
@@ -219,11 +219,12 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def load(path: Path | None, flags: dict, env: dict | None = None, defaults: dict | None = None) -> Config:
+def load(path: Path | None, flags: dict, env: Mapping[str, str] | None = None,
+         defaults: dict | None = None) -> Config:
     """Merge built-in defaults < environment < file < flags and validate. `flags` holds only options given."""
     env = os.environ if env is None else env
     layers: list[tuple[str, dict]] = [("built-in defaults", defaults or {})]
-    env_layer = {k: env[v] for k, v in ENV_DEFAULTS.items() if env.get(v)}
+    env_layer: dict[str, Any] = {k: env[v] for k, v in ENV_DEFAULTS.items() if env.get(v)}
     if env.get("NATOMA_SCIM_URL"):
         env_layer["scim"] = {"url": env["NATOMA_SCIM_URL"]}
     layers.append(("environment", env_layer))
@@ -237,9 +238,9 @@ def load(path: Path | None, flags: dict, env: dict | None = None, defaults: dict
         try:  # validate each layer alone first, so an error names where the bad value came from
             Config.model_validate(_merge(Config().model_dump(exclude_none=True), layer))
         except ValidationError as e:
-            raise _explain(e, source) from None
+            raise explain(e, source) from None
         merged = _merge(merged, layer)
     try:
         return Config.model_validate(merged)
     except ValidationError as e:
-        raise _explain(e, "configuration") from None
+        raise explain(e, "configuration") from None

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .graph.errors import GraphError, UsageError
+from .graph.errors import GraphError
+from .errors import UsageError
 from .graph.lookups import GroupNotFound, find_group
 from .natoma_roles import DISPLAY_NAME, ROLE_VALUES
 from .steps.assignments import DEFAULT_ACCESS, read_assignments, role_ids_on
@@ -61,7 +62,7 @@ async def read(session) -> Export:
     assignments = await read_assignments(session)
     configured: set[str] = set()
     for a in sorted(assignments, key=lambda a: (a.get("principalDisplayName") or "", a.get("principalId") or "")):
-        role = by_id.get(a.get("appRoleId"))
+        role = by_id.get(str(a.get("appRoleId")))
         who = f"{a.get('principalDisplayName') or a.get('principalId')} ({a.get('principalType') or 'principal'})"
         if role is None:
             other = "default access" if a.get("appRoleId") == DEFAULT_ACCESS else names.get(a.get("appRoleId"), a.get("appRoleId"))

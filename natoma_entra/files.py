@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .graph.errors import UsageError
+from .errors import UsageError
 
 
 def read_capped_text(path: Path, cap: int, *, what: str, fix: str) -> str:

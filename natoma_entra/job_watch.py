@@ -56,12 +56,14 @@ def parse_time(text: Any) -> _dt.datetime | None:
 
 def summarize(job: dict | None) -> dict[str, Any]:
     """The facts of a job's status that tell how its cycle goes (pure)."""
-    status = (job or {}).get("status") or {}
-    progress = [p for p in status.get("progress") or [] if isinstance(p, dict)]
+    from .json_values import obj, objects
+
+    status = obj(obj(job).get("status"))
+    progress = objects(status.get("progress"))
     p = progress[-1] if progress else {}
-    execution = status.get("lastExecution") if isinstance(status.get("lastExecution"), dict) else {}
+    execution = obj(status.get("lastExecution"))
     quarantine = status.get("quarantine") if isinstance(status.get("quarantine"), dict) else None
-    counts = {e.get("key"): e.get("value") for e in status.get("synchronizedEntryCountByType") or [] if isinstance(e, dict)}
+    counts = {e.get("key"): e.get("value") for e in objects(status.get("synchronizedEntryCountByType"))}
     error = execution.get("error") if isinstance(execution.get("error"), dict) else None
     return {
         "code": status.get("code"),
@@ -132,8 +134,12 @@ async def follow(read_job: Callable[[], Awaitable[dict | None]], *, started_at: 
                  skew: float = 0.0, timeout: float = 1800.0, every: float = 10.0, on_change: bool = False,
                  on_progress: Callable[[dict[str, Any]], None] | None = None,
                  sleep: Callable[[float], Awaitable[Any]] | None = None, clock: Callable[[], float] | None = None,
-                 delays: tuple[float, ...] = DELAYS) -> Outcome:
-    """Poll until the followed cycle ends, the job is quarantined, or `timeout` seconds pass."""
+                 delays: tuple[float, ...] = DELAYS, limit: str | None = None) -> Outcome:
+    """Poll until the followed cycle ends, the job is quarantined, or `timeout` seconds pass (`limit` names the
+    bound in the message: the run's --timeout). No read goes out once the time is up, and a read the run's budget
+    cuts short ends the wait the same way: the cycle had not ended."""
+    from .graph.errors import GraphError
+
     sleep = sleep or asyncio.sleep
     clock = clock or time.monotonic
     since = started_at - _dt.timedelta(seconds=skew) if started_at is not None else None
@@ -142,8 +148,19 @@ async def follow(read_job: Callable[[], Awaitable[dict | None]], *, started_at: 
     last_told: float | None = None
     last_summary: dict[str, Any] | None = None
     reads = 0
+
+    def timed_out(s: dict[str, Any]) -> Outcome:
+        return Outcome(TIMED_OUT, f"the cycle had not ended after {limit or f'{timeout:g} s'} ({describe(s)})",
+                       "a first cycle over many users takes a while: run natoma-entra status later, or wait "
+                       "longer (--timeout)", summary=s, elapsed=clock() - t0, reads=reads)
+
     while True:
-        s = summarize(await read_job())
+        try:
+            s = summarize(await read_job())
+        except GraphError as e:
+            if e.code != "Timeout" or last_summary is None:
+                raise
+            return timed_out(last_summary)
         reads += 1
         first = first if first is not None else s
         now = clock()
@@ -157,10 +174,10 @@ async def follow(read_job: Callable[[], Awaitable[dict | None]], *, started_at: 
             return end
         remaining = timeout - (now - t0)
         if remaining <= 0:
-            return Outcome(TIMED_OUT, f"the cycle had not ended after {timeout:g} s ({describe(s)})",
-                           "a first cycle over many users takes a while: run natoma-entra status later, or wait "
-                           "longer (--timeout)", summary=s, elapsed=now - t0, reads=reads)
+            return timed_out(s)
         await sleep(min(delays[min(reads - 1, len(delays) - 1)], remaining))
+        if clock() - t0 >= timeout:
+            return timed_out(s)
 
 
 def job_reader(session) -> Callable[[], Awaitable[dict | None]]:
@@ -176,7 +193,7 @@ def job_reader(session) -> Callable[[], Awaitable[dict | None]]:
 
 async def wait_for_cycle(session, *, started: bool, started_at: _dt.datetime | None, timeout: float,
                          on_progress: Callable[[dict[str, Any]], None] | None = None, on_change: bool = False,
-                         sleep=None, clock=None):
+                         sleep=None, clock=None, limit: str | None = None):
     """`start --wait` / `setup --wait`: follow the cycle this run started (or, when the job was already running,
     the one in progress; when none is, the last one) and say how it ended, as a StepResult "wait"."""
     from .results import StepResult
@@ -188,7 +205,7 @@ async def wait_for_cycle(session, *, started: bool, started_at: _dt.datetime | N
             end = verdict(s) or Outcome(SUCCEEDED, summary=s)
             return _as_step(end, StepResult)
     end = await follow(read, started_at=started_at if started else None, skew=60.0, timeout=timeout,
-                       on_progress=on_progress, on_change=on_change, sleep=sleep, clock=clock)
+                       on_progress=on_progress, on_change=on_change, sleep=sleep, clock=clock, limit=limit)
     return _as_step(end, StepResult)
 
 

@@ -70,8 +70,6 @@ REQUESTS: tuple[Request, ...] = (
     Request("sync-read", "GET", r"/synchronization", "Get synchronizationJob (and List synchronization jobs, "
             "List templates, Get synchronizationSchema)", "Synchronization.Read.All", "Synchronization.Read.All",
             APP_ADMIN, SYNC_READ_ALT),
-    Request("sync-parse", "POST", r"/synchronization/.*/parseExpression$", "synchronizationSchema: parseExpression",
-            "Synchronization.ReadWrite.All", "Synchronization.ReadWrite.All", APP_ADMIN, SYNC_WRITE_ALT),
     Request("sync-write", "POST|PUT|PATCH|DELETE", r"/synchronization",
             "Create synchronizationJob (and Add synchronization secrets, Update synchronizationSchema, "
             "validateCredentials, Start, Restart, Pause, provisionOnDemand)",
@@ -97,7 +95,7 @@ _JOB_READ = _FIND_APP + ("sync-read",)
 COMMANDS: dict[str, tuple[str, ...]] = {
     "roles": _FIND_APP + ("update-application",),
     "assign": _FIND_APP + ("read-groups", "list-assignments", "grant-assignment", "delete-assignment"),
-    "mapping": _JOB_READ + ("sync-write", "sync-parse"),
+    "mapping": _JOB_READ + ("sync-write",),
     "credentials": _JOB_READ + ("sync-write",),
     "start": _JOB_READ + ("sync-write",),
     "provision": _JOB_READ + ("read-users", "sync-write"),
@@ -119,11 +117,6 @@ COMMANDS["probe"] = _JOB_READ + ("sync-write", "provisioning-logs")
 COMMANDS["teardown"] = _JOB_READ + ("read-groups", "list-assignments", "delete-assignment", "update-application",
                                     "sync-write", "delete-group", "delete-service-principal", "delete-application")
 _LABELS = {"app": "app create (and setup --create-app)", "create-groups": "--create-groups (in addition)"}
-# status and doctor only write in the sense of the read-only connection test (POST validateCredentials)
-READ_ONLY_WRITES = {"status": "the saved credentials' connection test (validateCredentials)",
-                    "doctor": "the saved credentials' connection test (validateCredentials)",
-                    "probe": "the connection tests with a deliberately wrong token (validateCredentials)"}
-
 BY_KEY = {r.key: r for r in REQUESTS}
 # the commands in the order the permissions page and doctor's permissions check list them
 TABLE_ORDER = ("setup", "roles", "assign", "mapping", "credentials", "start", "provision", "status", "doctor", "logs",

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Literal
 from pydantic import BaseModel, Field
 
 from . import permissions
-from .graph.errors import UsageError
+from .errors import UsageError
 from .token_claims import Claims
 
 PREFLIGHT_ENV = "NATOMA_ENTRA_PREFLIGHT"  # "warn": say what is missing and write anyway
@@ -376,7 +376,7 @@ async def current_token(graph: Any) -> str | None:
 async def read_ownership(graph: Any, app: Any, claims: Claims) -> dict[str, bool | None]:
     """Does the caller own the app's application and service principal? (GET .../owners; None when it cannot be
     read or the token names no caller.)"""
-    from .graph.errors import NatomaEntraError
+    from .errors import NatomaEntraError
     from .graph.odata import seg
 
     out: dict[str, bool | None] = {"application": None, "servicePrincipal": None}

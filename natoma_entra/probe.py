@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .graph.errors import GraphError, NatomaEntraError
+from .errors import NatomaEntraError
+from .graph.errors import GraphError
 
 # The sandbox's variant names (natoma_entra/sandbox/options.py VARIANTS), spelled here so that probing a real tenant
 # does not import the simulated one (tests/cli/test_probe.py checks they match).

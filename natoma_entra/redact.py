@@ -15,7 +15,7 @@ import json
 import logging
 from urllib.parse import quote, quote_plus
 
-from .graph.errors import UsageError
+from .errors import UsageError
 
 _SECRETS: set[str] = set()  # every spelling of every registered secret
 MIN_PREFIX = 16  # a cut-off secret is masked from this many characters on (shorter runs match ordinary words)

@@ -44,7 +44,7 @@ def keep_server_generics() -> None:
         __import__(name)
         module = sys.modules[name]
         if callable(getattr(module, "parametrize", None)):
-            module.parametrize = _server_parametrize
+            setattr(module, "parametrize", _server_parametrize)
 
 
 def keep_client_generics() -> None:

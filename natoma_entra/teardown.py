@@ -1,4 +1,4 @@
-"""`natoma-entra teardown`: undo what setup made, in reverse order, as steps (read -> plan -> apply) that the runner
+"""`natoma-entra teardown`: undo what setup made, in reverse order, as steps (read -> plan -> apply) that the executor
 plans before anything is written.
 
 What counts as made by natoma-entra (nothing else is ever touched):
@@ -14,24 +14,29 @@ Run again after an interruption, each step reads what is left and plans only tha
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from .graph.errors import GraphError
-from .graph.lookups import AppNotFound, GroupNotFound, find_group
+from .graph.lookups import App, AppNotFound, GroupNotFound, find_group
 from .graph.odata import seg
 from .natoma_roles import ROLE_VALUES
-from .results import Change, Report, StepResult
+from .results import Change, StepResult
 from .steps import app as app_step
 from .steps import groups as group_marks
-from .steps.assignments import read_assignments
-from .steps.base import Desired, Facts, Operation, Plan
+from .steps.assignments import DeleteAssignment, read_assignments
+from .steps.base import AnyStep, Applied, ApplyContext, Desired, Facts, Operation, Options, Plan, Step
 from .steps.common import failed
 from .steps.job import SCIM_TEMPLATE, job_path, read_job
-from .steps.roles import _sendable, current_roles, role_id, roles_path
+from .steps.roles import PatchAppRoles, current_roles, role_id, sendable
+
+if TYPE_CHECKING:
+    from .session import Session
 
 
-async def configured_groups(session) -> list[dict]:
+async def configured_groups(session: "Session") -> list[dict]:
     """The configured groups that exist (a missing one has nothing to undo); an ambiguous name is still an error."""
-    async def read():
+    async def read() -> list[dict]:
         out = []
         for _role, ref in session.config.group_pairs():
             try:
@@ -43,12 +48,20 @@ async def configured_groups(session) -> list[dict]:
     return await session.cached("teardown-groups", read)
 
 
-def _ours(app) -> dict[str, str]:
+async def app_or_none(session: "Session") -> tuple[App | None, str | None]:
+    """The app, or (None, why) when there is none (never made, or deleted by an earlier run): nothing on it to undo."""
+    try:
+        return await session.app(), None
+    except AppNotFound as e:
+        return None, f"{e.message} Nothing on it to undo."
+
+
+def _ours(app: App) -> dict[str, str]:
     """Our role ids on this app -> role value."""
     return {role_id(app.app_id, v): v for v in ROLE_VALUES}
 
 
-def _split(assignments: list[dict], app, group_ids: set[str]) -> tuple[list[dict], list[dict]]:
+def _split(assignments: list[dict], app: App, group_ids: set[str]) -> tuple[list[dict], list[dict]]:
     """(assignments of our roles to configured groups: ours to remove, grants of our roles to anyone else: kept)."""
     ours = _ours(app)
     mine = [a for a in assignments if a.get("appRoleId") in ours and a.get("principalId") in group_ids]
@@ -56,75 +69,178 @@ def _split(assignments: list[dict], app, group_ids: set[str]) -> tuple[list[dict
     return mine, others
 
 
-class _Step:
-    NAME = ""
+# -- operations of their own (deleting an assignment or changing the roles reuses the setup steps' operations) -------
 
-    def result_of(self, plan: Plan) -> StepResult:
-        return plan.result("changed" if plan.pending else "unchanged")
+class DeleteJob(Operation):
+    """DELETE .../jobs/{id}: stops the job and deletes its state and schema (synchronization-synchronizationjob-delete.md)."""
+
+    kind: Literal["delete-job"] = "delete-job"
+    sp_id: str
+    job_id: str
+
+    @property
+    def method(self) -> str:
+        return "DELETE"
+
+    @property
+    def path(self) -> str:
+        return job_path(self.sp_id, self.job_id)
 
 
-class JobStep(_Step):
-    NAME = "job"
+class DeleteGroup(Operation):
+    kind: Literal["delete-group"] = "delete-group"
+    group_id: str
 
-    async def read(self, session):
-        return await session.app(), await read_job(session)
+    @property
+    def method(self) -> str:
+        return "DELETE"
 
-    def plan(self, current, desired: Desired, facts: Facts) -> Plan:
-        app, job = current
+    @property
+    def path(self) -> str:
+        return f"/groups/{seg(self.group_id)}"
+
+
+class DeleteServicePrincipal(Operation):
+    kind: Literal["delete-service-principal"] = "delete-service-principal"
+    sp_id: str
+
+    @property
+    def method(self) -> str:
+        return "DELETE"
+
+    @property
+    def path(self) -> str:
+        return f"/servicePrincipals/{seg(self.sp_id)}"
+
+
+class DeleteApplication(Operation):
+    kind: Literal["delete-application"] = "delete-application"
+    application_id: str
+
+    @property
+    def method(self) -> str:
+        return "DELETE"
+
+    @property
+    def path(self) -> str:
+        return f"/applications/{seg(self.application_id)}"
+
+
+DeleteOperation = Union[DeleteJob, DeleteAssignment, DeleteGroup, DeleteServicePrincipal, DeleteApplication]
+
+
+@dataclass
+class Found:
+    """What a teardown step read: the app (None: there is none, `missing` says so) and the step's own objects."""
+
+    app: App | None
+    missing: str | None = None
+    job: dict | None = None
+    assignments: list[dict] = field(default_factory=list)
+    groups: list[dict] = field(default_factory=list)
+    roles: list[dict] = field(default_factory=list)
+
+
+async def _run(session: "Session", name: str, plan: Plan[Any], what: str) -> StepResult:
+    """Each operation in order; a 404 is what we wanted (an earlier, interrupted run got there first)."""
+    try:
+        for op in plan.operations:
+            try:
+                if op.method == "DELETE":
+                    await session.graph.delete(op.path)
+                else:
+                    await session.graph.patch(op.path, op.body)
+            except GraphError as e:
+                if e.status != 404 or op.method != "DELETE":
+                    raise
+    except GraphError as e:
+        return failed(name, e, plan.changes, what)
+    return plan.result("changed" if plan.pending else "unchanged")
+
+
+def _nothing(name: str, found: Found, facts: Facts) -> Plan[Any]:
+    return Plan(step=name, info={"note": found.missing} if found.missing else {}, facts=facts)
+
+
+class JobStep(Step[Found, DeleteJob, Options]):
+    name = "job"
+    reading = "reading the provisioning job"
+    needs_app = False
+
+    async def read(self, session: "Session", desired: Desired[Options]) -> Found:
+        app, missing = await app_or_none(session)
+        return Found(app=app, missing=missing, job=await read_job(session) if app else None)
+
+    def plan(self, current: Found, desired: Desired[Options], facts: Facts) -> Plan[DeleteJob]:
+        app, job = current.app, current.job
+        if app is None:
+            return _nothing(self.name, current, facts)
         if job is None:
-            return Plan(step=self.NAME, info={"note": "no provisioning job"})
+            return Plan(step=self.name, info={"note": "no provisioning job"}, facts=facts)
         if (job.get("templateId") or "").lower() != SCIM_TEMPLATE:
-            return Plan(step=self.NAME, warnings=[f"the job {job['id']} is from the {job.get('templateId')!r} "
-                                                  "template, not one setup makes: left alone"])
-        return Plan(step=self.NAME, changes=[Change(action="delete", target=f"provisioning job {job['id']}",
-                                                    detail={"why": "stops it and deletes its mapping"})],
-                    operations=[Operation(kind="delete-job", method="DELETE", path=job_path(app.sp_id, job["id"]))])
+            return Plan(step=self.name, facts=facts,
+                        warnings=[f"the job {job['id']} is from the {job.get('templateId')!r} template, not one setup "
+                                  "makes: left alone"])
+        return Plan(step=self.name, facts=facts,
+                    changes=[Change(action="delete", target=f"provisioning job {job['id']}",
+                                    detail={"why": "stops it and deletes its mapping"})],
+                    operations=[DeleteJob(sp_id=app.sp_id, job_id=job["id"])])
 
-    async def apply(self, session, plan: Plan, facts: Facts):
-        return await _run_deletes(session, self.NAME, plan, "deleting the provisioning job"), {}
+    async def apply(self, context: ApplyContext, plan: Plan[DeleteJob]) -> Applied:
+        return Applied([await _run(context.session, self.name, plan, "deleting the provisioning job")], context.facts)
 
 
-class AssignmentsStep(_Step):
-    NAME = "assign"
+class AssignmentsStep(Step[Found, DeleteAssignment, Options]):
+    name = "assign"
+    reading = "reading the app's assignments"
+    needs_app = False
 
-    async def read(self, session):
-        app = await session.app()
+    async def read(self, session: "Session", desired: Desired[Options]) -> Found:
+        app, missing = await app_or_none(session)
+        if app is None:
+            return Found(app=None, missing=missing)
         assignments, groups = await session.graph.gather(read_assignments(session), configured_groups(session))
-        return app, assignments, groups
+        return Found(app=app, assignments=assignments, groups=groups)
 
-    def plan(self, current, desired: Desired, facts: Facts) -> Plan:
-        app, assignments, groups = current
-        mine, others = _split(assignments, app, {g["id"] for g in groups})
+    def plan(self, current: Found, desired: Desired[Options], facts: Facts) -> Plan[DeleteAssignment]:
+        app = current.app
+        if app is None:
+            return Plan(step=self.name, facts=facts)
+        mine, others = _split(current.assignments, app, {g["id"] for g in current.groups})
         ours = _ours(app)
-        base = f"/servicePrincipals/{seg(app.sp_id)}/appRoleAssignedTo"
         changes = [Change(action="delete", target=f"{a.get('principalDisplayName') or a['principalId']} -> "
                                                   f"{ours[a['appRoleId']]}", detail={"assignmentId": a["id"]})
                    for a in mine]
         warnings = [f"{a.get('principalDisplayName') or a['principalId']} ({a.get('principalType')}) holds the "
                     f"{ours[a['appRoleId']]} role but is not a configured group: its grant is left alone"
                     for a in others]
-        return Plan(step=self.NAME, changes=changes, warnings=warnings,
-                    operations=[Operation(kind="delete-assignment", method="DELETE", path=f"{base}/{seg(a['id'])}")
-                                for a in mine])
+        return Plan(step=self.name, changes=changes, warnings=warnings, facts=facts,
+                    operations=[DeleteAssignment(sp_id=app.sp_id, assignment_id=a["id"]) for a in mine])
 
-    async def apply(self, session, plan: Plan, facts: Facts):
-        result = await _run_deletes(session, self.NAME, plan, "removing the assignments")
-        session.forget("assignments")
-        return result, {}
+    async def apply(self, context: ApplyContext, plan: Plan[DeleteAssignment]) -> Applied:
+        result = await _run(context.session, self.name, plan, "removing the assignments")
+        context.session.forget("assignments")
+        return Applied([result], context.facts)
 
 
-class RolesStep(_Step):
-    NAME = "roles"
+class RolesStep(Step[Found, PatchAppRoles, Options]):
+    name = "roles"
+    reading = "reading the app roles"
+    needs_app = False
 
-    async def read(self, session):
-        app = await session.app()
+    async def read(self, session: "Session", desired: Desired[Options]) -> Found:
+        app, missing = await app_or_none(session)
+        if app is None:
+            return Found(app=None, missing=missing)
         assignments, groups = await session.graph.gather(read_assignments(session), configured_groups(session))
-        return app, current_roles(app), assignments, groups
+        return Found(app=app, roles=current_roles(app), assignments=assignments, groups=groups)
 
-    def plan(self, current, desired: Desired, facts: Facts) -> Plan:
-        app, roles, assignments, groups = current
+    def plan(self, current: Found, desired: Desired[Options], facts: Facts) -> Plan[PatchAppRoles]:
+        app, roles = current.app, current.roles
+        if app is None:
+            return Plan(step=self.name, facts=facts)
         ours = _ours(app)
-        _mine, others = _split(assignments, app, {g["id"] for g in groups})
+        _mine, others = _split(current.assignments, app, {g["id"] for g in current.groups})
         held = {a["appRoleId"] for a in others}
         remove = [r for r in roles if r.get("id") in ours and r["id"] not in held]
         warnings = [f"role {r.get('displayName')} ({r.get('value')}) is kept: principals that are not configured "
@@ -133,109 +249,80 @@ class RolesStep(_Step):
         warnings += [f"role {r.get('displayName')} ({r.get('value')}) was not made by natoma-entra (another id): "
                      "left alone" for r in made_by_hand]
         if not remove:
-            return Plan(step=self.NAME, warnings=warnings)
+            return Plan(step=self.name, warnings=warnings, facts=facts)
         gone = {r["id"] for r in remove}
-        ops = []
-        enabled = [r for r in remove if r.get("isEnabled")]
-        if enabled:  # approle.md: a role must be disabled in one call before a later call removes it
-            first = [dict(_sendable(r), isEnabled=False) if r["id"] in gone else _sendable(r) for r in roles]
-            ops.append(Operation(kind="patch-app-roles", method="PATCH", path=roles_path(app),
-                                 body={"appRoles": first}, why="disable first (an enabled role cannot be removed)"))
-        ops.append(Operation(kind="patch-app-roles", method="PATCH", path=roles_path(app),
-                             body={"appRoles": [_sendable(r) for r in roles if r["id"] not in gone]}))
+        application_id = (app.application or {}).get("id") or ""
+        ops: list[PatchAppRoles] = []
+        if any(r.get("isEnabled") for r in remove):  # approle.md: disabled in one call before a later one removes it
+            first = [dict(sendable(r), isEnabled=False) if r["id"] in gone else sendable(r) for r in roles]
+            ops.append(PatchAppRoles(application_id=application_id, app_roles=first,
+                                     why="disable first (an enabled role cannot be removed)"))
+        ops.append(PatchAppRoles(application_id=application_id,
+                                 app_roles=[sendable(r) for r in roles if r["id"] not in gone]))
         changes = [Change(action="delete", target=f"role {r.get('displayName')} ({r.get('value')})",
                           detail={"id": r["id"], "why": "disabled, then removed" if r.get("isEnabled") else "removed"})
                    for r in remove]
-        return Plan(step=self.NAME, changes=changes, operations=ops, warnings=warnings)
+        return Plan(step=self.name, changes=changes, operations=ops, warnings=warnings, facts=facts)
 
-    async def apply(self, session, plan: Plan, facts: Facts):
-        try:
-            for op in plan.operations:
-                await session.graph.patch(op.path, op.body)
-        except GraphError as e:
-            return failed(self.NAME, e, plan.changes, "removing the roles"), {}
-        return self.result_of(plan), {}
+    async def apply(self, context: ApplyContext, plan: Plan[PatchAppRoles]) -> Applied:
+        return Applied([await _run(context.session, self.name, plan, "removing the roles")], context.facts)
 
 
-class GroupsStep(_Step):
-    NAME = "groups"
+class GroupsStep(Step[Found, DeleteGroup, Options]):
+    name = "groups"
+    reading = "reading the configured groups"
+    needs_app = False
 
-    async def read(self, session):
-        return await configured_groups(session)
+    async def read(self, session: "Session", desired: Desired[Options]) -> Found:
+        return Found(app=None, groups=await configured_groups(session))
 
-    def plan(self, current, desired: Desired, facts: Facts) -> Plan:
-        mine = [g for g in current if group_marks.made_by_us(g)]
-        kept = [g["displayName"] for g in current if not group_marks.made_by_us(g)]
+    def plan(self, current: Found, desired: Desired[Options], facts: Facts) -> Plan[DeleteGroup]:
+        mine = [g for g in current.groups if group_marks.made_by_us(g)]
+        kept = [g["displayName"] for g in current.groups if not group_marks.made_by_us(g)]
         info = {"kept": f"not created by natoma-entra: {', '.join(kept)}"} if kept else {}
-        return Plan(step=self.NAME, info=info,
+        return Plan(step=self.name, info=info, facts=facts,
                     changes=[Change(action="delete", target=f"group {g['displayName']}", detail={"id": g["id"]})
                              for g in mine],
-                    operations=[Operation(kind="delete-group", method="DELETE", path=f"/groups/{seg(g['id'])}")
-                                for g in mine])
+                    operations=[DeleteGroup(group_id=g["id"]) for g in mine])
 
-    async def apply(self, session, plan: Plan, facts: Facts):
-        return await _run_deletes(session, self.NAME, plan, "deleting the groups"), {}
+    async def apply(self, context: ApplyContext, plan: Plan[DeleteGroup]) -> Applied:
+        return Applied([await _run(context.session, self.name, plan, "deleting the groups")], context.facts)
 
 
-class AppStep(_Step):
-    NAME = "app"
+class AppStep(Step[Found, Union[DeleteServicePrincipal, DeleteApplication], Options]):
+    name = "app"
+    reading = "looking up the app"
+    needs_app = False
 
-    async def read(self, session):
-        return await session.app()
+    async def read(self, session: "Session", desired: Desired[Options]) -> Found:
+        app, missing = await app_or_none(session)
+        return Found(app=app, missing=missing)
 
-    def plan(self, current, desired: Desired, facts: Facts) -> Plan:
-        app = current
+    def plan(self, current: Found, desired: Desired[Options],
+             facts: Facts) -> Plan[Union[DeleteServicePrincipal, DeleteApplication]]:
+        app = current.app
+        if app is None:
+            return _nothing(self.name, current, facts)
         if not app_step.made_by_us(app):
-            return Plan(step=self.NAME, warnings=[f"the app {app.display_name!r} was not created by `natoma-entra app "
-                                                  "create`: --delete-app leaves it alone"])
-        return Plan(step=self.NAME,
+            return Plan(step=self.name, facts=facts,
+                        warnings=[f"the app {app.display_name!r} was not created by `natoma-entra app create`: "
+                                  "--delete-app leaves it alone"])
+        return Plan(step=self.name, facts=facts,
                     changes=[Change(action="delete", target=f"app {app.display_name}", detail={"appId": app.app_id})],
-                    operations=[Operation(kind="delete-sp", method="DELETE", path=f"/servicePrincipals/{seg(app.sp_id)}"),
-                                Operation(kind="delete-app", method="DELETE",
-                                          path=f"/applications/{seg(app.application['id'])}")])
+                    operations=[DeleteServicePrincipal(sp_id=app.sp_id),
+                                DeleteApplication(application_id=(app.application or {}).get("id") or "")])
 
-    async def apply(self, session, plan: Plan, facts: Facts):
-        return await _run_deletes(session, self.NAME, plan, "deleting the app"), {}
-
-
-async def _run_deletes(session, name: str, plan: Plan, what: str) -> StepResult:
-    try:
-        for op in plan.operations:
-            try:
-                await session.graph.delete(op.path)
-            except GraphError as e:
-                if e.status != 404:  # already gone (an earlier, interrupted run): what we wanted
-                    raise
-    except GraphError as e:
-        return failed(name, e, plan.changes, what)
-    return plan.result("changed" if plan.pending else "unchanged")
+    async def apply(self, context: ApplyContext,
+                    plan: Plan[Union[DeleteServicePrincipal, DeleteApplication]]) -> Applied:
+        return Applied([await _run(context.session, self.name, plan, "deleting the app")], context.facts)
 
 
-def steps_for(options) -> list:
-    steps = [JobStep(), AssignmentsStep(), RolesStep()]
+def steps_for(options: Options) -> list[AnyStep]:
+    """In reverse of setup: the job (and its mapping), the assignments, the roles; then what was asked for by name.
+    With no app, the first step says so and only the groups are left to undo."""
+    steps: list[AnyStep] = [JobStep(), AssignmentsStep(), RolesStep()]
     if options.delete_groups:
         steps.append(GroupsStep())
     if options.delete_app:
         steps.append(AppStep())
     return steps
-
-
-async def run(session, desired: Desired, *, dry_run: bool, on_step) -> Report:
-    """The teardown steps. No app (never made, or deleted by an earlier run): only the groups are left to undo."""
-    from . import runner
-
-    try:
-        await session.app()
-    except AppNotFound as e:
-        report = Report(command="teardown", dry_run=dry_run)
-        report.add(StepResult(step="app", status="unchanged", info={"note": f"{e.message} Nothing on it to undo."}))
-        if desired.options.delete_groups:
-            step = GroupsStep()
-            plan = step.plan(await step.read(session), desired, Facts())
-            if dry_run or not plan.operations:
-                report.add(runner.planned_result(plan) if dry_run else plan.result("unchanged"))
-            else:
-                on_step(step.NAME)
-                report.add((await step.apply(session, plan, Facts()))[0])
-        return report
-    return await runner.run(session, "teardown", steps_for(desired.options), desired, dry_run=dry_run, on_step=on_step)

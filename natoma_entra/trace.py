@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlencode
 
-from .graph.errors import UsageError
+from .errors import UsageError
 from .redact import redact
 
 ENV = "NATOMA_ENTRA_TRACE"

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-READ_ONLY_POST = re.compile(r"/validateCredentials|/parseExpression")
+READ_ONLY_POST = re.compile(r"/validateCredentials")
 
 SECRET_ENV = ("NATOMA_SCIM_TOKEN", "NATOMA_ENTRA_ACCESS_TOKEN", "AZURE_CLIENT_SECRET", "NATOMA_ENTRA_APP",
               "NATOMA_ENTRA_TENANT", "NATOMA_ENTRA_AUTH", "NATOMA_ENTRA_CLOUD", "NATOMA_ENTRA_GRAPH_ENDPOINT",
@@ -33,8 +33,7 @@ class CliResult:
 
     @property
     def writes(self) -> list:
-        """Requests that can change the tenant: not GET, and not the read-only POSTs (the connection test,
-        parseExpression, $batch of reads)."""
+        """Requests that can change the tenant: not GET, and not the read-only POST (the connection test)."""
         return [r for r in self.requests if r[0] != "GET" and not READ_ONLY_POST.search(r[1])]
 
     def json(self):
@@ -44,14 +43,27 @@ class CliResult:
 _SET_UP: list[bytes] = []  # the state file after a clean setup, made once per test process
 
 
+# Graph's replication waits, made instant: a test that plays the lag on a simulated clock sets real delays
+INSTANT_WAITS_POLLS = (0,) * 10
+
+
 class Sandbox:
     def __init__(self, path, capsys, monkeypatch):
         from natoma_entra.sandbox.options import SandboxOptions
+        from natoma_entra.sandbox.state import NATOMA_TOKEN
+        from natoma_entra.waits import Waits
 
         self.path = path
         self._capsys = capsys
         self._mp = monkeypatch
         self.options = SandboxOptions()  # this sandbox's knobs: faults, sp_role_lag, denied_permissions
+        self.waits = Waits(poll=INSTANT_WAITS_POLLS)  # the run's waits, handed in through the backend
+        self.scim_token: str | None = NATOMA_TOKEN  # the backend's default SCIM token (None: none)
+
+    def backend(self):
+        from natoma_entra.sandbox.backend import SandboxBackend
+
+        return SandboxBackend(options=self.options, waits=self.waits, scim_token=self.scim_token)
 
     def tenant(self):
         from natoma_entra.sandbox.state import Tenant
@@ -95,7 +107,8 @@ class Sandbox:
         from natoma_entra.cli.main import run
 
         self._capsys.readouterr()
-        application = Application(sandbox_options=self.options)
+        backend = self.backend()
+        application = Application(backend=backend)
         if stdin is not None:
             self._mp.setattr(sys, "stdin", io.StringIO(stdin))
         code = 0
@@ -105,7 +118,7 @@ class Sandbox:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         cap = self._capsys.readouterr()
         requests, spans = [], []
-        for _tenant, transport in application.opened:
+        for _tenant, transport in backend.opened:
             requests.extend(transport.log)
             spans.extend(transport.spans)
         return CliResult(code, cap.out, cap.err, requests, spans)
@@ -117,14 +130,11 @@ def _clean_env(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("COLUMNS", raising=False)  # pytest-xdist's workers set it to 80; output width is tested
     monkeypatch.chdir(tmp_path)  # no stray natoma-entra.toml is picked up
-    import natoma_entra.steps.common as common
-
-    monkeypatch.setattr(common, "POLL_DELAYS", (0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 
 
 @pytest.fixture
 def sandbox(tmp_path, capsys, monkeypatch):
-    """A fresh sandbox tenant (design.md section 5) in tmp_path/sandbox.json."""
+    """A fresh sandbox tenant (docs/sandbox.md) in tmp_path/sandbox.json."""
     from natoma_entra.sandbox.state import Tenant
 
     path = tmp_path / "sandbox.json"

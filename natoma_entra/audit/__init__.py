@@ -10,7 +10,8 @@ import asyncio
 import time
 from typing import Any
 
-from ..graph.errors import GraphError, UsageError
+from ..graph.errors import GraphError
+from ..errors import UsageError
 from ..results import Report, StepResult
 from ..session import Session
 from . import core
@@ -69,7 +70,7 @@ async def run(session: Session) -> StepResult:
     scope = core.Scope()
     say = _throttled(session.progress)
     session.progress(f"reading the members of {len(groups)} assigned group(s) and Natoma's users ({url}) ...")
-    factory = session.scim_http
+    factory = session.scim
     natoma_read = asyncio.ensure_future(asyncio.to_thread(
         read_natoma, url, token, factory, on_page=lambda n, total: say(f"Natoma: {n:,} of {total:,} users read")))
     try:

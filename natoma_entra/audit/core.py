@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 OK = "ok"
 MISSING = "missing"
@@ -53,10 +53,12 @@ class Roles:
 
     def sent(self, mask: int) -> tuple[str, ...]:
         """The distinct role values a mask carries, sorted (roles without a value are left out)."""
-        out, bit = set(), 0
+        out: set[str] = set()
+        bit = 0
         while mask:
-            if mask & 1 and self.values[bit]:
-                out.add(self.values[bit])
+            value = self.values[bit]
+            if mask & 1 and value:
+                out.add(value)
             mask >>= 1
             bit += 1
         return tuple(sorted(out))
@@ -68,10 +70,11 @@ class Scope:
 
     index: dict[str, int] = field(default_factory=dict)
     masks: list[int] = field(default_factory=list)
-    keys: list[str | None] = field(default_factory=list)
+    keys: list[Any] = field(default_factory=list)  # audit: the userName to match; doctor: (name, UPN)
     nested_groups: set[str] = field(default_factory=set)  # groups met as members (their users are not in scope)
 
-    def _at(self, user_id: str) -> int:
+    def at(self, user_id: str) -> int:
+        """The index of a user, interned on first sight."""
         i = self.index.get(user_id)
         if i is None:
             i = self.index[user_id] = len(self.masks)
@@ -80,13 +83,13 @@ class Scope:
         return i
 
     def grant(self, user_id: str, mask: int) -> None:
-        i = self._at(user_id)
+        i = self.at(user_id)
         self.masks[i] |= mask
 
     def name(self, user_id: str, key: str | None) -> None:
         """The user's matching value (as Natoma will hold it in userName)."""
         if key:
-            self.keys[self._at(user_id)] = key
+            self.keys[self.at(user_id)] = key
 
     def name_new(self, named: Iterable[tuple[str, str | None]]) -> None:
         """Matching values for users met in a page, set once per user (a user is met once per group)."""
@@ -120,7 +123,7 @@ def group_masks(assignments: Iterable[dict], roles: Roles, sp_id: str | None = N
 
 def fold_memberships(scope: Scope, pairs: Iterable[tuple[str, str]], masks: Mapping[str, int]) -> int:
     """Fold (group id, user id) pairs into the scope: each user gets the group's roles. Returns the pairs folded."""
-    index, grants, at = scope.index, scope.masks, scope._at  # locals: this loop runs once per membership
+    index, grants, at = scope.index, scope.masks, scope.at  # locals: this loop runs once per membership
     n = 0
     for gid, uid in pairs:
         i = index.get(uid)
@@ -182,11 +185,12 @@ def compare(scope: Scope, roles: Roles, natoma: Iterable[NatomaUser], *, multi_r
     ids = list(scope.index)  # index -> Entra object id
     seen = bytearray(len(scope))
     for u in natoma:
-        i = by_key.get((u.user_name or "").lower())
-        if i is None:
+        found = by_key.get((u.user_name or "").lower())
+        if found is None:
             yield Finding(OUT_OF_SCOPE_INACTIVE if u.active is False else OUT_OF_SCOPE_ACTIVE, u.user_name, None,
                           u.roles, u.active, u.id)
             continue
+        i = found
         seen[i] = 1
         exp = expected(scope.masks[i], roles, multi_role)
         yield Finding(_judge(exp, u.roles), u.user_name, exp.roles, u.roles, u.active, u.id, ids[i])

@@ -79,8 +79,8 @@ def job_mapping(schema: dict) -> JobMapping:
 
 async def pages(session: Session, path: str, params: dict) -> AsyncIterator[list[dict]]:
     """Each page of a collection, following @odata.nextLink, without keeping earlier pages."""
-    page = await session.graph.get(path, params)
-    while True:
+    page: dict[str, Any] | None = await session.graph.get(path, params)
+    while page is not None:
         nxt, items = page.get("@odata.nextLink"), page.get("value", [])
         page = None  # neither this page nor its items are held while the next one is read
         yield items

@@ -22,7 +22,8 @@ def create(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", h
     Example: natoma-entra app create Natoma
     Example: natoma-entra --sandbox --dry-run app create Natoma
     """
-    from ..graph.errors import UsageError
+    from ..errors import UsageError
+    from ..steps.app import STEP
     from ..steps.base import Options
     from .context import load_config, run_steps
 
@@ -30,4 +31,4 @@ def create(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", h
     if not name.strip():
         raise UsageError("the app name is empty", fix="give the display name: natoma-entra app create Natoma")
     config = load_config(g, {"app": name.strip()})
-    run_steps(g, "app", [], config=config, options=Options(create_app=True))
+    run_steps(g, "app", [STEP], Options(create_app=True), config=config)

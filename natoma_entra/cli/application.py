@@ -1,16 +1,34 @@
-"""The application object every command is handed (as pypa/hatch's cli/application.py): the global options, the one
-console for data (stdout) and the one for messages (stderr), the spinner, the --verbose log handler, and the sandbox
-knobs. Nothing here is a module global, so several runs in one process (the tests) never see each other's state.
+"""The application object every command is handed (as pypa/hatch's cli/application.py): the global options, the
+backend chosen for this invocation (natoma_entra/backend.py: a real tenant or the sandbox, with its clock, waits and
+knobs), the one console for data (stdout) and the one for messages (stderr), the spinner and the --verbose log
+handler. Nothing here is a module global, so several runs in one process (the tests) never see each other's state.
 """
 from __future__ import annotations
 
 import contextlib
 import enum
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from ..backend import Backend
+
+
+def choose_backend(*, sandbox: bool, state: Path | None, variants: frozenset[str],
+                   preset: "Backend | None" = None) -> "Backend":
+    """The backend of this invocation, decided once at the root: --sandbox (with its state file and variants) or a
+    real tenant. A caller (a test, a benchmark) may hand in its own, whose knobs (clock, waits, the sandbox's options)
+    then stand."""
+    from ..backend import RealBackend
+
+    if sandbox:
+        from ..sandbox.backend import SandboxBackend
+
+        base = preset if isinstance(preset, SandboxBackend) else SandboxBackend()
+        return base.with_flags(state=state, variants=variants)
+    return preset if isinstance(preset, RealBackend) else RealBackend()
 
 
 class Output(str, enum.Enum):
@@ -22,8 +40,9 @@ class Output(str, enum.Enum):
 class Application:
     config_path: Path | None = None
     flags: dict[str, Any] = field(default_factory=dict)
-    sandbox: bool = False
-    sandbox_state: Path | None = None
+    # where runs go (set at the root from --sandbox; a caller such as a test may hand in its own, with its knobs)
+    backend: "Backend | None" = None
+    sandbox_state: Path | None = None  # --sandbox-state: the `sandbox` commands' file too
     dry_run: bool = False
     output: Output = Output.text
     verbose: bool = False
@@ -32,11 +51,7 @@ class Application:
     exit_code: bool = False
     timeout: float | None = None  # --timeout: the run's budget for Graph (GraphClient deadline)
     trace_path: Path | None = None  # --trace FILE / NATOMA_ENTRA_TRACE: every Graph and SCIM exchange (trace.py)
-    # the sandbox's knobs (tests and benchmarks pass their own), and every sandbox this application's runs opened,
-    # so a caller can read the requests of the run it just made
-    sandbox_options: Any = None
-    sandbox_variants: frozenset = frozenset()  # --sandbox-variant / NATOMA_ENTRA_SANDBOX_VARIANTS
-    opened: list = field(default_factory=list)
+    sandbox_variants: frozenset[str] = frozenset()  # --sandbox-variant / NATOMA_ENTRA_SANDBOX_VARIANTS
     current_step: str | None = None  # what the run is doing: named when it is interrupted
     _out: Any = None
     _err: Any = None
@@ -84,11 +99,11 @@ class Application:
         sys.stderr.flush()
 
     # -- the spinner ---------------------------------------------------------------------------------------------
-    def with_spinner(self, work: Callable[[], Any]) -> Any:
+    def with_spinner(self, work: Callable[[], Any], label: str = "Microsoft Graph") -> Any:
         """A spinner on stderr while waiting on Graph, only for a person at a terminal (never in CI logs or pipes)."""
         if self.quiet or self.verbose or not self.err.is_terminal:
             return work()
-        with self.err.status("talking to Microsoft Graph...") as status:
+        with self.err.status(f"talking to {label}...") as status:
             self._spinner = status
             try:
                 return work()
@@ -151,10 +166,3 @@ class Application:
             for name in ("natoma_entra", "httpx", "azure.identity"):
                 logging.getLogger(name).removeHandler(self._log_handler)
             self._log_handler = None
-
-    # -- the sandbox ---------------------------------------------------------------------------------------------
-    def sandbox_state_path(self) -> Path:
-        if self.sandbox_state:
-            return Path(self.sandbox_state).expanduser()
-        base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-        return Path(base) / "natoma-entra" / "sandbox.json"

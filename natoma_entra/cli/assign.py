@@ -22,11 +22,11 @@ def assign_command(
 
     Example: natoma-entra --app Natoma assign --group admin="Natoma Admins" --group member="Natoma Members"
     """
-    from ..steps import assignments as step
+    from ..steps.assignments import STEP
     from ..steps.base import Options
     from .context import load_config, run_steps
     from .flags import parse_groups
 
     g = ctx.obj
     config = load_config(g, {"groups": parse_groups(group)})
-    run_steps(g, "assign", [step], config=config, options=Options(prune=prune, replace=replace, create_groups=create_groups))
+    run_steps(g, "assign", [STEP], Options(prune=prune, replace=replace, create_groups=create_groups), config=config)

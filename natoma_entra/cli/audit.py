@@ -29,17 +29,16 @@ def audit_command(
     Example: NATOMA_SCIM_TOKEN=... natoma-entra --app Natoma audit --exit-code
     """
     from .. import audit
-    from .context import execute, load_config
+    from .context import execute, load_config, scim_token
     from .flags import scim_flags
-    from .token import token_source
 
     g = ctx.obj
     config = load_config(g, scim_flags(scim_url, None, scim_token_file, scim_token_stdin))
     from ..render.audit import render_audit
 
-    token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox, pause=g.spinner_paused)
+    token = scim_token(g, config, use_stdin=scim_token_stdin)
 
     def renderer(report, console, *, verbose: bool = False, quiet: bool = False) -> None:
         render_audit(report, console, verbose=verbose, quiet=quiet, show_all=show_all)
 
-    execute(g, "audit", audit.report, config=config, scim_token=token, renderer=renderer, read_only=True)
+    execute(g, "audit", audit.report, config=config, scim_token=token, renderer=renderer)

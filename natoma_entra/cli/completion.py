@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from ..graph.errors import UsageError
+from ..errors import UsageError
 
 SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
 PROG = "natoma-entra"

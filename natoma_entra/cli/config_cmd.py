@@ -119,8 +119,8 @@ def init_command(
     Example: natoma-entra config init
     Example: natoma-entra --app Natoma config init --group admin="Natoma Admins" --scim-url https://acme.natoma.app/scim/v2
     """
-    from ..config import DEFAULT_CONFIG, Config, _explain
-    from ..graph.errors import UsageError
+    from ..config import DEFAULT_CONFIG, Config, explain
+    from ..errors import UsageError
     from .flags import parse_groups, scim_flags
     from pydantic import ValidationError
 
@@ -140,7 +140,7 @@ def init_command(
     try:
         config = Config.model_validate({k: v for k, v in given.items() if v is not None})
     except ValidationError as e:
-        raise _explain(e, "command line") from None
+        raise explain(e, "command line") from None
     text = render(config)
     Config.model_validate(__import__("tomllib").loads(text))  # what is written loads: the loader's own check
     if g.dry_run:

@@ -1,143 +1,104 @@
-"""What every command shares: building the run (config, sign-in, Graph client, sandbox), running it, rendering its
-report and exiting with the right code."""
+"""What every command shares: loading the config, building the run through the backend (natoma_entra/backend.py),
+running it, rendering its report and exiting with the right code."""
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Awaitable, Callable
+import asyncio
+import datetime as _dt
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 import typer
 
-from ..graph.errors import NatomaEntraError
+from ..errors import Interrupted
 from .application import Application
 
+if TYPE_CHECKING:
+    from ..backend import Backend
+    from ..config import Config
+    from ..executor import Confirm
+    from ..results import Report
+    from ..session import Session
+    from ..steps.base import AnyStep, Options
 
-def load_config(g: Application, extra_flags: dict | None = None):
+Renderer = Callable[..., None]
+
+
+def backend_of(g: Application) -> "Backend":
+    if g.backend is None:  # a command called without the root callback (never from the console script)
+        from ..backend import RealBackend
+
+        g.backend = RealBackend()
+    return g.backend
+
+
+def load_config(g: Application, extra_flags: dict[str, Any] | None = None) -> "Config":
+    """The merged config: flags over the file over the environment over the backend's defaults; then the backend's
+    check (the sandbox refuses a SCIM URL that is not its stand-in's). Bad input is a UsageError before any read."""
     from ..config import load
 
-    from ..graph.errors import UsageError
-
-    defaults = {}
-    if g.sandbox:
-        from ..sandbox.defaults import NATOMA_URL, SANDBOX_CONFIG, is_sandbox_scim_url
-
-        defaults = SANDBOX_CONFIG
-        flag_url = ((extra_flags or {}).get("scim") or {}).get("url")
-        if flag_url:  # checked before it is compared or echoed (it may hold a password)
-            from ..config import check_scim_flag
-
-            check_scim_flag(flag_url)
-        if flag_url and not is_sandbox_scim_url(flag_url):
-            raise UsageError(f"--sandbox talks only to the sandbox's Natoma stand-in, not to {flag_url}",
-                             fix=f"drop --scim-url (the sandbox's is {NATOMA_URL}), or drop --sandbox")
+    backend = backend_of(g)
     flags = {**g.flags, **(extra_flags or {})}
-    config = load(g.config_path, flags, defaults=defaults)
-    if g.sandbox and not is_sandbox_scim_url(config.scim.url):
-        # a real Natoma URL from the config file or environment: --sandbox must never send anything there
-        g.say(f"--sandbox: using the sandbox's Natoma stand-in ({NATOMA_URL}) instead of {config.scim.url}")
-        config.scim.url = NATOMA_URL
+    backend.check_flags(flags)
+    config = load(g.config_path, flags, defaults=backend.config_defaults())
+    backend.check_config(config)
     return config
 
 
-@dataclass
-class Run:
-    """A built run: the session, and what must happen when it ends (close the client, save the sandbox)."""
+def scim_token(g: Application, config: "Config", *, use_stdin: bool = False) -> Callable[[], str]:
+    """Where this run's SCIM token comes from (cli/token.py), with the backend's default as the last source."""
+    from .token import token_source
 
-    session: Any
-    tenant: Any = None  # the sandbox Tenant, when --sandbox
-    state_path: Path | None = None
-
-
-def build_run(g: Application, config, *, options=None, scim_token: Callable[[], str | None] | None = None,
-              read_only: bool = False, command_options: dict | None = None) -> Run:
-    """The run's Session: Graph client (read-only for dry runs and read-only commands: a write raises), sign-in,
-    and under --sandbox the simulated tenant."""
-    from ..graph.auth import DELEGATED_MODES, build_credential
-    from ..graph.client import GraphClient
-    from ..graph.clouds import check_endpoint, graph_base_url
-    from ..graph.errors import UsageError
-    from ..redact import register
-    from ..session import Session
-    from ..steps.base import Options
-
-    g.setup_logging()
-    tenant = state_path = None
-    if g.sandbox:
-        from ..sandbox.defaults import open_sandbox
-
-        state_path = g.sandbox_state_path()
-        tenant, transport, credential = open_sandbox(state_path, _sandbox_options(g))
-        g.opened.append((tenant, transport))
-        graph = GraphClient(credential, "https://graph.microsoft.com/v1.0", transport=transport, deadline=g.timeout,
-                            on_wait=g.say)
-    else:
-        try:
-            base = graph_base_url(config.cloud, check_endpoint(config.graph_endpoint) if config.graph_endpoint else None)
-        except ValueError as e:
-            raise UsageError(str(e), fix="correct --graph-endpoint") from None
-        if config.auth == "access-token":
-            register(os.environ.get("NATOMA_ENTRA_ACCESS_TOKEN"))
-        register(os.environ.get("AZURE_CLIENT_SECRET"))
-        credential = build_credential(config.auth, tenant=config.tenant, cloud=config.cloud)
-        graph = GraphClient(credential, base, delegated=config.auth in DELEGATED_MODES, auth=config.auth,
-                            deadline=g.timeout, on_wait=g.say)
-    graph.read_only = read_only
-    session = Session(graph=graph, config=config, options=options or Options(), progress=g.say,
-                      scim_token=scim_token or (lambda: None), command_options=command_options or {})
-    if tenant is not None:  # Natoma's SCIM stand-in answers in process (provision --verify)
-        from ..sandbox.defaults import scim_http_factory
-
-        session.scim_http = scim_http_factory(tenant)
-    trace = g.trace()
-    if trace is not None:  # --trace: every Graph and SCIM exchange of the run
-        from ..natoma_scim import traced
-
-        graph.trace_to(trace)
-        session.scim_http = traced(session.scim_http, trace)
-    return Run(session=session, tenant=tenant, state_path=state_path)
+    return token_source(config, use_stdin=use_stdin, default=backend_of(g).scim_token_default(),
+                        pause=g.spinner_paused)
 
 
-def _sandbox_options(g: Application):
-    """The caller's SandboxOptions (tests, benchmarks), or ones built from --sandbox-variant; flags add to the caller's."""
-    from dataclasses import replace
-
-    from ..sandbox.options import SandboxOptions
-
-    if g.sandbox_options is None:
-        return SandboxOptions(variants=g.sandbox_variants)
-    if g.sandbox_variants:
-        return replace(g.sandbox_options, variants=frozenset(g.sandbox_options.variants) | g.sandbox_variants)
-    return g.sandbox_options
-
-
-class Interrupted(NatomaEntraError):
-    """Ctrl-C: exit 130, naming what the run was doing."""
-
-    exit_code = 130
-
-
-def execute(g: Application, command: str, body: Callable[[Any], Awaitable[Any]], *, config=None, options=None,
-            scim_token=None, renderer=None, read_only: bool = False, command_options: dict | None = None) -> None:
+def execute(g: Application, command: str, body: Callable[["Session"], Awaitable["Report"]], *,
+            config: "Config | None" = None, scim_token: Callable[[], str] | None = None,
+            renderer: Renderer | None = None, writes: bool = False) -> None:
     """Run one command's async body with a built run; render the Report it returns; exit with the right code.
-    A dry run and every read-only command get a Graph client that refuses writes, and never save the sandbox."""
-    import contextlib
-
+    A command that does not write, and every dry run, gets a Graph client that refuses writes."""
     config = config or load_config(g)
-    read_only = read_only or g.dry_run
-    # A sandbox run that may write holds the state file's lock from its load to its save, so two runs at once (or
-    # a run and `sandbox serve`) take turns instead of one throwing the other's changes away. Readers never lock.
-    lock = contextlib.nullcontext()
-    if g.sandbox and not read_only:
-        from ..sandbox.state import check_state_path, state_lock
+    report = _run(g, command, body, config=config, scim_token=scim_token, read_only=not writes or g.dry_run)
+    finish(g, report, renderer)
 
-        check_state_path(g.sandbox_state_path())
-        lock = state_lock(g.sandbox_state_path())
-    with lock:
-        report = _execute_locked(g, command, body, config=config, options=options, scim_token=scim_token,
-                                 read_only=read_only, command_options=command_options)
-    if report is None:
-        return
+
+def _run(g: Application, command: str, body: Callable[["Session"], Awaitable["Report"]], *, config: "Config",
+         scim_token: Callable[[], str] | None, read_only: bool) -> "Report":
+    from ..session import Session
+
+    backend = backend_of(g)
+    g.setup_logging()
+    g.current_step = command
+    trace = g.trace()  # --trace: every Graph and SCIM exchange of the run (a bad path: exit 2, nothing sent)
+    try:
+        with backend.connect(config, read_only=read_only, deadline=g.timeout, on_wait=g.say) as conn:
+            scim = conn.scim
+            if trace is not None:
+                from ..natoma_scim import traced
+
+                conn.graph.trace_to(trace)
+                scim = traced(conn.scim, trace)
+            session = Session(graph=conn.graph, config=config, clock=backend.clock, waits=backend.waits,
+                              scim=scim, progress=g.say)
+            if scim_token is not None:
+                session.scim_token = scim_token
+
+            async def main() -> "Report":
+                try:
+                    return await body(session)
+                finally:
+                    await session.graph.close()
+
+            report: "Report" = g.with_spinner(lambda: asyncio.run(main()), backend.label)
+            return report
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted during {g.current_step}: run the same command again to continue",
+                          fix="what was written is kept; a second run continues from where the tenant is") from None
+    finally:
+        g.close()  # the --verbose log handler goes with the run
+
+
+def finish(g: Application, report: "Report", renderer: Renderer | None) -> None:
+    """Render the report (JSON, or the command's text), say one stderr line for a failure, exit with its code."""
     code = exit_code_for(report, g)
     report.ok = code in (0, 3)
     report.exit_code = code
@@ -159,40 +120,7 @@ def execute(g: Application, command: str, body: Callable[[Any], Awaitable[Any]],
         raise typer.Exit(code)
 
 
-def _execute_locked(g: Application, command: str, body, *, config, options, scim_token, read_only,
-                    command_options):
-    import asyncio
-
-    run = build_run(g, config, options=options, scim_token=scim_token, read_only=read_only,
-                    command_options=command_options)
-
-    async def main():
-        try:
-            return await body(run.session)
-        finally:
-            await run.session.graph.close()
-
-    g.current_step = command
-    try:
-        return g.with_spinner(lambda: asyncio.run(main()))
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted during {g.current_step}: run the same command again to continue",
-                          fix="run the same command again: it continues from where the tenant is") from None
-    finally:
-        g.close()  # the --verbose log handler goes with the run
-        if run.tenant is not None and not read_only and _wrote(run):
-            run.tenant.save(run.state_path)  # what a failed or interrupted run wrote is kept too
-
-
-def _wrote(run: Run) -> bool:
-    """Did this run send the sandbox anything but reads (GET, the read-only POSTs)?"""
-    from ..graph.readonly import is_read
-
-    transport = run.session.graph.transport
-    return any(not is_read(method, path) for method, path, _status in getattr(transport, "log", []))
-
-
-def failure_reason(report, g: Application) -> tuple[str, str | None]:
+def failure_reason(report: "Report", g: Application) -> tuple[str, str | None]:
     """(what stopped the run, the fix): the failed step, or --strict with warnings."""
     failed = next((s for s in report.steps if s.status == "failed"), None)
     if failed is not None:
@@ -203,13 +131,13 @@ def failure_reason(report, g: Application) -> tuple[str, str | None]:
     return f"{report.command} failed", None
 
 
-def failure_line(report, g: Application) -> str:
+def failure_line(report: "Report", g: Application) -> str:
     """The one stderr line of a non-zero exit: the step, the reason and the fix."""
     error, fix = failure_reason(report, g)
     return f"error: {report.command}: {error}" + (f" Fix: {fix}" if fix else "")
 
 
-def exit_code_for(report, g: Application) -> int:
+def exit_code_for(report: "Report", g: Application) -> int:
     if any(s.status == "failed" for s in report.steps) or not report.ok:
         return 1
     if g.strict and report.warnings:
@@ -219,50 +147,42 @@ def exit_code_for(report, g: Application) -> int:
     return 0
 
 
-def run_steps(g: Application, command: str, steps, *, config=None, options=None, scim_token=None,
-              renderer=None, wait: bool = False) -> None:
-    """A command made of setup steps (setup, roles, assign, mapping, credentials, start): the runner reads and plans
-    them all, and applies them unless this is a dry run. With `wait`, then follows the provisioning cycle until it
-    ends (bounded by --timeout, the wait said on stderr)."""
-    import datetime as _dt
-
-    from .. import runner
-    from ..steps.base import Desired, Options
+def run_steps(g: Application, command: str, steps: Sequence["AnyStep"], options: "Options", *,
+              config: "Config | None" = None, scim_token: Callable[[], str] | None = None,
+              renderer: Renderer | None = None, wait: bool = False, confirm: "Confirm | None" = None) -> None:
+    """A command made of steps (setup, roles, assign, mapping, credentials, start, app create, teardown): the
+    executor reads and plans them all, and applies them unless this is a dry run. With `wait`, then follows the
+    provisioning cycle until it ends (bounded by --timeout, the wait said on stderr)."""
+    from .. import executor
+    from ..steps.base import Desired
 
     config = config or load_config(g)
-    options = options or Options()
+    desired = Desired(config, options)
 
     def on_step(name: str) -> None:
         g.current_step = name
 
-    async def body(session):
-        clock = _sim_clock(g)
-        started_at = clock.now() if clock is not None else _dt.datetime.now(_dt.timezone.utc)
-        report = await runner.run(session, command, steps, Desired(config, options), dry_run=g.dry_run,
-                                  on_step=on_step)
+    async def body(session: "Session") -> "Report":
+        started_at = session.clock.now()
+        report = await executor.run(session, command, steps, desired, dry_run=g.dry_run, confirm=confirm,
+                                    on_step=on_step)
         if wait and not g.dry_run and report.ok:
             report.add(await _wait(g, session, report, started_at))
         return report
 
-    execute(g, command, body, config=config, options=options, scim_token=scim_token, renderer=renderer)
+    execute(g, command, body, config=config, scim_token=scim_token, renderer=renderer, writes=True)
 
 
-async def _wait(g: Application, session, report, started_at):
+async def _wait(g: Application, session: "Session", report: "Report", started_at: _dt.datetime) -> Any:
     from ..job_watch import describe, wait_for_cycle
 
     g.current_step = "wait"
     start = next((s for s in report.steps if s.step == "start"), None)
     started = start is not None and start.status == "changed"
-    clock = _sim_clock(g)
-    timeout = g.timeout or 300.0
-    g.say(f"waiting for the provisioning cycle to end (at most {timeout:g} s; --timeout sets it)...")
+    budget = g.timeout or 300.0
+    timeout = max(0.0, min(budget, session.graph.remaining()))  # the run's budget counts the wait too
+    g.say(f"waiting for the provisioning cycle to end (at most {timeout:.0f} s; --timeout sets it)...")
     return await wait_for_cycle(
         session, started=started, started_at=started_at, timeout=timeout,
         on_progress=lambda s: g.say(f"provisioning cycle: {describe(s)}"), on_change=g.err.is_terminal,
-        sleep=getattr(clock, "sleep", None), clock=getattr(clock, "monotonic", None))
-
-
-def _sim_clock(g: Application):
-    """The sandbox's simulated clock, when a caller gave one: the wait then runs on simulated time."""
-    clock = getattr(g.sandbox_options, "clock", None) if g.sandbox else None
-    return clock if clock is not None and hasattr(clock, "now") else None
+        sleep=session.clock.sleep, clock=session.clock.monotonic, limit=f"the run's {budget:g} s (--timeout)")

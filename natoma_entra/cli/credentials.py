@@ -27,14 +27,13 @@ def credentials_command(
 
     Example: NATOMA_SCIM_TOKEN=... natoma-entra --app Natoma credentials --scim-url https://acme.natoma.app/scim/v2
     """
-    from ..steps import credentials as step
     from ..steps.base import Options
-    from .context import load_config, run_steps
+    from ..steps.credentials import STEP
+    from .context import load_config, run_steps, scim_token
     from .flags import scim_flags
-    from .token import token_given, token_source
+    from .token import token_given
 
     g = ctx.obj
     config = load_config(g, scim_flags(scim_url, scope, scim_token_file, scim_token_stdin))
-    token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox, pause=g.spinner_paused)
-    run_steps(g, "credentials", [step], config=config, scim_token=token,
-              options=Options(rotate=rotate, token_given=token_given(config, use_stdin=scim_token_stdin)))
+    run_steps(g, "credentials", [STEP], Options(rotate=rotate, token_given=token_given(config, use_stdin=scim_token_stdin)),
+              config=config, scim_token=scim_token(g, config, use_stdin=scim_token_stdin))

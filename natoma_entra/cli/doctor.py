@@ -31,13 +31,12 @@ def doctor_command(
     Example: natoma-entra --app Natoma doctor --user LeeG@contoso.onmicrosoft.com
     Example: natoma-entra --app Natoma doctor --group admin="Natoma Admins" --group member="Natoma Members"
     """
-    from ..doctor import run_doctor
+    from ..doctor import DoctorInputs, run_doctor
     from ..render.doctor import render_doctor
     from .context import execute, load_config
     from .flags import desired_flags
 
     g = ctx.obj
     config = load_config(g, desired_flags(group, scim_url, scope))
-    mode = None if multi_role is None else ("multi-role" if multi_role else "single-role")
-    execute(g, "doctor", lambda s: run_doctor(s, user=user), config=config, renderer=render_doctor, read_only=True,
-            command_options={"mode": mode})
+    inputs = DoctorInputs(user=user, mode=None if multi_role is None else ("multi-role" if multi_role else "single-role"))
+    execute(g, "doctor", lambda s: run_doctor(s, inputs), config=config, renderer=render_doctor)

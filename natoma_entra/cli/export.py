@@ -23,7 +23,7 @@ def export_command(
 
     Example: natoma-entra --app Natoma --tenant contoso.onmicrosoft.com export --write natoma-entra.toml
     """
-    from ..graph.errors import UsageError
+    from ..errors import UsageError
     from .context import execute, load_config
 
     g = ctx.obj
@@ -60,4 +60,4 @@ def export_command(
         elif "config" in info:
             console.file.write(info["config"])
 
-    execute(g, "export", body, config=config, renderer=render, read_only=True)
+    execute(g, "export", body, config=config, renderer=render)

@@ -2,7 +2,7 @@
 here, with no Graph logic."""
 from __future__ import annotations
 
-from ..graph.errors import UsageError
+from ..errors import UsageError
 from ..natoma_roles import ROLE_VALUES
 
 

@@ -29,16 +29,16 @@ def logs_command(
     g = ctx.obj
     if since is not None:
         step.parse_since(since)  # bad input fails before signing in
+    query = step.LogsQuery(user=user, errors=errors, since=since, limit=limit)
 
     async def body(session):
         from ..results import Report
 
         report = Report(command="logs")
         report.app = (await session.app()).summary()
-        report.add(await step.run(session))
+        report.add(await step.run(session, query))
         return report
 
     from ..render.logs import render_logs
 
-    execute(g, "logs", body, command_options={"user": user, "errors": errors, "since": since, "limit": limit},
-            renderer=render_logs, read_only=True)
+    execute(g, "logs", body, renderer=render_logs)

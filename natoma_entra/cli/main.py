@@ -64,13 +64,19 @@ def main(
     trace: Optional[Path] = typer.Option(None, "--trace", metavar="FILE", envvar="NATOMA_ENTRA_TRACE", help="Append every Graph and SCIM exchange as JSON lines to FILE (0600; Authorization and secrets removed), to attach to a support request."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ):
+    from .application import choose_backend
+
     given = ctx.obj if isinstance(ctx.obj, Application) else Application()  # a caller (tests) may hand its own in
-    given.config_path, given.sandbox, given.sandbox_state = config, sandbox, sandbox_state
+    given.config_path, given.sandbox_state = config, sandbox_state
     given.flags = {"app": app_ref, "tenant": tenant, "cloud": cloud, "auth": auth, "graph_endpoint": graph_endpoint}
     given.dry_run, given.output, given.verbose, given.quiet = dry_run, output, verbose, quiet
     given.strict, given.exit_code, given.timeout = strict, exit_code, timeout
     given.trace_path = trace
     given.sandbox_variants = _sandbox_variants(sandbox_variant, sandbox)
+    # real tenant or sandbox: decided here, once; every command gets its Graph client, SCIM connector, token
+    # default, clock and state handling from this backend (natoma_entra/backend.py)
+    given.backend = choose_backend(sandbox=sandbox, state=sandbox_state, variants=given.sandbox_variants,
+                           preset=given.backend)
     ctx.obj = given
 
 
@@ -78,7 +84,7 @@ def _sandbox_variants(flags: list[str] | None, sandbox: bool) -> frozenset[str]:
     """--sandbox-variant NAME (repeatable), else NATOMA_ENTRA_SANDBOX_VARIANTS; an unknown name is bad usage."""
     if not flags and not sandbox:
         return frozenset()  # without the sandbox, its package (its tenant model) is not even imported
-    from ..graph.errors import UsageError
+    from ..errors import UsageError
     from ..sandbox.options import VARIANTS, UnknownVariant, parse_variants, variants_from_env
 
     try:
@@ -251,7 +257,7 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
     # typer 0.29 vendors click: its exceptions live in typer._click (typer.Exit and typer.Abort are public)
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError as ClickUsageError
 
-    from ..graph.errors import NatomaEntraError
+    from ..errors import NatomaEntraError
 
     command = _click_command()
     args = hoist_globals(list(sys.argv[1:] if argv is None else argv))

@@ -24,8 +24,8 @@ def mapping_command(
 
     Example: natoma-entra --app Natoma mapping --dry-run
     """
-    from ..steps import mapping as step
     from ..steps.base import Options
+    from ..steps.mapping import STEP
     from .context import run_steps
 
-    run_steps(ctx.obj, "mapping", [step], options=Options(multi_role=multi_role))
+    run_steps(ctx.obj, "mapping", [STEP], Options(multi_role=multi_role))

@@ -30,4 +30,4 @@ def probe_command(
 
     g = ctx.obj
     config = load_config(g, desired_flags(None, scim_url, None))
-    execute(g, "probe", run_probe, config=config, renderer=render_probe, read_only=True)
+    execute(g, "probe", run_probe, config=config, renderer=render_probe)  # read-only: it writes nothing

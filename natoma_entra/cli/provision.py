@@ -33,11 +33,13 @@ def provision_command(
     Example: natoma-entra --app Natoma provision AdeleV@contoso.com --verify
     Example: natoma-entra --app Natoma provision --group "Natoma Admins"
     """
-    from ..graph.errors import UsageError
-    from ..steps import provision as step
-    from .context import execute, load_config
+    from ..errors import UsageError
+    from ..executor import run
+    from ..render.provision import render_provision
+    from ..steps.base import Desired
+    from ..steps.provision import PROVISION, ProvisionInputs
+    from .context import execute, load_config, scim_token
     from .flags import scim_flags
-    from .token import token_source
 
     g = ctx.obj
     users = list(users or [])
@@ -47,36 +49,14 @@ def provision_command(
         raise UsageError("--scim-url, --scim-token-file and --scim-token-stdin are for --verify",
                          fix="add --verify, or drop them")
     config = load_config(g, scim_flags(scim_url, None, scim_token_file, scim_token_stdin))
-    token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox, pause=g.spinner_paused)
-    options = {"verify": verify}
-    clock = getattr(g.sandbox_options, "clock", None) if g.sandbox else None
-    if clock is not None:  # the sandbox runs on simulated time: pace and wait on it
-        options.update(clock=clock.monotonic, sleep=clock.sleep)
+    desired = Desired(config, ProvisionInputs(users=tuple(users), group=group, verify=verify))
 
     async def body(session):
-        from ..results import Report
+        return await run(session, "provision", [PROVISION], desired, dry_run=g.dry_run,
+                         on_progress=progress_reporter(g, clock=session.clock.monotonic))
 
-        report = Report(command="provision", dry_run=g.dry_run)
-        report.app = (await session.app()).summary()
-        try:
-            plan = await step.plan(session, users, group)
-        except step.PlanError as e:
-            report.add(e.result)
-            return report
-        if g.dry_run:  # the command decides whether to send; the step only plans and applies
-            results = step.planned(plan)
-        else:
-            results = await step.apply(session, plan, on_progress=progress_reporter(
-                g, clock=clock.monotonic if clock is not None else None))
-        for r in results:
-            report.add(r)
-        report.warnings.extend(w for w in plan.warnings if w not in report.warnings)
-        return report
-
-    from ..render.provision import render_provision
-
-    execute(g, "provision", body, config=config, scim_token=token, command_options=options,
-            renderer=render_provision)
+    execute(g, "provision", body, config=config, scim_token=scim_token(g, config, use_stdin=scim_token_stdin),
+            renderer=render_provision, writes=True)
 
 
 def progress_reporter(g, *, every: float = 10.0, clock=None, terminal: bool | None = None):

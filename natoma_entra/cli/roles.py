@@ -18,8 +18,8 @@ def roles_command(
 
     Example: natoma-entra --app Natoma roles --dry-run
     """
-    from ..steps import roles as step
     from ..steps.base import Options
+    from ..steps.roles import STEP
     from .context import run_steps
 
-    run_steps(ctx.obj, "roles", [step], options=Options(prune=prune))
+    run_steps(ctx.obj, "roles", [STEP], Options(prune=prune))

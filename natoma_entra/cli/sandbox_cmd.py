@@ -1,4 +1,4 @@
-"""`natoma-entra sandbox reset|show|serve`: the built-in simulated tenant (design.md section 5)."""
+"""`natoma-entra sandbox reset|show|serve`: the built-in simulated tenant (docs/sandbox.md)."""
 from __future__ import annotations
 
 from typing import List, Optional
@@ -14,8 +14,12 @@ app.add_typer(sandbox_app, name="sandbox")
 
 
 def _path(ctx: typer.Context):
+    """The sandbox's state file (--sandbox-state, NATOMA_ENTRA_SANDBOX_STATE, else the user's state directory)."""
+    from ..sandbox.backend import SandboxBackend
 
-    return ctx.obj.sandbox_state_path()
+    g = ctx.obj
+    backend = g.backend if isinstance(g.backend, SandboxBackend) else SandboxBackend()
+    return backend.with_flags(state=g.sandbox_state, variants=frozenset()).state_path()
 
 
 @sandbox_app.command("reset")
@@ -92,7 +96,7 @@ def _directory(st: dict, sp: dict, role_names: dict, mode: str | None, natoma_us
     the roles they are assigned on the app). Entra follows direct membership only: a user only in a group nested in an
     assigned group is skipped; under single-role mapping a user with two roles fails (MultipleGrantsNotSupported)."""
     users, groups, members = st.get("users") or {}, st.get("groups") or {}, st.get("members") or {}
-    granted: dict[str, list[str]] = {}  # principal id -> role values (None: an assignment without a Natoma role)
+    granted: dict[str, list[str | None]] = {}  # principal id -> role values (None: an assignment without a role)
     for a in st["appRoleAssignments"].values():
         if a["resourceId"] == sp["id"]:
             granted.setdefault(a["principalId"], []).append(role_names.get(a["appRoleId"]))
@@ -221,7 +225,7 @@ def serve_command(
 
     Example: natoma-entra sandbox serve --port 8080 --variant templates-unlisted
     """
-    from ..graph.errors import UsageError
+    from ..errors import UsageError
     from ..sandbox.options import VARIANTS, SandboxOptions, UnknownVariant, parse_variants
     from ..sandbox.serve import is_loopback, serve
     from ..sandbox.state import ACCESS_TOKEN, NATOMA_TOKEN

@@ -34,18 +34,20 @@ def setup_command(
     Example: natoma-entra --sandbox setup
     Example: natoma-entra --app Natoma setup --create-app --create-groups   (a bare tenant)
     """
+    from ..executor import SETUP_STEPS
     from ..render.summary import render_summary
-    from ..runner import SETUP_STEPS
+    from ..steps.app import STEP as APP_STEP
     from ..steps.base import Options
-    from .context import load_config, run_steps
+    from .context import load_config, run_steps, scim_token
     from .flags import parse_groups, scim_flags
-    from .token import token_given, token_source
+    from .token import token_given
 
     g = ctx.obj
     config = load_config(g, {"groups": parse_groups(group), **scim_flags(scim_url, scope, scim_token_file, scim_token_stdin)})
-    token = token_source(config, use_stdin=scim_token_stdin, sandbox=g.sandbox, pause=g.spinner_paused)
+    options = Options(replace=replace, multi_role=multi_role, rotate=rotate, restart=restart,
+                      token_given=token_given(config, use_stdin=scim_token_stdin),
+                      create_app=create_app, create_groups=create_groups)
+    steps = (APP_STEP, *SETUP_STEPS) if create_app else SETUP_STEPS
     # every step reads (and a new token is tested) before the first write: bad input leaves the tenant as it was
-    run_steps(g, "setup", SETUP_STEPS, config=config, scim_token=token, renderer=render_summary,
-              options=Options(replace=replace, multi_role=multi_role, rotate=rotate, restart=restart,
-                              token_given=token_given(config, use_stdin=scim_token_stdin),
-                              create_app=create_app, create_groups=create_groups), wait=wait)
+    run_steps(g, "setup", steps, options, config=config, scim_token=scim_token(g, config, use_stdin=scim_token_stdin),
+              renderer=render_summary, wait=wait)

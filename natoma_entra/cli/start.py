@@ -23,14 +23,14 @@ def start_command(
 
     Example: natoma-entra --app Natoma start --restart --reset-scope "Watermark, QuarantineState"
     """
-    from ..graph.errors import UsageError
-    from ..steps import start as step
+    from ..errors import UsageError
     from ..steps.base import Options
+    from ..steps.start import STEP, normalize_reset_scope
     from .context import run_steps
 
     g = ctx.obj
     if reset_scope is not None and not restart:
         raise UsageError("--reset-scope needs --restart", fix="add --restart, or drop --reset-scope")
     if reset_scope is not None:
-        step.normalize_reset_scope(reset_scope)  # bad input fails before signing in
-    run_steps(g, "start", [step], options=Options(restart=restart, reset_scope=reset_scope), wait=wait)
+        normalize_reset_scope(reset_scope)  # bad input fails before signing in
+    run_steps(g, "start", [STEP], Options(restart=restart, reset_scope=reset_scope), wait=wait)

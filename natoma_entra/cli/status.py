@@ -26,7 +26,7 @@ def status_command(
     Example: natoma-entra --app Natoma status --exit-code
     Example: natoma-entra --app Natoma status --group admin="Natoma Admins" --scim-url https://acme.natoma.app/scim/v2
     """
-    from .. import runner
+    from .. import executor
     from ..render.status import render_status
     from ..steps.base import Desired, Options
     from .context import execute, load_config
@@ -35,5 +35,5 @@ def status_command(
     g = ctx.obj
     config = load_config(g, desired_flags(group, scim_url, scope))
     desired = Desired(config, Options(multi_role=multi_role))
-    execute(g, "status", lambda s: runner.status(s, runner.SETUP_STEPS, desired), config=config,
-            renderer=render_status, read_only=True)
+    execute(g, "status", lambda s: executor.status(s, executor.SETUP_STEPS, desired), config=config,
+            renderer=render_status)

@@ -1,8 +1,6 @@
 """`natoma-entra teardown`: undo what setup made (natoma_entra/teardown.py), after showing the plan."""
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from .main import app
@@ -26,48 +24,11 @@ def teardown_command(
     Example: natoma-entra --sandbox teardown --yes --delete-app --delete-groups
     """
     from .. import teardown
-    from ..graph.errors import UsageError
-    from ..steps.base import Desired, Options
-    from .context import execute, load_config
+    from ..steps.base import Options
+    from .confirm import confirmer
+    from .context import load_config, run_steps
 
     g = ctx.obj
-    config = load_config(g)
     options = Options(delete_app=delete_app, delete_groups=delete_groups)
-    desired = Desired(config, options)
-
-    def on_step(name: str) -> None:
-        g.current_step = name
-
-    def body(dry_run: bool, seen: list):
-        async def run(session):
-            report = await teardown.run(session, desired, dry_run=dry_run, on_step=on_step)
-            seen.append(report)
-            return report
-        return run
-
-    if g.dry_run:
-        execute(g, "teardown", body(True, []), config=config, options=options, read_only=True)
-        return
-    if not yes:
-        if g.output.value == "json":  # one JSON document per run: no plan-then-result pair
-            raise UsageError("teardown with --output json does not ask first",
-                             fix="pass --yes (see what it would do with --dry-run --output json first)")
-        if not (_isatty(sys.stdin) and _isatty(sys.stderr)):
-            raise UsageError("teardown deletes, and asks first: no terminal is attached to ask at",
-                             fix="pass --yes (see what it would do with --dry-run first)")
-        plans: list = []
-        execute(g, "teardown", body(True, plans), config=config, options=options, read_only=True)
-        if not plans or not any(s.pending for s in plans[-1].steps):
-            return  # nothing to undo: the plan said so
-        with g.spinner_paused():
-            if not typer.confirm("Tear down what is listed above?", default=False, err=True):
-                g.say("teardown: not confirmed; nothing was written")
-                raise typer.Exit(1)
-    execute(g, "teardown", body(False, []), config=config, options=options)
-
-
-def _isatty(stream) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
+    run_steps(g, "teardown", teardown.steps_for(options), options, config=load_config(g),
+              confirm=confirmer(g, "teardown", yes=yes, question="Tear down what is listed above?"))

@@ -1,9 +1,8 @@
-"""Where the SCIM token comes from (design.md section 1): never a flag value (it would land in shell history and
-process lists).
+"""Where the SCIM token comes from: never a flag value (it would land in shell history and process lists).
 
 In order: --scim-token-stdin, --scim-token-file PATH (or scim.token_file in the config), the environment variable
-scim.token_env names (NATOMA_SCIM_TOKEN by default), the sandbox's own token under --sandbox, and last a hidden
-prompt, only when a person is at the terminal. The token is read lazily (only when a step must test or write a new
+scim.token_env names (NATOMA_SCIM_TOKEN by default), the backend's default (the sandbox's own token under
+--sandbox; none for a real tenant), and last a hidden prompt, only when a person is at the terminal. The token is read lazily (only when a step must test or write a new
 one), once, stripped of surrounding whitespace, and registered for redaction the moment it is read. Inputs are capped
 (16 KiB: a token file pointing at /dev/zero or a log is refused after reading that much) and must be printable ASCII.
 """
@@ -16,7 +15,7 @@ from typing import Callable, Mapping, TextIO
 
 import typer
 
-from ..graph.errors import MissingInput, UsageError
+from ..errors import MissingInput, UsageError
 from ..redact import TOKEN_CAP, clean_token, register
 
 WAYS = ("set {env} (or name another variable with scim.token_env in the config file), pass --scim-token-file PATH, "
@@ -94,22 +93,19 @@ def _prompt(pause=None) -> str:
                             show_default=False)
 
 
-def token_source(config, *, use_stdin: bool = False, sandbox: bool = False, pause=None, **kw) -> Callable[[], str]:
+def token_source(config, *, use_stdin: bool = False, default: str | None = None, pause=None,
+                 **kw) -> Callable[[], str]:
     """A lazy, memoised Session.scim_token: reads once, on first call. `config` is the merged Config (scim.token_env,
-    scim.token_file: --scim-token-file merges there). `pause` stops the application's spinner during the prompt."""
+    scim.token_file: --scim-token-file merges there); `default` is the backend's (the last source before the
+    prompt). `pause` stops the application's spinner during the prompt."""
     cache: list[str] = []
     if pause is not None and "prompt" not in kw:
         kw["prompt"] = lambda: _prompt(pause)
 
     def get() -> str:
         if not cache:
-            fallback = None
-            if sandbox:
-                from ..sandbox.defaults import SANDBOX_SCIM_TOKEN
-
-                fallback = SANDBOX_SCIM_TOKEN
             cache.append(read_token(env_name=config.scim.token_env, token_file=config.scim.token_file,
-                                    use_stdin=use_stdin, fallback=fallback, **kw))
+                                    use_stdin=use_stdin, fallback=default, **kw))
         return cache[0]
 
     return get

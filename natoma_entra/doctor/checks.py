@@ -4,7 +4,7 @@ Everything here is pure: `checks(state)` looks only at a DoctorState (what docto
 CheckResult per check, each with a verdict (ok / warn / fail), the details behind it and the fix. No Graph call, no
 clock, no I/O, so every verdict is unit-testable with a hand-built state.
 
-Facts the checks rest on (graph-api.md sections 3, 5, 6, 9 and 14; Entra docs known-issues.md,
+Facts the checks rest on (Graph docs approleassignment.md, synchronization-* pages; Entra docs known-issues.md,
 customize-application-attributes.md, functions-for-customizing-application-data.md):
 - appRoleId 00000000-0000-0000-0000-000000000000 is "default access"; msiam_access and User (the template's roles)
   have no value: a user who gets only such a grant is provisioned without a Natoma role.
@@ -104,7 +104,7 @@ def _user_label(u: dict) -> str:
     return name or upn or u.get("id") or "?"
 
 
-def _group_label(state: DoctorState, gid: str, fallback: str | None = None) -> str:
+def group_label(state: DoctorState, gid: str, fallback: str | None = None) -> str:
     g = state.groups.get(gid)
     return (g or {}).get("displayName") or fallback or gid
 
@@ -129,7 +129,7 @@ def _role_index(state: DoctorState) -> dict[str, dict]:
 def role_label(state: DoctorState, role_id: str | None) -> str:
     if role_id == DEFAULT_ACCESS:
         return "default access"
-    role = _role_index(state).get(role_id)
+    role = _role_index(state).get(role_id or "")
     if role is None:
         return f"unknown role {role_id}"
     return role.get("value") or role.get("displayName") or role_id or "?"
@@ -139,7 +139,7 @@ def role_value(state: DoctorState, role_id: str | None) -> str | None:
     """The value the role sends (None: default access, a role without a value, or a role the SP no longer has)."""
     if role_id == DEFAULT_ACCESS:
         return None
-    return (_role_index(state).get(role_id) or {}).get("value")
+    return (_role_index(state).get(role_id or "") or {}).get("value")
 
 
 # -- grants: who gets which role through what --------------------------------------------------------------------
@@ -181,7 +181,7 @@ class Grants:
         self._direct_names: dict[int, str | None] = {}
         self._id_list: list[str] = []
         for pos, a in enumerate(assignments):
-            pid, rid, kind = a.get("principalId"), a.get("appRoleId"), a.get("principalType")
+            pid, rid, kind = a.get("principalId"), str(a.get("appRoleId") or ""), a.get("principalType")
             if not pid:
                 continue
             if kind == "Group":
@@ -195,7 +195,7 @@ class Grants:
                 self.group_mask[gi] |= self.roles.mask(rid) if rid else 0
                 self.group_grants[gi].append((pos, rid))
             elif kind == "User":
-                i = self.scope._at(pid)
+                i = self.scope.at(pid)
                 self.scope.masks[i] |= self.roles.mask(rid) if rid else 0
                 self.direct.setdefault(i, []).append((pos, rid))
                 self._direct_names.setdefault(i, a.get("principalDisplayName"))
@@ -210,7 +210,7 @@ class Grants:
         mask, get = self.group_mask[gi], index.get
         users = [m for m in members if (k := m.get("@odata.type")) == USER_TYPE
                  or (k is None and "userPrincipalName" in m)]
-        new = [get(m.get("id")) for m in users]  # one dict lookup per member; None: met for the first time
+        new = [get(m.get("id") or "") for m in users]  # one dict lookup per member; None: met for the first time
         for pos, i in enumerate(new):
             if i is None:
                 m = users[pos]
@@ -218,7 +218,7 @@ class Grants:
                     continue
                 i = new[pos] = index.get(m["id"])  # twice in one page
                 if i is None:
-                    i = new[pos] = scope._at(m["id"])
+                    i = new[pos] = scope.at(m["id"])
             if keys[i] is None:  # first met (or assigned directly so far): the page's own strings
                 m = users[pos]
                 keys[i] = (m.get("displayName"), m.get("userPrincipalName"))
@@ -252,7 +252,8 @@ class Grants:
 
     def several(self) -> list[int]:
         """The users who get two or more distinct role values (one pass over the masks)."""
-        sent, out, seen = self.roles.sent, [], {}
+        sent, out = self.roles.sent, []
+        seen: dict[int, int] = {}
         for i, mask in enumerate(self.scope.masks):
             if mask & (mask - 1):  # two bits or more
                 n = seen.get(mask)
@@ -273,7 +274,8 @@ class Grants:
         out: dict[int, list[Grant]] = {}
         names: dict[int, str] = {}
         for i in wanted:
-            held = [(pos, rid, "direct", None) for pos, rid in self.direct.get(i, [])]
+            held: list[tuple[int, str, str, str | None]] = [(pos, rid, "direct", None)
+                                                            for pos, rid in self.direct.get(i, [])]
             for g in groups[i]:
                 gid = self.group_ids[g]
                 name = names.get(g)
@@ -290,20 +292,13 @@ def grants_of(state: DoctorState) -> Grants:
     if state.grants is not None:
         return state.grants
     assignments = state.assignments or []
-    g = Grants(assignments, state.sp_roles, lambda gid, fallback=None: _group_label(state, gid, fallback))
+    def label(gid: str, fallback: str | None = None) -> str:
+        return group_label(state, gid, fallback)
+
+    g = Grants(assignments, state.sp_roles, label)
     for gid, members in state.members.items():
         g.fold(gid, members)
     return g
-
-
-def grants_by_user(state: DoctorState) -> tuple[dict[str, list[Grant]], dict[str, dict]]:
-    """(user id -> grants, user id -> {"id", "label"}) for every user in scope: assigned directly, or a direct member
-    of an assigned group (nested members are not in scope). For small states (tests, --user); the checks use
-    Grants."""
-    g = grants_of(state)
-    ids = list(g.scope.index)
-    by = g.grants_for(range(len(ids)))
-    return ({ids[i]: gs for i, gs in by.items()}, {ids[i]: {"id": ids[i], "label": g.label(i)} for i in by})
 
 
 def _valued_roles(state: DoctorState, grants: list[Grant]) -> dict[str, list[str]]:
@@ -410,7 +405,7 @@ def check_role_missing(state: DoctorState) -> CheckResult:
         kind = a.get("principalType") or "principal"
         name = a.get("principalDisplayName") or a.get("principalId")
         if a.get("principalType") == "Group":
-            name = _group_label(state, a.get("principalId"), name)
+            name = group_label(state, str(a.get("principalId")), name)
         value = role_value(state, rid)
         if value is None and a.get("principalId") in with_natoma_role:
             extra.append(f"{kind} {name!r} also holds {role_label(state, rid)} next to its Natoma role (a second "
@@ -481,10 +476,10 @@ def check_groups(state: DoctorState) -> CheckResult:
             fix.append("natoma-entra assign")
     for a in assignments:
         is_group = a.get("principalType") == "Group"
-        g = state.groups.get(a.get("principalId")) if is_group else None
-        name = (g or {}).get("displayName") or a.get("principalDisplayName") or a.get("principalId")
-        if g is not None and not g.get("securityEnabled"):
-            kind = "a Microsoft 365 group" if "Unified" in (g.get("groupTypes") or []) else "not a security group"
+        group: dict | None = state.groups.get(str(a.get("principalId"))) if is_group else None
+        name = (group or {}).get("displayName") or a.get("principalDisplayName") or a.get("principalId")
+        if group is not None and not group.get("securityEnabled"):
+            kind = "a Microsoft 365 group" if "Unified" in (group.get("groupTypes") or []) else "not a security group"
             line = f"{name!r} is assigned but is {kind}"
             if line not in warns:
                 warns.append(line)
@@ -522,13 +517,13 @@ def check_groups(state: DoctorState) -> CheckResult:
 
 
 def _member_read_errors(state: DoctorState) -> list[str]:
-    return [f"{_group_label(state, k.split(':', 1)[1])}: {e.message}" for k, e in state.errors.items()
+    return [f"{group_label(state, k.split(':', 1)[1])}: {e.message}" for k, e in state.errors.items()
             if k.startswith("members:")]
 
 
 def check_multiple(state: DoctorState) -> CheckResult:
     """Guide: "MultipleGrantsNotSupported" = the user is in several groups with different roles. Nobody detects this
-    before provisioning picks one (graph-api.md section 14): here it is, from the members of every assigned group."""
+    before provisioning picks one (no tool warns of it: docs/doctor.md): here it is, from the members of every assigned group."""
     if "assignments" in state.errors:
         return _error_result(MULTIPLE, state.errors["assignments"], "could not read the app's assignments")
     grants = grants_of(state)
@@ -573,8 +568,8 @@ def check_nested(state: DoctorState) -> CheckResult:
     skipped: dict[str, dict] = {}
     via: dict[str, list[str]] = {}
     for nid, members in state.nested.items():
-        nname = _group_label(state, nid)
-        parents = [_group_label(state, p) for p in state.nested_in.get(nid, [])]
+        nname = group_label(state, nid)
+        parents = [group_label(state, p) for p in state.nested_in.get(nid, [])]
         where = f"{nname} (in {', '.join(parents)})" if parents else nname
         for m in members:
             if not _is_user(m) or not m.get("id") or m["id"] in grants:
@@ -582,9 +577,9 @@ def check_nested(state: DoctorState) -> CheckResult:
             skipped.setdefault(m["id"], m)
             if where not in via.setdefault(m["id"], []):
                 via[m["id"]].append(where)
-    errors = [f"{_group_label(state, k.split(':', 1)[1])}: {e.message}" for k, e in state.errors.items()
+    errors = [f"{group_label(state, k.split(':', 1)[1])}: {e.message}" for k, e in state.errors.items()
               if k.startswith("nested:")]
-    nested_names = [_group_label(state, n) for n in state.nested]
+    nested_names = [group_label(state, n) for n in state.nested]
     if skipped:
         rows = sorted(((_user_label(u), via[uid]) for uid, u in skipped.items()), key=lambda r: r[0].lower())
         lines = [f"{label}: only via {', '.join(w)}" for label, w in rows]
@@ -751,11 +746,11 @@ def check_user(state: DoctorState) -> CheckResult:
     grants = grants_of(state)
     i = grants.scope.index.get(u["id"])
     mine = grants.grants_for([i])[i] if i is not None else []
-    groups = [g.get("displayName") or g.get("id") for g in state.user_groups or []
+    groups = [str(g.get("displayName") or g.get("id")) for g in state.user_groups or []
               if g.get("@odata.type", GROUP_TYPE) == GROUP_TYPE]
     details = [f"direct groups: {_names(groups)}" if groups else "direct groups: none"]
     if not mine:
-        nested = [f"{_group_label(state, n)}" for n, ms in state.nested.items() if any(m.get("id") == u["id"] for m in ms)]
+        nested = [f"{group_label(state, n)}" for n, ms in state.nested.items() if any(m.get("id") == u["id"] for m in ms)]
         if nested:
             return CheckResult(USER, "fail", f"{label} is skipped: only in nested group {', '.join(nested)}",
                                details=details, fix="add the user directly to a Natoma role group")

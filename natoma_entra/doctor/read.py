@@ -16,11 +16,13 @@ read-only POST, and it is made only when credentials are saved.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any, Awaitable
 
 from ..audit.reads import walk_members
-from .checks import ConfiguredGroup, DoctorState, Grants, ReadError, _group_label, checks
-from ..graph.errors import GraphError, NatomaEntraError
+from .checks import ConfiguredGroup, DoctorState, Grants, ReadError, group_label, checks
+from ..graph.errors import GraphError
+from ..errors import NatomaEntraError
 from ..graph.lookups import GROUP_FIELDS, find_group, find_user
 from ..graph.odata import literal, seg
 from ..results import Report, StepResult
@@ -44,9 +46,19 @@ def _read_error(what: str, e: Exception) -> ReadError:
     raise e
 
 
-async def read_state(session: Session, *, user: str | None = None, concurrency: int = CONCURRENCY) -> DoctorState:
+@dataclass(frozen=True)
+class DoctorInputs:
+    """What `doctor` was asked: one user to check too, and the mapping mode to expect (None: judge the one in place)."""
+
+    user: str | None = None
+    mode: str | None = None  # "single-role" | "multi-role" | None
+
+
+async def read_state(session: Session, inputs: DoctorInputs = DoctorInputs(), *,
+                     concurrency: int = CONCURRENCY) -> DoctorState:
+    user = inputs.user
     state = DoctorState(user_ref=user, config_url=session.config.scim.url, config_scope=session.config.scim.scope,
-                        wanted_mode=(session.command_options or {}).get("mode"))
+                        wanted_mode=inputs.mode)
     graph = session.graph
     sem = asyncio.Semaphore(concurrency)
 
@@ -131,8 +143,10 @@ async def read_state(session: Session, *, user: str | None = None, concurrency: 
         for g in found:
             state.groups[g["id"]] = g
 
-    grants = state.grants = Grants(state.assignments or [], state.sp_roles,
-                                   lambda gid, fallback=None: _group_label(state, gid, fallback))
+    def label(gid: str, fallback: str | None = None) -> str:
+        return group_label(state, gid, fallback)
+
+    grants = state.grants = Grants(state.assignments or [], state.sp_roles, label)
     unknown = [g for g in assigned if g not in state.groups]
     reads: list[Awaitable[Any]] = [walk_members(session, assigned, MEMBER_FIELDS, page, on_error=members_failed)]
     reads += [group_details(unknown[i:i + IDS_PER_FILTER]) for i in range(0, len(unknown), IDS_PER_FILTER)]
@@ -162,7 +176,8 @@ async def _token(session: Session) -> Any:
 
 
 async def _schema(session: Session, state: DoctorState, attempt, limited) -> None:
-    state.schema = await attempt("schema", "the provisioning schema", limited(read_schema(session, state.job)))
+    if state.job is not None:
+        state.schema = await attempt("schema", "the provisioning schema", limited(read_schema(session, state.job)))
 
 
 async def _connection_test(session: Session, state: DoctorState, limited) -> None:
@@ -174,7 +189,7 @@ async def _connection_test(session: Session, state: DoctorState, limited) -> Non
 
 
 async def _user_groups(session: Session, state: DoctorState, attempt, limited) -> None:
-    uid = state.user["id"]
+    uid = (state.user or {}).get("id") or ""
     state.user_groups = await attempt("user_groups", "the user's groups", limited(session.graph.list(
         f"/users/{seg(uid)}/memberOf", {"$select": "id,displayName", "$top": PAGE})), [])
 
@@ -192,8 +207,8 @@ def to_step(check) -> StepResult:
     return StepResult(step=check.name, status="unchanged", info=info, warnings=warnings, fix=check.fix)
 
 
-async def run_doctor(session: Session, *, user: str | None = None) -> Report:
-    state = await read_state(session, user=user)
+async def run_doctor(session: Session, inputs: DoctorInputs = DoctorInputs()) -> Report:
+    state = await read_state(session, inputs)
     report = Report(command="doctor", app=state.app or {})
     for c in checks(state):
         report.add(to_step(c))

@@ -9,7 +9,7 @@ import os
 import time
 
 from .clouds import CLOUDS
-from .errors import UsageError
+from ..errors import UsageError
 from ..redact import clean_token, register
 
 AUTH_MODES = (

@@ -1,6 +1,6 @@
 """GraphClient: one per run, raw JSON through the msgraph-sdk's own request adapter.
 
-Why raw JSON (design.md section 4, graph-api.md section 13): the SDK's typed models cost over a second on first use,
+Why raw JSON (docs/dev/design-notes.md, the SDK as measured): the SDK's typed models cost over a second on first use,
 drop fields on a schema round trip, and cannot send flags enums. The SDK still signs every request and runs its
 default middleware (redirects, telemetry) except its retry handler: retries on 429/503/504 are ours, bounded by the
 run's budget and said while they wait. A 2xx counts only when its body is what Graph sends (JSON; 201 with the
@@ -12,10 +12,13 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 from . import errors
+
+if TYPE_CHECKING:
+    from ..clock import Clock
 
 log = logging.getLogger("natoma_entra.graph")
 
@@ -46,13 +49,12 @@ class GraphClient:
     def __init__(self, credential, base_url: str, *, transport=None, delegated: bool = False,
                  allowed_hosts: list[str] | None = None, auth: str = "access-token",
                  deadline: float | None = None, request_timeout: float = REQUEST_TIMEOUT,
-                 on_wait: Callable[[str], None] | None = None):
+                 on_wait: Callable[[str], None] | None = None, clock: "Clock | None" = None):
         import httpx
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
         )
-        from kiota_http.kiota_client_factory import KiotaClientFactory
-        from kiota_http.middleware import RetryHandler
+        from kiota_http.middleware.options import RetryHandlerOption
         from msgraph.graph_request_adapter import GraphRequestAdapter, options
         from msgraph_core import GraphClientFactory
 
@@ -65,19 +67,21 @@ class GraphClient:
         self.deadline = DEFAULT_RUN_TIMEOUT if deadline is None else float(deadline)
         self.request_timeout = request_timeout
         self.on_wait = on_wait
-        self._sleep = asyncio.sleep  # tests replace it to see the waits without waiting
-        self._clock = time.monotonic
+        # the run's clock (the backend's): a simulated one makes the waits instant and keeps them said
+        self._sleep: Callable[[float], Awaitable[None]] = clock.sleep if clock is not None else asyncio.sleep
+        self._clock: Callable[[], float] = clock.monotonic if clock is not None else time.monotonic
         self._started: float | None = None
         # a person signs in during the first request (device code, browser): that may take minutes, so the first
         # request is not timed and the run's budget starts once it is answered
         self._signing_in = auth in ("device-code", "browser")
         timeout = httpx.Timeout(**HTTP_TIMEOUTS)
         http = httpx.AsyncClient(transport=transport, timeout=timeout) if transport else httpx.AsyncClient(timeout=timeout)
-        self.http = http  # the SDK's middleware wraps its transport; its event hooks stay ours (trace_to)
-        # the SDK's default middleware (redirects, telemetry, ...) without its retry handler: ours is below
-        middleware = [m for m in KiotaClientFactory.get_default_middleware(options) if not isinstance(m, RetryHandler)]
-        middleware.append(GraphClientFactory._get_telemetry_handler(options))
-        http = GraphClientFactory.create_with_custom_middleware(middleware, client=http)
+        # the SDK's default middleware (redirects, telemetry, ...) with its retry handler told never to retry: the
+        # retries are ours, below (kiota's RetryHandlerOption, msgraph_core's create_with_default_middleware)
+        no_retry = RetryHandlerOption(delay=0, max_retries=0, should_retry=False)
+        http = GraphClientFactory.create_with_default_middleware(
+            client=http, options={**options, RetryHandlerOption.get_key(): no_retry})
+        self._http = http  # closed with the run; its event hooks are the --trace's (trace_to)
         # With no scopes the provider asks for https://<graph host>/.default, so national clouds work as they are.
         auth = AzureIdentityAuthenticationProvider(credential, allowed_hosts=allowed_hosts or [self.host])
         self.adapter = GraphRequestAdapter(auth, client=http)
@@ -90,7 +94,7 @@ class GraphClient:
         """Record every exchange in `trace` (natoma_entra/trace.py): httpx event hooks on this client's
         AsyncClient, which see each request as the SDK's middleware signed it."""
         self.trace = trace
-        self.http.event_hooks = trace.httpx_hooks()
+        self._http.event_hooks = trace.httpx_hooks()
 
     def remaining(self) -> float:
         """Seconds left of the run's budget (the clock starts at the first request)."""
@@ -132,8 +136,8 @@ class GraphClient:
                                                self.delegated)
                     err.message += (f" (Graph asked to wait {wait:g} s before retrying; {max(left, 0):.0f} s were "
                                     f"left of this run's {self.deadline:g} s budget, so the run stops here)")
-                    err.fix = (f"run the command again after {wait:g} s" if asked is not None else err.fix)
-                    err.fix += "; raise --timeout (or NATOMA_ENTRA_TIMEOUT) to let a run wait longer"
+                    fix = f"run the command again after {wait:g} s" if asked is not None else (err.fix or "")
+                    err.fix = fix + "; raise --timeout (or NATOMA_ENTRA_TIMEOUT) to let a run wait longer"
                     raise err
                 attempt += 1
                 await self._wait(wait, f"Graph answered {method} {shown} with {resp.status_code}; waiting {wait:g} s "
@@ -240,7 +244,7 @@ class GraphClient:
 
     async def close(self) -> None:
         try:
-            await self.adapter._http_client.aclose()
+            await self._http.aclose()
         except Exception:  # closing must never hide the run's own outcome
             pass
 
@@ -250,12 +254,14 @@ def _json(resp) -> Any:
     reference cycle), so a response, its body and the JSON parsed from it live until Python's cyclic collector runs;
     pages in flight survive the young collections, and a walk of thousands of member pages kept hundreds alive at
     once (hundreds of MB at 2,000,000 memberships). Once the body is read and the response closed, the stream is not
-    used again: unbinding it frees the response as soon as its caller is done."""
+    used again: giving the response an empty stream of its own (httpx.Response's public `stream` attribute) drops the
+    bound one, and with it the cycle, so the response is freed as soon as its caller is done."""
+    import httpx
+
     doc = getattr(resp, "parsed", None)
     resp.parsed = None
-    stream = getattr(resp, "stream", None)
-    if getattr(resp, "is_closed", False) and getattr(stream, "_response", None) is resp:
-        stream._response = None
+    if getattr(resp, "is_closed", False) and isinstance(resp, httpx.Response):
+        resp.stream = httpx.ByteStream(b"")
     return doc
 
 

@@ -1,6 +1,6 @@
 """National clouds: the Graph host and the sign-in authority move together.
 
-Source: Microsoft Graph docs, concepts/deployments.md (graph-api.md section 11).
+Source: Microsoft Graph docs, concepts/deployments.md.
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def check_url(url: str, what: str, example: str) -> str:
 
 
 def graph_base_url(cloud: str, endpoint: str | None = None) -> str:
-    """The Graph v1.0 base URL, without a trailing slash (a trailing slash gives '//applications', graph-api.md 13)."""
+    """The Graph v1.0 base URL, without a trailing slash (a trailing slash gives '//applications': docs/dev/design-notes.md)."""
     if endpoint:
         return endpoint.rstrip("/")
     return CLOUDS[cloud].graph_root + "/v1.0"

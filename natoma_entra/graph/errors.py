@@ -1,6 +1,6 @@
 """Every Graph or transport failure becomes one GraphError: status, code, message, request id and the fix.
 
-Error body shape and codes: Microsoft Graph docs concepts/errors.md (graph-api.md section 12). The body is parsed
+Error body shape and codes: Microsoft Graph docs concepts/errors.md; hashicorp/go-azure-sdk sdk/odata/errors.go. The body is parsed
 defensively: `message` is sometimes an object, `innerError` can nest, bodies can be empty or HTML.
 """
 from __future__ import annotations
@@ -8,30 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-
-class NatomaEntraError(Exception):
-    """An error the CLI reports in one line, with the fix. exit_code follows design.md section 1."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, fix: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.fix = fix
-
-    def __str__(self) -> str:
-        return self.message + (f" Fix: {self.fix}" if self.fix else "")
-
-
-class UsageError(NatomaEntraError):
-    """Bad input: unknown group, ambiguous app, malformed URL, missing token. Exit 2, nothing written."""
-
-    exit_code = 2
-
-
-class MissingInput(UsageError):
-    """An input that was not given at all (no SCIM token from any source): a step that can do without it (a dry
-    run, verified credentials) goes on; a bad input given (a token with whitespace inside) is a plain UsageError."""
+from ..errors import NatomaEntraError, UsageError, MissingInput  # noqa: F401  (moved to natoma_entra/errors.py)
 
 
 # The permission table (natoma_entra/permissions.py) follows each request's Microsoft Graph reference page.
@@ -196,7 +173,7 @@ def too_slow(method: str, path: str, host: str, seconds: float) -> GraphError:
 
 
 def from_transport(exc: Exception, method: str, path: str, host: str) -> GraphError:
-    """httpx errors surface unwrapped through the SDK's middleware (graph-api.md section 13)."""
+    """httpx errors surface unwrapped through the SDK's middleware (docs/dev/design-notes.md, the SDK as measured)."""
     kind = type(exc).__name__
     return GraphError(
         status=None, code="NetworkError", method=method, path=path,

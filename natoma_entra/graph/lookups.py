@@ -1,14 +1,15 @@
 """Find the app (application + service principal), groups and users by name or id.
 
 Filters follow the forms the Graph docs show: `displayName eq '...'`, `appId eq '...'`, `startswith(displayName,'...')`
-(graph-api.md section 1). Literals are quoted by odata.literal.
+(serviceprincipal-list.md, group-list.md, user-list.md). Literals are quoted by odata.literal.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from .client import GraphClient
-from .errors import GraphError, UsageError
+from .errors import GraphError
+from ..errors import UsageError
 from .odata import eq, is_guid, literal, seg
 
 SP_FIELDS = "id,appId,displayName,appRoles"  # what the steps and doctor use, nothing more
@@ -31,6 +32,7 @@ class App:
 
     service_principal: dict
     application: dict | None
+    planned: bool = False  # --create-app: the app this run creates, not there yet (its ids are placeholders)
 
     @property
     def sp_id(self) -> str:
@@ -45,6 +47,8 @@ class App:
         return self.service_principal.get("displayName") or ""
 
     def summary(self) -> dict:
+        if self.planned:
+            return {"displayName": self.display_name, "appId": "(not created yet)"}
         return {"displayName": self.display_name, "appId": self.app_id, "servicePrincipalId": self.sp_id,
                 "applicationId": (self.application or {}).get("id")}
 
@@ -144,3 +148,11 @@ async def find_user(graph: GraphClient, ref: str) -> dict:
         raise UsageError(f"no user named {ref!r}", fix="give the user's userPrincipalName, object id or display name")
     listing = ", ".join(u.get("userPrincipalName") or u["id"] for u in users)
     raise UsageError(f"{len(users)} users are named {ref!r}: {listing}", fix="give the userPrincipalName instead")
+
+
+def planned_app(name: str) -> App:
+    """The app `--create-app` is about to create, as the steps plan against it before it exists: no roles yet, no
+    job, no assignments (applicationtemplate-instantiate.md: a new app and its service principal)."""
+    new = "{new}"
+    return App(service_principal={"id": new, "appId": new, "displayName": name, "appRoles": []},
+               application={"id": new, "appId": new, "displayName": name, "appRoles": []}, planned=True)

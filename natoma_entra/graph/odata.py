@@ -1,6 +1,6 @@
 """OData helpers: string literals and URL paths.
 
-The SDK only percent-encodes; a quote inside a literal must be doubled by us (graph-api.md section 13).
+The SDK only percent-encodes; a quote inside a literal must be doubled by us (docs/dev/design-notes.md).
 """
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
-"""What a read-only run may send: GETs, and the two POSTs that change nothing (the connection test and
-parseExpression). `status`, `doctor`, `logs`, `audit` and every dry run use a GraphClient with read_only set, so
+"""What a read-only run may send: GETs, and the POST that changes nothing (the connection test,
+synchronization-synchronizationjob-validatecredentials.md). `status`, `doctor`, `logs`, `audit` and every dry run use a GraphClient with read_only set, so
 "writes nothing" is a property of the client, not of every step's care."""
 from __future__ import annotations
 
 import re
 
-READ_ONLY_POSTS = re.compile(r"/(validateCredentials|parseExpression)(\?|$)")
+READ_ONLY_POSTS = re.compile(r"/validateCredentials(\?|$)")
 
 
 def is_read(method: str, path: str) -> bool:

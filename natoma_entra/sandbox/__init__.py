@@ -1,4 +1,4 @@
-"""The simulated Microsoft Graph tenant (design.md section 5; docs/dev/sandbox-contract.md).
+"""The simulated Microsoft Graph tenant (docs/sandbox.md; docs/dev/sandbox-contract.md).
 
 Quick start::
 

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .state import NATOMA_TOKEN, NATOMA_URL
 from .tokens import access_token
 
-# The sandbox tenant's groups and Natoma stand-in (design.md section 5): no flag needed beyond --sandbox.
+if TYPE_CHECKING:
+    from .options import SandboxOptions
+
+# The sandbox tenant's groups and Natoma stand-in (docs/sandbox.md): no flag needed beyond --sandbox.
 SANDBOX_CONFIG = {
     "app": "Natoma",
     "groups": {"admin": ["Natoma Admins"], "AppAdmin": ["Natoma App Admins"], "member": ["Natoma Members"]},
@@ -15,7 +19,7 @@ SANDBOX_CONFIG = {
 SANDBOX_SCIM_TOKEN = NATOMA_TOKEN
 
 
-def open_sandbox(path: Path, options=None):
+def open_sandbox(path: Path, options: "SandboxOptions | None" = None) -> tuple[Any, Any, Any]:
     """(tenant, async transport, credential) for a run against the sandbox kept in `path` (created when missing),
     behaving as `options` (a SandboxOptions) says."""
     from ..graph.auth import StaticTokenCredential
@@ -53,7 +57,7 @@ def scim_http_factory(tenant):
     sandbox's provisioning engine sends them (the sandbox host, or /scim/v2 on loopback)."""
 
     def factory(url: str, token: str):
-        from ..graph.errors import UsageError
+        from ..errors import UsageError
         from .natoma import standin_for
 
         standin = standin_for(tenant)

@@ -3,7 +3,7 @@
 Entry points (docs/dev/sandbox-contract.md; called by graph.py):
 
 - :func:`validate_credentials` - "Test connection": ``GET /Users?filter=userName eq "<random>"`` (and the same for
-  Groups) on the SCIM endpoint, as EDOCS use-scim-to-provision-users-and-groups.md describes.
+  Groups) on the SCIM endpoint, as Entra docs use-scim-to-provision-users-and-groups.md describes.
 - :func:`run_cycle` - one full cycle at once: users in scope are created/updated/skipped in Natoma's stand-in, users
   that left scope are disabled, the job's ``status`` is updated (or quarantined when the endpoint refuses us). With
   the tenant's ``cycle_seconds_per_user`` > 0 (SandboxOptions) the status shows the cycle running for that long in
@@ -14,7 +14,7 @@ Entry points (docs/dev/sandbox-contract.md; called by graph.py):
 
 Every per-user outcome appends a provisioningObjectSummary to ``state["provisioningLogs"]``.
 
-Scope (EDOCS known-issues.md, "nested groups"): with SyncAll "false" a user is in scope when assigned to the service
+Scope (Entra docs known-issues.md, "nested groups"): with SyncAll "false" a user is in scope when assigned to the service
 principal directly or as a DIRECT member of an assigned group; members of nested groups are not. With SyncAll "true"
 every user is in scope. A user's grants are the assignments on this SP (direct + through direct groups), de-duplicated
 by appRoleId.
@@ -79,7 +79,8 @@ def _parse_iso(text: str) -> _dt.datetime:
 
 
 def _secrets(state: dict, sp_id: str) -> dict[str, str]:
-    return {s.get("key"): s.get("value") for s in state.get("secrets", {}).get(sp_id, []) if isinstance(s, dict)}
+    return {str(s.get("key")): str(s.get("value") or "") for s in state.get("secrets", {}).get(sp_id, [])
+            if isinstance(s, dict)}
 
 
 def _text(value: Any) -> str | None:
@@ -191,7 +192,7 @@ def grants_for(state: dict, sp_id: str, assignments: list[dict]) -> list[Grant]:
     roles = _sp_roles(state, sp_id)
     grants: dict[str, Grant] = {}
     for a in sorted(assignments, key=lambda a: (a.get("createdDateTime") or "", a.get("id") or "")):
-        role_id = a.get("appRoleId")
+        role_id = str(a.get("appRoleId"))
         if role_id in grants:
             continue
         role = roles.get(role_id) or {}
@@ -543,7 +544,7 @@ def _evaluate_view(run: Run, attrs: dict[str, Any], out: Outcome) -> tuple[dict[
 def process_user(run: Run, user: dict, grants: list[Grant] | None) -> Outcome:
     """Provision one Entra user (``grants`` None: out of scope). Does the SCIM calls; returns the outcome."""
     out = Outcome(started=run.now())
-    upn = user.get("userPrincipalName") or user.get("id")
+    upn = str(user.get("userPrincipalName") or user.get("id"))
     out.target_name = upn
     attrs = source_attributes(user, grants or [])
     out.steps.append(Step("EntryImport", "Import", "Success", f"Retrieved User '{upn}' from Azure Active Directory",
@@ -690,7 +691,8 @@ def _record(run: Run, user: dict, out: Outcome) -> dict:
         }
     ended_s = out.ended or run.now()
     duration = int((_parse_iso(ended_s) - _parse_iso(out.started)).total_seconds() * 1000) if out.started else 0
-    app = next((a for a in state.get("applications", {}).values() if a.get("appId") == run.sp.get("appId")), {})
+    app: dict[str, Any] = next((a for a in state.get("applications", {}).values()
+                                if a.get("appId") == run.sp.get("appId")), {})
     return {
         "id": str(uuid.uuid4()),
         "activityDateTime": ended_s,
@@ -751,7 +753,7 @@ def _open(tenant: Any, sp_id: str, job_id: str, initiated_by: dict, secrets: dic
 
 
 # synchronizationTaskExecution: state is Succeeded | Failed | EntryLevelErrors
-# (GDOCS api-reference/v1.0/resources/synchronization-synchronizationtaskexecution.md).
+# (Graph docs api-reference/v1.0/resources/synchronization-synchronizationtaskexecution.md).
 def _execution(cycle_id: str, began: str, ended: str, *, state: str, entitled: int = 0, imported: int = 0,
                exports: int = 0, exported: int = 0, escrowed: int = 0, error: dict | None = None) -> dict:
     return {
@@ -773,7 +775,7 @@ def _execution(cycle_id: str, began: str, ended: str, *, state: str, entitled: i
 
 
 # synchronizationQuarantine: currentBegan, nextAttempt, reason (EncounteredQuarantineException, ...), seriesBegan,
-# seriesCount, error (GDOCS api-reference/v1.0/resources/synchronization-synchronizationquarantine.md). The error
+# seriesCount, error (Graph docs api-reference/v1.0/resources/synchronization-synchronizationquarantine.md). The error
 # codes used here ("Unauthorized", "ConnectionFailure") are the sandbox's; Entra's exact codes are UNCONFIRMED.
 def _quarantine(tenant: Any, job: dict, cycle_id: str, began: str, code: str, reason: str) -> None:
     status = job.setdefault("status", {})
@@ -821,7 +823,7 @@ def run_cycle(tenant: Any, sp_id: str, job_id: str) -> None:
 
 
 def _show_progress(job: dict, total: int, done: int, now: _dt.datetime) -> None:
-    # synchronizationProgress (GDOCS api-reference/v1.0/resources/synchronization-synchronizationprogress.md)
+    # synchronizationProgress (Graph docs api-reference/v1.0/resources/synchronization-synchronizationprogress.md)
     job["status"]["progress"] = [{"completedUnits": done, "totalUnits": total, "units": "Users",
                                   "progressObservationDateTime": _iso(now)}]
 
@@ -975,7 +977,7 @@ def provision_on_demand(tenant: Any, sp_id: str, job_id: str, body: dict) -> dic
             out.modified = _source_modified(attrs)
             _fail(out, code, reason or "", "Check the Tenant URL and Secret Token, then Test Connection.")
         else:
-            grants = users_in_scope(tenant, sp_id).get(object_id)
+            grants = users_in_scope(tenant, sp_id).get(str(object_id))
             out = process_user(run, user, grants)
     finally:
         run.client.close()

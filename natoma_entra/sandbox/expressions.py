@@ -1,11 +1,11 @@
 """Evaluation of attribute-mapping sources (synchronization attributeMappingSource trees).
 
 A source is ``{"type": "Attribute"|"Constant"|"Function", "name", "expression", "parameters": [{"key", "value"}]}``
-(GDOCS synchronization-attributemappingsource.md). Values are strings, as in Entra's expression language (booleans are
+(Graph docs synchronization-attributemappingsource.md). Values are strings, as in Entra's expression language (booleans are
 "True"/"False"), except ``[appRoleAssignments]`` (a list of :class:`Grant`) and the complex role functions (a
 :class:`ComplexRoles`).
 
-Function semantics follow EDOCS functions-for-customizing-application-data.md and customize-application-attributes.md.
+Function semantics follow Entra docs functions-for-customizing-application-data.md and customize-application-attributes.md.
 Parameters are read by position, not by key, since the keys of parsed expressions are not all documented.
 An error (a function the sandbox does not implement, two roles for SingleAppRoleAssignment) raises
 :class:`ExpressionError` with an errorCode for the provisioning log; it never crashes the engine.
@@ -80,9 +80,9 @@ def _valued_grants(value: Any) -> list[Grant]:
 
 
 def _single_app_role_assignment(args: list[Any]) -> str | None:
-    # EDOCS: "If multiple roles are assigned to a user, which role is provisioned isn't predictable." The sandbox
+    # Entra docs: "If multiple roles are assigned to a user, which role is provisioned isn't predictable." The sandbox
     # fails the user instead, as the guide's troubleshooting table describes. The error code name
-    # "MultipleGrantsNotSupported" comes from the guide; Entra's real code is UNCONFIRMED (graph-api.md section 9).
+    # "MultipleGrantsNotSupported" comes from the guide; Entra's real code is UNCONFIRMED (docs/graph-assumptions.md).
     # A grant of a role without a value (msiam_access / User, default access) carries no role and is ignored.
     grants = _valued_grants(args[0] if args else None)
     values = sorted({g.value for g in grants if g.value is not None})

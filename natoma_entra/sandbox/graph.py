@@ -2,7 +2,7 @@
 
 Routing, auth, errors, query options, paging and ``$batch`` live here; the endpoints are in graph_directory.py
 (applications, service principals, groups, users, app role assignments, provisioning logs) and graph_sync.py
-(synchronization templates, jobs, schema, secrets). Behaviour follows /work/shared/graph-api.md; subtle points name
+(synchronization templates, jobs, schema, secrets). Behaviour follows Microsoft's Graph reference pages; subtle points name
 the Microsoft doc page they come from.
 """
 
@@ -23,11 +23,11 @@ from natoma_entra.sandbox.tokens import is_minted
 JSON_CT = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 MAX_TOP = 999
 DEFAULT_PAGE = 100
-BATCH_LIMIT = 20  # GDOCS concepts/json-batching.md
+BATCH_LIMIT = 20  # Graph docs concepts/json-batching.md
 
 
 def not_found(object_id: str) -> GraphFault:
-    # Message text: hashicorp/go-azure-sdk sdk/odata/errors.go (graph-api.md section 12).
+    # Message text: hashicorp/go-azure-sdk sdk/odata/errors.go (concepts/errors.md).
     return GraphFault(
         404,
         "Request_ResourceNotFound",
@@ -210,7 +210,7 @@ class GraphHandler:
     @staticmethod
     def _read_only_action(method: str, path: str) -> bool:
         low = path.lower()
-        return low.endswith("/$batch") or low.endswith("/validatecredentials") or low.endswith("/parseexpression")
+        return low.endswith("/$batch") or low.endswith("/validatecredentials")
 
     def _check_auth(self, hdrs: dict[str, str]) -> None:
         auth = hdrs.get("authorization", "")
@@ -261,7 +261,7 @@ class GraphHandler:
 
     # $batch ------------------------------------------------------------------------------------------------------
     def _batch(self, req: Request) -> Response:
-        """JSON batching, GDOCS concepts/json-batching.md: <= 20 requests, unique ids, dependsOn -> 424."""
+        """JSON batching, Graph docs concepts/json-batching.md: <= 20 requests, unique ids, dependsOn -> 424."""
         body = req.json()
         items = body.get("requests") if isinstance(body, dict) else None
         if not isinstance(items, list) or not items:
@@ -269,8 +269,9 @@ class GraphHandler:
         if len(items) > BATCH_LIMIT:
             raise bad_request(f"The number of batch requests ({len(items)}) exceeds the limit of {BATCH_LIMIT}.",
                               "BadRequest")
-        ids = [str(it.get("id")) if isinstance(it, dict) and it.get("id") is not None else None for it in items]
-        if None in ids:
+        given = [str(it.get("id")) if isinstance(it, dict) and it.get("id") is not None else None for it in items]
+        ids = [i for i in given if i is not None]
+        if len(ids) != len(given):
             raise bad_request("Invalid batch payload format: every request needs an 'id'.", "BadRequest")
         if len(set(ids)) != len(ids):
             raise bad_request("Batch request ids must be unique.", "BadRequest")
@@ -354,7 +355,7 @@ def select(obj: dict[str, Any], req: Request) -> dict[str, Any]:
 
 def filtered(items: list[dict[str, Any]], req: Request, *, case_insensitive: bool = True) -> list[dict[str, Any]]:
     """Apply $filter. Directory string comparisons are case-insensitive; provisioning logs' are not
-    (GDOCS provisioningobjectsummary-list.md: "Filters are case-sensitive")."""
+    (Graph docs provisioningobjectsummary-list.md: "Filters are case-sensitive")."""
     text = req.query.get("$filter")
     if not text:
         return items

@@ -97,7 +97,7 @@ def list_sp_owners(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("DELETE", "/applications/{id}", W_APP)
 def delete_application(h: GraphHandler, req: Request) -> Response:
-    """GDOCS application-delete.md: 204; the app goes to deleted items (restorable for 30 days). Its service
+    """Graph docs application-delete.md: 204; the app goes to deleted items (restorable for 30 days). Its service
     principal is deleted by its own request (serviceprincipal-delete.md), which the CLI sends first."""
     app = _get(h, "applications", req.params["id"])
     del h.tenant.state["applications"][app["id"]]
@@ -109,7 +109,7 @@ _APP_READ_ONLY = {"id", "appId", "createdDateTime", "publisherDomain", "deletedD
 
 @ROUTER.add("PATCH", "/applications/{id}", W_APP)
 def patch_application(h: GraphHandler, req: Request) -> Response:
-    """PATCH /applications/{id}, GDOCS application-update.md: 204; a collection property such as appRoles is
+    """PATCH /applications/{id}, Graph docs application-update.md: 204; a collection property such as appRoles is
     replaced as a whole."""
     app = _get(h, "applications", req.params["id"])
     body = req.json()
@@ -148,7 +148,7 @@ def _validate_app_roles(old: list[dict[str, Any]], new: Any) -> list[dict[str, A
         if not isinstance(rid, str) or not _GUID.match(rid):
             raise bad_request("Invalid value specified for property 'id' of resource 'AppRole'.")
         if rid.lower() in seen_ids:
-            # Wording OBSERVED (Azure-Samples/azure-health-data-and-ai-samples#197), graph-api.md section 2.
+            # Wording OBSERVED (Azure-Samples/azure-health-data-and-ai-samples#197).
             raise bad_request("Duplicate 'id' values are present in the 'appRoles' values.")
         seen_ids.add(rid.lower())
         members = role.get("allowedMemberTypes")
@@ -158,12 +158,12 @@ def _validate_app_roles(old: list[dict[str, Any]], new: Any) -> list[dict[str, A
             raise bad_request("Property 'isEnabled' of resource 'AppRole' is required and must be a boolean.")
         value = role.get("value")
         if value is not None:
-            # Error text for invalid values is UNCONFIRMED (graph-api.md section 2); the rule is approle.md's.
+            # Error text for invalid values is UNCONFIRMED; the rule is approle.md's.
             if not isinstance(value, str) or len(value) > 120 or not _ROLE_VALUE.match(value) or value.startswith("."):
                 raise bad_request("Invalid value specified for property 'value' of resource 'AppRole': at most 120 "
                                   "characters, no spaces, not starting with '.'.")
             if value in seen_values:
-                # UNCONFIRMED wording (graph-api.md section 2: "The error for a duplicate value is UNCONFIRMED").
+                # UNCONFIRMED wording: approle.md documents no error for a duplicate value.
                 raise bad_request("Duplicate 'value' values are present in the 'appRoles' values.")
             seen_values.add(value)
         roles.append(copy_json(role))
@@ -204,7 +204,7 @@ def get_template(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("POST", "/applicationTemplates/{id}/instantiate", W_APP)
 def instantiate(h: GraphHandler, req: Request) -> Response:
-    """GDOCS applicationtemplate-instantiate.md: 201 {application, servicePrincipal}."""
+    """Graph docs applicationtemplate-instantiate.md: 201 {application, servicePrincipal}."""
     tpl = _get(h, "applicationTemplates", req.params["id"])
     body = req.json()
     name = body.get("displayName") if isinstance(body, dict) else None
@@ -242,7 +242,7 @@ def get_sp(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("DELETE", "/servicePrincipals/{id}", W_APP)
 def delete_sp(h: GraphHandler, req: Request) -> Response:
-    """GDOCS serviceprincipal-delete.md: 204. What hangs on it goes with it: the assignments to it, its jobs, their
+    """Graph docs serviceprincipal-delete.md: 204. What hangs on it goes with it: the assignments to it, its jobs, their
     schemas and its saved credentials."""
     st = h.tenant.state
     sp = _get(h, "servicePrincipals", req.params["id"])
@@ -272,7 +272,7 @@ def _principal(h: GraphHandler, principal_id: str) -> tuple[str, dict[str, Any]]
 @ROUTER.add("GET", "/servicePrincipals/{id}/appRoleAssignedTo", R_APP)
 def list_assigned_to(h: GraphHandler, req: Request) -> Response:
     sp = _get(h, "servicePrincipals", req.params["id"])
-    # a new assignment is not listed until it has replicated (eventual consistency, graph-api.md section 1)
+    # a new assignment is not listed until it has replicated (serviceprincipal-list-approleassignedto.md: replication delays)
     items = [a for a in h.tenant.state["appRoleAssignments"].values()
              if a["resourceId"] == sp["id"] and not h.tenant.replicating("assignment", a["id"])]
     return page(h, filtered(items, req), req, f"servicePrincipals('{sp['id']}')/appRoleAssignedTo")
@@ -289,7 +289,7 @@ def get_assigned_to(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("POST", "/servicePrincipals/{id}/appRoleAssignedTo", W_ASSIGN)
 def post_assigned_to(h: GraphHandler, req: Request) -> Response:
-    """GDOCS serviceprincipal-post-approleassignedto.md (201); errors per graph-api.md section 3."""
+    """Graph docs serviceprincipal-post-approleassignedto.md (201); errors as public code observes them (docs/graph-assumptions.md)."""
     sp = _get(h, "servicePrincipals", req.params["id"])
     body = req.json()
     if not isinstance(body, dict):
@@ -301,7 +301,7 @@ def post_assigned_to(h: GraphHandler, req: Request) -> Response:
         raise bad_request("The resourceId in the body must be the service principal addressed by the URL.")
     ptype, principal = _principal(h, body["principalId"])
     if ptype == "Group" and not principal.get("securityEnabled"):
-        # EDOCS assign-user-or-group-access / groups-saasapps: only security groups are supported for group-based
+        # Entra docs assign-user-or-group-access / groups-saasapps: only security groups are supported for group-based
         # assignment. The real API's refusal text is UNCONFIRMED.
         raise bad_request(f"Group '{principal['displayName']}' ({principal['id']}) is not a security group "
                           "(securityEnabled is false); only security groups can be assigned to an application.")
@@ -315,7 +315,7 @@ def post_assigned_to(h: GraphHandler, req: Request) -> Response:
     else:
         role = next((r for r in roles if r["id"].lower() == role_id and r.get("isEnabled")), None)
         if role is None:
-            # OBSERVED wording (graph-api.md section 3): also what a role not yet copied to the SP answers.
+            # OBSERVED wording (docs/graph-assumptions.md): also what a role not yet copied to the SP answers.
             raise bad_request("Permission being assigned was not found on application.")
         wanted = "Application" if ptype == "ServicePrincipal" else "User"
         if wanted not in role.get("allowedMemberTypes", []):
@@ -409,20 +409,6 @@ def user_member_of(h: GraphHandler, req: Request) -> Response:
     return page(h, filtered(groups, req), req, "directoryObjects")
 
 
-@ROUTER.add("GET", "/users/{id}/transitiveMemberOf", R_MEMBER)
-def user_transitive_member_of(h: GraphHandler, req: Request) -> Response:
-    user = _user(h, req.params["id"])
-    seen: list[str] = []
-    todo = h.tenant.direct_groups_of(user["id"])
-    while todo:
-        g = todo.pop(0)
-        if g not in seen:
-            seen.append(g)
-            todo.extend(h.tenant.direct_groups_of(g))
-    groups = [_typed(h.tenant.state["groups"][g], "#microsoft.graph.group") for g in seen]
-    return page(h, filtered(groups, req), req, "directoryObjects")
-
-
 @ROUTER.add("GET", "/groups", R_GROUP)
 def list_groups(h: GraphHandler, req: Request) -> Response:
     items = [g for g in h.tenant.state["groups"].values() if not h.tenant.replicating("group", g["id"])]
@@ -445,7 +431,7 @@ _NICKNAME_BAD = set('@()\\[]";:<>,')
 
 @ROUTER.add("POST", "/groups", C_GROUP)
 def post_group(h: GraphHandler, req: Request) -> Response:
-    """GDOCS group-post-groups.md: 201 with the group; displayName, mailEnabled, mailNickname and securityEnabled
+    """Graph docs group-post-groups.md: 201 with the group; displayName, mailEnabled, mailNickname and securityEnabled
     are required. A new group is not readable everywhere at once (replication: sandbox knob)."""
     body = req.json()
     if not isinstance(body, dict):
@@ -484,7 +470,7 @@ def post_group(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("DELETE", "/groups/{id}", W_GROUP)
 def delete_group(h: GraphHandler, req: Request) -> Response:
-    """GDOCS group-delete.md: 204. Security groups are deleted permanently (Microsoft 365 groups go to deleted
+    """Graph docs group-delete.md: 204. Security groups are deleted permanently (Microsoft 365 groups go to deleted
     items); its app role assignments and memberships go with it."""
     st = h.tenant.state
     group = _get(h, "groups", req.params["id"])
@@ -531,7 +517,7 @@ def group_member_of(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("GET", "/auditLogs/provisioning", R_AUDIT)
 def provisioning_logs(h: GraphHandler, req: Request) -> Response:
-    """GDOCS provisioningobjectsummary-list.md: $filter (case-sensitive), $top, @odata.nextLink; newest first.
+    """Graph docs provisioningobjectsummary-list.md: $filter (case-sensitive), $top, @odata.nextLink; newest first.
     Only the documented filters and $orderby pass (strict.check_log_query)."""
     check_log_query(req.query)
     items = list(reversed(h.tenant.state["provisioningLogs"]))

@@ -1,11 +1,10 @@
-"""Synchronization endpoints: templates, jobs, schema, parseExpression, secrets, validateCredentials, start/pause/
-restart, provisionOnDemand. The provisioning engine (engine.py) is imported lazily, inside the handlers."""
+"""Synchronization endpoints: templates, jobs, schema, secrets, validateCredentials, start, restart,
+provisionOnDemand. The provisioning engine (engine.py) is imported lazily, inside the handlers."""
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
 from natoma_entra.sandbox import options as V
@@ -18,11 +17,11 @@ W_SYNC = "Synchronization.ReadWrite.All"
 
 SP = "/servicePrincipals/{sp}/synchronization"
 NEVER = "P10675199DT2H48M5.4775807S"  # TimeSpan.MaxValue: a job that was never started (synchronizationJob-create)
-INTERVAL = "PT40M"  # EDOCS cross-tenant doc: a started job's interval
+INTERVAL = "PT40M"  # Entra docs cross-tenant doc: a started job's interval
 ZERO_TIME = "0001-01-01T00:00:00Z"
-POD_LIMIT, POD_WINDOW = 5, 10.0  # provisionOnDemand: 5 requests per 10 seconds (graph-api.md section 11)
+POD_LIMIT, POD_WINDOW = 5, 10.0  # provisionOnDemand: 5 requests per 10 seconds (synchronization-synchronizationjob-provisionondemand.md)
 
-# synchronizationSecret enum (GDOCS synchronization-synchronizationsecretkeystringvaluepair.md). The service parses
+# synchronizationSecret enum (Graph docs synchronization-synchronizationsecretkeystringvaluepair.md). The service parses
 # keys with a case-sensitive enum parse, hence 500 "Requested value 'baseAddress' was not found." for camelCase
 # (OBSERVED, msgraph-beta-sdk-java#372).
 SECRET_KEYS = frozenset("""None UserName Password SecretToken AppKey BaseAddress ClientIdentifier ClientSecret
@@ -33,7 +32,7 @@ SkipOutOfScopeDeletions Oauth2AuthorizationCode Oauth2RedirectUri ApplicationTem
 Oauth2TokenExchangeUri Oauth2AuthorizationUri AuthenticationType Server PerformInboundEntitlementGrants
 HardDeletesEnabled SyncAgentCompatibilityKey SyncAgentADContainer ValidateDomain TestReferences
 ConnectionString""".split())
-# Values read back as "*" (terraform-provider-azuread treats "*" as masked; graph-api.md section 6). Which keys are
+# Values read back as "*" (terraform-provider-azuread treats "*" as masked). Which keys are
 # masked exactly is UNCONFIRMED; BaseAddress/SyncAll/SyncNotificationSettings come back in clear.
 MASKED_KEYS = frozenset({"SecretToken", "Password", "ClientSecret", "AppKey", "ConsumerSecret", "TokenKey",
                          "Oauth2AccessToken", "Oauth2RefreshToken", "Oauth2ClientSecret", "Oauth2AuthorizationCode",
@@ -41,7 +40,7 @@ MASKED_KEYS = frozenset({"SecretToken", "Password", "ClientSecret", "AppKey", "C
 RESET_SCOPES = frozenset({"None", "ConnectorDataStore", "Escrows", "Watermark", "QuarantineState", "Full",
                           "ForceDeletes"})
 
-# UNCONFIRMED (graph-api.md section 7: the failure body of validateCredentials is undocumented). The code is the one
+# UNCONFIRMED (synchronization-synchronizationjob-validatecredentials.md documents no failure body). The code is the one
 # the Entra portal shows under "You appear to have entered invalid credentials" for a non-gallery SCIM app.
 CREDENTIALS_CODE = "SystemForCrossDomainIdentityManagementCredentialValidationUnavailable"
 
@@ -62,7 +61,7 @@ LEGACY_TEMPLATE = "customappsso"
 
 def _templates(h: GraphHandler, sp: dict[str, Any]) -> list[dict[str, Any]]:
     """Templates a job can be created from, for apps made from the non-gallery template: "scim", and the legacy
-    "customappsso" ("You can still choose it", EDOCS application-provisioning-config-problem-scim-compatibility.md)."""
+    "customappsso" ("You can still choose it", Entra docs application-provisioning-config-problem-scim-compatibility.md)."""
     if sp.get("applicationTemplateId") != NON_GALLERY_TEMPLATE_ID:
         return []
     from natoma_entra.sandbox import schema_template
@@ -93,7 +92,7 @@ def _template(h: GraphHandler, sp: dict[str, Any], template_id: str) -> dict[str
 
 
 def _replicating(h: GraphHandler, kind: str, object_id: str, status: int) -> None:
-    """A new object answers like one Graph has not replicated yet (graph-api.md sections 1 and 14: Terraform's
+    """A new object answers like one Graph has not replicated yet (Terraform's
     azuread provider retries synchronization calls on 403 and 409 for this reason). Reads (404) recover after half
     the delay, calls acting on the object (403/409) only at its end."""
     if not h.tenant.replicating(kind, object_id, part=0.5 if status == 404 else 1.0):
@@ -151,14 +150,6 @@ def get_template_schema(h: GraphHandler, req: Request) -> Response:
     return entity(t["schema"], req, _ctx(req, sp, f"templates('{t['id']}')/schema/$entity"))
 
 
-@ROUTER.add("POST", SP + "/templates/{tid}/schema/parseExpression", R_SYNC, write=False)
-def template_parse_expression(h: GraphHandler, req: Request) -> Response:
-    sp = _sp(h, req)
-    if _template(h, sp, req.params["tid"]) is None:
-        raise not_found(req.params["tid"])
-    return Response(200, _parse_expression_response(req))
-
-
 # jobs ---------------------------------------------------------------------------------------------------------------
 
 def _advance(h: GraphHandler, sp: dict[str, Any]) -> None:
@@ -181,7 +172,7 @@ def list_jobs(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("POST", SP + "/jobs", W_SYNC)
 def create_job(h: GraphHandler, req: Request) -> Response:
-    """GDOCS synchronization-synchronization-post-jobs.md: templateId required; the job is created disabled."""
+    """Graph docs synchronization-synchronization-post-jobs.md: templateId required; the job is created disabled."""
     sp = _sp(h, req)
     body = req.json()
     template_id = body.get("templateId") if isinstance(body, dict) else None
@@ -261,7 +252,7 @@ def get_schema(h: GraphHandler, req: Request) -> Response:
 
 @ROUTER.add("PUT", SP + "/jobs/{job}/schema", W_SYNC)
 def put_schema(h: GraphHandler, req: Request) -> Response:
-    """GDOCS synchronization-synchronizationschema-update.md: "fully replaces the current schema"; 204.
+    """Graph docs synchronization-synchronizationschema-update.md: "fully replaces the current schema"; 204.
 
     (PATCH on this path is refused by the service with 404; see GraphHandler._route.)"""
     sp, job = _job(h, req)
@@ -332,191 +323,14 @@ def _validate_schema(schema: dict[str, Any]) -> None:
                         "attributeDefinition with that name to the directory's object first.", "BadRequest")
 
 
-# parseExpression --------------------------------------------------------------------------------------------------
-
-@ROUTER.add("POST", SP + "/jobs/{job}/schema/parseExpression", R_SYNC, write=False)
-def parse_expression(h: GraphHandler, req: Request) -> Response:
-    """GDOCS synchronization-synchronizationschema-parseexpression.md (graph-examples/parseExpression-*)."""
-    _job(h, req)
-    return Response(200, _parse_expression_response(req))
-
-
-# Parameter names per function. source/Find/Replacement for Replace and source for SingleAppRoleAssignment are from
-# the docs' examples; Switch's (source, defaultValue, key, value, ...) and the rest follow the function reference
-# (EDOCS functions-for-customizing-application-data.md) and are UNCONFIRMED as key spellings.
-_PARAMS: dict[str, list[str]] = {
-    "SingleAppRoleAssignment": ["source"],
-    "AppRoleAssignmentsComplex": ["source"],
-    "AssertiveAppRoleAssignmentsComplex": ["source"],
-    "Not": ["source"], "ToLower": ["source", "culture"], "ToUpper": ["source", "culture"],
-    "StripSpaces": ["source"], "IsNull": ["source"], "IsNullOrEmpty": ["source"], "IsPresent": ["source"],
-    "CBool": ["source"], "CStr": ["source"], "Trim": ["source"],
-    "Mid": ["source", "start", "length"], "Left": ["source", "numChars"], "Append": ["source", "suffix"],
-    "Replace": ["source", "Find", "RegexPattern", "RegexGroupName", "Replacement", "ReplacementAttributeName",
-                "Template"],
-    "Coalesce": ["source"], "Join": ["separator", "source"], "Switch": ["source", "defaultValue"],
-}
-_REPEAT = {"Switch": ["key", "value"], "Join": ["source"], "Coalesce": ["source"]}
-
-
-class _ExprError(ValueError):
-    pass
-
-
-def _parse(expr: str) -> dict[str, Any]:
-    pos = 0
-
-    def ws() -> None:
-        nonlocal pos
-        while pos < len(expr) and expr[pos].isspace():
-            pos += 1
-
-    def node() -> dict[str, Any] | None:
-        nonlocal pos
-        ws()
-        start = pos
-        if pos >= len(expr):
-            raise _ExprError("Unexpected end of expression.")
-        c = expr[pos]
-        if c in ",)":
-            return None  # an empty (omitted) argument
-        if c == "[":
-            end = expr.find("]", pos)
-            if end < 0:
-                raise _ExprError(f"Missing ']' for the attribute at position {pos}.")
-            name = expr[pos + 1:end].strip()
-            pos = end + 1
-            return {"expression": expr[start:pos], "name": name, "parameters": [], "type": "Attribute"}
-        if c == '"':
-            pos += 1
-            value = []
-            while pos < len(expr) and expr[pos] != '"':
-                if expr[pos] == "\\" and pos + 1 < len(expr):
-                    pos += 1
-                value.append(expr[pos])
-                pos += 1
-            if pos >= len(expr):
-                raise _ExprError("Unterminated string constant.")
-            pos += 1
-            return {"expression": expr[start:pos], "name": "".join(value), "parameters": [], "type": "Constant"}
-        m = re.compile(r"[A-Za-z][A-Za-z0-9]*").match(expr, pos)
-        if not m:
-            raise _ExprError(f"Unexpected character '{c}' at position {pos}.")
-        name = m.group(0)
-        pos = m.end()
-        ws()
-        if pos >= len(expr) or expr[pos] != "(":
-            raise _ExprError(f"Expected '(' after function name '{name}'.")
-        if name not in _PARAMS:
-            raise _ExprError(f"Unknown function '{name}'.")
-        pos += 1
-        args: list[dict[str, Any] | None] = []
-        ws()
-        if pos < len(expr) and expr[pos] == ")":
-            pos += 1
-        else:
-            while True:
-                args.append(node())
-                ws()
-                if pos < len(expr) and expr[pos] == ",":
-                    pos += 1
-                    continue
-                if pos < len(expr) and expr[pos] == ")":
-                    pos += 1
-                    break
-                raise _ExprError(f"Expected ',' or ')' at position {pos}.")
-        names = list(_PARAMS[name])
-        repeat = _REPEAT.get(name, [])
-        params = []
-        for i, arg in enumerate(args):
-            if i < len(names):
-                key = names[i]
-            elif repeat:
-                key = repeat[(i - len(names)) % len(repeat)]
-            else:
-                raise _ExprError(f"Too many arguments for function '{name}'.")
-            if arg is not None:  # omitted arguments are left out (the Replace example in the doc)
-                params.append({"key": key, "value": arg})
-        if not params and names and names[0] == "source":
-            raise _ExprError(f"Function '{name}' needs a source argument.")
-        return {"expression": expr[start:pos], "name": name, "parameters": params, "type": "Function"}
-
-    result = node()
-    ws()
-    if result is None or pos != len(expr):
-        raise _ExprError(f"Unexpected text at position {pos}.")
-    return result
-
-
-def _evaluate(node: dict[str, Any], props: dict[str, Any]) -> Any:
-    t = node["type"]
-    if t == "Attribute":
-        return props.get(node["name"])
-    if t == "Constant":
-        return node["name"]
-    args = {}
-    for p in node["parameters"]:
-        args.setdefault(p["key"], []).append(_evaluate(p["value"], props))
-    src = (args.get("source") or [None])[0]
-    name = node["name"]
-    if name == "SingleAppRoleAssignment":
-        values = src if isinstance(src, list) else ([] if src is None else [src])
-        return values[0] if values else None
-    if name in ("AppRoleAssignmentsComplex", "AssertiveAppRoleAssignmentsComplex"):
-        return src if isinstance(src, list) else ([] if src is None else [src])
-    if name == "Not":
-        return "False" if str(src).lower() == "true" else "True"
-    if name == "ToLower":
-        return None if src is None else str(src).lower()
-    if name == "ToUpper":
-        return None if src is None else str(src).upper()
-    if name == "Replace" and "Find" in args and "Replacement" in args:
-        return None if src is None else str(src).replace(args["Find"][0], args["Replacement"][0])
-    if name == "Switch":
-        keys, values = args.get("key", []), args.get("value", [])
-        for k, v in zip(keys, values):
-            if str(src) == k:
-                return v
-        return (args.get("defaultValue") or [None])[0]
-    raise _ExprError(f"The sandbox cannot evaluate function '{name}'.")
-
-
-def _parse_expression_response(req: Request) -> dict[str, Any]:
-    body = req.json()
-    expr = body.get("expression") if isinstance(body, dict) else None
-    if not isinstance(expr, str) or not expr.strip():
-        raise bad_request("The expression property is required.", "BadRequest")
-    out: dict[str, Any] = {"error": None, "evaluationSucceeded": False, "evaluationResult": None,
-                           "parsedExpression": None, "parsingSucceeded": False}
-    try:
-        parsed = _parse(expr)
-    except _ExprError as e:
-        out["error"] = {"code": "ExpressionParsingFailed", "message": str(e)}
-        return out
-    out["parsedExpression"] = parsed
-    out["parsingSucceeded"] = True
-    test = body.get("testInputObject")
-    if isinstance(test, dict) and isinstance(test.get("properties"), list):
-        props = {p.get("key"): p.get("value") for p in test["properties"] if isinstance(p, dict)}
-        try:
-            value = _evaluate(parsed, props)
-        except _ExprError as e:
-            out["error"] = {"code": "ExpressionEvaluationFailed", "message": str(e)}
-            return out
-        out["evaluationSucceeded"] = True
-        values = value if isinstance(value, list) else ([] if value is None else [value])
-        out["evaluationResult"] = [str(v) for v in values]
-    return out
-
-
 # secrets --------------------------------------------------------------------------------------------------------------
 
 @ROUTER.add("PUT", SP + "/secrets", W_SYNC)
 def put_secrets(h: GraphHandler, req: Request) -> Response:
-    """GDOCS synchronization-serviceprincipal-put-synchronization.md: 204.
+    """Graph docs synchronization-serviceprincipal-put-synchronization.md: 204.
 
     Keys are MERGED into what is stored (a key sent again replaces its value; keys not sent are kept). Whether the
-    real service merges or replaces the whole set is UNCONFIRMED (graph-api.md section 6): clients should always send
+    real service merges or replaces the whole set is UNCONFIRMED (synchronization-serviceprincipal-put-synchronization.md does not say): clients should always send
     every key they want kept, which works under both behaviours. The ``secrets-replace`` variant replaces the set.
 
     While the SP's new job replicates, the secrets answer 403 like the job (Terraform retries secrets on 403/409)."""
@@ -552,7 +366,7 @@ def put_secrets(h: GraphHandler, req: Request) -> Response:
 @ROUTER.add("GET", SP + "/secrets", R_SYNC)
 def get_secrets(h: GraphHandler, req: Request) -> Response:
     """Not in the documented method table but in the OpenAPI (go-azure-sdk ListSynchronizationSecrets); secret
-    values come back as "*" (graph-api.md section 6); with ``secrets-masked`` every non-empty value does."""
+    values come back as "*" (docs/graph-assumptions.md); with ``secrets-masked`` every non-empty value does."""
     sp = _sp(h, req)
     masked = (lambda key: True) if V.SECRETS_MASKED in h.tenant.variants else (lambda key: key in MASKED_KEYS)
     value = [{"key": s["key"], "value": "*" if masked(s["key"]) and s["value"] else s["value"]}
@@ -571,10 +385,11 @@ def _validate(h: GraphHandler, sp: dict[str, Any], body: Any) -> Response:
         items = body.get("credentials") or []
         if not isinstance(items, list):
             raise bad_request("'credentials' must be an array of {key, value}.", "BadRequest")
-        creds = {it.get("key"): it.get("value") for it in items if isinstance(it, dict)}
+        creds = {str(it.get("key")): str(it.get("value") or "") for it in items if isinstance(it, dict)}
         for key in creds:
             if key not in SECRET_KEYS:
                 raise GraphFault(500, "InternalError", f"Requested value '{key}' was not found.")
+    reason: str | None
     if not creds.get("BaseAddress"):
         reason = "The Tenant URL (BaseAddress) is missing."
     else:
@@ -597,7 +412,7 @@ def _validate(h: GraphHandler, sp: dict[str, Any], body: Any) -> Response:
 
 @ROUTER.add("POST", SP + "/jobs/validateCredentials", W_SYNC, write=False)
 def validate_without_job(h: GraphHandler, req: Request) -> Response:
-    """EDOCS cross-tenant-synchronization-configure-graph.md step 7: templateId in the body, no job needed."""
+    """Entra docs cross-tenant-synchronization-configure-graph.md step 7: templateId in the body, no job needed."""
     sp = _sp(h, req)
     body = req.json()
     tid = body.get("templateId") if isinstance(body, dict) else None
@@ -651,14 +466,6 @@ def start_job(h: GraphHandler, req: Request) -> Response:
     return Response(204)
 
 
-@ROUTER.add("POST", SP + "/jobs/{job}/pause", W_SYNC)
-def pause_job(h: GraphHandler, req: Request) -> Response:
-    _sp_obj, job = _job(h, req)
-    job["schedule"]["state"] = "Paused"
-    job["status"]["code"] = "Paused"
-    return Response(204)
-
-
 @ROUTER.add("POST", SP + "/jobs/{job}/restart", W_SYNC)
 def restart_job(h: GraphHandler, req: Request) -> Response:
     """synchronization-synchronizationjob-restart.md: body {"criteria": {"resetScope": "Watermark, Escrows, ..."}}."""
@@ -709,7 +516,7 @@ POD_STATUS_INFO_KEY = "Microsoft.Identity.Health.CPP.Common.DataContracts.SyncFa
 
 
 def _status_info_shape(result: dict[str, Any]) -> dict[str, Any]:
-    """The second documented answer (EDOCS cross-tenant-synchronization-configure-graph.md, "Provision on demand"):
+    """The second documented answer (Entra docs cross-tenant-synchronization-configure-graph.md, "Provision on demand"):
     key names the StatusInfo contract, value is a JSON array of records; the verdict lives in each record's
     statusInfo and steps, not in key."""
     try:

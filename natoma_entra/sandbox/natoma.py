@@ -75,6 +75,9 @@ class NatomaStandIn:
         self.provider = default_provider()
         self.storage = InMemoryStorage()
         self.app = _TokenCheckingApplication(self.storage, self.provider, token)
+        # the tenant state (and its "natoma" entry) this stand-in was last restored from or saved to
+        self._state_ref: Any = None
+        self._data_ref: Any = None
 
     # -- serving -----------------------------------------------------------------------------------------------
 
@@ -142,7 +145,8 @@ class NatomaStandIn:
     # -- what Natoma holds ---------------------------------------------------------------------------------------
 
     def _resources(self, resource_type: str | None = None) -> list[Any]:
-        found = [r for r in self.storage.resources if resource_type is None or r.meta.resource_type == resource_type]
+        found = [r for r in self.storage.resources
+                 if resource_type is None or (r.meta is not None and r.meta.resource_type == resource_type)]
         return sorted(found, key=lambda r: (r.meta.created, r.id))
 
     def users(self) -> list[dict]:
@@ -166,7 +170,7 @@ class NatomaStandIn:
         from scim2_models import Role, User
 
         scim = self.scim_client(self.token)
-        user = User(user_name=user_name, active=active,
+        user: User = User(user_name=user_name, active=active,
                     roles=[Role(value=r, primary=i == 0, type="WindowsAzureActiveDirectoryRole") for i, r in enumerate(roles)])
         existing = self.user(user_name)
         if existing:
@@ -237,7 +241,7 @@ def standin_for(tenant: Any) -> NatomaStandIn:
     return standin
 
 
-def seed_drift(tenant: Any, *, wrong_role: dict[str, str] | None = None, missing: list[str] = (),
+def seed_drift(tenant: Any, *, wrong_role: dict[str, str] | None = None, missing: tuple[str, ...] | list[str] = (),
                orphans: dict[str, bool] | None = None) -> None:
     """Make Natoma differ from Entra: ``wrong_role`` {userName: role} replaces a user's roles, ``missing`` deletes
     users, ``orphans`` {userName: active} adds users Entra never assigned. Saved into ``tenant.state``."""

@@ -2,7 +2,7 @@
 
 Supports ``eq ne gt ge lt le``, ``in (...)``, ``and or not``, parentheses, ``startswith(p,'x')``, ``endswith``,
 ``contains``, ``tolower``/``toupper``, property paths (``servicePrincipal/id``), string literals with ``''`` for one
-quote (OData ABNF, and GDOCS concepts/query-parameters.md "Escaping single quotes"), numbers, true/false/null, GUIDs
+quote (OData ABNF, and Graph docs concepts/query-parameters.md "Escaping single quotes"), numbers, true/false/null, GUIDs
 and ISO date-times as bare literals. Anything else raises ``ODataError``.
 
 Why not the odata-query package (an OData v4 $filter parser on sly): it was tried against the filters this CLI
@@ -89,9 +89,14 @@ class _Parser:
 
     def parse(self) -> Node:
         node = self.or_expr()
-        if self.peek() is not None:
-            raise ODataError(f"Syntax error: unexpected '{self.peek().text}' in '{self.text}'.")
+        extra = self.peek()
+        if extra is not None:
+            raise ODataError(f"Syntax error: unexpected '{extra.text}' in '{self.text}'.")
         return node
+
+    def at(self, kind: str) -> bool:
+        t = self.peek()
+        return t is not None and t.kind == kind
 
     def or_expr(self) -> Node:
         left = self.and_expr()
@@ -128,7 +133,7 @@ class _Parser:
             self.i += 1
             self.take("lp")
             values: list[Node] = [self.operand()]
-            while self.peek() is not None and self.peek().kind == "comma":
+            while self.at("comma"):
                 self.i += 1
                 values.append(self.operand())
             self.take("rp")
@@ -154,7 +159,7 @@ class _Parser:
             if name in _FUNCS and nxt is not None and nxt.kind == "lp":
                 self.i += 2
                 args = [self.or_expr()]
-                while self.peek() is not None and self.peek().kind == "comma":
+                while self.at("comma"):
                     self.i += 1
                     args.append(self.or_expr())
                 self.take("rp")

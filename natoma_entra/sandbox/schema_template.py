@@ -1,6 +1,6 @@
 """The "scim" synchronization template of a non-gallery app, and its default job schema.
 
-NOT A VERBATIM COPY. No public dump of the complete `scim` template schema exists (graph-api.md section 5), so
+NOT A VERBATIM COPY. No public dump of the complete `scim` template schema exists (docs/graph-assumptions.md), so
 ``data/scim-template-schema.json`` is constructed from the Graph resource pages (synchronizationTemplate,
 synchronizationSchema, directoryDefinition, objectDefinition, attributeDefinition, synchronizationRule, objectMapping,
 attributeMapping), the objectMapping JSON example (metadata keys, source shapes), the Entra attribute-mapping docs

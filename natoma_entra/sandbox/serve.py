@@ -1,6 +1,6 @@
 """A loopback HTTP server for the sandbox: Graph under ``/v1.0``, Natoma's SCIM stand-in under ``/scim/v2``.
 
-For rehearsing a pipeline with ``--graph-endpoint http://127.0.0.1:PORT/v1.0`` (design.md section 5). Loopback only:
+For rehearsing a pipeline with ``--graph-endpoint http://127.0.0.1:PORT/v1.0`` (docs/sandbox.md). Loopback only:
 the server holds a tenant anyone could rewrite and takes a well-known bearer token. When given a state file path it
 saves the tenant after every write (Graph or SCIM), so ``natoma-entra --sandbox`` runs and the server can share it.
 """
@@ -18,7 +18,7 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from natoma_entra.graph.clouds import is_loopback
-from natoma_entra.graph.errors import UsageError
+from natoma_entra.errors import UsageError
 from natoma_entra.sandbox.graph import GraphHandler
 from natoma_entra.sandbox.state import ACCESS_TOKEN, Tenant, state_lock, state_path as _state_path
 
@@ -62,7 +62,9 @@ class SandboxServer(ThreadingHTTPServer):
             self.tenant.save(self.state_path)
             self._seen = self._stamp()
 
-    def _stamp(self):
+    def _stamp(self) -> tuple[int, int] | None:
+        if self.state_path is None:
+            return None
         try:
             st = os.stat(self.state_path)
             return (st.st_mtime_ns, st.st_size)
@@ -169,8 +171,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                                             "message": f"sandbox error: {type(e).__name__}"}}).encode()
         self._send(status, headers, content)
 
-    def _answer(self, body: bytes):
+    def _answer(self, body: bytes) -> tuple[int, dict[str, str] | list[tuple[str, str]], bytes]:
         path = urlsplit(self.path).path
+        headers: dict[str, str] | list[tuple[str, str]]
         with self.server.lock, self.server.file_lock():
             self.server.refresh()
             if path == GRAPH_PREFIX or path.startswith(GRAPH_PREFIX + "/"):

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from natoma_entra.graph.errors import NatomaEntraError, UsageError
+from natoma_entra.errors import NatomaEntraError, UsageError
 from natoma_entra.json_copy import copy_json
 
 GRAPH_ROOT = "https://graph.microsoft.com"
@@ -28,8 +28,8 @@ NATOMA_URL = "https://natoma.sandbox.test/scim/v2"
 NATOMA_TOKEN = "sandbox-scim-token"
 NON_GALLERY_TEMPLATE_ID = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
 
-# Default roles of an app instantiated from the non-gallery template (graph-examples/*appRoles*; GDOCS
-# concepts/application-proxy-configure-api.md and EDOCS cross-tenant-synchronization-configure-graph.md).
+# Default roles of an app instantiated from the non-gallery template (tests/fixtures/graph-examples/*appRoles*; Graph docs
+# concepts/application-proxy-configure-api.md and Entra docs cross-tenant-synchronization-configure-graph.md).
 MSIAM_ACCESS_ROLE_ID = "b9632174-c057-4f7e-951b-be3adc52bfe6"
 USER_ROLE_ID = "18d14569-c3bd-439b-9a66-3a2aee01d14f"
 DEFAULT_ACCESS_ROLE_ID = "00000000-0000-0000-0000-000000000000"
@@ -61,7 +61,7 @@ def det_id(*parts: str) -> str:
 def assignment_id(principal_id: str, resource_id: str, app_role_id: str) -> str:
     """An appRoleAssignment id shaped like Graph's: base64url(principalId bytes_le + 16 more bytes), unpadded.
 
-    (The sample id "-WmtM5na7Uus0D8kI1yylpU9Mdo0Pb9OoBJvd3T5eKc" in GDOCS serviceprincipal-post-approleassignedto.md
+    (The sample id "-WmtM5na7Uus0D8kI1yylpU9Mdo0Pb9OoBJvd3T5eKc" in Graph docs serviceprincipal-post-approleassignedto.md
     starts with the principal's GUID in little-endian byte order.)"""
     raw = uuid.UUID(principal_id).bytes_le + uuid.UUID(det_id("assignment", principal_id, resource_id, app_role_id)).bytes
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -127,7 +127,7 @@ class Tenant:
     """The simulated tenant: ``state`` (the contract's dict) plus behaviour knobs.
 
     - ``sp_role_lag``: seconds on ``clock`` before roles PATCHed onto an application show on its SP (0: at once).
-      Graph copies the roles asynchronously (graph-api.md section 2).
+      Graph copies the roles asynchronously (approleassignment.md).
     - ``denied_permissions``: Graph permission names (e.g. ``"AppRoleAssignment.ReadWrite.All"``) the caller lacks;
       a route needing one answers 403 Authorization_RequestDenied.
     - ``variants``: names from sandbox/options.py ``VARIANTS``, the open Graph behaviours this tenant plays.
@@ -153,6 +153,9 @@ class Tenant:
         self.replication_seconds = float(replication_seconds or 0.0)
         self.clock = clock or time.monotonic
         self.now = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
+        self.cycle_seconds_per_user = 0.0  # how long a simulated cycle spends per user (SandboxOptions)
+        self._base_generation: int | None = None  # the file's generation this tenant was loaded at (see save)
+        self._loaded: str | None = None  # the state as loaded, canonical: an unchanged tenant is not written
         for key, empty in _EMPTY_STATE.items():
             state.setdefault(key, copy_json(empty))
         state.pop("generation", None)  # the state file's write counter (see save), not tenant data
@@ -237,7 +240,7 @@ class Tenant:
 
     @classmethod
     def initial(cls, *, empty: bool = False, **options: Any) -> "Tenant":
-        """The tenant a newcomer starts with (design.md section 5). ``empty``: a bare tenant, as a pipeline that
+        """The tenant a newcomer starts with (docs/sandbox.md). ``empty``: a bare tenant, as a pipeline that
         bootstraps one finds it: the same users and "All Company", but no Natoma app and no role groups."""
         tenant_id = det_id("tenant", TENANT_DOMAIN)
         state: dict[str, Any] = copy_json(_EMPTY_STATE)
@@ -560,7 +563,9 @@ def state_lock(path: str | os.PathLike[str]):
             held[key] -= 1
         return
     try:
-        import fcntl
+        import fcntl as _fcntl
+
+        fcntl: Any = _fcntl
     except ImportError:  # not POSIX: no advisory lock; the generation check still refuses lost updates
         fcntl = None
     target.parent.mkdir(parents=True, exist_ok=True)

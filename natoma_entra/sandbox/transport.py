@@ -117,8 +117,9 @@ def chain_path(spans: list[tuple[float, float]]) -> list[int]:
         best.append(1 + (best[before] if before is not None else 0))
         prev.append(before)
         upto.append(k if not upto or best[k] > best[upto[-1]] else upto[-1])
-    path, k = [], (upto[-1] if upto else None)
-    while k is not None:
-        path.append(order[k])
-        k = prev[k]
+    path: list[int] = []
+    at: int | None = upto[-1] if upto else None
+    while at is not None:
+        path.append(order[at])
+        at = prev[at]
     return path[::-1]

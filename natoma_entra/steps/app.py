@@ -15,14 +15,19 @@ for the management of the application"): `teardown --delete-app` deletes only an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Union
 
+from ..errors import UsageError
 from ..graph.clouds import CLOUDS
-from ..graph.errors import GraphError, UsageError
-from ..graph.lookups import App, AppNotFound, find_app
+from ..graph.errors import GraphError
+from ..graph.lookups import App, AppNotFound, find_app, planned_app
 from ..graph.odata import is_guid, seg
 from ..results import Change, StepResult
-from .base import Desired, Facts, Operation, Plan
+from .base import NEW_ID, JSON, Applied, ApplyContext, Desired, Facts, Operation, Options, Plan, Step
 from .common import REPLICATING, failed, wait_until
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 NAME = "app"
 MARK = "Created by natoma-entra (app create). `natoma-entra teardown --delete-app` may delete it."
@@ -32,6 +37,49 @@ def made_by_us(app: App) -> bool:
     return MARK in ((app.application or {}).get("notes") or "")
 
 
+class InstantiateApp(Operation):
+    """POST /applicationTemplates/{id}/instantiate: the enterprise app and its registration, as the portal's "Create
+    your own application" makes them. Not retried blindly: a second POST makes a second app."""
+
+    kind: Literal["instantiate"] = "instantiate"
+    template_id: str
+    name: str
+
+    @property
+    def method(self) -> str:
+        return "POST"
+
+    @property
+    def path(self) -> str:
+        return f"/applicationTemplates/{seg(self.template_id)}/instantiate"
+
+    @property
+    def body(self) -> JSON:
+        return {"displayName": self.name}
+
+
+class MarkApp(Operation):
+    """PATCH the new application's notes with MARK (teardown --delete-app deletes only an app that carries it)."""
+
+    kind: Literal["mark-app"] = "mark-app"
+    notes: str = MARK
+
+    @property
+    def method(self) -> str:
+        return "PATCH"
+
+    @property
+    def path(self) -> str:
+        return f"/applications/{NEW_ID}"
+
+    @property
+    def body(self) -> JSON:
+        return {"notes": self.notes}
+
+
+AppOperation = Union[InstantiateApp, MarkApp]
+
+
 @dataclass
 class Current:
     name: str
@@ -39,38 +87,54 @@ class Current:
     template_id: str
 
 
-async def read(session) -> Current:
-    ref = (session.config.app or "").strip()
-    if not ref:
-        raise UsageError("no app given", fix="pass --app NAME (or set app = \"...\" in the config file)")
-    template_id = CLOUDS[session.config.cloud].non_gallery_template_id
-    try:
-        return Current(name=ref, app=await session.app(), template_id=template_id)
-    except AppNotFound:
-        if is_guid(ref):  # an id cannot be created; find_app says so with its own error
-            raise
-        session.forget("app")
-        return Current(name=ref, app=None, template_id=template_id)
+class AppStep(Step[Current, AppOperation, Options]):
+    """Step 0 of setup --create-app and `app create`: read before the others, whose reads need the app; when it is
+    to be created, they plan against it (session.planned_app) and are read and planned again once it exists."""
+
+    name = NAME
+    reading = "looking up the app"
+    reads_first = True
+
+    async def read(self, session: "Session", desired: Desired[Options]) -> Current:
+        ref = (session.config.app or "").strip()
+        if not ref:
+            raise UsageError("no app given", fix="pass --app NAME (or set app = \"...\" in the config file)")
+        template_id = CLOUDS[session.config.cloud].non_gallery_template_id
+        try:
+            return Current(name=ref, app=await session.app(), template_id=template_id)
+        except AppNotFound:
+            if is_guid(ref):  # an id cannot be created; find_app says so with its own error
+                raise
+            session.forget("app")
+            session.planned_app = planned_app(ref)
+            return Current(name=ref, app=None, template_id=template_id)
+
+    def plan(self, current: Current, desired: Desired[Options], facts: Facts) -> Plan[AppOperation]:
+        return plan(current, desired, facts)
+
+    async def apply(self, context: ApplyContext, plan: Plan[AppOperation]) -> Applied:
+        return await apply(context, plan)
 
 
-def plan(current: Current, desired: Desired, facts: Facts) -> Plan:
-    """Pure: nothing to do when the app exists; else one instantiate of the non-gallery template."""
+def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[AppOperation]:
+    """Pure: nothing to do when the app exists; else one instantiate of the non-gallery template, then its mark."""
     if current.app is not None:
-        return Plan(step=NAME, changes=[Change(action="none", target=f"app {current.app.display_name}",
-                                               detail={"appId": current.app.app_id})])
-    op = Operation(kind="instantiate", method="POST", path=f"/applicationTemplates/{seg(current.template_id)}/instantiate",
-                   body={"displayName": current.name}, why="the non-gallery application template")
-    mark = Operation(kind="mark-app", method="PATCH", path="/applications/{new}", body={"notes": MARK},
-                     why="marks the app as made by natoma-entra (teardown --delete-app deletes only such an app)")
+        return Plan(step=NAME, facts=facts, changes=[Change(action="none", target=f"app {current.app.display_name}",
+                                                            detail={"appId": current.app.app_id})])
+    ops: list[AppOperation] = [
+        InstantiateApp(template_id=current.template_id, name=current.name, why="the non-gallery application template"),
+        MarkApp(why="marks the app as made by natoma-entra (teardown --delete-app deletes only such an app)")]
     return Plan(step=NAME, changes=[Change(action="create", target=f"app {current.name}",
                                            detail={"template": current.template_id})],
-                operations=[op, mark])
+                operations=ops, facts=facts.but(app_planned=True))
 
 
-async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
+async def apply(context: ApplyContext, plan: Plan[AppOperation]) -> Applied:
+    session = context.session
     graph = session.graph
-    instantiate, mark = plan.operations
-    name = instantiate.body["displayName"]
+    instantiate = next(op for op in plan.operations if isinstance(op, InstantiateApp))
+    mark = next(op for op in plan.operations if isinstance(op, MarkApp))
+    name = instantiate.name
     try:
         created = await graph.post(instantiate.path, instantiate.body)
         application = (created or {}).get("application") or {}
@@ -78,20 +142,24 @@ async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
             raise GraphError(status=502, code="UnconfirmedWrite", method="POST", path=instantiate.path,
                              message="Graph answered the instantiate without the new application",
                              fix="check `natoma-entra app create` again in a minute: a second run finds the app")
-        session.progress(f"waiting for the new app {name!r} to be readable (Graph replication; up to about 70 s)...")
+        session.progress(f"waiting for the new app {name!r} to be readable (Graph replication; up to about "
+                         f"{session.waits.bound:g} s)...")
         await _mark(session, application["id"], mark.body)
         app = await _until_found(session, name)
     except GraphError as e:
-        return failed(NAME, e, plan.changes, "creating the app"), {}
+        return Applied([failed(NAME, e, plan.changes, "creating the app")], context.facts)
     if app is None:
-        return StepResult(step=NAME, status="failed", changes=plan.changes,
-                          error=f"the app {name!r} was created but is not readable yet (Graph replication)",
-                          fix="run the same command again in a minute: it finds the app and goes on"), {}
+        return Applied([StepResult(step=NAME, status="failed", changes=plan.changes,
+                                   error=f"the app {name!r} was created but is not readable yet (Graph replication)",
+                                   fix="run the same command again in a minute: it finds the app and goes on")],
+                       context.facts)
+    session.planned_app = None
     session.known("app", app)
-    return plan.result("changed", info={"appId": app.app_id, "servicePrincipalId": app.sp_id}), {}
+    return Applied([plan.result("changed", info={"appId": app.app_id, "servicePrincipalId": app.sp_id})],
+                   context.facts)
 
 
-async def _mark(session, application_id: str, body: dict) -> None:
+async def _mark(session: "Session", application_id: str, body: dict) -> None:
     """PATCH the mark; the new application may answer 404 (or 403/409) until it has replicated."""
     last: list[GraphError] = []
 
@@ -105,11 +173,11 @@ async def _mark(session, application_id: str, body: dict) -> None:
             last[:] = [e]
             return False
 
-    if not await wait_until(attempt):
+    if not await wait_until(session, attempt):
         raise last[0]
 
 
-async def _until_found(session, name: str) -> App | None:
+async def _until_found(session: "Session", name: str) -> App | None:
     """The app as the lookup every step uses finds it (its service principal and its application), or None."""
     found: list[App] = []
 
@@ -123,4 +191,7 @@ async def _until_found(session, name: str) -> App | None:
         found[:] = [app]
         return True
 
-    return found[0] if await wait_until(check) else None
+    return found[0] if await wait_until(session, check) else None
+
+
+STEP = AppStep()

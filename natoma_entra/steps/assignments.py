@@ -1,6 +1,6 @@
 """Step 2: each configured group is assigned to the enterprise app with its Natoma role (guide step 2).
 
-Graph facts (graph-api.md section 3; Graph docs serviceprincipal-post-approleassignedto.md,
+Graph facts (Microsoft Graph docs serviceprincipal-post-approleassignedto.md,
 serviceprincipal-list-approleassignedto.md, approleassignment.md):
 - POST /servicePrincipals/{id}/appRoleAssignedTo {principalId, resourceId, appRoleId}; DELETE .../{assignmentId}.
 - The role must already show on the service principal ("Permission being assigned was not found on application").
@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from ..graph.errors import GraphError, UsageError
-from ..graph.lookups import GroupNotFound, find_group
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import UsageError
+from ..graph.errors import GraphError
+from ..graph.lookups import App, GroupNotFound, find_group
 from ..graph.odata import seg
-from ..natoma_roles import DISPLAY_NAME, ROLE_VALUES
-from ..results import Change, StepResult
-from .base import DRIFTED, Facts, Operation, Plan
+from ..natoma_roles import DISPLAY_NAME, ROLE_VALUES, role_id
+from ..results import Change
+from .base import DRIFTED, JSON, NEW_ID, Applied, ApplyContext, Desired, Facts, Operation, Options, Plan, Step
 from .common import REPLICATING, failed, wait_until
 from .groups import is_planned, new_group_body, planned_group
-from .roles import role_id
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 NAME = "assign"
 DEFAULT_ACCESS = "00000000-0000-0000-0000-000000000000"
@@ -35,14 +41,14 @@ class AssignmentChanges:
     foreign: list[str] = field(default_factory=list)  # grants of our roles to principals not configured (kept)
 
 
-async def resolve_groups(session) -> list[tuple[str, dict]]:
-    """(role value, group) for every configured group; bad input fails before anything is written."""
-    async def read():
+async def resolve_groups(session: "Session", *, create: bool = False) -> list[tuple[str, dict]]:
+    """(role value, group) for every configured group; bad input fails before anything is written. With `create`
+    (--create-groups), a configured name no group has is a planned group, created by apply."""
+    async def read() -> list[tuple[str, dict]]:
         pairs = session.config.group_pairs()
         if not pairs:
             raise UsageError("no groups configured",
                              fix="add a [groups] table to the config file, or pass --group ROLE=GROUP (e.g. --group admin='Natoma Admins')")
-        create = session.options.create_groups
 
         async def find(ref: str) -> dict:
             try:
@@ -53,7 +59,8 @@ async def resolve_groups(session) -> list[tuple[str, dict]]:
                 return planned_group(ref)
 
         groups = await session.graph.gather(*(find(ref) for _, ref in pairs))
-        out, seen = [], {}
+        out: list[tuple[str, dict]] = []
+        seen: dict[str, str] = {}
         for (role, ref), group in zip(pairs, groups):
             if seen.get(group["id"]) == role:  # the same group named twice (by name and by id): once is enough
                 continue
@@ -69,13 +76,13 @@ async def resolve_groups(session) -> list[tuple[str, dict]]:
             out.append((role, group))
         return out
 
-    return await session.cached("groups", read)
+    return await session.cached(f"groups:{create}", read)
 
 
 ASSIGNMENT_FIELDS = "id,appRoleId,principalId,principalType,principalDisplayName,resourceId"
 
 
-def _list_assigned(session, sp_id: str):
+def _list_assigned(session: "Session", sp_id: str) -> Any:
     # $top 999: the largest page Graph accepts for directory lists (1-999; paging.md says $top support varies by
     # API, and appRoleAssignedTo documents the OData query parameters), so a big app is few round trips
     # $select: the fields the steps, doctor and audit use (the appRoleAssignment resource page lists them; the
@@ -84,8 +91,10 @@ def _list_assigned(session, sp_id: str):
                               {"$select": ASSIGNMENT_FIELDS, "$top": "999"})
 
 
-async def read_assignments(session) -> list[dict]:
+async def read_assignments(session: "Session") -> list[dict]:
     app = await session.app()
+    if app.planned:
+        return []  # the app this run creates has no assignments yet
     return await session.cached("assignments", lambda: _list_assigned(session, app.sp_id))
 
 
@@ -116,8 +125,8 @@ def assignment_changes(assignments: list[dict], wanted: list[tuple[str, dict]], 
             changes.append(Change(action="create", target=f"{name} -> {DISPLAY_NAME[role]}",
                                   detail={"groupId": group["id"], "role": role, "appRoleId": rid}))
         for other in (a for a in held if a.get("appRoleId") != rid):
-            other_name = ("default access" if other.get("appRoleId") == DEFAULT_ACCESS
-                          else role_names.get(other.get("appRoleId"), other.get("appRoleId")))
+            other_id = str(other.get("appRoleId"))
+            other_name = "default access" if other_id == DEFAULT_ACCESS else role_names.get(other_id, other_id)
             if replace:
                 deletes.append(other)
                 changes.append(Change(action="delete", target=f"{name} -> {other_name}",
@@ -157,20 +166,108 @@ def _role_not_on_sp(err: GraphError) -> bool:
 
 # -- the step ---------------------------------------------------------------------------------------------------------
 
+class ExistingPrincipal(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["existing"] = "existing"
+    id: str
+
+
+class NewGroup(BaseModel):
+    """The group an earlier operation of this run creates (--create-groups), by its display name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["new"] = "new"
+    name: str
+
+
+PrincipalRef = Annotated[Union[ExistingPrincipal, NewGroup], Field(discriminator="kind")]
+
+
+class CreateGroup(Operation):
+    """POST /groups: a security group for a configured name no group has (group-post-groups.md)."""
+
+    kind: Literal["create-group"] = "create-group"
+    name: str
+    role: str
+
+    @property
+    def method(self) -> str:
+        return "POST"
+
+    @property
+    def path(self) -> str:
+        return "/groups"
+
+    @property
+    def body(self) -> JSON:
+        return new_group_body(self.name, self.role)
+
+
+class CreateAssignment(Operation):
+    kind: Literal["create-assignment"] = "create-assignment"
+    sp_id: str
+    principal: PrincipalRef
+    app_role_id: str
+
+    @property
+    def method(self) -> str:
+        return "POST"
+
+    @property
+    def path(self) -> str:
+        return f"/servicePrincipals/{seg(self.sp_id)}/appRoleAssignedTo"
+
+    @property
+    def body(self) -> JSON:
+        pid = self.principal.id if isinstance(self.principal, ExistingPrincipal) else NEW_ID
+        return {"principalId": pid, "resourceId": self.sp_id, "appRoleId": self.app_role_id}
+
+    def body_for(self, principal_id: str) -> JSON:
+        return {"principalId": principal_id, "resourceId": self.sp_id, "appRoleId": self.app_role_id}
+
+
+class DeleteAssignment(Operation):
+    kind: Literal["delete-assignment"] = "delete-assignment"
+    sp_id: str
+    assignment_id: str
+
+    @property
+    def method(self) -> str:
+        return "DELETE"
+
+    @property
+    def path(self) -> str:
+        return f"/servicePrincipals/{seg(self.sp_id)}/appRoleAssignedTo/{seg(self.assignment_id)}"
+
+
+AssignOperation = Union[CreateGroup, CreateAssignment, DeleteAssignment]
+
+
 @dataclass
 class Current:
-    app: object  # graph.lookups.App
+    app: App
     wanted: list[tuple[str, dict]]  # (role value, group) for every configured group
     assignments: list[dict]
 
 
-async def read(session) -> Current:
-    app = await session.app()
-    wanted, assignments = await session.graph.gather(resolve_groups(session), read_assignments(session))
-    return Current(app=app, wanted=wanted, assignments=assignments)
+class AssignStep(Step[Current, AssignOperation, Options]):
+    name = NAME
+    reading = "reading the app's assignments"
+
+    async def read(self, session: "Session", desired: Desired[Options]) -> Current:
+        app = await session.app()
+        wanted, assignments = await session.graph.gather(
+            resolve_groups(session, create=desired.options.create_groups), read_assignments(session))
+        return Current(app=app, wanted=wanted, assignments=assignments)
+
+    def plan(self, current: Current, desired: Desired[Options], facts: Facts) -> Plan[AssignOperation]:
+        return plan(current, desired, facts)
+
+    async def apply(self, context: ApplyContext, plan: Plan[AssignOperation]) -> Applied:
+        return await apply(context, plan)
 
 
-def plan(current: Current, desired, facts: Facts) -> Plan:
+def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[AssignOperation]:
     """Pure: the assignments to create and delete, against the role ids the roles step leaves (or the service
     principal shows, when the roles step is not part of this run)."""
     app = current.app
@@ -185,53 +282,63 @@ def plan(current: Current, desired, facts: Facts) -> Plan:
     role_names = {r.get("id"): r.get("displayName") or r.get("value") for r in sp_roles}
     d = assignment_changes(current.assignments, current.wanted, role_ids, app.sp_id, prune=desired.options.prune,
                            replace=desired.options.replace, role_names=role_names)
-    base = f"/servicePrincipals/{seg(app.sp_id)}/appRoleAssignedTo"
-    ops = [Operation(kind="create-group", method="POST", path="/groups", body=new_group_body(g["displayName"], role),
-                     why=g["id"]) for role, g in current.wanted if is_planned(g)]
-    ops += [Operation(kind="create-assignment", method="POST", path=base, body=body) for body in d.creates]
-    ops += [Operation(kind="delete-assignment", method="DELETE", path=f"{base}/{seg(a['id'])}") for a in d.deletes]
-    plan_ = Plan(step=NAME, changes=d.changes, operations=ops, warnings=d.warnings, info=info,
-                 state=DRIFTED if d.foreign and not d.creates and not d.deletes else None)
-    if missing:
+    ops: list[AssignOperation] = [CreateGroup(name=g["displayName"], role=role)
+                                  for role, g in current.wanted if is_planned(g)]
+    names = {g["id"]: g["displayName"] for _, g in current.wanted}
+    for body in d.creates:
+        pid = body["principalId"]
+        principal: ExistingPrincipal | NewGroup = (NewGroup(name=names[pid]) if is_planned(pid)
+                                                   else ExistingPrincipal(id=pid))
+        ops.append(CreateAssignment(sp_id=app.sp_id, principal=principal, app_role_id=body["appRoleId"]))
+    ops += [DeleteAssignment(sp_id=app.sp_id, assignment_id=a["id"]) for a in d.deletes]
+    plan_: Plan[AssignOperation] = Plan(step=NAME, changes=d.changes, operations=ops, warnings=d.warnings, info=info,
+                                        state=DRIFTED if d.foreign and not d.creates and not d.deletes else None,
+                                        facts=facts)
+    if missing and not facts.app_planned:
         plan_.needs = f"the app has no enabled role {', '.join(missing)} on its service principal"
         plan_.needs_fix, plan_.needs_input = "run `natoma-entra roles` (or `natoma-entra setup`) first", False
     return plan_
 
 
-async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
+async def apply(context: ApplyContext, plan: Plan[AssignOperation]) -> Applied:
+    session = context.session
     graph = session.graph
-    created: dict[str, str] = {}  # planned group id -> the id Graph gave it
+    created: dict[str, str] = {}  # the name of a group this run creates -> the id Graph gave it
     try:
-        for op in (op for op in plan.operations if op.kind == "create-group"):  # groups first: they are assigned
+        for op in plan.operations:  # groups first: they are assigned
+            if not isinstance(op, CreateGroup):
+                continue
             group = await graph.post(op.path, op.body)
             if not isinstance(group, dict) or not group.get("id"):
                 raise GraphError(status=502, code="UnconfirmedWrite", method="POST", path=op.path,
                                  message="Graph answered the group's POST without the group",
                                  fix="run the command again: it finds the group if it was created")
-            created[op.why] = group["id"]
-            session.progress(f"created group {op.body['displayName']!r}; it is assigned once Graph shows it")
+            created[op.name] = group["id"]
+            session.progress(f"created group {op.name!r}; it is assigned once Graph shows it")
         # the assignments do not depend on each other: they go out together (one round trip, not one each)
-        creates = [dict(op.body, principalId=created.get(op.body["principalId"], op.body["principalId"]))
-                   for op in plan.operations if op.kind == "create-assignment"]
-        path = next((op.path for op in plan.operations if op.kind == "create-assignment"), "")
-        results = await asyncio.gather(*(_create(session, path, body) for body in creates), return_exceptions=True)
+        creates = [op for op in plan.operations if isinstance(op, CreateAssignment)]
+        results = await asyncio.gather(*(_create(session, op.path, op.body_for(
+            op.principal.id if isinstance(op.principal, ExistingPrincipal) else created[op.principal.name]))
+            for op in creates), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
-        for op in (op for op in plan.operations if op.kind == "delete-assignment"):
+        for op in plan.operations:
+            if not isinstance(op, DeleteAssignment):
+                continue
             try:
                 await graph.delete(op.path)
             except GraphError as e:
                 if e.status != 404:  # already gone: that is what we wanted
                     raise
     except GraphError as e:
-        session.forget("assignments", "groups")
-        return failed(NAME, e, plan.changes, "changing the app's assignments"), {}
-    session.forget("assignments", "groups" if created else "")
-    return plan.result("changed"), {}
+        session.forget("assignments", "groups:True", "groups:False")
+        return Applied([failed(NAME, e, plan.changes, "changing the app's assignments")], context.facts)
+    session.forget("assignments", *(("groups:True", "groups:False") if created else ()))
+    return Applied([plan.result("changed")], context.facts)
 
 
-async def _create(session, base: str, body: dict) -> None:
+async def _create(session: "Session", base: str, body: dict) -> None:
     """POST one assignment. "Already exists" after a re-read that finds it counts as done (another run, or a dropped
     answer to our own earlier POST); the role still replicating to the service principal is waited for. A 2xx
     whose answer is not the created assignment counts only when a re-read finds it."""
@@ -264,5 +371,8 @@ async def _create(session, base: str, body: dict) -> None:
                                  "not find it",
                          fix="check --graph-endpoint or a proxy between you and Graph, then run the command again")
 
-    if not await wait_until(attempt):
+    if not await wait_until(session, attempt):
         raise last[0]
+
+
+STEP = AssignStep()

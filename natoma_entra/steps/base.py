@@ -1,19 +1,29 @@
-"""The shape every setup step has: read(session) -> Current, plan(current, desired, facts) -> Plan (pure, no I/O),
-apply(session, plan, facts) -> StepResult. A step never looks at dry-run and never prints: the runner decides
-whether to apply, and the CLI renders.
+"""The contract every step keeps (the five setup steps, the app, teardown's steps, provision on demand):
 
-A Plan holds the changes shown to people, the operations apply executes, its warnings and the facts it provides to
-later steps (the job about to be created, the credentials about to be saved): fields of the typed Facts, which the
-runner passes on, not string keys in a cache. apply returns the facts as they turned out (the job it created).
+    read(session, desired) -> Current          every Graph read the step needs (the connection tests count as reads)
+    plan(current, desired, facts) -> Plan      pure: the changes shown to people and the operations apply runs
+    apply(context, plan) -> Applied            runs the plan's operations as they are, confirms what Graph answered
+
+Only the executor (natoma_entra/executor.py) calls apply, and it alone decides whether anything is written: no step
+looks at dry-run and no step prints. Operations are typed data (one model per kind of write, with the ids it
+needs); what a later step needs from an earlier one (the role ids, the job this run creates) travels as typed Facts.
+Options reach a step one way only: `desired.options`.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Awaitable, Callable, ClassVar, Generic, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config import Config
 from ..results import Change, StepResult
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+JSON = dict[str, Any]
 
 # Step states as `status` shows them (docs/status.md): nothing pending; only creations pending; anything else.
 IN_PLACE, DRIFTED, MISSING, FAILED = "in place", "drifted", "missing", "failed"
@@ -36,41 +46,104 @@ class Options:
     delete_groups: bool = False  # teardown --delete-groups: delete configured groups --create-groups made
 
 
+OptionsT = TypeVar("OptionsT")
+
+
+@dataclass(frozen=True)
+class Desired(Generic[OptionsT]):
+    """What the user asked for: the merged config and the command's own options."""
+
+    config: Config
+    options: OptionsT
+
+
+# -- references to objects that may not exist before this run's writes --------------------------------------------
+
+class ExistingJob(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["existing"] = "existing"
+    id: str
+
+
+class NewJob(BaseModel):
+    """The provisioning job an earlier operation of this run creates (the mapping step's create-job)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["new"] = "new"
+
+
+JobRef = Annotated[Union[ExistingJob, NewJob], Field(discriminator="kind")]
+NEW_ID = "{new}"  # how a path shows an object this run creates
+
+
+def job_id_of(ref: ExistingJob | NewJob, facts: "Facts") -> str:
+    """The id of the job an operation names: as planned, or the one this run created (facts.job)."""
+    if isinstance(ref, ExistingJob):
+        return ref.id
+    if facts.job is None or not facts.job.get("id"):
+        raise RuntimeError("an operation names the job this run creates, and no earlier operation created it")
+    return str(facts.job["id"])
+
+
+def shown_job_id(ref: ExistingJob | NewJob) -> str:
+    return ref.id if isinstance(ref, ExistingJob) else NEW_ID
+
+
+class Operation(BaseModel):
+    """One write apply executes, as data. Subclasses name their kind and hold exactly what the write needs;
+    `method`, `path` and `body` are what goes to Graph (permissions.py judges what each needs)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: str
+    why: str = ""
+
+    @property
+    def method(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def path(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def body(self) -> Any:
+        return None
+
+    @property
+    def deletes(self) -> bool:
+        """A write that removes or replaces something (the executor asks before it at a terminal)."""
+        return self.method == "DELETE"
+
+
+OpT = TypeVar("OpT", bound=Operation)
+
+
 @dataclass(frozen=True)
 class Facts:
-    """What a later step needs from an earlier plan, passed on by the runner (planned first, then as applied)."""
+    """What a later step needs from an earlier one: planned first, then as applied. The executor passes them on."""
 
     role_ids: dict[str, str] = field(default_factory=dict)  # role value -> app role id, as the roles step leaves them
-    job: dict | None = None  # the provisioning job as read, or as created by an earlier step's apply
+    job: JSON | None = None  # the provisioning job as read, or as created by an earlier step's apply
     job_planned: bool = False  # an earlier step creates the job when applied
     template_id: str | None = None  # the template that job is (to be) created from
     credentials_planned: bool = False  # an earlier step saves credentials when applied
     credentials_saved: bool | None = None  # admin credentials are saved (None: the secrets cannot be read)
+    app_planned: bool = False  # the app step creates the app: later steps are read and planned again once it exists
 
     def but(self, **changes: Any) -> "Facts":
         return replace(self, **changes)
 
 
-class Operation(BaseModel):
-    """One write that apply executes, as data: what the plan shows is what apply runs."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: str  # e.g. "patch-app-roles", "create-assignment", "put-schema"
-    method: str
-    path: str
-    body: Any = Field(default=None, exclude=True)  # a schema can be large, and a secrets body is filled in at apply
-    why: str = ""
-
-
-class Plan(BaseModel):
+class Plan(BaseModel, Generic[OpT]):
     """A step's decision: pure data, printable as text or JSON."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     step: str
     changes: list[Change] = Field(default_factory=list)
-    operations: list[Operation] = Field(default_factory=list)
+    operations: list[OpT] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
-    info: dict[str, Any] = Field(default_factory=dict)
+    info: dict[str, Any] = Field(default_factory=dict)  # shown to people: never read by apply
     error: str | None = None  # the step cannot be applied: why ...
     fix: str | None = None  # ... and what to do
     # what only a real run needs: an input (the SCIM token; missing -> exit 2), or an earlier step's result (the
@@ -79,10 +152,7 @@ class Plan(BaseModel):
     needs_fix: str | None = None
     needs_input: bool = True
     state: str | None = None  # what status shows, when the changes alone do not say it (a quarantined job)
-    provides: dict[str, Any] = Field(default_factory=dict, exclude=True)  # Facts fields this step adds for later ones
-    extra: dict[str, Any] = Field(default_factory=dict, exclude=True)  # step-private data for apply (never shown)
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    facts: Facts = Field(default_factory=Facts, exclude=True)  # the facts later steps plan with, this plan included
 
     @property
     def pending(self) -> list[Change]:
@@ -104,28 +174,66 @@ class Plan(BaseModel):
 
     def result(self, status: str, **kw: Any) -> StepResult:
         """The plan as a StepResult: planned (dry run, status), changed / unchanged (applied), failed."""
-        data = dict(step=self.step, status=status, changes=list(self.changes), warnings=list(self.warnings),
-                    info=dict(self.info), error=self.error, fix=self.fix)
+        data: dict[str, Any] = dict(step=self.step, status=status, changes=list(self.changes),
+                                    warnings=list(self.warnings), info=dict(self.info), error=self.error, fix=self.fix)
         data.update(kw)
         return StepResult(**data)
 
 
-class Step(Protocol):
-    """A module of natoma_entra.steps seen as a step (roles, assignments, mapping, credentials, start)."""
+@dataclass
+class Applied:
+    """What apply did: its results (one for most steps, one per user for provision) and the facts as they turned
+    out (the job it created)."""
 
-    NAME: str
-
-    async def read(self, session) -> Any: ...
-
-    def plan(self, current: Any, desired: Any, facts: Facts) -> Plan: ...
-
-    async def apply(self, session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]: ...
+    results: list[StepResult]
+    facts: Facts
 
 
+Pace = Callable[[Operation], Awaitable[None]]
 
-@dataclass(frozen=True)
-class Desired:
-    """What the user asked for: the merged config and the command's options."""
 
-    config: Any  # config.Config
-    options: Options = field(default_factory=Options)
+async def _no_pace(op: Operation) -> None:
+    return None
+
+
+@dataclass
+class ApplyContext:
+    """What the executor hands apply: the run, the facts of the steps applied before, and its pacing policy (awaited
+    before each request a rate limit applies to: provision on demand's 5 per 10 s)."""
+
+    session: "Session"
+    facts: Facts
+    pace: Pace = _no_pace
+    on_progress: Callable[[int, int, str], None] = lambda done, total, label: None
+
+
+CurrentT = TypeVar("CurrentT")
+
+
+class Step(ABC, Generic[CurrentT, OpT, OptionsT]):
+    """read -> plan -> apply. `name` is what reports and the JSON document call the step."""
+
+    name: ClassVar[str]
+    reading: ClassVar[str] = "reading"  # what read does, named when it fails ("reading the app roles")
+    reads_first: ClassVar[bool] = False  # read before the others (the app step: their reads need the app)
+    needs_app: ClassVar[bool] = True  # its read needs the app to exist (teardown's steps cope with none)
+
+    @abstractmethod
+    async def read(self, session: "Session", desired: Desired[OptionsT]) -> CurrentT: ...
+
+    @abstractmethod
+    def plan(self, current: CurrentT, desired: Desired[OptionsT], facts: Facts) -> Plan[OpT]: ...
+
+    @abstractmethod
+    async def apply(self, context: ApplyContext, plan: Plan[OpT]) -> Applied: ...
+
+    def planned(self, plan: Plan[OpT]) -> list[StepResult]:
+        """The plan as shown by a dry run (one result; provision shows one per user)."""
+        return [plan.result("failed" if plan.blocked else ("planned" if plan.pending else "unchanged"))]
+
+    def done(self, plan: Plan[OpT], facts: Facts) -> Applied:
+        """Applied with nothing to run."""
+        return Applied([plan.result("changed" if plan.pending else "unchanged")], facts)
+
+
+AnyStep = Step[Any, Any, Any]

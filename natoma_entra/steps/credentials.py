@@ -1,7 +1,7 @@
 """Step 4a: Natoma's SCIM tenant URL and secret token are saved, the scope is "sync only assigned users and groups",
 and the connection test passes (guide step 4: Tenant URL, Secret Token, Test Connection, Save, Scope).
 
-Graph facts (graph-api.md sections 6 and 7; Graph docs synchronization-serviceprincipal-put-synchronization.md,
+Graph facts (Microsoft Graph docs synchronization-serviceprincipal-put-synchronization.md,
 synchronization-synchronizationjob-validatecredentials.md, Entra docs cross-tenant-synchronization-configure-graph.md):
 - PUT /servicePrincipals/{id}/synchronization/secrets {"value": [{"key": "BaseAddress", ...}, ...]}: keys are the
   PascalCase synchronizationSecret enum names (camelCase gives 500 "Requested value 'baseAddress' was not found.").
@@ -13,7 +13,7 @@ synchronization-synchronizationjob-validatecredentials.md, Entra docs cross-tena
   The failure body is undocumented (expect 400 with Graph's reason in the message).
 - SyncAll "false" = sync only assigned users and groups (SingleAppRoleAssignment is not compatible with "true").
 
-The decision (design.md section 1, the issue): when the stored credentials pass with useSavedCredentials, the stored
+The decision: when the stored credentials pass with useSavedCredentials, the stored
 URL is the wanted one and the scope is right, nothing is written ("verified"). Otherwise the new values are tested
 first and saved only when they pass; a failing test leaves the stored credentials as they were.
 
@@ -23,14 +23,21 @@ never goes into a StepResult, a log line or an error message.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Union
 
-from ..graph.errors import GraphError, MissingInput, UsageError
+from ..errors import MissingInput, UsageError
+from ..graph.errors import GraphError
 from ..graph.odata import seg
 from ..redact import register
 from ..results import Change, StepResult
-from .base import Facts, Operation, Plan
+from .base import (JSON, Applied, ApplyContext, Desired, ExistingJob, Facts, JobRef, NewJob, Operation, Options, Plan,
+                   Step, job_id_of, shown_job_id)
 from .common import failed, until_readable
-from .job import SCIM_TEMPLATE, create_job, job_path, jobs_path, read_job
+from .job import SCIM_TEMPLATE, CreateJob, create_job, job_path, jobs_path, read_job
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..session import Session
 
 NAME = "credentials"
 MASKED = "*"
@@ -172,8 +179,10 @@ class Secrets:
     readable: bool = True  # False: GET secrets is not offered (400/404/405): Graph's answers decide
 
 
-async def read_secrets(session) -> Secrets:
+async def read_secrets(session: "Session") -> Secrets:
     app = await session.app()
+    if app.planned:
+        return Secrets({})  # the app this run creates has none saved
 
     async def read() -> Secrets:
         try:
@@ -187,7 +196,7 @@ async def read_secrets(session) -> Secrets:
     return await session.cached("secrets", read)
 
 
-def wanted_url(config) -> str:
+def wanted_url(config: "Config") -> str:
     url = config.scim.url
     if not url:
         raise UsageError("no SCIM tenant URL given",
@@ -196,7 +205,7 @@ def wanted_url(config) -> str:
     return url
 
 
-async def validate(session, job: dict | None, body: dict) -> None:
+async def validate(session: "Session", job: dict | None, body: dict) -> None:
     """POST validateCredentials at job level, else at collection level with templateId (raises GraphError). Both are
     read-only POSTs: they change nothing."""
     app = await session.app()
@@ -207,7 +216,7 @@ async def validate(session, job: dict | None, body: dict) -> None:
                                  {**body, "templateId": body.get("templateId") or SCIM_TEMPLATE})
 
 
-async def test_saved(session, job: dict | None) -> str | None:
+async def test_saved(session: "Session", job: dict | None) -> str | None:
     """The portal's Test Connection with the saved credentials: "passed", or the failure reason. Raises GraphError
     when Graph refused for another reason."""
     session.progress("testing the saved SCIM credentials...")
@@ -220,7 +229,7 @@ async def test_saved(session, job: dict | None) -> str | None:
         return test_reason(e)
 
 
-def get_token(session) -> str | None:
+def get_token(session: "Session") -> str | None:
     """The SCIM token from the session's lazy source, or None when none was given; registered for redaction."""
     try:
         token = session.scim_token()
@@ -232,6 +241,57 @@ def get_token(session) -> str | None:
     return token or None
 
 
+class TestCredentials(Operation):
+    """The portal's Test Connection of the given URL and token at job level, before they are saved: needed when the
+    early, job-less test was inconclusive (docs/graph-assumptions.md). A read-only POST."""
+
+    kind: Literal["test-at-job-level"] = "test-at-job-level"
+    sp_id: str
+    job: JobRef
+    url: str
+
+    @property
+    def method(self) -> str:
+        return "POST"
+
+    @property
+    def path(self) -> str:
+        return f"{job_path(self.sp_id, shown_job_id(self.job))}/validateCredentials"
+
+
+class PutSecrets(Operation):
+    """PUT .../synchronization/secrets: the Tenant URL, the scope and every other key that reads back in clear. The
+    token is never in a plan: apply puts it in as SecretToken."""
+
+    kind: Literal["put-secrets"] = "put-secrets"
+    sp_id: str
+    items: list[dict[str, str]]  # SecretToken's value is empty here
+
+    @property
+    def method(self) -> str:
+        return "PUT"
+
+    @property
+    def path(self) -> str:
+        return secrets_path(self.sp_id)
+
+    @property
+    def body(self) -> JSON:
+        """The body as planned: the token's place is empty."""
+        return {"value": [dict(it) for it in self.items]}
+
+    def body_with(self, token: str) -> JSON:
+        """The body as sent: the token in its place."""
+        return {"value": [dict(it, value=token) if it["key"] == "SecretToken" else dict(it) for it in self.items]}
+
+    @property
+    def deletes(self) -> bool:  # the saved token is replaced
+        return False
+
+
+CredentialsOperation = Union[CreateJob, TestCredentials, PutSecrets]
+
+
 @dataclass
 class Current:
     url: str
@@ -239,20 +299,41 @@ class Current:
     stored: dict[str, str]
     secrets_readable: bool
     job: dict | None
+    sp_id: str = ""
     saved_test: str | None = None  # "passed" or the failure reason, when the saved credentials were tested
     token_given: bool = False  # a token is at hand for a save
     new_test: str | None = None  # "passed", "inconclusive", or the failure reason, when a given token was tested
     new_test_error: str | None = None  # the inconclusive answer, said in the plan
+    app_planned: bool = False  # the app does not exist yet (--create-app): nothing could be tested
 
 
-async def read(session) -> Current:
+class CredentialsStep(Step[Current, CredentialsOperation, Options]):
+    name = NAME
+    reading = "reading the saved credentials"
+
+    async def read(self, session: "Session", desired: Desired[Options]) -> Current:
+        return await read(session, rotate=desired.options.rotate)
+
+    def plan(self, current: Current, desired: Desired[Options], facts: Facts) -> Plan[CredentialsOperation]:
+        return plan(current, desired, facts)
+
+    async def apply(self, context: ApplyContext, plan: Plan[CredentialsOperation]) -> Applied:
+        return await apply(context, plan)
+
+
+async def read(session: "Session", *, rotate: bool = False) -> Current:
     """Reads only (the connection tests are read-only POSTs): the stored secrets, the job, the saved credentials'
     test when they could be enough, and otherwise the test of the given token."""
     url = wanted_url(session.config)
     scope = session.config.scim.scope
+    app = await session.app()
     secrets, job = await session.graph.gather(read_secrets(session), read_job(session))
-    cur = Current(url=url, scope=scope, stored=secrets.values, secrets_readable=secrets.readable, job=job)
-    if not mismatches(cur.stored, url, scope, rotate=session.options.rotate):
+    cur = Current(url=url, scope=scope, stored=secrets.values, secrets_readable=secrets.readable, job=job,
+                  sp_id=app.sp_id, app_planned=app.planned)
+    if app.planned:  # tested once the app exists, before anything is saved
+        cur.token_given = get_token(session) is not None
+        return cur
+    if not mismatches(cur.stored, url, scope, rotate=rotate):
         cur.saved_test = await test_saved(session, job)
         if cur.saved_test == "passed":
             return cur
@@ -296,10 +377,10 @@ def _save_why(reasons: list[str], action: str) -> str:
     return "none were saved before" if action == "create" else "; ".join(reasons)
 
 
-def plan(current: Current, desired, facts: Facts) -> Plan:
+def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[CredentialsOperation]:
     """Pure: verified (nothing to write), or test-then-save the wanted URL, token and scope."""
     c = current
-    info: dict = {"url": c.url, "scope": SCOPE_LABEL[c.scope]}
+    info: dict[str, Any] = {"url": c.url, "scope": SCOPE_LABEL[c.scope]}
     job = c.job or facts.job
     if job is not None:
         info["job"] = job.get("id")
@@ -313,10 +394,11 @@ def plan(current: Current, desired, facts: Facts) -> Plan:
             info["note"] = "the given SCIM token was not used: the saved one passes (--rotate saves the given one)"
         return Plan(step=NAME, changes=[Change(action="none", target=_target(c.url),
                                                detail={"why": "saved credentials pass the connection test"})],
-                    info=info, state=None, provides={"credentials_saved": True})
+                    info=info, state=None, facts=facts.but(credentials_saved=True))
     if c.saved_test and c.saved_test != "passed":
         reasons = [f"the saved credentials fail the connection test: {c.saved_test}"]
-    action = "create" if not c.stored.get("BaseAddress") and not has_token(c.stored) else "update"
+    action: Literal["create", "update"] = ("create" if not c.stored.get("BaseAddress") and not has_token(c.stored)
+                                           else "update")
     why = _save_why(reasons, action)
     changes: list[Change] = []
     warnings: list[str] = []
@@ -331,72 +413,80 @@ def plan(current: Current, desired, facts: Facts) -> Plan:
     if (readable(c.stored.get("SyncAll")) or "").lower() == "true" and c.scope == "assigned":
         warnings.append("the scope changed from all users to assigned users only: restart provisioning "
                         "(natoma-entra start --restart) so the next cycle applies it")
-    detail = {"why": why, **SAVE_VERBS, "keys": [it["key"] for it in body["value"]]}
+    detail: dict[str, Any] = {"why": why, **SAVE_VERBS, "keys": [it["key"] for it in body["value"]]}
     if dropped:
         detail["dropped"] = sorted(dropped)
-    ops: list[Operation] = []
+    ops: list[CredentialsOperation] = []
+    job_ref: ExistingJob | NewJob = ExistingJob(id=job["id"]) if job is not None else NewJob()
     if job is None and not facts.job_planned:  # credentials run alone on a fresh app: they need a job
         changes.append(Change(action="create", target="provisioning job (template scim)",
                               detail={"templateId": SCIM_TEMPLATE}))
-        ops.append(Operation(kind="create-job", method="POST", path="(the app)/synchronization/jobs",
-                             body={"templateId": SCIM_TEMPLATE}))
-    if c.new_test == "inconclusive":
+        ops.append(CreateJob(sp_id=c.sp_id, template_id=SCIM_TEMPLATE))
+    if c.app_planned:
+        info["connection_test"] = "to be run once the app exists, before saving"
+    elif c.new_test == "inconclusive":
         info["connection_test"] = f"to be run at job level before saving (the early test: {c.new_test_error})"
-        ops.append(Operation(kind="test-at-job-level", method="POST", path="(the job)/validateCredentials"))
+        ops.append(TestCredentials(sp_id=c.sp_id, job=job_ref, url=c.url))
     elif c.new_test == "passed":
         info["connection_test"] = "passed"
     elif c.new_test is not None:
         changes.append(Change(action=action, target=_save_target(c.url, c.scope), detail={"why": why, **SAVE_VERBS}))
         return Plan(step=NAME, changes=changes, info={**info, "connection_test": c.new_test, "state": "rejected"},
                     error=f"the connection test failed for {c.url}: {c.new_test}; nothing was written",
-                    fix=REJECTED_FIX)
+                    fix=REJECTED_FIX, facts=facts)
     else:
         info["connection_test"] = "not run (no SCIM token given)"
     changes.append(Change(action=action, target=_save_target(c.url, c.scope), detail=detail))
-    ops.append(Operation(kind="put-secrets", method="PUT", path="(the app)/synchronization/secrets", body=body))
-    plan_ = Plan(step=NAME, changes=changes, operations=ops, warnings=warnings, info={**info, "state": "planned"},
-                 provides={"credentials_planned": True})
+    ops.append(PutSecrets(sp_id=c.sp_id, items=body["value"]))
+    plan_: Plan[CredentialsOperation] = Plan(step=NAME, changes=changes, operations=ops, warnings=warnings,
+                                             info={**info, "state": "planned"},
+                                             facts=facts.but(credentials_planned=True))
     if not c.token_given:
         plan_.needs = "no SCIM token given, and new credentials must be saved"
         plan_.needs_fix = TOKEN_WAYS
     return plan_
 
 
-async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
-    app = await session.app()
+async def apply(context: ApplyContext, plan: Plan[CredentialsOperation]) -> Applied:
+    session = context.session
+    facts = context.facts
     result = plan.result("changed")
     token = get_token(session)
-    if token is None:  # the runner checks `needs` first; a source that stopped answering is still an input error
+    if token is None:  # the executor checks `needs` first; a source that stopped answering is still an input error
         raise UsageError("no SCIM token given, and new credentials must be saved", fix=TOKEN_WAYS)
-    job = facts.job or await read_job(session)
-    kinds = {op.kind for op in plan.operations}
-    if "create-job" in kinds and job is None:
-        try:
-            job, _tid, warnings = await create_job(session, SCIM_TEMPLATE, [])
-        except GraphError as e:
-            return failed(NAME, e, plan.changes, "creating the provisioning job"), {}
-        result.warnings.extend(warnings)
-        result.info["job"] = job.get("id")
-    if "test-at-job-level" in kinds:
-        session.progress(f"testing the connection to {plan.info['url']} at job level...")
-        try:  # a job created moments ago may answer 403/404/409 for a while (replication)
-            await until_readable(lambda: validate(session, job, validate_body(plan.info["url"], token)),
-                                 say=session.progress, what="the connection test of the new job")
-        except GraphError as e:
-            if not is_test_failure(e):
-                return failed(NAME, e, plan.changes, "testing the connection"), {"job": job}
-            return StepResult(step=NAME, status="failed", changes=plan.changes, info={**result.info,
-                              "connection_test": test_reason(e), "state": "rejected"},
-                              error=f"the connection test failed for {plan.info['url']}: {test_reason(e)}; "
-                                    "no credentials were saved", fix=REJECTED_FIX), {"job": job}
-        result.info["connection_test"] = "passed"
-    put = next(op for op in plan.operations if op.kind == "put-secrets")
-    body = {"value": [dict(it, value=token) if it["key"] == "SecretToken" else dict(it) for it in put.body["value"]]}
-    try:
-        await until_readable(lambda: session.graph.put(secrets_path(app.sp_id), body), say=session.progress,
-                             what="saving the credentials")
-    except GraphError as e:
-        return failed(NAME, e, plan.changes, "saving the credentials"), {"job": job}
+    job = context.facts.job or facts.job
+    for op in plan.operations:
+        if isinstance(op, CreateJob) and job is None:
+            try:
+                job, _tid, warnings = await create_job(session, op.template_id, op.fallbacks)
+            except GraphError as e:
+                return Applied([failed(NAME, e, plan.changes, "creating the provisioning job")], context.facts)
+            result.warnings.extend(warnings)
+            result.info["job"] = job.get("id")
+            facts = facts.but(job=job, job_planned=False)
+        elif isinstance(op, TestCredentials):
+            test_job = {"id": job_id_of(op.job, facts.but(job=job))}
+            session.progress(f"testing the connection to {op.url} at job level...")
+            try:  # a job created moments ago may answer 403/404/409 for a while (replication)
+                await until_readable(session, lambda: validate(session, test_job, validate_body(op.url, token)),
+                                     what="the connection test of the new job")
+            except GraphError as e:
+                if not is_test_failure(e):
+                    return Applied([failed(NAME, e, plan.changes, "testing the connection")], facts.but(job=job))
+                return Applied([StepResult(step=NAME, status="failed", changes=plan.changes,
+                                           info={**result.info, "connection_test": test_reason(e), "state": "rejected"},
+                                           error=f"the connection test failed for {op.url}: {test_reason(e)}; "
+                                                 "no credentials were saved", fix=REJECTED_FIX)], facts.but(job=job))
+            result.info["connection_test"] = "passed"
+        elif isinstance(op, PutSecrets):
+            body = op.body_with(token)
+            try:
+                await until_readable(session, lambda: session.graph.put(op.path, body), what="saving the credentials")
+            except GraphError as e:
+                return Applied([failed(NAME, e, plan.changes, "saving the credentials")], facts.but(job=job))
     session.forget("secrets")
     result.info["state"] = "saved"
-    return result, {"job": job, "credentials_saved": True}
+    return Applied([result], facts.but(job=job, credentials_saved=True))
+
+
+STEP = CredentialsStep()

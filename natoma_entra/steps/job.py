@@ -1,6 +1,6 @@
 """The provisioning job: find it, or create it from the app's "scim" template, and read its schema.
 
-Graph facts (graph-api.md section 4; Graph docs synchronization-synchronization-post-jobs.md, Entra docs
+Graph facts (Microsoft Graph docs synchronization-synchronization-post-jobs.md, Entra docs
 application-provisioning-config-problem-scim-compatibility.md):
 - Non-gallery SCIM apps use templateId "scim"; job ids are read from GET jobs, never built. Microsoft documents
   POST jobs {"templateId": "scim"} for non-gallery apps (Entra docs "Known issues for SCIM compatibility"), not what
@@ -11,9 +11,16 @@ application-provisioning-config-problem-scim-compatibility.md):
 """
 from __future__ import annotations
 
-from ..graph.errors import GraphError, UsageError
+from typing import TYPE_CHECKING, Literal
+
+from ..errors import UsageError
+from ..graph.errors import GraphError
 from ..graph.odata import seg
-from .common import REPLICATING, until_readable
+from .base import JSON, Operation
+from .common import until_readable
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 SCIM_TEMPLATE = "scim"
 
@@ -34,12 +41,36 @@ def pick_job(jobs: list[dict]) -> dict | None:
     return jobs[0] if len(jobs) == 1 else None
 
 
-async def read_job(session) -> dict | None:
+class CreateJob(Operation):
+    """POST .../synchronization/jobs from a template: "scim" first, then the app's listed templates in order when
+    Graph refuses it (docs/graph-assumptions.md). Not repeated blindly: a second POST would make a second job."""
+
+    kind: Literal["create-job"] = "create-job"
+    sp_id: str
+    template_id: str
+    fallbacks: list[str] = []
+
+    @property
+    def method(self) -> str:
+        return "POST"
+
+    @property
+    def path(self) -> str:
+        return jobs_path(self.sp_id)
+
+    @property
+    def body(self) -> JSON:
+        return {"templateId": self.template_id}
+
+
+async def read_job(session: "Session") -> dict | None:
     app = await session.app()
+    if app.planned:
+        return None  # the app this run creates has no job yet
     return await session.cached("job", lambda: _list_and_pick(session, app.sp_id))
 
 
-async def _list_and_pick(session, sp_id: str) -> dict | None:
+async def _list_and_pick(session: "Session", sp_id: str) -> dict | None:
     jobs = await session.graph.list(jobs_path(sp_id))
     job = pick_job(jobs)
     if job is None and len(jobs) > 1:
@@ -49,8 +80,10 @@ async def _list_and_pick(session, sp_id: str) -> dict | None:
     return job
 
 
-async def read_templates(session) -> list[dict]:
+async def read_templates(session: "Session") -> list[dict]:
     app = await session.app()
+    if app.planned:
+        return []
     # no $select: the synchronization list-templates page documents no OData query parameters
     return await session.cached("templates", lambda: session.graph.list(
         f"/servicePrincipals/{seg(app.sp_id)}/synchronization/templates"))
@@ -58,7 +91,7 @@ async def read_templates(session) -> list[dict]:
 
 def template_choice(templates: list[dict]) -> tuple[str, list[str]]:
     """Pure: ("scim", the listed templates to fall back on, in order, when Graph refuses "scim")."""
-    ids = [t.get("id") for t in templates if isinstance(t, dict) and t.get("id")]
+    ids = [t["id"] for t in templates if isinstance(t, dict) and isinstance(t.get("id"), str) and t["id"]]
     return SCIM_TEMPLATE, [i for i in ids if i != SCIM_TEMPLATE]
 
 
@@ -66,12 +99,12 @@ def template_schema_path(sp_id: str, template_id: str) -> str:
     return f"/servicePrincipals/{seg(sp_id)}/synchronization/templates/{seg(template_id)}/schema"
 
 
-async def read_schema(session, job: dict) -> dict:
+async def read_schema(session: "Session", job: dict) -> dict:
     app = await session.app()
     return await session.cached("schema", lambda: session.graph.get(f"{job_path(app.sp_id, job['id'])}/schema"))
 
 
-async def create_job(session, template_id: str, fallbacks: list[str]) -> tuple[dict, str, list[str]]:
+async def create_job(session: "Session", template_id: str, fallbacks: list[str]) -> tuple[dict, str, list[str]]:
     """(the new job once readable, the template it came from, warnings). POST is not retried blindly (a second job):
     a 409 means another run created it, so it is found by listing. A refused template (400/404) falls back to the
     listed ones, said out loud."""
@@ -116,15 +149,15 @@ async def create_job(session, template_id: str, fallbacks: list[str]) -> tuple[d
         # the next call on it (its schema) waits out replication itself
     else:
         session.progress("waiting for the new provisioning job to be readable...")
-        job = await until_readable(read_new, say=session.progress, what="reading the new provisioning job")
+        job = await until_readable(session, read_new, what="reading the new provisioning job")
     session.known("job", job)
     return job, template_id, warnings
 
 
-async def refresh_job(session) -> dict | None:
+async def refresh_job(session: "Session") -> dict | None:
     session.forget("job")
     return await read_job(session)
 
 
-__all__ = ["REPLICATING", "SCIM_TEMPLATE", "create_job", "job_path", "jobs_path", "pick_job", "read_job",
+__all__ = ["SCIM_TEMPLATE", "CreateJob", "create_job", "job_path", "jobs_path", "pick_job", "read_job",
            "read_schema", "read_templates", "refresh_job", "template_choice", "template_schema_path"]

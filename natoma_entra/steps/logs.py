@@ -1,6 +1,6 @@
 """Provisioning logs for the app (read-only): GET /auditLogs/provisioning, newest first.
 
-Graph facts (graph-api.md section 9; Graph docs provisioningobjectsummary-list.md; Entra docs
+Graph facts (Microsoft Graph docs provisioningobjectsummary-list.md; Entra docs
 howto-analyze-provisioning-logs.md):
 - $filter supports eq, contains, gt, lt; filters are case-sensitive, so
   status values are sent lower-case ('failure'). $orderby activityDateTime desc, $top, @odata.nextLink paging.
@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from ..graph.errors import GraphError, UsageError
+from ..graph.errors import GraphError
+from ..errors import UsageError
 from ..graph.lookups import find_user
 from ..graph.odata import eq, is_guid
 from ..results import StepResult
@@ -61,7 +63,7 @@ def odata_time(value: dt.datetime) -> str:
 
 def build_filter(job_id: str | None, *, sp_id: str | None = None, user_id: str | None = None, errors: bool = False,
                  since: dt.datetime | None = None) -> str:
-    parts = [eq("jobId", job_id) if job_id else eq("servicePrincipal/id", sp_id)]
+    parts = [eq("jobId", job_id) if job_id else eq("servicePrincipal/id", sp_id or "")]
     if user_id:
         parts.append(eq("sourceIdentity/id", user_id))
     if errors:
@@ -94,12 +96,21 @@ def summary(record: dict) -> dict:
     }
 
 
-async def run(session: Session) -> StepResult:
-    opts = session.command_options
-    limit = int(opts.get("limit") or DEFAULT_LIMIT)
+@dataclass(frozen=True)
+class LogsQuery:
+    """What `logs` was asked for: one user's records, failures only, since when, how many."""
+
+    user: str | None = None
+    errors: bool = False
+    since: str | None = None
+    limit: int = DEFAULT_LIMIT
+
+
+async def run(session: Session, query: LogsQuery) -> StepResult:
+    limit = query.limit or DEFAULT_LIMIT
     app = await session.app()
-    since = parse_since(opts["since"]) if opts.get("since") else None
-    user_ref = opts.get("user")
+    since = parse_since(query.since) if query.since else None
+    user_ref = query.user
     user_id = None
     info: dict[str, Any] = {}
     if user_ref:
@@ -112,7 +123,7 @@ async def run(session: Session) -> StepResult:
     try:
         job = await read_job(session)
         flt = build_filter(job["id"] if job else None, sp_id=app.sp_id, user_id=user_id,
-                           errors=bool(opts.get("errors")), since=since)
+                           errors=query.errors, since=since)
         params = {"$filter": flt, "$orderby": "activityDateTime desc", "$top": str(min(limit, MAX_PAGE))}
         info.update({"filter": flt, "limit": limit})
         records = await session.graph.list(PATH, params, limit=limit)

@@ -3,12 +3,13 @@
 Single role (the guide's way):  SingleAppRoleAssignment([appRoleAssignments]) -> roles[primary eq "True"].value
 Multi role (--multi-role):      AssertiveAppRoleAssignmentsComplex([appRoleAssignments]) -> roles
 
-Graph facts (graph-api.md sections 5 and 13; Graph docs synchronization-synchronizationschema-update.md,
+Graph facts (Microsoft Graph docs synchronization-synchronizationschema-update.md,
 synchronization-attributemapping.md, synchronization-directorydefinition.md; Entra docs
 customize-application-attributes.md):
 - PUT .../jobs/{id}/schema fully replaces the schema, so the GET body goes back as the same JSON value with only our
   change in it: other mappings, their order, metadata, explicit nulls and fields we do not know. The schema is read
-  and written as raw JSON (the SDK's typed models drop fields), and there is no PATCH for it. Top-level `@odata.*`
+  and written as raw JSON (the SDK's typed models drop fields: docs/dev/architecture.md), and there is no PATCH for
+  it (msgraph-sdk-python#820). Top-level `@odata.*`
   annotations (`@odata.context`) are not part of the resource and are not sent back.
 - The user object mapping is the one whose sourceObjectName is "User" (its name differs between tenants).
 - A mapping's target attribute must be defined on the target directory's object; `roles` (for the complex mapping)
@@ -21,17 +22,23 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+from pydantic import ConfigDict, Field
 
 from ..graph.errors import GraphError
-from ..graph.odata import seg
+from ..graph.lookups import App
 from ..json_copy import copy_json
 from ..natoma_roles import MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, SINGLE_ROLE_EXPRESSION, SINGLE_ROLE_TARGET
 from ..results import Change, StepResult
-from .base import Facts, Operation, Plan
+from .base import (JSON, Applied, ApplyContext, Desired, ExistingJob, Facts, JobRef, NewJob, Operation, Options, Plan,
+                   Step, job_id_of, shown_job_id)
 from .common import failed, until_readable
-from .job import (SCIM_TEMPLATE, create_job, job_path, read_job, read_schema, read_templates, template_choice,
-                  template_schema_path)
+from .job import (SCIM_TEMPLATE, CreateJob, create_job, job_path, read_job, read_schema, read_templates,
+                  template_choice, template_schema_path)
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 NAME = "mapping"
 ROLE_SOURCE_ATTRIBUTE = "appRoleAssignments"
@@ -50,7 +57,7 @@ class SchemaError(Exception):
         self.fix = fix
 
 
-# -- the documented shapes (graph-api.md section 5) -------------------------------------------------------------------
+# -- the documented shapes (synchronization-objectmapping.md, synchronization-attributemapping.md) -------------------------------------------------------------------
 
 def role_source(function: str) -> dict:
     """attributeMappingSource of `function([appRoleAssignments])`, as in the Graph docs' objectMapping example."""
@@ -205,7 +212,7 @@ def locate(schema: dict) -> Where:
         raise SchemaError(f"directory {target_dir_name!r} defines no object {om.get('targetObjectName')!r} "
                           f"(the target of object mapping {om.get('name')!r})",
                           fix="restore the default schema (Provisioning -> Mappings -> Restore default mappings)")
-    return Where(ri, mi, rule, om, target_dir_name, objects[oi], di, oi, warnings)
+    return Where(ri, mi, rule, om, str(target_dir_name), objects[oi], di, oi, warnings)
 
 
 # -- the plan ---------------------------------------------------------------------------------------------------------
@@ -320,7 +327,7 @@ def schema_change(schema: dict, multi_role: bool = False) -> SchemaChange:
         old = mappings[i]
         path = f"{where.mappings_path}[{i}]"
         if is_role_source(old.get("source"), mode):
-            fixes = {}
+            fixes: dict[str, Any] = {}
             if (old.get("flowType") or "Always") != "Always":
                 fixes["flowType"] = "Always"
             if (old.get("matchingPriority") or 0) != 0:
@@ -350,9 +357,37 @@ def schema_change(schema: dict, multi_role: bool = False) -> SchemaChange:
 
 # -- the step ---------------------------------------------------------------------------------------------------------
 
+class PutSchema(Operation):
+    """PUT the job's whole schema. `schema` None: the job is created by this run and its own schema could not be read
+    beforehand; the mapping is then made on that schema once the job exists (the same pure schema_change)."""
+
+    kind: Literal["put-schema"] = "put-schema"
+    sp_id: str
+    job: JobRef
+    schema_: JSON | None = Field(default=None, alias="schema")
+    multi_role: bool = False
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @property
+    def method(self) -> str:
+        return "PUT"
+
+    @property
+    def path(self) -> str:
+        return f"{job_path(self.sp_id, shown_job_id(self.job))}/schema"
+
+    @property
+    def body(self) -> JSON | None:
+        return self.schema_
+
+
+MappingOperation = Union[CreateJob, PutSchema]
+
+
 @dataclass
 class Current:
-    app: Any  # graph.lookups.App
+    app: App
     job: dict | None
     schema: dict | None  # the job's schema; with no job yet, the template's default schema (None: unreadable)
     template_id: str  # with no job yet: the template the job is created from
@@ -360,11 +395,29 @@ class Current:
     schema_unreadable: str | None = None  # why the template's schema could not be read
 
 
-async def read(session) -> Current:
+class MappingStep(Step[Current, MappingOperation, Options]):
+    name = NAME
+    reading = "reading the provisioning job"
+
+    async def read(self, session: "Session", desired: Desired[Options]) -> Current:
+        return await read(session)
+
+    def plan(self, current: Current, desired: Desired[Options], facts: Facts) -> Plan[MappingOperation]:
+        return plan(current, desired, facts)
+
+    async def apply(self, context: ApplyContext, plan: Plan[MappingOperation]) -> Applied:
+        return await apply(context, plan)
+
+
+async def read(session: "Session") -> Current:
     app = await session.app()
     job = await read_job(session)
     if job is not None:
-        return Current(app=app, job=job, schema=await read_schema(session, job), template_id=job.get("templateId"))
+        return Current(app=app, job=job, schema=await read_schema(session, job), template_id=job.get("templateId") or "")
+    if app.planned:
+        return Current(app=app, job=None, schema=None, template_id=SCIM_TEMPLATE,
+                       schema_unreadable="the app does not exist yet")
+
     # "scim" is tried first whatever the list says (template_choice), so its schema is asked for beside the list
     async def templates() -> list[dict]:
         try:
@@ -389,90 +442,92 @@ async def read(session) -> Current:
                    schema_unreadable=why)
 
 
-def plan(current: Current, desired, facts: Facts) -> Plan:
+def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[MappingOperation]:
     """Pure: the job to create (when there is none) and the schema PUT that maps the user's role."""
     multi = desired.options.multi_role
     changes: list[Change] = []
-    ops: list[Operation] = []
+    ops: list[MappingOperation] = []
     info: dict[str, Any] = {}
     app = current.app
+    job_ref: ExistingJob | NewJob
     if current.job is None:
         changes.append(Change(action="create", target=f"provisioning job (template {current.template_id})",
                               detail={"templateId": current.template_id}))
-        ops.append(Operation(kind="create-job", method="POST", path=f"/servicePrincipals/{seg(app.sp_id)}"
-                                                                    "/synchronization/jobs",
-                             body={"templateId": current.template_id}, why=", ".join(current.fallbacks)))
-        provides: dict[str, Any] = {"job_planned": True, "template_id": current.template_id}
+        ops.append(CreateJob(sp_id=app.sp_id, template_id=current.template_id, fallbacks=list(current.fallbacks)))
+        after = facts.but(job_planned=True, template_id=current.template_id)
+        job_ref = NewJob()
     else:
         info["jobId"] = current.job.get("id")
-        provides = {"job": current.job, "template_id": current.job.get("templateId")}
+        after = facts.but(job=current.job, template_id=current.job.get("templateId"))
+        job_ref = ExistingJob(id=current.job["id"])
     mode = MULTI if multi else SINGLE
     if current.schema is None:
         info["note"] = ("the template's default schema cannot be read before the job exists "
                         f"({current.schema_unreadable}): the mapping is planned and checked once the job is created")
         changes.append(Change(action="create", target=_target_label(mode), detail={"expression": mode.expression}))
-        ops.append(Operation(kind="put-schema", method="PUT", path="(the new job)/schema", body=None))
-        return Plan(step=NAME, changes=changes, operations=ops, info={**info, "mode": mode.name}, provides=provides)
+        ops.append(PutSchema(sp_id=app.sp_id, job=job_ref, schema=None, multi_role=multi))
+        return Plan(step=NAME, changes=changes, operations=ops, info={**info, "mode": mode.name}, facts=after)
     try:
         p = schema_change(current.schema, multi_role=multi)
     except SchemaError as e:
-        return Plan(step=NAME, changes=changes, error=e.message, fix=e.fix, provides=provides)
+        return Plan(step=NAME, changes=changes, error=e.message, fix=e.fix, facts=after)
     if current.job is None:
         info["note"] = f"no provisioning job yet: planned against the {current.template_id!r} template's default schema"
     info["ruleId"] = p.rule_id
     info["mode"] = p.mode
     if current.job is None or p.new_schema is not None:
-        path = (f"{job_path(app.sp_id, current.job['id'])}/schema" if current.job is not None
-                else "(the new job)/schema")
-        ops.append(Operation(kind="put-schema", method="PUT", path=path, body=p.new_schema))
-    return Plan(step=NAME, changes=changes + p.changes, operations=ops, warnings=p.warnings, info=info,
-                provides=provides)
+        # a job created by this run: its own schema is the one written (the template's is only the plan's preview)
+        ops.append(PutSchema(sp_id=app.sp_id, job=job_ref, schema=p.new_schema if current.job is not None else None,
+                             multi_role=multi))
+    return Plan(step=NAME, changes=changes + p.changes, operations=ops, warnings=p.warnings, info=info, facts=after)
 
 
-async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
-    app = await session.app()
+async def apply(context: ApplyContext, plan: Plan[MappingOperation]) -> Applied:
+    session = context.session
     result = plan.result("changed")
-    provides = dict(plan.provides)
-    created = next((op for op in plan.operations if op.kind == "create-job"), None)
-    job = provides.get("job")
+    facts = context.facts
+    created = next((op for op in plan.operations if isinstance(op, CreateJob)), None)
     if created is not None:
-        fallbacks = [t for t in created.why.split(", ") if t]
         try:
-            job, template_id, warnings = await create_job(session, created.body["templateId"], fallbacks)
+            job, template_id, warnings = await create_job(session, created.template_id, created.fallbacks)
         except GraphError as e:
-            return failed(NAME, e, plan.changes, "creating the provisioning job"), {}
+            return Applied([failed(NAME, e, plan.changes, "creating the provisioning job")], context.facts)
         result.warnings.extend(warnings)
         result.changes[0].detail["jobId"] = job.get("id")
         result.info["jobId"] = job.get("id")
         result.info.pop("note", None)  # planned against the template: the job now exists
-        provides = {"job": job, "template_id": template_id}
-    put = next((op for op in plan.operations if op.kind == "put-schema"), None)
+        facts = facts.but(job=job, template_id=template_id, job_planned=False)
+    put = next((op for op in plan.operations if isinstance(op, PutSchema)), None)
     if put is None:
-        return result, provides
-    path = f"{job_path(app.sp_id, job['id'])}/schema"
+        return Applied([result], facts)
+    job_id = job_id_of(put.job, facts)
+    path = f"{job_path(put.sp_id, job_id)}/schema"
     body = put.body
     try:
-        if created is not None:
+        if body is None:
             # the new job's own schema: it may answer 403/404 for a while (replication), and it is what is written
-            schema = await until_readable(lambda: read_schema(session, job), say=session.progress,
+            schema = await until_readable(session, lambda: read_schema(session, {"id": job_id}),
                                           what="reading the new job's schema")
             try:
-                p = schema_change(schema, multi_role=session.options.multi_role)
+                p = schema_change(schema, multi_role=put.multi_role)
             except SchemaError as e:
-                return StepResult(step=NAME, status="failed", changes=result.changes, warnings=result.warnings,
-                                  error=e.message, fix=e.fix), provides
+                return Applied([StepResult(step=NAME, status="failed", changes=result.changes,
+                                           warnings=result.warnings, error=e.message, fix=e.fix)], facts)
             body = p.new_schema
             result.info.update(ruleId=p.rule_id, mode=p.mode)
         if body is not None:
             session.progress("writing the provisioning schema...")
-            # right after the job was created, its schema may refuse a write while Graph replicates
+            written = body
             if created is not None:  # right after the job was created, its schema may refuse a write a while
-                await until_readable(lambda: session.graph.put(path, body), say=session.progress,
+                await until_readable(session, lambda: session.graph.put(path, written),
                                      what="writing the new job's schema")
             else:
-                await session.graph.put(path, body)
+                await session.graph.put(path, written)
             session.known("schema", body)
     except GraphError as e:
         session.forget("schema")
-        return failed(NAME, e, result.changes, "writing the provisioning schema"), provides
-    return result, provides
+        return Applied([failed(NAME, e, result.changes, "writing the provisioning schema")], facts)
+    return Applied([result], facts)
+
+
+STEP = MappingStep()

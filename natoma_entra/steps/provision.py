@@ -1,8 +1,10 @@
 """Step 5: provision users on demand and show the role Natoma received (guide step 5).
 
-plan() reads (who, with which request); apply() sends, paced to Graph's limit; the caller decides whether to apply.
+A step like the others (steps/base.py): read finds the users, the job and its user rule; plan makes one
+provisionOnDemand operation per user; apply sends them, paced by the executor to Graph's limit, and reads each
+verdict (and with --verify, the user as Natoma holds it).
 
-Graph facts (graph-api.md section 8; Graph docs synchronization-synchronizationjob-provisionondemand.md,
+Graph facts (Microsoft Graph docs synchronization-synchronizationjob-provisionondemand.md,
 synchronization-synchronizationjobsubject.md; Entra docs provision-on-demand.md):
 - POST .../jobs/{jobId}/provisionOnDemand {"parameters": [{"ruleId": <synchronizationRules[].id of the rule whose
   objectMappings has sourceObjectName User>, "subjects": [{"objectId": <user id>, "objectTypeName": "User"}]}]}.
@@ -13,22 +15,25 @@ synchronization-synchronizationjobsubject.md; Entra docs provision-on-demand.md)
   2. key = "Microsoft.Identity.Health.CPP.Common.DataContracts.SyncFabric.StatusInfo",
      value = JSON string of a list of such records (the verdict is then read from statusInfo and the steps).
   An unknown result, or a key that is neither, is never read as success.
-- Rate limit: 5 requests per 10 seconds (429 with Retry-After). apply() paces its requests to that (Pacer), so a
-  group is provisioned without 429s; the SDK's retry middleware is off for this POST, and a 429 that still comes is
-  retried a bounded number of times here, so the total wait is bounded and the last error says why.
+- Rate limit: 5 requests per 10 seconds (429 with Retry-After). The executor paces the requests to that (Pacer), so a
+  group is provisioned without 429s; a 429 that still comes is retried a bounded number of times here, so the total
+  wait is bounded and the last error says why.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Literal
 
 from ..graph.errors import GraphError
-from ..graph.lookups import find_user
-from ..results import Change, StepResult
+from ..graph.lookups import App, find_user
+from ..graph.odata import seg
+from ..json_values import obj
 from ..natoma_roles import DISPLAY_NAME, ROLE_VALUES
+from ..results import Change, StepResult
 from ..session import Session
+from .base import JSON, Applied, ApplyContext, Desired, Facts, Operation, Plan, Step
 from .common import failed
 from .job import job_path, read_job, read_schema
 
@@ -125,10 +130,10 @@ def _role_from(records: list[dict]) -> tuple[str | None, str | None, str | None]
 
 def _status_from_record(rec: dict) -> tuple[str | None, str | None, str | None, str | None]:
     """(result, errorCode, reason, recommendedAction) from a record's statusInfo, else from its steps."""
-    info = rec.get("statusInfo") if isinstance(rec.get("statusInfo"), dict) else {}
+    info = obj(rec.get("statusInfo"))
     status = info.get("status")
     code, reason, action = info.get("errorCode"), info.get("reason"), info.get("recommendedAction")
-    err = info.get("errorInformation") if isinstance(info.get("errorInformation"), dict) else {}
+    err = obj(info.get("errorInformation"))
     code = code or err.get("errorCode")
     reason = reason or err.get("reason")
     action = action or err.get("recommendedAction")
@@ -143,7 +148,7 @@ def _status_from_record(rec: dict) -> tuple[str | None, str | None, str | None, 
             status = "Success"
     if not code:  # a skip reason lives in the skipping step's details
         for s in steps:
-            details = s.get("details") if isinstance(s.get("details"), dict) else {}
+            details = obj(s.get("details"))
             if details.get("SkipReason") and _norm(s.get("status")) == "skipped":
                 code = details["SkipReason"]
                 reason = reason or s.get("description")
@@ -169,7 +174,7 @@ def parse_response(body: Any) -> Verdict:
     result = code = message = recommended = None
     if key_ok and isinstance(key, dict):  # shape 1: the verdict is in key
         result = key.get("result")
-        details = key.get("details") if isinstance(key.get("details"), dict) else {}
+        details = obj(key.get("details"))
         code, message = details.get("errorCode"), details.get("errorMessage")
         if not result:
             problems.append("the answer's key carries no result")
@@ -253,10 +258,10 @@ def request_body(rule_id: str, user_id: str) -> dict:
     return {"parameters": [{"ruleId": rule_id, "subjects": [{"objectId": user_id, "objectTypeName": "User"}]}]}
 
 
-async def post_on_demand(session: Session, path: str, body: dict) -> dict | None:
-    """POST provisionOnDemand; on 429 wait Retry-After (or back off) and try again, MAX_ATTEMPTS in all."""
-    sleep = session.command_options.get("sleep") or asyncio.sleep
-    attempts = int(session.command_options.get("max_attempts") or MAX_ATTEMPTS)
+async def post_on_demand(session: Session, path: str, body: dict) -> Any:
+    """POST provisionOnDemand; on 429 wait Retry-After (or back off) and try again, the run's attempts in all."""
+    sleep = session.clock.sleep
+    attempts = session.waits.on_demand_attempts
     for attempt in range(1, attempts + 1):
         try:
             return await session.graph.post(path, body, retry=False)
@@ -275,64 +280,59 @@ async def post_on_demand(session: Session, path: str, body: dict) -> dict | None
     return None  # not reached
 
 
-# -- pacing: Graph allows 5 provisionOnDemand requests per 10 seconds per job ------------------------------------------
+# -- the step: read who, plan one request each, apply them paced ------------------------------------------------------
 
-RATE_LIMIT, RATE_WINDOW = 5, 10.0  # Graph docs synchronization-synchronizationjob-provisionondemand.md (throttling)
+@dataclass(frozen=True)
+class ProvisionInputs:
+    """What `provision` was asked: the users named, the group whose direct members to add, and --verify."""
 
-
-class Pacer:
-    """At most `limit` requests in any `window` seconds: wait() sleeps until the next one may go. Clock and sleep are
-    injectable (tests and the sandbox run on simulated time)."""
-
-    def __init__(self, limit: int = RATE_LIMIT, window: float = RATE_WINDOW, *, clock=None, sleep=None):
-        import time
-
-        self.limit, self.window = limit, window
-        self.clock = clock or time.monotonic
-        self.sleep = sleep or asyncio.sleep
-        self.sent: list[float] = []
-
-    def delay(self) -> float:
-        now = self.clock()
-        self.sent = [t for t in self.sent if now - t < self.window]
-        return 0.0 if len(self.sent) < self.limit else self.window - (now - self.sent[0])
-
-    async def wait(self) -> float:
-        waited = 0.0
-        while (d := self.delay()) > 0:
-            await self.sleep(d)
-            waited += d
-        self.sent.append(self.clock())
-        return waited
+    users: tuple[str, ...] = ()
+    group: str | None = None
+    verify: bool = False
 
 
-# -- plan: who would be provisioned, with which request (reads only) ---------------------------------------------------
+class ProvisionOnDemand(Operation):
+    """POST .../jobs/{id}/provisionOnDemand for one user with the job's user rule (5 per 10 s: paced by the executor)."""
 
-@dataclass
-class Request:
-    user: str  # userPrincipalName (or object id)
-    user_id: str
-    body: dict
-
-
-@dataclass
-class ProvisionPlan:
-    path: str  # .../jobs/{id}/provisionOnDemand
+    kind: Literal["provision-on-demand"] = "provision-on-demand"
+    sp_id: str
+    job_id: str
     rule_id: str
-    requests: list[Request]
-    warnings: list[str] = field(default_factory=list)
+    user: str  # userPrincipalName (or object id): how the results name the user
+    user_id: str
+    verify: bool = False  # then read the user back from Natoma's SCIM endpoint
+
+    @property
+    def method(self) -> str:
+        return "POST"
+
+    @property
+    def path(self) -> str:
+        return f"{job_path(self.sp_id, self.job_id)}/provisionOnDemand"
+
+    @property
+    def body(self) -> JSON:
+        return request_body(self.rule_id, self.user_id)
+
+    @property
+    def deletes(self) -> bool:
+        return False
 
 
-class PlanError(Exception):
-    def __init__(self, result: StepResult):
-        super().__init__(result.error)
-        self.result = result
+@dataclass
+class Current:
+    app: App
+    users: list[dict]
+    warnings: list[str]
+    job: dict | None = None
+    rule_id: str | None = None
+    problem: StepResult | None = None  # why nothing can be provisioned (no job, no user rule, an unreadable schema)
 
 
-async def resolve_users(session: Session, refs: list[str], group: str | None) -> tuple[list[dict], list[str]]:
+async def resolve_users(session: Session, refs: tuple[str, ...] | list[str],
+                        group: str | None) -> tuple[list[dict], list[str]]:
     """(users, warnings): the users named (UsageError for an unknown one), then the direct user members of `group`."""
     from ..graph.lookups import find_group
-    from ..graph.odata import seg
 
     users = list(await session.graph.gather(*(find_user(session.graph, r) for r in refs)))
     warnings: list[str] = []
@@ -351,83 +351,101 @@ async def resolve_users(session: Session, refs: list[str], group: str | None) ->
     return list(seen.values()), warnings
 
 
-async def plan(session: Session, refs: list[str], group: str | None = None) -> ProvisionPlan:
-    """The requests provisioning would send. Raises PlanError (a failed StepResult) when there is no job or rule."""
-    from .mapping import SchemaError, locate
+class ProvisionStep(Step[Current, ProvisionOnDemand, ProvisionInputs]):
+    name = STEP
+    reading = "reading the provisioning job"
 
-    users, warnings = await resolve_users(session, refs, group)  # UsageError (exit 2) for an unknown user
-    try:
-        job = await read_job(session)
-    except GraphError as e:
-        raise PlanError(failed(STEP, e, what="reading the provisioning job")) from None
-    if job is None:
-        raise PlanError(StepResult(step=STEP, status="failed", error="the app has no provisioning job", fix=FIX_NO_JOB))
-    app = await session.app()
-    try:
-        where = locate(await read_schema(session, job))
-    except GraphError as e:
-        raise PlanError(failed(STEP, e, what="reading the job's schema")) from None
-    except SchemaError as e:
-        raise PlanError(StepResult(step=STEP, status="failed", error=e.message, fix=e.fix)) from None
-    rule_id = where.rule.get("id")
-    if not rule_id:
-        raise PlanError(StepResult(step=STEP, status="failed", error="the user rule in the job's schema has no id",
-                                   fix="restore the default mappings (Provisioning -> Mappings), then run again"))
-    if not users:
-        warnings.append(f"group {group!r} has no user members: nobody to provision")
-    return ProvisionPlan(f"{job_path(app.sp_id, job['id'])}/provisionOnDemand", rule_id,
-                         [Request(u.get("userPrincipalName") or u["id"], u["id"], request_body(rule_id, u["id"]))
-                          for u in users], warnings)
+    async def read(self, session: Session, desired: Desired[ProvisionInputs]) -> Current:
+        from .mapping import SchemaError, locate
+
+        opts = desired.options
+        app = await session.app()
+        users, warnings = await resolve_users(session, opts.users, opts.group)  # UsageError for an unknown user
+        if not users:
+            warnings.append(f"group {opts.group!r} has no user members: nobody to provision")
+        current = Current(app=app, users=users, warnings=warnings)
+        try:
+            current.job = await read_job(session)
+        except GraphError as e:
+            current.problem = failed(STEP, e, what="reading the provisioning job")
+            return current
+        if current.job is None:
+            current.problem = StepResult(step=STEP, status="failed", error="the app has no provisioning job",
+                                         fix=FIX_NO_JOB)
+            return current
+        try:
+            where = locate(await read_schema(session, current.job))
+        except GraphError as e:
+            current.problem = failed(STEP, e, what="reading the job's schema")
+            return current
+        except SchemaError as e:
+            current.problem = StepResult(step=STEP, status="failed", error=e.message, fix=e.fix)
+            return current
+        current.rule_id = where.rule.get("id")
+        if not current.rule_id:
+            current.problem = StepResult(step=STEP, status="failed", error="the user rule in the job's schema has no id",
+                                         fix="restore the default mappings (Provisioning -> Mappings), then run again")
+        return current
+
+    def plan(self, current: Current, desired: Desired[ProvisionInputs], facts: Facts) -> Plan[ProvisionOnDemand]:
+        if current.problem is not None:
+            return Plan(step=STEP, error=current.problem.error, fix=current.problem.fix,
+                        warnings=list(current.warnings), facts=facts)
+        assert current.job is not None and current.rule_id is not None
+        ops = [ProvisionOnDemand(sp_id=current.app.sp_id, job_id=current.job["id"], rule_id=current.rule_id,
+                                 user=u.get("userPrincipalName") or u["id"], user_id=u["id"],
+                                 verify=desired.options.verify)
+               for u in current.users]
+        changes = [Change(action="update", target=f"provision on demand: {op.user}",
+                          detail={"why": "nothing sent", "body": op.body}) for op in ops]
+        return Plan(step=STEP, changes=changes, operations=ops, warnings=list(current.warnings),
+                    info={"ruleId": current.rule_id}, facts=facts)
+
+    def planned(self, plan: Plan[ProvisionOnDemand]) -> list[StepResult]:
+        """One result per user (nothing sent)."""
+        if plan.blocked:
+            return [plan.result("failed")]
+        return [StepResult(step=STEP, status="planned", warnings=list(plan.warnings) if i == 0 else [],
+                           info={"user": op.user, "userId": op.user_id, "ruleId": op.rule_id, "result": None},
+                           changes=[plan.changes[i]])
+                for i, op in enumerate(plan.operations)]
+
+    def done(self, plan: Plan[ProvisionOnDemand], facts: Facts) -> Applied:
+        return Applied([], facts)  # nobody to provision: the warning says why
+
+    async def apply(self, context: ApplyContext, plan: Plan[ProvisionOnDemand]) -> Applied:
+        """Provision every planned user, paced by the executor; one result per user, in order."""
+        session = context.session
+        if any(op.verify for op in plan.operations):
+            session.scim_token()  # no token for --verify is bad input: say so before anything is provisioned
+        results: list[StepResult] = []
+        total = len(plan.operations)
+        for n, op in enumerate(plan.operations):
+            await context.pace(op)
+            context.on_progress(n, total, op.user)
+            result = await provision_one(session, op, single=total == 1)
+            if n == 0:
+                result.warnings[:0] = plan.warnings
+            results.append(result)
+        context.on_progress(total, total, "")
+        return Applied(results, context.facts)
 
 
-def planned(p: ProvisionPlan) -> list[StepResult]:
-    """The plan as results, one per user (nothing sent)."""
-    return [StepResult(step=STEP, status="planned", warnings=list(p.warnings) if i == 0 else [],
-                       info={"user": r.user, "userId": r.user_id, "ruleId": p.rule_id, "result": None},
-                       changes=[Change(action="update", target=f"provision on demand: {r.user}",
-                                       detail={"why": "nothing sent", "body": r.body})])
-            for i, r in enumerate(p.requests)]
-
-
-# -- apply: send each request, paced, and read each verdict ------------------------------------------------------------
-
-async def apply(session: Session, p: ProvisionPlan, *, pacer: Pacer | None = None,
-                on_progress: Callable[[int, int, str], None] | None = None) -> list[StepResult]:
-    """Provision every planned user, at most 5 requests per 10 s; one result per user, in order."""
-    verify_too = bool(session.command_options.get("verify"))
-    if verify_too:
-        session.scim_token()  # no token for --verify is bad input: say so before anything is provisioned
-    pacer = pacer or Pacer(clock=session.command_options.get("clock"), sleep=session.command_options.get("sleep"))
-    results: list[StepResult] = []
-    total = len(p.requests)
-    for n, req in enumerate(p.requests):
-        await pacer.wait()
-        if on_progress:
-            on_progress(n, total, req.user)
-        result = await provision_one(session, p, req)
-        if n == 0:
-            result.warnings[:0] = p.warnings
-        results.append(result)
-    if on_progress:
-        on_progress(total, total, "")
-    return results
-
-
-async def provision_one(session: Session, p: ProvisionPlan, req: Request) -> StepResult:
-    upn = req.user
-    info: dict[str, Any] = {"user": upn, "userId": req.user_id, "result": None, "errorCode": None, "role": None,
-                            "natoma": None, "ruleId": p.rule_id}
-    if len(p.requests) == 1:
+async def provision_one(session: Session, op: ProvisionOnDemand, *, single: bool = True) -> StepResult:
+    upn = op.user
+    info: dict[str, Any] = {"user": upn, "userId": op.user_id, "result": None, "errorCode": None, "role": None,
+                            "natoma": None, "ruleId": op.rule_id}
+    if single:
         session.progress(f"provisioning {upn} on demand ...")
     try:
-        answer = await post_on_demand(session, p.path, req.body)
+        answer = await post_on_demand(session, op.path, op.body)
     except GraphError as e:
         result = failed(STEP, e, what=f"provision on demand ({upn})")
         result.info = info
         return result
     verdict = parse_response(answer)
     result = judge(upn, info, verdict)
-    if session.command_options.get("verify"):
+    if op.verify:
         await verify(session, result, upn, verdict)
     return result
 
@@ -451,7 +469,7 @@ def judge(upn: str, info: dict[str, Any], verdict: Verdict) -> StepResult:
             warnings.append(f"{upn} has role {', '.join(odd)}, which is not a Natoma role ({', '.join(ROLE_VALUES)}): "
                             "check the group's assignment (natoma-entra assign)")
         if verdict.outcome == "provisioned":
-            action = "create" if _norm(verdict.action) == "create" else "update"
+            action: Literal["create", "update"] = "create" if _norm(verdict.action) == "create" else "update"
             change = Change(action=action, target=f"Natoma user {upn}", detail={"role": verdict.role, "why": f"role {verdict.role}"})
             return StepResult(step=STEP, status="changed", changes=[change], info=info, warnings=warnings)
         change = Change(action="none", target=f"Natoma user {upn}", detail={"role": verdict.role, "why": "already in sync"})
@@ -472,13 +490,14 @@ def judge(upn: str, info: dict[str, Any], verdict: Verdict) -> StepResult:
 # -- --verify: read the user back from Natoma's SCIM endpoint ----------------------------------------------------------
 
 async def scim_url(session: Session) -> str | None:
+    """Natoma's SCIM URL: the configured one, else the one the job has saved (when it reads back in clear)."""
     url = session.config.scim.url
     if url:
         return url
     from .credentials import read_secrets, readable
 
     try:
-        return readable((await read_secrets(session)).get("BaseAddress"))
+        return readable((await read_secrets(session)).values.get("BaseAddress"))
     except GraphError:
         return None
 
@@ -493,7 +512,7 @@ async def verify(session: Session, result: StepResult, upn: str, verdict: Verdic
         result.fix = result.fix or "set url in the [scim] table of the config file (or pass --scim-url)"
         return
     token = session.scim_token()
-    factory = session.scim_http
+    factory = session.scim
     session.progress(f"reading {upn} back from Natoma ({url}) ...")
     try:
         found = await asyncio.to_thread(read_user_roles, url, token, upn, factory)
@@ -533,3 +552,6 @@ async def verify(session: Session, result: StepResult, upn: str, verdict: Verdic
         result.error = mismatch
         result.fix = ("provision again, and if Natoma still differs, read the provisioning logs "
                       "(natoma-entra logs --user " + upn + ")")
+
+
+PROVISION = ProvisionStep()

@@ -1,6 +1,6 @@
 """Step 1: the app registration has one enabled app role per Natoma role (guide step 1).
 
-Graph facts (graph-api.md section 2; Graph docs api-reference/v1.0/resources/approle.md, application-update.md):
+Graph facts (Microsoft Graph docs resources/approle.md, api/application-update.md):
 - PATCH appRoles replaces the whole collection: every role we do not own goes back exactly as read.
 - An enabled role cannot be changed or removed: disable it in one PATCH, change or remove it in the next
   (otherwise 400 CannotDeleteOrUpdateEnabledEntitlement).
@@ -9,27 +9,26 @@ Graph facts (graph-api.md section 2; Graph docs api-reference/v1.0/resources/app
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING, Literal, Union
+
 from ..graph.errors import GraphError
+from ..graph.lookups import App
 from ..graph.odata import seg
 from ..json_copy import copy_json
-from ..natoma_roles import NATOMA_ROLES, ROLE_VALUES
-from ..results import Change, StepResult
-from .base import Facts, Operation, Plan
+from ..natoma_roles import NATOMA_ROLES, ROLE_VALUES, role_id
+from ..results import Change
+from .base import JSON, Applied, ApplyContext, Desired, Facts, Operation, Options, Plan, Step
 from .common import failed, wait_until
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 NAME = "roles"
 MEMBER_TYPES = ["User"]  # the portal's "Users/Groups" (approle.md: users and groups by setting ["User"])
 # Template default roles (msiam_access, User): never pruned.
 TEMPLATE_ROLE_IDS = {"b9632174-c057-4f7e-951b-be3adc52bfe6", "18d14569-c3bd-439b-9a66-3a2aee01d14f"}
-_ROLE_NS = uuid.UUID("0b4f8d3e-7a52-4f0e-9d1c-6e61746f6d61")
-
-
-def role_id(app_id: str, value: str) -> str:
-    """Deterministic: two runs at the same time create the same role, not two."""
-    return str(uuid.uuid5(_ROLE_NS, f"{app_id.lower()}/{value}"))
 
 
 def description_for(display: str, value: str) -> str:
@@ -46,7 +45,7 @@ def desired_role(app_id: str, display: str, value: str, existing: dict | None = 
         "value": value,
     }
     if existing is not None:  # keep its id, description, wider member types and any field we do not model
-        role = {**_sendable(existing), **{k: role[k] for k in ("description", "displayName", "isEnabled", "value")},
+        role = {**sendable(existing), **{k: role[k] for k in ("description", "displayName", "isEnabled", "value")},
                 "allowedMemberTypes": sorted(set(existing.get("allowedMemberTypes") or []) | set(MEMBER_TYPES))}
     return role
 
@@ -57,7 +56,7 @@ def is_template_role(role: dict) -> bool:
         role.get("value") is None and role.get("displayName") in ("msiam_access", "User"))
 
 
-def _sendable(role: dict) -> dict:
+def sendable(role: dict) -> dict:
     return {k: copy_json(v) for k, v in role.items() if k != "origin"}
 
 
@@ -87,7 +86,7 @@ def role_patches(current: list[dict], app_id: str, *, prune: bool = False) -> Ro
     changes: list[Change] = []
     warnings: list[str] = []
     disable_first: set[str] = set()  # ids of enabled roles that must be disabled in a first PATCH
-    final = [_sendable(r) for r in current]
+    final = [sendable(r) for r in current]
     by_value = {r.get("value"): i for i, r in enumerate(final) if r.get("value") is not None}
     ours = set()
     for display, value in NATOMA_ROLES:
@@ -135,7 +134,7 @@ def role_patches(current: list[dict], app_id: str, *, prune: bool = False) -> Ro
     if disable_first:
         first = []
         for r in current:
-            r = _sendable(r)
+            r = sendable(r)
             if r["id"] in disable_first:
                 r["isEnabled"] = False
             first.append(r)
@@ -145,13 +144,13 @@ def role_patches(current: list[dict], app_id: str, *, prune: bool = False) -> Ro
     return RolePatches(changes=changes, patches=patches, warnings=warnings, final=final)
 
 
-def roles_path(app) -> str:
+def roles_path(app: App) -> str:
     # A non-gallery app's roles are defined on its application object; the service principal shows a copy
     # (approle.md). plan() refuses to write when the application object cannot be read.
-    return f"/applications/{seg(app.application['id'])}"
+    return f"/applications/{seg((app.application or {}).get('id') or '')}"
 
 
-def current_roles(app) -> list[dict]:
+def current_roles(app: App) -> list[dict]:
     holder = app.application if app.application is not None else app.service_principal
     return list(holder.get("appRoles") or [])
 
@@ -167,26 +166,79 @@ def natoma_roles_of(final: list[dict]) -> list[dict]:
 
 # -- the step ---------------------------------------------------------------------------------------------------------
 
+class PatchAppRoles(Operation):
+    """PATCH the application's whole appRoles collection (application-update.md: the collection is replaced)."""
+
+    kind: Literal["patch-app-roles"] = "patch-app-roles"
+    application_id: str
+    app_roles: list[JSON]
+
+    @property
+    def method(self) -> str:
+        return "PATCH"
+
+    @property
+    def path(self) -> str:
+        return f"/applications/{seg(self.application_id)}"
+
+    @property
+    def body(self) -> JSON:
+        return {"appRoles": self.app_roles}
+
+    @property
+    def deletes(self) -> bool:  # a role left out of the collection is removed
+        return False
+
+
+class WaitForRoles(Operation):
+    """Wait until the service principal shows the roles (approleassignment.md: an assignment needs them there)."""
+
+    kind: Literal["wait-for-service-principal"] = "wait-for-service-principal"
+    sp_id: str
+    wanted: list[JSON]
+
+    @property
+    def method(self) -> str:
+        return "GET"
+
+    @property
+    def path(self) -> str:
+        return f"/servicePrincipals/{seg(self.sp_id)}"
+
+
+RoleOperation = Union[PatchAppRoles, WaitForRoles]
+
+
 @dataclass
 class Current:
-    app: object  # graph.lookups.App
+    app: App
     roles: list[dict]  # where the roles are defined (the application, else the service principal)
     sp_roles: list[dict]  # what the service principal shows
     assignments: list[dict] | None = None  # read only with --prune (who would lose a pruned role)
 
 
-async def read(session) -> Current:
-    app = await session.app()
-    assignments = None
-    if session.options.prune:
-        from .assignments import read_assignments
+class RolesStep(Step[Current, RoleOperation, Options]):
+    name = NAME
+    reading = "reading the app roles"
 
-        assignments = await read_assignments(session)
-    return Current(app=app, roles=current_roles(app), sp_roles=list(app.service_principal.get("appRoles") or []),
-                   assignments=assignments)
+    async def read(self, session: "Session", desired: Desired[Options]) -> Current:
+        app = await session.app()
+        assignments = None
+        if desired.options.prune and not app.planned:
+            from .assignments import read_assignments
+
+            assignments = await read_assignments(session)
+        return Current(app=app, roles=current_roles(app), sp_roles=list(app.service_principal.get("appRoles") or []),
+                       assignments=assignments)
+
+    def plan(self, current: Current, desired: Desired[Options], facts: Facts) -> Plan[RoleOperation]:
+        return plan(current, desired, facts)
+
+    async def apply(self, context: ApplyContext, plan: Plan[RoleOperation]) -> Applied:
+        return await apply(context, plan)
 
 
-def plan(current: Current, desired, facts: Facts) -> Plan:
+def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[RoleOperation]:
     """Pure: the PATCHes that bring the roles to the three Natoma roles, and the role ids later steps assign."""
     app = current.app
     d = role_patches(current.roles, app.app_id, prune=desired.options.prune)
@@ -200,45 +252,49 @@ def plan(current: Current, desired, facts: Facts) -> Plan:
         # The roles of a non-gallery app belong on its application object (approle.md); the service principal only
         # shows them. Not finding it means no permission to read it (or OwnedBy on an app the caller does not own),
         # or an app registered in another tenant: never write the roles to the service principal instead.
-        return Plan(step=NAME, changes=d.changes, warnings=warnings,
+        return Plan(step=NAME, changes=d.changes, warnings=warnings, facts=facts,
                     error=f"the app registration (application object) of appId {app.app_id} cannot be read, so its "
                           "roles cannot be changed",
                     fix="grant Application.ReadWrite.All, or with Application.ReadWrite.OwnedBy make the signing-in "
                         "identity an owner of the app registration; an app registered in another tenant cannot be "
                         "used: create Natoma as a non-gallery app in this tenant")
-    path = roles_path(app)
-    ops = [Operation(kind="patch-app-roles", method="PATCH", path=path, body={"appRoles": body},
-                     why="disable first (an enabled role cannot be changed)" if i == 0 and len(d.patches) > 1 else "")
-           for i, body in enumerate(d.patches)]
+    ops: list[RoleOperation] = []
+    for i, roles_ in enumerate(d.patches):
+        why = "disable first (an enabled role cannot be changed)" if i == 0 and len(d.patches) > 1 else ""
+        ops.append(PatchAppRoles(application_id=app.application["id"] if app.application else "", app_roles=roles_,
+                                 why=why))
     wanted = natoma_roles_of(d.final)
-    if not ops and not sp_shows(current.sp_roles, wanted):  # an earlier run's roles are still replicating
-        ops.append(Operation(kind="wait-for-service-principal", method="GET",
-                             path=f"/servicePrincipals/{seg(app.sp_id)}", why="the roles are still replicating"))
+    if not ops and not app.planned and not sp_shows(current.sp_roles, wanted):  # an earlier run's roles replicate
+        ops.append(WaitForRoles(sp_id=app.sp_id, wanted=wanted, why="the roles are still replicating"))
     return Plan(step=NAME, changes=d.changes, operations=ops, warnings=warnings,
-                provides={"role_ids": {r["value"]: r["id"] for r in wanted}}, extra={"final": d.final})
+                facts=facts.but(role_ids={r["value"]: r["id"] for r in wanted}))
 
 
-async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
+async def apply(context: ApplyContext, plan: Plan[RoleOperation]) -> Applied:
+    session = context.session
     app = await session.app()
-    final = plan.extra["final"]
-    writes = [op for op in plan.operations if op.method != "GET"]
+    patches = [op for op in plan.operations if isinstance(op, PatchAppRoles)]
     try:
-        for op in writes:
+        for op in patches:
             await session.graph.patch(op.path, op.body)
     except GraphError as e:
-        return failed(NAME, e, plan.changes, "updating the app roles"), plan.provides
-    if writes:
+        return Applied([failed(NAME, e, plan.changes, "updating the app roles")], context.facts)
+    if patches:
+        final = patches[-1].app_roles
         holder = app.application if app.application is not None else app.service_principal
         holder["appRoles"] = final
+        wanted = natoma_roles_of(final)
+    else:
+        wanted = next(op.wanted for op in plan.operations if isinstance(op, WaitForRoles))
     result = plan.result("changed" if plan.pending else "unchanged")
     session.progress("waiting for the service principal to show the roles...")
-    if not await _wait_for_sp(session, app, natoma_roles_of(final)):
+    if not await _wait_for_sp(session, app, wanted):
         result.warnings.append("the service principal does not show the new roles yet (Graph replication); "
                                "run the command again in a minute")
-    return result, plan.provides
+    return Applied([result], context.facts)
 
 
-async def _wait_for_sp(session, app, wanted: list[dict]) -> bool:
+async def _wait_for_sp(session: "Session", app: App, wanted: list[dict]) -> bool:
     if sp_shows(app.service_principal.get("appRoles") or [], wanted):
         return True
 
@@ -247,4 +303,7 @@ async def _wait_for_sp(session, app, wanted: list[dict]) -> bool:
         app.service_principal["appRoles"] = sp.get("appRoles") or []
         return sp_shows(app.service_principal["appRoles"], wanted)
 
-    return await wait_until(check)
+    return await wait_until(session, check)
+
+
+STEP = RolesStep()

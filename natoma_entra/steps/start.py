@@ -1,25 +1,33 @@
 """Step 4b: the provisioning job is running (guide step 4, "Start provisioning"; "restart provisioning" in its
 troubleshooting table).
 
-Graph facts (graph-api.md sections 4 and 8; Graph docs synchronization-synchronizationjob-start.md,
+Graph facts (Microsoft Graph docs synchronization-synchronizationjob-start.md,
 synchronization-synchronizationjob-restart.md, synchronizationjobrestartcriteria.md, synchronizationstatus.md):
 - POST .../jobs/{jobId}/start (no body, 204) resumes a paused job and clears quarantine. Microsoft warns not to call
   it while the job is running: we call it only when the job is Paused, NotConfigured, in Quarantine, or its schedule
   is not Active.
 - POST .../jobs/{jobId}/restart {"criteria": {"resetScope": "Watermark, Escrows, QuarantineState"}} (204) forces a
-  fresh cycle. resetScope is a flags enum: the SDK models would drop it (graph-api.md section 13), so it goes as raw
-  JSON. "None" and "ConnectorDataStore" are documented as "don't use".
+  fresh cycle. resetScope is a flags enum: the SDK's models would drop it, so it goes as raw JSON
+  (docs/dev/architecture.md, "raw JSON"). "None" and "ConnectorDataStore" are documented as "don't use".
 - status.code: NotConfigured | NotRun | Active | Paused | Quarantine; schedule.state: Active | Disabled | Paused.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Union
 
-from ..graph.errors import GraphError, UsageError
+from ..errors import UsageError
+from ..graph.errors import GraphError
+from ..graph.lookups import App
+from ..json_values import obj
 from ..results import Change, StepResult
-from .base import DRIFTED, MISSING, Facts, Operation, Plan
+from .base import (DRIFTED, MISSING, JSON, Applied, ApplyContext, Desired, ExistingJob, Facts, JobRef, NewJob,
+                   Operation, Options, Plan, Step, job_id_of, shown_job_id)
 from .common import failed, until_readable, wait_until
 from .job import job_path, read_job
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 NAME = "start"
 DEFAULT_RESET_SCOPE = "Watermark, Escrows, QuarantineState"  # the portal's "Restart provisioning"
@@ -73,7 +81,7 @@ def quarantine_reason(job: dict) -> str | None:
     if not isinstance(q, dict):
         return None
     reason = q.get("reason")
-    err = q.get("error") if isinstance(q.get("error"), dict) else {}
+    err = obj(q.get("error"))
     detail = err.get("message") or err.get("code")
     if reason and detail:
         return f"{reason}: {detail}"
@@ -139,20 +147,72 @@ RESTARTED = "a fresh cycle (status Active, schedule Active)"
 
 # -- the step -----------------------------------------------------------------------------------------------------
 
+class StartJob(Operation):
+    """POST .../jobs/{id}/start (no body, 204): only on a job that is not running (Microsoft warns against it)."""
+
+    kind: Literal["start"] = "start"
+    sp_id: str
+    job: JobRef
+    credentials_unconfirmed: bool = False  # the secrets cannot be read: Graph's answer says whether they are saved
+
+    @property
+    def method(self) -> str:
+        return "POST"
+
+    @property
+    def path(self) -> str:
+        return f"{job_path(self.sp_id, shown_job_id(self.job))}/start"
+
+
+class RestartJob(Operation):
+    """POST .../jobs/{id}/restart with the reset scope (synchronizationjobrestartcriteria.md)."""
+
+    kind: Literal["restart"] = "restart"
+    sp_id: str
+    job: JobRef
+    reset_scope: str = DEFAULT_RESET_SCOPE
+    credentials_unconfirmed: bool = False
+
+    @property
+    def method(self) -> str:
+        return "POST"
+
+    @property
+    def path(self) -> str:
+        return f"{job_path(self.sp_id, shown_job_id(self.job))}/restart"
+
+    @property
+    def body(self) -> JSON:
+        return {"criteria": {"resetScope": self.reset_scope}}
+
+
+StartOperation = Union[StartJob, RestartJob]
+
+
 @dataclass
 class Current:
-    app: object
+    app: App
     job: dict | None
     credentials_saved: bool | None  # None: the secrets cannot be read (then Graph's answer to start decides)
 
 
-async def read(session) -> Current:
-    from .credentials import has_token, read_secrets
+class StartStep(Step[Current, StartOperation, Options]):
+    name = NAME
+    reading = "reading the provisioning job"
 
-    app = await session.app()
-    job, secrets = await session.graph.gather(read_job(session), read_secrets(session))
-    saved = (bool(secrets.values.get("BaseAddress")) and has_token(secrets.values)) if secrets.readable else None
-    return Current(app=app, job=job, credentials_saved=saved)
+    async def read(self, session: "Session", desired: Desired[Options]) -> Current:
+        from .credentials import has_token, read_secrets
+
+        app = await session.app()
+        job, secrets = await session.graph.gather(read_job(session), read_secrets(session))
+        saved = (bool(secrets.values.get("BaseAddress")) and has_token(secrets.values)) if secrets.readable else None
+        return Current(app=app, job=job, credentials_saved=saved)
+
+    def plan(self, current: Current, desired: Desired[Options], facts: Facts) -> Plan[StartOperation]:
+        return plan(current, desired, facts)
+
+    async def apply(self, context: ApplyContext, plan: Plan[StartOperation]) -> Applied:
+        return await apply(context, plan)
 
 
 def _never_ran(job: dict) -> bool:
@@ -160,65 +220,66 @@ def _never_ran(job: dict) -> bool:
     return code in ("NotConfigured", "NotRun") and not (job.get("status") or {}).get("lastExecution")
 
 
-def plan(current: Current, desired, facts: Facts) -> Plan:
+def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[StartOperation]:
     """Pure: start (or restart) the job unless it is running; nothing when it runs."""
     opts = desired.options
     job = current.job or facts.job
     if job is None:
         if facts.job_planned:
-            return Plan(step=NAME, state=MISSING, changes=[
+            return Plan(step=NAME, state=MISSING, facts=facts, changes=[
                 Change(action="update", target="provisioning job: start",
                        detail={"why": f"once it is created: a new job -> {RUNNING}"})],
-                operations=[Operation(kind="start", method="POST", path="(the new job)/start")])
+                operations=[StartJob(sp_id=current.app.sp_id, job=NewJob())])
         return Plan(step=NAME, info={"state": "no job"}, error="the app has no provisioning job yet",
-                    fix="run natoma-entra mapping (or setup)")
+                    fix="run natoma-entra mapping (or setup)", facts=facts)
     action, change = start_decision(job, restart=opts.restart, reset_scope=opts.reset_scope)
     before = job_info(job)
     if action == "none":
-        return Plan(step=NAME, changes=[change], info={**before, "state": "running"}, warnings=cycle_warnings(before))
+        return Plan(step=NAME, changes=[change], info={**before, "state": "running"}, warnings=cycle_warnings(before),
+                    facts=facts)
     saved = True if facts.credentials_planned or facts.credentials_saved else current.credentials_saved
     if saved is False:
         return Plan(step=NAME, info={**before, "state": "not configured"},
                     error="the provisioning job has no admin credentials (Tenant URL and secret token)",
-                    fix="run natoma-entra credentials first")
+                    fix="run natoma-entra credentials first", facts=facts)
     warnings = []
     scope = normalize_reset_scope(opts.reset_scope)
     if action == "restart" and any(w in scope for w in ("ForceDeletes", "Full")):
         warnings.append(f"reset scope {scope!r}: the next cycle re-evaluates every user and may delete or disable "
                         "accounts in Natoma")
-    path = job_path(current.app.sp_id, job["id"])
-    op = (Operation(kind="restart", method="POST", path=f"{path}/restart", body=restart_body(opts.reset_scope))
-          if action == "restart" else Operation(kind="start", method="POST", path=f"{path}/start"))
+    ref = ExistingJob(id=job["id"])
+    op: StartOperation = (RestartJob(sp_id=current.app.sp_id, job=ref, reset_scope=scope,
+                                     credentials_unconfirmed=saved is None) if action == "restart"
+                          else StartJob(sp_id=current.app.sp_id, job=ref, credentials_unconfirmed=saved is None))
     # for status: a job that never ran is missing; a paused or quarantined one has drifted (docs/status.md)
     state = MISSING if action == "start" and _never_ran(job) else DRIFTED
-    return Plan(step=NAME, changes=[change], operations=[op], info=before, warnings=warnings,
-                state=state, extra={"unsure_credentials": saved is None})
+    return Plan(step=NAME, changes=[change], operations=[op], info=before, warnings=warnings, state=state, facts=facts)
 
 
-async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
-    app = await session.app()
-    job = facts.job or await read_job(session)
+async def apply(context: ApplyContext, plan: Plan[StartOperation]) -> Applied:
+    session = context.session
     op = plan.operations[0]
-    restart = op.kind == "restart"
-    path = job_path(app.sp_id, job["id"])
-    async def send():
-        if restart:
-            await session.graph.post(f"{path}/restart", op.body, retry=False)
-        else:
-            await session.graph.post(f"{path}/start", retry=False)
+    facts = context.facts
+    restart = isinstance(op, RestartJob)
+    job_id = job_id_of(op.job, facts)
+    path = f"{job_path(op.sp_id, job_id)}/{'restart' if restart else 'start'}"
+
+    async def send() -> None:
+        await session.graph.post(path, op.body, retry=False)
 
     try:
-        if facts.job is not None and plan.operations[0].path.startswith("(the new job)"):
+        if isinstance(op.job, NewJob):
             # a job created moments ago by this run may refuse start with 403/404/409 while Graph replicates it
-            await until_readable(send, say=session.progress, what="starting the new provisioning job")
+            await until_readable(session, send, what="starting the new provisioning job")
         else:
             await send()
     except GraphError as e:
-        if e.status == 400 and plan.extra.get("unsure_credentials") and "credential" in (e.message or "").lower():
-            return StepResult(step=NAME, status="failed", info={**plan.info, "state": "not configured"},
-                              error=f"{op.kind} was refused: {e.message}",
-                              fix="run natoma-entra credentials first"), {}
-        return failed(NAME, e, plan.changes, f"{'restarting' if restart else 'starting'} the provisioning job"), {}
+        if e.status == 400 and op.credentials_unconfirmed and "credential" in (e.message or "").lower():
+            return Applied([StepResult(step=NAME, status="failed", info={**plan.info, "state": "not configured"},
+                                       error=f"{op.kind} was refused: {e.message}",
+                                       fix="run natoma-entra credentials first")], facts)
+        return Applied([failed(NAME, e, plan.changes,
+                               f"{'restarting' if restart else 'starting'} the provisioning job")], facts)
     # A 2xx counts only when the job reads back running (or in a fresh cycle): an answer from something that is not
     # Graph (a proxy, a wrong --graph-endpoint) must not show "started".
     seen: list[dict] = []
@@ -230,15 +291,19 @@ async def apply(session, plan: Plan, facts: Facts) -> tuple[StepResult, dict]:
         return now is not None and (is_running(now) or job_state(now)[0] == "Quarantine")
 
     try:
-        confirmed = await wait_until(running)
+        confirmed = await wait_until(session, running)
     except GraphError:
-        confirmed, seen[:] = False, [job]
-    info = {**job_info(seen[0] or job), "state": "restarted" if restart else "started"}
+        confirmed, seen[:] = False, [facts.job or {}]
+    info = {**job_info(seen[0] or facts.job or {}), "state": "restarted" if restart else "started"}
     if not confirmed:
         code, schedule = job_state(seen[0] or {})
-        return StepResult(step=NAME, status="failed", changes=plan.changes, info=info,
-                          error=f"Graph accepted the {op.kind} but the job still reads status {code}, schedule "
-                                f"{schedule}",
-                          fix="run natoma-entra status in a minute; if it stays so, check --graph-endpoint or a proxy"), {}
-    return StepResult(step=NAME, status="changed", changes=plan.changes, info=info,
-                      warnings=plan.warnings + cycle_warnings(info)), {"job": seen[0]}
+        return Applied([StepResult(step=NAME, status="failed", changes=plan.changes, info=info,
+                                   error=f"Graph accepted the {op.kind} but the job still reads status {code}, "
+                                         f"schedule {schedule}",
+                                   fix="run natoma-entra status in a minute; if it stays so, check --graph-endpoint "
+                                       "or a proxy")], facts)
+    return Applied([StepResult(step=NAME, status="changed", changes=plan.changes, info=info,
+                               warnings=plan.warnings + cycle_warnings(info))], facts.but(job=seen[0]))
+
+
+STEP = StartStep()

@@ -1,10 +1,9 @@
 """Issue 14: a bare tenant to a provisioned user (`setup --create-app --create-groups`), `app create`, export round
 trip, teardown (plan first, only what the tool made, converging after an interruption), and setup again."""
-import asyncio
 import re
 import uuid
 
-import natoma_entra.steps.common as common
+from natoma_entra.waits import Waits
 from natoma_entra import permissions
 from natoma_entra.sandbox.clock import VirtualClock
 from natoma_entra.sandbox.state import Tenant, user_id
@@ -35,8 +34,7 @@ def _our_assignments(t: Tenant, sp_id: str) -> list:
 
 def test_a_bare_tenant_to_a_verified_user_in_one_setup_run_then_teardown_and_again(sandbox, monkeypatch):
     clock = VirtualClock()  # Graph's replication delay, waited out on the tenant's clock
-    monkeypatch.setattr(asyncio, "sleep", clock.sleep)
-    monkeypatch.setattr(common, "POLL_DELAYS", (0.2, 0.5, 1, 2, 3, 5, 5, 8, 10, 15, 20))
+    sandbox.waits = Waits()  # the real replication waits, on that clock
     sandbox.options.clock = clock
     sandbox.options.replication_seconds = 10
     assert sandbox.cli("sandbox", "reset", "--empty").code == 0
@@ -223,10 +221,10 @@ def test_an_interrupted_teardown_converges_when_run_again(sandbox):
 
 
 def test_teardown_at_a_terminal_asks_after_the_plan(sandbox, monkeypatch):
-    import natoma_entra.cli.teardown as cmd
+    import natoma_entra.cli.confirm as cmd
 
     assert sandbox.set_up().code == 0
-    monkeypatch.setattr(cmd, "_isatty", lambda stream: True)
+    monkeypatch.setattr(cmd, "isatty", lambda stream: True)
     no = sandbox.cli("teardown", stdin="n\n")
     assert no.code == 1 and no.writes == []
     assert "would delete: provisioning job" in no.out and "Tear down what is listed above?" in no.err
@@ -250,9 +248,7 @@ def test_mail_nicknames_follow_the_group_rules():
 
 
 def test_create_app_without_a_scim_token_stops_before_the_app_is_made(sandbox, monkeypatch):
-    from natoma_entra.sandbox import defaults
-
-    monkeypatch.setattr(defaults, "SANDBOX_SCIM_TOKEN", None)  # no sandbox fallback: the token must come from somewhere
+    sandbox.scim_token = None  # no sandbox fallback: the token must come from somewhere
     assert sandbox.cli("sandbox", "reset", "--empty").code == 0
     r = sandbox.cli("setup", "--create-app", "--create-groups", stdin="")
     assert r.code == 2, r.err

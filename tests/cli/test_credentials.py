@@ -152,11 +152,14 @@ def test_sandbox_never_sends_to_a_real_natoma(sandbox, monkeypatch, tmp_path):
     r = sandbox.cli("credentials", "--scim-url", "https://other.natoma.example/scim/v2")
     assert r.code == 2 and "sandbox" in r.err and r.requests == []
     assert secrets(sandbox)["BaseAddress"] == NATOMA_URL
-    # a real URL in the config file is replaced by the sandbox's, and said so
+    # a real URL in the config file is refused the same way (the config is loaded as for a real tenant, never
+    # rewritten): nothing is sent, and the fix names the flag that wins over the file
     (tmp_path / "natoma-entra.toml").write_text('[scim]\nurl = "https://acme.natoma.example/scim/v2"\n')
     r = sandbox.cli("credentials", "--output", "json")
-    assert r.code == 0 and "instead of https://acme.natoma.example/scim/v2" in r.err
-    assert secrets(sandbox)["BaseAddress"] == NATOMA_URL
+    assert r.code == 2 and "not to https://acme.natoma.example/scim/v2" in r.err and "--scim-url" in r.err
+    assert r.requests == [] and secrets(sandbox)["BaseAddress"] == NATOMA_URL
+    r = sandbox.cli("credentials", "--scim-url", NATOMA_URL)
+    assert r.code == 0, r.err
 
 
 def test_other_settings_are_kept_and_masked_ones_named(sandbox, monkeypatch):

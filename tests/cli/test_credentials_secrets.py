@@ -52,9 +52,8 @@ def _source(kind: str, token: str, sandbox, tmp_path, monkeypatch) -> tuple[list
         return ["credentials", "--scim-token-stdin"], token + "\n"
     if kind == "prompt":
         from natoma_entra.cli import token as token_mod
-        from natoma_entra.sandbox import defaults
 
-        monkeypatch.setattr(defaults, "SANDBOX_SCIM_TOKEN", None)  # no sandbox fallback: ask the person
+        sandbox.scim_token = None  # no sandbox fallback: ask the person
         monkeypatch.setattr(sys, "stdin", _Tty())
         monkeypatch.setattr(token_mod, "_prompt", lambda *pause: token)
         return [], None
@@ -96,9 +95,7 @@ def test_dry_run_and_start_do_not_print_it(sandbox, monkeypatch, net):
 
 
 def test_usage_error_for_a_missing_token_names_the_three_ways(sandbox, monkeypatch):
-    from natoma_entra.sandbox import defaults
-
-    monkeypatch.setattr(defaults, "SANDBOX_SCIM_TOKEN", None)
+    sandbox.scim_token = None  # no sandbox fallback
     r = sandbox.cli("credentials", stdin="")  # not a terminal: no prompt
     assert r.code == 2
     assert "NATOMA_SCIM_TOKEN" in r.err and "--scim-token-file" in r.err and "--scim-token-stdin" in r.err

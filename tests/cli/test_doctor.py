@@ -9,7 +9,7 @@ from natoma_entra.sandbox.state import (DEFAULT_ACCESS_ROLE_ID, MSIAM_ACCESS_ROL
 
 @pytest.fixture
 def configured(sandbox, monkeypatch):
-    """The sandbox after `setup` (design.md 5: Lee in two role groups, Pradeep only in a nested group)."""
+    """The sandbox after `setup` (docs/sandbox.md: Lee in two role groups, Pradeep only in a nested group)."""
     monkeypatch.setenv("NATOMA_SCIM_TOKEN", NATOMA_TOKEN)
     r = sandbox.set_up()
     assert r.code == 0, r.out + r.err

@@ -145,7 +145,7 @@ def test_no_records_yet(sandbox):
 # -- pure parts ----------------------------------------------------------------------------------------------------
 
 def test_parse_since():
-    from natoma_entra.graph.errors import UsageError
+    from natoma_entra.errors import UsageError
     from natoma_entra.steps.logs import odata_time, parse_since
 
     now = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.timezone.utc)

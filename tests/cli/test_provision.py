@@ -324,7 +324,7 @@ def test_the_pacer_keeps_any_10_second_window_to_5_requests():
     import asyncio
 
     from natoma_entra.sandbox.options import SimulatedClock
-    from natoma_entra.steps.provision import Pacer
+    from natoma_entra.pacing import Pacer
 
     clock = SimulatedClock()
     pacer = Pacer(clock=clock.monotonic, sleep=clock.sleep)

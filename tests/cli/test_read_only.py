@@ -1,5 +1,5 @@
 """status, doctor, logs, audit and every dry run write nothing, by construction: their Graph client refuses any write
-but the read-only POSTs (validateCredentials, parseExpression). Proved against a sandbox in which every write fails
+but the read-only POST (validateCredentials). Proved against a sandbox in which every write fails
 loudly, so a write that slipped through would show in the exit code and the request log."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from natoma_entra.sandbox import faults
 from natoma_entra.sandbox.state import NATOMA_TOKEN
 
-WRITE = r"^(?!.*/(validateCredentials|parseExpression)$)"  # every path but the read-only POSTs
+WRITE = r"^(?!.*/validateCredentials$)"  # every path but the read-only POST
 
 
 def writes_raise(sandbox):

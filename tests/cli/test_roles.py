@@ -129,14 +129,11 @@ def test_without_prune_foreign_roles_stay(sandbox):
 
 
 def test_waits_for_the_service_principal_to_show_the_roles(sandbox, monkeypatch):
-    import asyncio
-
-    import natoma_entra.steps.common as common
     from natoma_entra.sandbox.clock import VirtualClock
+    from natoma_entra.waits import Waits
 
     clock = VirtualClock()  # the CLI's waits advance the tenant's clock instead of sleeping
-    monkeypatch.setattr(asyncio, "sleep", clock.sleep)
-    monkeypatch.setattr(common, "POLL_DELAYS", (0.2, 0.5, 1, 2, 3, 5, 5, 8, 10, 15, 20))
+    sandbox.waits = Waits()  # the real replication waits, on that clock
     sandbox.options.clock = clock
     sandbox.options.sp_role_lag = 3  # seconds
     r = sandbox.cli("roles", "--output", "json")
@@ -219,10 +216,10 @@ def test_drifted_description_is_brought_back(sandbox):
 def test_role_ids_are_uuid5_of_app_and_value_and_differ_between_apps():
     import uuid
 
-    from natoma_entra.steps.roles import _ROLE_NS, role_id
+    from natoma_entra.natoma_roles import ROLE_NAMESPACE, role_id
 
     app_a, app_b = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
-    assert role_id(app_a, "admin") == str(uuid.uuid5(_ROLE_NS, f"{app_a}/admin"))
+    assert role_id(app_a, "admin") == str(uuid.uuid5(ROLE_NAMESPACE, f"{app_a}/admin"))
     assert role_id(app_a, "admin") != role_id(app_b, "admin")
     assert role_id(app_a, "admin") != role_id(app_a, "member")
     assert role_id(app_a.upper(), "admin") == role_id(app_a, "admin")

@@ -67,7 +67,7 @@ def test_second_run_makes_no_write_and_says_so(sandbox):
 
 
 def test_reads_are_not_repeated_across_steps(sandbox):
-    """A read made by one step is not made again by a later one (design.md 4)."""
+    """A read made by one step is not made again by a later one (docs/dev/architecture.md)."""
     sandbox.set_up()
     r = sandbox.cli("setup")
     gets = [q[1].split("?")[0] for q in r.requests if q[0] == "GET"]

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from natoma_entra.graph.client import GraphClient
-from natoma_entra.graph.errors import NatomaEntraError
+from natoma_entra.errors import NatomaEntraError
 
 
 class FailingCredential:

@@ -61,21 +61,22 @@ def test_job_without_credentials_says_run_credentials(sandbox):
     # create the job only (what mapping does), through the steps' own create_job
     import asyncio
 
-    from natoma_entra.cli.application import Application
-    from natoma_entra.cli.context import build_run, load_config
+    from natoma_entra.config import Config
+    from natoma_entra.session import Session
     from natoma_entra.steps.job import create_job
 
-    g = Application(sandbox=True, sandbox_state=sandbox.path)
-    run = build_run(g, load_config(g))
+    backend = sandbox.backend().with_flags(state=sandbox.path, variants=frozenset())
+    config = Config.model_validate(backend.config_defaults())
 
-    async def make():
+    async def make(conn):
+        session = Session(graph=conn.graph, config=config, clock=backend.clock, waits=backend.waits, scim=conn.scim)
         try:
-            return await create_job(run.session, "scim", [])
+            return await create_job(session, "scim", [])
         finally:
-            await run.session.graph.close()
+            await session.graph.close()
 
-    created, _, _ = asyncio.run(make())
-    run.tenant.save(run.state_path)
+    with backend.connect(config, read_only=False, deadline=None, on_wait=print) as conn:  # saved when it ends
+        created, _, _ = asyncio.run(make(conn))
     assert created["id"] in job(sandbox)["id"]
     r = sandbox.cli("start", "--output", "json")
     assert r.code == 1

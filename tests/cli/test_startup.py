@@ -1,4 +1,4 @@
-"""`--help` and usage errors import neither msgraph nor azure.identity (design.md 4: fast start-up)."""
+"""`--help` and usage errors import neither msgraph nor azure.identity (docs/performance.md: start-up)."""
 import subprocess
 import sys
 

@@ -1,4 +1,4 @@
-"""POST /$batch (GDOCS concepts/json-batching.md)."""
+"""POST /$batch (Graph docs concepts/json-batching.md)."""
 
 
 def batch(graph, requests):

@@ -1,4 +1,4 @@
-"""GET /auditLogs/provisioning: filters, newest first, paging (GDOCS provisioningobjectsummary-list.md)."""
+"""GET /auditLogs/provisioning: filters, newest first, paging (Graph docs provisioningobjectsummary-list.md)."""
 
 import pytest
 

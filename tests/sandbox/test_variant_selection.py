@@ -13,14 +13,17 @@ def run_cli(capsys, *args):
     from natoma_entra.cli.main import run
 
     capsys.readouterr()
-    application = Application()
+    from natoma_entra.sandbox.backend import SandboxBackend
+
+    backend = SandboxBackend()
+    application = Application(backend=backend)
     code = 0
     try:
         run(list(args), application=application)
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     cap = capsys.readouterr()
-    return code, cap.out, cap.err, [tenant for tenant, _ in application.opened]
+    return code, cap.out, cap.err, [tenant for tenant, _ in backend.opened]
 
 
 def test_flag_is_repeatable(sandbox, capsys):

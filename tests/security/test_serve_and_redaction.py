@@ -11,7 +11,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from natoma_entra import redact
-from natoma_entra.graph.errors import UsageError, parse_error_body
+from natoma_entra.graph.errors import parse_error_body
+from natoma_entra.errors import UsageError
 from natoma_entra.sandbox.serve import make_server
 
 SECRET = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.fake/payload+with=odd\"chars\\0123456789"

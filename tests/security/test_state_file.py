@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from natoma_entra.graph.errors import UsageError
+from natoma_entra.errors import UsageError
 from natoma_entra.sandbox.state import StateConflict, Tenant, state_lock
 
 # A writer run in another process: under the lock, read a counter, give the other process a chance to interleave,

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from natoma_entra.config import Config, load
-from natoma_entra.graph.errors import UsageError
+from natoma_entra.errors import UsageError
 
 
 def write(tmp_path: Path, text: str) -> Path:

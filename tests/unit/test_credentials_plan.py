@@ -8,7 +8,8 @@ import pytest
 from natoma_entra import redact
 from natoma_entra.cli.token import read_token, token_given, token_source
 from natoma_entra.config import Config
-from natoma_entra.graph.errors import GraphError, UsageError
+from natoma_entra.graph.errors import GraphError
+from natoma_entra.errors import UsageError
 from natoma_entra.steps import credentials as c
 from natoma_entra.steps import start as s
 

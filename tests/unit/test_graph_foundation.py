@@ -170,7 +170,7 @@ class RecordingCredential:
 
 @pytest.mark.parametrize("cloud", ["global", "usgov", "usgov-dod", "china"])
 def test_token_is_asked_for_the_cloud_graph_host(cloud):
-    """With no scopes given, the SDK asks for https://<graph host>/.default (graph-api.md section 13)."""
+    """With no scopes given, the SDK asks for https://<graph host>/.default (docs/dev/design-notes.md)."""
     import asyncio
 
     import respx

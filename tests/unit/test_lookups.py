@@ -8,7 +8,8 @@ import respx
 
 from natoma_entra.graph.auth import StaticTokenCredential
 from natoma_entra.graph.client import GraphClient
-from natoma_entra.graph.errors import GraphError, UsageError
+from natoma_entra.graph.errors import GraphError
+from natoma_entra.errors import UsageError
 from natoma_entra.graph.lookups import find_app, find_group
 
 BASE = "https://graph.microsoft.com/v1.0"

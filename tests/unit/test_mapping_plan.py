@@ -1,4 +1,4 @@
-"""steps/mapping.plan: pure, lossless, and right about the role mapping (graph-api.md sections 5 and 13)."""
+"""steps/mapping.plan: pure, lossless, and right about the role mapping (synchronization-synchronizationschema-update.md; docs/dev/design-notes.md)."""
 from __future__ import annotations
 
 import copy
@@ -14,7 +14,7 @@ from natoma_entra.steps.mapping import (
 )
 from natoma_entra.steps.mapping import schema_change as plan  # the pure schema planner
 
-# Copies of ../shared/graph-examples files (Microsoft documentation examples), so these tests never skip.
+# Copies of Microsoft documentation examples (tests/fixtures/graph-examples), so these tests never skip.
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "graph-examples"
 SINGLE = role_mapping("SingleAppRoleAssignment", SINGLE_ROLE_TARGET)
 MULTI = role_mapping("AssertiveAppRoleAssignmentsComplex", MULTI_ROLE_TARGET)
@@ -235,7 +235,7 @@ def test_expression_of_builds_text_from_structure():
     assert expression_of(None) is None
 
 
-# -- the Microsoft documentation examples (../shared/graph-examples) ---------------------------------------------------
+# -- the Microsoft documentation examples (tests/fixtures/graph-examples) ---------------------------------------------------
 
 def _attr(name: str) -> dict:
     return attribute_definition(name, multivalued=False)

@@ -1,4 +1,4 @@
-"""The provisionOnDemand answer, read defensively (graph-api.md section 8): both known shapes and the edge cases."""
+"""The provisionOnDemand answer, read defensively (synchronization-synchronizationjob-provisionondemand.md): both known shapes and the edge cases."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,7 @@ import pytest
 from natoma_entra.steps.provision import (FIX_MULTIPLE_GRANTS, FIX_NOT_ASSIGNED, STATUS_INFO_KEY, fix_for,
                                           parse_response, request_body)
 
-# Graph docs synchronization-synchronizationjob-provisionondemand.md, example 1 (saved in
-# shared/graph-examples/provisionOnDemand-response-graphdocs-example1.json), verbatim.
+# Graph docs synchronization-synchronizationjob-provisionondemand.md, example 1, verbatim.
 DOC_EXAMPLE_1 = {
     "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.stringKeyStringValuePair",
     "key": "{\"result\":\"Skipped\",\"details\":{\"errorCode\":\"RedundantExport\",\"errorMessage\":\"The state of the user in both the source and target systems already match.\"}}",

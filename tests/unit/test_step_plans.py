@@ -17,7 +17,7 @@ ADMINS, MEMBERS, OTHERS = "g-admins", "g-members", "g-others"
 
 def app(roles_=(), sp_roles=None):
     """An App as graph.lookups returns it: the application holds the roles, the service principal shows them."""
-    return SimpleNamespace(app_id=APP_ID, sp_id=SP, application={"id": "app-1", "appRoles": list(roles_)},
+    return SimpleNamespace(app_id=APP_ID, sp_id=SP, planned=False, application={"id": "app-1", "appRoles": list(roles_)},
                            service_principal={"id": SP, "appId": APP_ID,
                                               "appRoles": list(roles_ if sp_roles is None else sp_roles)})
 
@@ -46,7 +46,7 @@ def test_roles_fresh_app_one_patch_creating_three_and_keeping_foreign_roles():
     body = op.body["appRoles"]
     assert op.method == "PATCH" and op.path == "/applications/app-1"
     assert {k: v for k, v in FOREIGN.items() if k != "origin"} in body  # kept as read, minus read-only origin
-    assert p.provides["role_ids"] == {"admin": role_id(APP_ID, "admin"), "AppAdmin": role_id(APP_ID, "AppAdmin"),
+    assert p.facts.role_ids == {"admin": role_id(APP_ID, "admin"), "AppAdmin": role_id(APP_ID, "AppAdmin"),
                                       "member": role_id(APP_ID, "member")}
 
 
@@ -216,7 +216,7 @@ def test_mapping_without_a_job_plans_the_job_and_the_schema_from_the_template():
     cur = mapping.Current(app=app(NATOMA), job=None, schema=default_schema(), template_id="scim", fallbacks=["x"])
     p = mapping.plan(cur, desired(), Facts())
     assert [op.kind for op in p.operations] == ["create-job", "put-schema"]
-    assert p.provides == {"job_planned": True, "template_id": "scim"}
+    assert (p.facts.job_planned, p.facts.template_id) == (True, "scim")
 
 
 def test_mapping_in_place_writes_nothing_and_an_unreadable_template_is_planned_after_the_job():

@@ -1,0 +1,44 @@
+"""Asking before a run deletes: the plan is shown, then a question at the terminal; without a terminal (or under
+--output json, one document per run) the command needs --yes. The executor asks only when the plan deletes."""
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..executor import Confirm
+    from ..results import Report
+    from .application import Application
+
+
+def isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def confirmer(g: "Application", command: str, *, yes: bool, question: str) -> "Confirm | None":
+    """None with --yes (no question); else the executor's question, asked after it shows the plan. Under --output
+    json (one document per run, never a plan then a result) a command that may delete needs --yes up front."""
+    if yes or g.dry_run:
+        return None
+    if g.output.value == "json":
+        raise UsageError(f"{command} with --output json does not ask first",
+                         fix="pass --yes (see what it would do with --dry-run --output json first)")
+
+    async def confirm(plan: "Report") -> bool:
+        import typer
+
+        if not (isatty(sys.stdin) and isatty(sys.stderr)):
+            raise UsageError(f"{command} deletes, and asks first: no terminal is attached to ask at",
+                             fix="pass --yes (see what it would do with --dry-run first)")
+        from ..render.report import render
+
+        render(plan, g.out, verbose=g.verbose, quiet=g.quiet)
+        with g.spinner_paused():
+            return bool(typer.confirm(question, default=False, err=True))
+
+    return confirm

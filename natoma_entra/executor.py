@@ -1,0 +1,213 @@
+"""The executor: the one place that calls a step's apply, and the one place that decides whether anything is written.
+
+A run of steps (steps/base.py) goes: every read first (together; a step that `reads_first`, the app, before the
+others), then every plan in order (pure, each seeing the Facts of the plans before it), then, only when the run is
+not a dry run, nothing is blocked, no input is missing and (where asked) the person confirmed, each step's apply in
+order. Bad input found by a read (an unknown group, a rejected SCIM token, a schema without a user mapping) stops the
+run with the tenant as it was. A failure stops the run; the steps after it are reported skipped, and running the
+command again continues from where the tenant is.
+
+--create-app: the app step plans its creation and the others plan against the app to be (session.planned_app), so
+a dry run shows the whole run and a real one checks every input before the app is made. Once it exists, the
+remaining steps are read and planned again against it, then applied.
+
+The executor's policy for requests: operations under a rate limit (pacing.py) wait their turn before they go.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import fields, replace
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
+
+from .errors import NatomaEntraError, UsageError
+from .graph.errors import GraphError
+from .pacing import RATE_LIMITS, Pacer
+from .results import Report, StepResult
+from .steps import assignments, credentials, mapping, roles, start
+from .steps.base import AnyStep, ApplyContext, Applied, Desired, Facts, Operation, Plan
+from .steps.common import failed
+
+if TYPE_CHECKING:
+    from .session import Session
+
+# The setup steps, in the guide's order: setup runs them, status reads and plans them.
+SETUP_STEPS: tuple[AnyStep, ...] = (roles.STEP, assignments.STEP, mapping.STEP, credentials.STEP, start.STEP)
+
+Confirm = Callable[[Report], Awaitable[bool]]
+Progress = Callable[[int, int, str], None]
+
+
+class NotConfirmed(NatomaEntraError):
+    """The person said no at the question: nothing was written (exit 1)."""
+
+
+async def _read(session: "Session", step: AnyStep, desired: Desired[Any]) -> Any:
+    try:
+        return await step.read(session, desired)
+    except GraphError as e:
+        return failed(step.name, e, what=step.reading)
+
+
+async def read_and_plan(session: "Session", steps: Sequence[AnyStep], desired: Desired[Any],
+                        facts: Facts | None = None) -> list[Plan[Any]]:
+    """Every step's read (together, those that read first before), then its plan, in order, each seeing the facts of
+    the plans before it."""
+    first = [s for s in steps if s.reads_first]
+    currents: dict[int, Any] = {}
+    for s in first:
+        currents[id(s)] = await _read(session, s, desired)
+    if not first and all(s.needs_app for s in steps):
+        await session.app()  # nothing else can be read without it: its error (unknown app, no access) comes first
+    rest = [s for s in steps if not s.reads_first]
+    # every read ends before an error is raised (bad input found by one read while others are in flight is one
+    # line, not a trail of tasks cut short); the first error in step order wins
+    results = await asyncio.gather(*(_read(session, s, desired) for s in rest), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    for s, current in zip(rest, results):
+        currents[id(s)] = current
+    plans: list[Plan[Any]] = []
+    facts = facts or Facts()
+    for step in steps:
+        current = currents[id(step)]
+        if isinstance(current, StepResult):  # its read failed
+            plan: Plan[Any] = Plan(step=step.name, error=current.error, fix=current.fix, facts=facts)
+        else:
+            plan = step.plan(current, desired, facts)
+        facts = plan.facts
+        plans.append(plan)
+    return plans
+
+
+def _skipped(plan: Plan[Any], why: str) -> StepResult:
+    """A step not applied: what it would have changed is not shown as done (nothing was written)."""
+    return StepResult(step=plan.step, status="skipped", warnings=list(plan.warnings), info={"why": why})
+
+
+def pacing(session: "Session") -> Callable[[Operation], Awaitable[None]]:
+    """The executor's pacing policy on the run's clock: each rate-limited kind of operation waits its turn."""
+    pacers = {kind: Pacer(limit, window, clock=session.clock.monotonic, sleep=session.clock.sleep)
+              for kind, (limit, window) in RATE_LIMITS.items()}
+
+    async def pace(op: Operation) -> None:
+        pacer = pacers.get(op.kind)
+        if pacer is not None:
+            await pacer.wait()
+
+    return pace
+
+
+def planned_report(command: str, app: dict[str, Any], steps: Sequence[AnyStep], plans: Sequence[Plan[Any]],
+                   *, dry_run: bool = True) -> Report:
+    report = Report(command=command, dry_run=dry_run, app=app)
+    for step, plan in zip(steps, plans):
+        for r in step.planned(plan):
+            report.add(r)
+    return report
+
+
+async def run(session: "Session", command: str, steps: Sequence[AnyStep], desired: Desired[Any], *, dry_run: bool,
+              confirm: Confirm | None = None, on_step: Callable[[str], None] = lambda name: None,
+              on_progress: Progress = lambda done, total, label: None) -> Report:
+    """One command's steps. A dry run stops after the plans; otherwise apply in order, and a failure stops the run."""
+    on_step("reading")
+    plans = await read_and_plan(session, steps, desired)
+    app = await _app_summary(session, plans)
+    blocked = next((p for p in plans if p.blocked), None)
+    if dry_run:
+        return planned_report(command, app, steps, plans)
+    report = Report(command=command, dry_run=False, app=app)
+    if blocked is not None:
+        for p in plans:
+            report.add(p.result("failed") if p is blocked else
+                       _skipped(p, f"{blocked.step} cannot be done: nothing written"))
+        return report
+    needs = next((p for p in plans if p.needs and p.operations and p.needs_input), None)
+    if needs is not None:
+        raise UsageError(needs.needs or "", fix=needs.needs_fix)
+    unmet = next((p for p in plans if p.needs and p.operations), None)
+    if unmet is not None:  # nothing is written: the run would stop there anyway
+        for p in plans:
+            report.add(p.result("failed", error=p.needs, fix=p.needs_fix) if p is unmet else
+                       _skipped(p, f"{unmet.step} cannot be done: nothing written"))
+        return report
+    from .preflight import before_writes
+
+    await before_writes(session, plans, command=command)  # permissions, before the first write (exit 2 when short)
+    if confirm is not None and any(p.operations and any(c.action == "delete" for c in p.changes) for p in plans):
+        if not await confirm(planned_report(command, app, steps, plans)):
+            raise NotConfirmed(f"{command}: not confirmed; nothing was written")
+    return await _apply(session, command, list(steps), plans, desired, report, on_step, on_progress)
+
+
+def contributed(before: Facts, after: Facts) -> dict[str, Any]:
+    """What a plan added to the facts it was planned with (the role ids, "a job is about to be created", ...)."""
+    return {f.name: getattr(after, f.name) for f in fields(Facts) if getattr(after, f.name) != getattr(before, f.name)}
+
+
+async def _apply(session: "Session", command: str, steps: list[AnyStep], plans: list[Plan[Any]], desired: Desired[Any],
+                 report: Report, on_step: Callable[[str], None], on_progress: Progress) -> Report:
+    """Apply in order. Each step starts from the facts as the steps before it turned out, plus what its own plan
+    contributed; apply returns them as they turn out (the job it created)."""
+    facts = Facts()
+    planned_before = Facts()  # the facts each plan was made with: the plan before it's
+    pace = pacing(session)
+    i = 0
+    while i < len(steps):
+        step, plan = steps[i], plans[i]
+        facts = replace(facts, **contributed(planned_before, plan.facts))
+        planned_before = plan.facts
+        if not plan.operations:
+            applied = step.done(plan, facts)
+        else:
+            on_step(step.name)  # the CLI names it when the run is interrupted
+            context = ApplyContext(session=session, facts=facts, pace=pace, on_progress=on_progress)
+            try:
+                applied = await step.apply(context, plan)
+            except GraphError as e:
+                applied = Applied([failed(step.name, e, plan.changes)], facts)
+        facts = applied.facts
+        for r in applied.results:
+            report.add(r)
+        report.warnings.extend(w for w in plan.warnings if w not in report.warnings)
+        if any(r.status == "failed" for r in applied.results):
+            for skipped in plans[i + 1:]:
+                report.steps.append(_skipped(skipped, f"{step.name} failed"))
+            return report
+        if plan.facts.app_planned and plan.operations:
+            # the app exists now: the remaining steps are read and planned again against it (their ids were
+            # placeholders), then applied; an input problem found now still stops before their first write
+            report.app = (await session.app()).summary()
+            facts = replace(facts, app_planned=False)
+            planned_before = facts
+            replanned = await read_and_plan(session, steps[i + 1:], desired, facts)
+            plans[i + 1:] = replanned
+            stop = next((p for p in replanned if p.blocked or (p.needs and p.operations)), None)
+            if stop is not None:
+                for p in replanned:
+                    report.add(p.result("failed", error=p.error or p.needs, fix=p.fix or p.needs_fix)
+                               if p is stop else _skipped(p, f"{stop.step} cannot be done"))
+                return report
+        i += 1
+    return report
+
+
+async def status(session: "Session", steps: Sequence[AnyStep], desired: Desired[Any]) -> Report:
+    """Read and plan every step, write nothing: each step's state (in place / drifted / missing / failed)."""
+    plans = await read_and_plan(session, steps, desired)
+    report = Report(command="status", dry_run=False, app=await _app_summary(session, plans))
+    for step, plan in zip(steps, plans):
+        for result in step.planned(plan):
+            result.info["state"] = plan.status_state()
+            report.add(result)
+    report.ok = all(s.status != "failed" for s in report.steps)
+    return report
+
+
+async def _app_summary(session: "Session", plans: Sequence[Plan[Any]]) -> dict[str, Any]:
+    """The app the run is about, for the report (empty when there is none: teardown of a removed app)."""
+    try:
+        return (await session.app()).summary()
+    except UsageError:
+        return {}
