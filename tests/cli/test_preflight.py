@@ -229,3 +229,14 @@ def rehearse(sandbox, monkeypatch, state, token) -> str:
     err = sandbox._capsys.readouterr().err
     assert code in (0, None), err
     return err
+
+
+def test_provision_on_demand_is_checked_too(sandbox):
+    assert sandbox.set_up().code == 0
+    before = sandbox.path.read_bytes()
+    sandbox.options.denied_permissions = {"Synchronization.ReadWrite.All"}
+    r = sandbox.cli("provision", "AdeleV@contoso.onmicrosoft.com")
+    assert r.code == 2 and r.writes == [] and sandbox.path.read_bytes() == before
+    [line] = errors(r)
+    assert "Synchronization.ReadWrite.All, needed for provision: POST /servicePrincipals/" in line
+    assert "/provisionOnDemand" in line
