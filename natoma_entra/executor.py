@@ -132,6 +132,9 @@ async def run(session: "Session", command: str, steps: Sequence[AnyStep], desire
             report.add(p.result("failed", error=p.needs, fix=p.needs_fix) if p is unmet else
                        _skipped(p, f"{unmet.step} cannot be done: nothing written"))
         return report
+    from .preflight import before_writes
+
+    await before_writes(session, plans, command=command)  # permissions, before the first write (exit 2 when short)
     if confirm is not None and any(p.operations and any(c.action == "delete" for c in p.changes) for p in plans):
         if not await confirm(planned_report(command, app, steps, plans)):
             raise NotConfirmed(f"{command}: not confirmed; nothing was written")

@@ -8,6 +8,7 @@ into the Authorization header; it is never part of a message.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
@@ -39,15 +40,35 @@ def provider():
 
 
 class _Logged:
-    """Every SCIM request in the --verbose trace (method, URL, status; never a header)."""
+    """Every SCIM request in the --verbose log (method, URL, status; never a header), and in the --trace file when
+    the client was opened through traced() (natoma_entra/trace.py drops the Authorization header)."""
+
+    trace: Any = None
 
     def request(self, method: str, url: str, **kwargs):
+        started = time.monotonic()
         response = super().request(method, url, **kwargs)  # type: ignore[misc]
         log.debug("%s %s%s -> %s", method, self._base(), url, getattr(response, "status_code", "?"))
+        if self.trace is not None:
+            sent = getattr(getattr(response, "request", None), "headers", None)  # httpx2: what was sent
+            self.trace.scim(method, self._base() + url, kwargs, response, time.monotonic() - started,
+                            sent if sent is not None else getattr(self, "headers", None))
         return response
 
     def _base(self) -> str:
         return ""
+
+
+def traced(factory: ScimFactory | None, trace: Any) -> ScimFactory:
+    """A client factory whose clients record every exchange in `trace` (the --trace file): the given factory's
+    (the sandbox's stand-in), else scim2-client's network engine. The hook for Session.scim_http."""
+
+    def open_traced(url: str, token: str):
+        client = open_client(url, token, factory)
+        client.trace = trace
+        return client
+
+    return open_traced
 
 
 def network_client(url: str, token: str, timeout: float = 30.0):

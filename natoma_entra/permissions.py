@@ -111,10 +111,16 @@ COMMANDS["setup"] = tuple(dict.fromkeys(COMMANDS["roles"] + COMMANDS["assign"] +
 COMMANDS["app"] = _FIND_APP + ("instantiate-template", "update-application")
 COMMANDS["create-groups"] = ("create-group",)
 COMMANDS["export"] = _JOB_READ + ("read-groups", "list-assignments")
+# probe (issue 25): the reads that settle the open behaviours of docs/graph-assumptions.md, the connection tests
+# (read-only POSTs documented under Synchronization.ReadWrite.All) and the provisioning-log filters
+COMMANDS["probe"] = _JOB_READ + ("sync-write", "provisioning-logs")
 COMMANDS["teardown"] = _JOB_READ + ("read-groups", "list-assignments", "delete-assignment", "update-application",
                                     "sync-write", "delete-group", "delete-service-principal", "delete-application")
 _LABELS = {"app": "app create (and setup --create-app)", "create-groups": "--create-groups (in addition)"}
 BY_KEY = {r.key: r for r in REQUESTS}
+# the commands in the order the permissions page and doctor's permissions check list them
+TABLE_ORDER = ("setup", "roles", "assign", "mapping", "credentials", "start", "provision", "status", "doctor", "logs",
+               "app", "create-groups", "export", "teardown", "probe")
 
 
 def request_for(method: str, path: str) -> Request | None:
@@ -147,21 +153,30 @@ def _implied_dropped(perms) -> list[str]:
     return [p for p in perms if p.replace(".Read.", ".ReadWrite.") == p or p.replace(".Read.", ".ReadWrite.") not in perms]
 
 
+def label(command: str) -> str:
+    """How the permissions page and doctor name a COMMANDS row ("app create (and setup --create-app)")."""
+    return _LABELS.get(command, command)
+
+
 def markdown() -> str:
     """The generated tables of docs/permissions.md (kept in sync by tests/docs/test_permissions_page.py)."""
     lines = ["| command | application permissions (all of) | delegated permissions (all of) | Entra role (delegated) |",
              "|---|---|---|---|"]
-    for cmd in ("setup", "roles", "assign", "mapping", "credentials", "start", "provision", "status", "doctor", "logs",
-                "app", "create-groups", "export", "teardown"):
+    for cmd in TABLE_ORDER:
         p = for_command(cmd)
         roles = " or ".join(p["roles"]) if p["roles"] else "none (any member user)"
-        lines.append(f"| `{_LABELS.get(cmd, cmd)}` | {', '.join(p['application'])} | {', '.join(p['delegated'])} | {roles} |")
+        lines.append(f"| `{label(cmd)}` | {', '.join(p['application'])} | {', '.join(p['delegated'])} | {roles} |")
     lines += ["", "| request | reference page | application | delegated | Entra role (delegated) |",
               "|---|---|---|---|---|"]
     for r in REQUESTS:
         roles = " or ".join(r.roles) if r.roles else "any member user"
         lines.append(f"| `{r.method.replace('|', ' ')} {_show(r.path)}` | {r.page} | {r.hint} | {r.delegated} | {roles} |")
     return "\n".join(lines) + "\n"
+
+
+def show_path(pattern: str) -> str:
+    """A readable path from a path regex (the permissions page's, and the preflight's, way to name a request)."""
+    return _show(pattern)
 
 
 def _show(pattern: str) -> str:

@@ -50,12 +50,14 @@ class Application:
     strict: bool = False
     exit_code: bool = False
     timeout: float | None = None  # --timeout: the run's budget for Graph (GraphClient deadline)
+    trace_path: Path | None = None  # --trace FILE / NATOMA_ENTRA_TRACE: every Graph and SCIM exchange (trace.py)
     sandbox_variants: frozenset[str] = frozenset()  # --sandbox-variant / NATOMA_ENTRA_SANDBOX_VARIANTS
     current_step: str | None = None  # what the run is doing: named when it is interrupted
     _out: Any = None
     _err: Any = None
     _spinner: Any = None
     _log_handler: Any = None
+    _trace: Any = None
 
     # -- consoles ------------------------------------------------------------------------------------------------
     @property
@@ -144,8 +146,21 @@ class Application:
             lg.addHandler(handler)
         self._log_handler = handler
 
+    def trace(self):
+        """The open --trace file (natoma_entra/trace.py), opened on first use (a bad path: exit 2 before any
+        request); None without --trace."""
+        if self._trace is None and self.trace_path is not None:
+            from ..trace import Trace
+
+            self._trace = Trace(self.trace_path)
+        return self._trace
+
     def close(self) -> None:
         import logging
+
+        if self._trace is not None:
+            self._trace.close()
+            self._trace = None
 
         if self._log_handler is not None:
             for name in ("natoma_entra", "httpx", "azure.identity"):

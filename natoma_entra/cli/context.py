@@ -68,10 +68,17 @@ def _run(g: Application, command: str, body: Callable[["Session"], Awaitable["Re
     backend = backend_of(g)
     g.setup_logging()
     g.current_step = command
+    trace = g.trace()  # --trace: every Graph and SCIM exchange of the run (a bad path: exit 2, nothing sent)
     try:
         with backend.connect(config, read_only=read_only, deadline=g.timeout, on_wait=g.say) as conn:
+            scim = conn.scim
+            if trace is not None:
+                from ..natoma_scim import traced
+
+                conn.graph.trace_to(trace)
+                scim = traced(conn.scim, trace)
             session = Session(graph=conn.graph, config=config, clock=backend.clock, waits=backend.waits,
-                              scim=conn.scim, progress=g.say)
+                              scim=scim, progress=g.say)
             if scim_token is not None:
                 session.scim_token = scim_token
 

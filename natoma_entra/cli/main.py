@@ -29,7 +29,7 @@ app = typer.Typer(
 
 # Options that take a value; used to move global options written after the command to the front.
 VALUE_OPTIONS = {"--config", "--app", "--tenant", "--cloud", "--auth", "--graph-endpoint", "--output", "-o",
-                 "--sandbox-state", "--timeout", "--sandbox-variant"}
+                 "--sandbox-state", "--timeout", "--sandbox-variant", "--trace"}
 # the default output format, as az has AZURE_CORE_OUTPUT (a flag still wins)
 OUTPUT_ENV = "NATOMA_ENTRA_OUTPUT"
 FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--quiet", "-q", "--strict", "--exit-code"}
@@ -61,6 +61,7 @@ def main(
     strict: bool = typer.Option(False, "--strict", help="Warnings fail the run (exit 1)."),
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 3 when changes are pending (status, --dry-run)."),
     timeout: float = typer.Option(300.0, "--timeout", envvar="NATOMA_ENTRA_TIMEOUT", min=1, max=86400, metavar="SECONDS", help="Time budget for the run's Graph requests, retries and waits included."),
+    trace: Optional[Path] = typer.Option(None, "--trace", metavar="FILE", envvar="NATOMA_ENTRA_TRACE", help="Append every Graph and SCIM exchange as JSON lines to FILE (0600; Authorization and secrets removed), to attach to a support request."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ):
     from .application import choose_backend
@@ -70,6 +71,7 @@ def main(
     given.flags = {"app": app_ref, "tenant": tenant, "cloud": cloud, "auth": auth, "graph_endpoint": graph_endpoint}
     given.dry_run, given.output, given.verbose, given.quiet = dry_run, output, verbose, quiet
     given.strict, given.exit_code, given.timeout = strict, exit_code, timeout
+    given.trace_path = trace
     given.sandbox_variants = _sandbox_variants(sandbox_variant, sandbox)
     # real tenant or sandbox: decided here, once; every command gets its Graph client, SCIM connector, token
     # default, clock and state handling from this backend (natoma_entra/backend.py)
@@ -190,14 +192,15 @@ def _command_of(args: list[str]) -> str | None:
     return None
 
 
-def _json_error(args: list[str], message: str, fix: str | None, code: int) -> None:
-    """Under -o json, one document per run, even when the run stops before its report exists."""
+def _json_error(args: list[str], message: str, fix: str | None, code: int, extra: dict | None = None) -> None:
+    """Under -o json, one document per run, even when the run stops before its report exists; `extra` adds what
+    the error carries (the preflight's permissions table)."""
     import json
 
     from ..redact import redact
 
     doc = {"command": _command_of(args), "ok": False, "error": message, "fix": fix, "exit_code": code,
-           "steps": [], "warnings": []}
+           "steps": [], "warnings": [], **(extra or {})}
     sys.stdout.write(redact(json.dumps(doc, indent=2)) + "\n")
 
 
@@ -294,9 +297,10 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
     except NatomaEntraError as e:
         from ..redact import redact  # only on the error paths: --help and a clean run do without it
 
-        sys.stderr.write(redact(f"error: {e}") + "\n")
+        lines = e.lines() if hasattr(e, "lines") else [str(e)]  # the preflight: one line per missing permission
+        sys.stderr.write("".join(redact(f"error: {line}") + "\n" for line in lines))
         if wants_json:
-            _json_error(args, e.message, e.fix, e.exit_code)
+            _json_error(args, e.message, e.fix, e.exit_code, getattr(e, "report", None))
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted: run the same command again to continue from where the tenant is\n")

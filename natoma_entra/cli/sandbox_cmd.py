@@ -231,6 +231,7 @@ def serve_command(
     from ..sandbox.options import VARIANTS, SandboxOptions, UnknownVariant, parse_variants
     from ..sandbox.serve import is_loopback, serve
     from ..sandbox.state import ACCESS_TOKEN, NATOMA_TOKEN
+    from ..sandbox.tokens import access_token
 
     if not is_loopback(host):
         raise UsageError(f"--host {host} is not a loopback address", fix="use 127.0.0.1, ::1 or localhost")
@@ -240,12 +241,16 @@ def serve_command(
         raise UsageError(f"unknown sandbox variant {', '.join(e.names)}",
                          fix=f"use one of: {', '.join(sorted(VARIANTS))} (or all)") from None
 
+    options = SandboxOptions(variants=variants)
+    token = access_token(options)  # JWT-shaped, with the permissions the sandbox grants (the preflight reads them)
+
     def ready(server):
         base = f"http://{host}:{server.server_address[1]}"
-        ctx.obj.say(f"Graph:  {base}/v1.0   (bearer token: {ACCESS_TOKEN})", style="green")
+        ctx.obj.say(f"Graph:  {base}/v1.0   (bearer token: {token})", style="green")
+        ctx.obj.say(f"        (or {ACCESS_TOKEN}: accepted too, but without claims the preflight cannot read)")
         ctx.obj.say(f"Natoma: {base}/scim/v2 (SCIM token: {NATOMA_TOKEN})", style="green")
         ctx.obj.say(f"state:  {_path(ctx)}  (Ctrl-C to stop)")
         if variants:
             ctx.obj.say(f"variants: {', '.join(sorted(variants))}")
 
-    serve(_path(ctx), host=host, port=port, ready=ready, options=SandboxOptions(variants=variants))
+    serve(_path(ctx), host=host, port=port, ready=ready, options=options)

@@ -28,9 +28,9 @@ GROUP_TYPE = "#microsoft.graph.group"
 SHOWN = 20  # names listed in a check's details; the rest are counted (all of them are in the JSON data)
 
 # The check names, in the order they run (they are the JSON report's step names).
-APP, ROLES, ROLE_MISSING, GROUPS, MULTIPLE, NESTED, MAPPING, CREDENTIALS, JOB, USER = (
+APP, ROLES, ROLE_MISSING, GROUPS, MULTIPLE, NESTED, MAPPING, CREDENTIALS, JOB, PERMISSIONS, USER = (
     "app", "roles", "role-missing", "groups-assigned", "multiple-grants", "nested-only", "mapping", "credentials",
-    "job", "user")
+    "job", "permissions", "user")
 
 
 @dataclass
@@ -78,6 +78,7 @@ class DoctorState:
     user: dict | None = None
     user_groups: list[dict] | None = None  # the user's direct groups (memberOf)
     errors: dict[str, ReadError] = field(default_factory=dict)  # "app", "assignments", "job", "members:<id>", ...
+    token: Any = None  # preflight.TokenView: the access token's claims and ownership (None: not read)
 
 
 @dataclass
@@ -772,6 +773,34 @@ def check_user(state: DoctorState) -> CheckResult:
                        fix=None if natoma else "give the user a Natoma role", data=data)
 
 
+def check_permissions(state: DoctorState) -> CheckResult:
+    """The permission preflight (natoma_entra/preflight.py) for every command: which ones this identity can run,
+    and for the others what is missing and how to grant it."""
+    from ..permissions import TABLE_ORDER, label
+    from ..preflight import command_needs
+
+    view = state.token
+    if view.claims is None:
+        return CheckResult(PERMISSIONS, "ok", f"not checked: the access token's claims cannot be read ({view.why})",
+                           details=["a missing permission shows as the 403 of the request that needs it"],
+                           data={"checked": False, "why": view.why})
+    rows = []
+    for command in TABLE_ORDER:
+        judged = view.judge(command_needs(command))
+        rows.append({"command": label(command), "ok": judged.ok, "notes": judged.notes,
+                     "missing": [m.model_dump(mode="json") for m in judged.missing]})
+    who = f"{view.claims.identity} ({view.claims.sign_in} sign-in)"
+    data = {"checked": True, "sign_in": view.claims.sign_in, "identity": view.claims.identity, "commands": rows}
+    short = [r for r in rows if not r["ok"]]
+    notes = list(dict.fromkeys(n for r in rows for n in r["notes"]))
+    if not short:
+        return CheckResult(PERMISSIONS, "ok", f"{who} holds what every command needs", details=notes, data=data)
+    details = [f"{r['command']}: missing {', '.join(m['permission'] for m in r['missing'])}" for r in short]
+    return CheckResult(PERMISSIONS, "warn", f"{who} cannot run {_names([r['command'] for r in short])}",
+                       details=details + notes, fix="grant what each command lacks: see the permissions table "
+                                                    "(docs/permissions.md)", data=data)
+
+
 def checks(state: DoctorState) -> list[CheckResult]:
     """Every check, in order. Without the app, only the app check (nothing else can be read)."""
     first = check_app(state)
@@ -779,6 +808,8 @@ def checks(state: DoctorState) -> list[CheckResult]:
         return [first]
     out = [first, check_roles(state), check_role_missing(state), check_groups(state), check_multiple(state),
            check_nested(state), check_mapping(state), check_credentials(state), check_job(state)]
+    if state.token is not None:
+        out.append(check_permissions(state))
     if state.user_ref:
         out.append(check_user(state))
     return out

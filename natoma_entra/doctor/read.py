@@ -100,8 +100,9 @@ async def read_state(session: Session, inputs: DoctorInputs = DoctorInputs(), *,
         attempt("job", "the provisioning job", limited(read_job(session))),
         attempt("secrets", "the saved credentials", limited(read_secrets(session))),
         attempt("user", f"user {user!r}", limited(find_user(graph, user))) if user else _none(),
+        _token(session),
     )
-    state.configured, state.assignments, state.job, secrets, state.user = results
+    state.configured, state.assignments, state.job, secrets, state.user, state.token = results
     if secrets is not None:
         state.secrets, state.secrets_unreadable = secrets.values, not secrets.readable
     for c in state.configured:
@@ -164,6 +165,14 @@ async def read_state(session: Session, inputs: DoctorInputs = DoctorInputs(), *,
 
 async def _none() -> None:
     return None
+
+
+async def _token(session: Session) -> Any:
+    """The access token's claims (and ownership, when a command relies on it), for the permissions check."""
+    from ..permissions import TABLE_ORDER
+    from ..preflight import command_needs, read_token
+
+    return await read_token(session, [n for c in TABLE_ORDER for n in command_needs(c)])
 
 
 async def _schema(session: Session, state: DoctorState, attempt, limited) -> None:

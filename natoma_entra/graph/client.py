@@ -58,6 +58,8 @@ class GraphClient:
         from msgraph.graph_request_adapter import GraphRequestAdapter, options
         from msgraph_core import GraphClientFactory
 
+        self.credential = credential  # the preflight reads the token's claims (natoma_entra/preflight.py)
+        self.trace = None  # every exchange as a JSON line (--trace, natoma_entra/trace.py): trace_to()
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).hostname or ""
         self.delegated = delegated
@@ -79,7 +81,7 @@ class GraphClient:
         no_retry = RetryHandlerOption(delay=0, max_retries=0, should_retry=False)
         http = GraphClientFactory.create_with_default_middleware(
             client=http, options={**options, RetryHandlerOption.get_key(): no_retry})
-        self._http = http  # closed with the run
+        self._http = http  # closed with the run; its event hooks are the --trace's (trace_to)
         # With no scopes the provider asks for https://<graph host>/.default, so national clouds work as they are.
         auth = AzureIdentityAuthenticationProvider(credential, allowed_hosts=allowed_hosts or [self.host])
         self.adapter = GraphRequestAdapter(auth, client=http)
@@ -87,6 +89,12 @@ class GraphClient:
         self.requests: list[tuple[str, str, int | None]] = []  # (method, path, status): counts for benchmarks
         self.transport = transport
         self.read_only = False  # set for dry runs and read-only commands: any write raises WriteRefused
+
+    def trace_to(self, trace) -> None:
+        """Record every exchange in `trace` (natoma_entra/trace.py): httpx event hooks on this client's
+        AsyncClient, which see each request as the SDK's middleware signed it."""
+        self.trace = trace
+        self._http.event_hooks = trace.httpx_hooks()
 
     def remaining(self) -> float:
         """Seconds left of the run's budget (the clock starts at the first request)."""

@@ -42,6 +42,26 @@ def render_doctor(report: Report, console, *, verbose: bool = False, quiet: bool
         t.add_row(s.step, f"[{_STYLE.get(verdict, 'white')}]{verdict}[/]", escape(redact("\n".join(lines))),
                       escape(redact(s.fix or "")))
     console.print(t)
+    _permissions_table(report, console, quiet=quiet)
     c = counts(report)
     style = "red" if c["fail"] else ("yellow" if c["warn"] else "green")
     console.print(f"[{style}]{escape(summary_line(report))}[/]")
+
+
+def _permissions_table(report: Report, console, *, quiet: bool = False) -> None:
+    """The permissions check's table: each command, whether this identity can run it, what it lacks, how to grant."""
+    from rich.markup import escape
+
+    step = next((s for s in report.steps if s.step == "permissions"), None)
+    rows = ((step.info.get("data") or {}).get("commands") or []) if step is not None else []
+    shown = [r for r in rows if not (quiet and r.get("ok"))]
+    if not shown:
+        return
+    t = table("command", "can run", "missing", "how to grant", title="Permissions per command")
+    for r in shown:
+        missing = r.get("missing") or []
+        grants = list(dict.fromkeys(cmd for m in missing for cmd in (m.get("grant") or {}).get("az") or []))
+        t.add_row(escape(r.get("command") or ""), "[green]yes[/]" if r.get("ok") else "[red]no[/]",
+                  escape(redact("\n".join(m.get("permission") or "" for m in missing))),
+                  escape(redact("\n".join(grants))))
+    console.print(t)

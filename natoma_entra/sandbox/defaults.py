@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .state import ACCESS_TOKEN, NATOMA_TOKEN, NATOMA_URL
+from .state import NATOMA_TOKEN, NATOMA_URL
+from .tokens import access_token
 
 if TYPE_CHECKING:
     from .options import SandboxOptions
@@ -33,7 +34,8 @@ def open_sandbox(path: Path, options: "SandboxOptions | None" = None) -> tuple[A
     tenant = Tenant.open(path, **kw)  # a damaged file or unusable path: exit 2 before the run starts
     tenant.cycle_seconds_per_user = options.cycle_seconds_per_user  # the engine's simulated cycle length
     transport = SandboxTransport(GraphHandler(tenant), faults=options.faults)
-    return tenant, transport, StaticTokenCredential(ACCESS_TOKEN)
+    # a JWT-shaped token whose claims follow the options, so the permission preflight has claims to read
+    return tenant, transport, StaticTokenCredential(access_token(options))
 
 
 def is_sandbox_scim_url(url: str | None) -> bool:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlsplit
 from natoma_entra.sandbox import strict
 from natoma_entra.sandbox.odata_filter import ODataError, compile_filter
 from natoma_entra.sandbox.state import ACCESS_TOKEN, GraphFault, Tenant
+from natoma_entra.sandbox.tokens import is_minted
 
 JSON_CT = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 MAX_TOP = 999
@@ -216,7 +217,7 @@ class GraphHandler:
         if not auth:
             raise GraphFault(401, "InvalidAuthenticationToken", "Access token is empty.")
         scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "bearer" or token.strip() != self.access_token:
+        if scheme.lower() != "bearer" or (token.strip() != self.access_token and not is_minted(token.strip())):
             raise GraphFault(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
 
     def _resolve_alt_key(self, path: str) -> str:

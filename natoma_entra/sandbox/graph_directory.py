@@ -74,6 +74,27 @@ def get_application(h: GraphHandler, req: Request) -> Response:
     return entity(app, req, "applications/$entity")
 
 
+def _owners(h: GraphHandler, object_id: str) -> list[dict[str, Any]]:
+    """The owners of an application or service principal (GDOCS application-list-owners.md,
+    serviceprincipal-list-owners.md: directoryObjects). Kept in state["owners"] (object id -> owner ids), empty by
+    default: the preflight reads them when a token relies on Application.ReadWrite.OwnedBy."""
+    users = h.tenant.state["users"]
+    return [{"@odata.type": "#microsoft.graph.user" if i in users else "#microsoft.graph.servicePrincipal", "id": i}
+            for i in (h.tenant.state.get("owners") or {}).get(object_id, [])]
+
+
+@ROUTER.add("GET", "/applications/{id}/owners", R_APP)
+def list_application_owners(h: GraphHandler, req: Request) -> Response:
+    app = _get(h, "applications", req.params["id"])
+    return page(h, _owners(h, app["id"]), req, "directoryObjects")
+
+
+@ROUTER.add("GET", "/servicePrincipals/{id}/owners", R_APP)
+def list_sp_owners(h: GraphHandler, req: Request) -> Response:
+    sp = _get(h, "servicePrincipals", req.params["id"])
+    return page(h, _owners(h, sp["id"]), req, "directoryObjects")
+
+
 @ROUTER.add("DELETE", "/applications/{id}", W_APP)
 def delete_application(h: GraphHandler, req: Request) -> Response:
     """Graph docs application-delete.md: 204; the app goes to deleted items (restorable for 30 days). Its service

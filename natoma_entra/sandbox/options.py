@@ -109,6 +109,11 @@ class SandboxOptions:
       progress); the CLI then paces and waits on it too, so nothing really sleeps. None: real time.
     - ``cycle_seconds_per_user``: how long (simulated) a provisioning cycle spends per user in scope; 0: a cycle
       ends the moment it starts.
+    - ``sign_in``: the kind of access token a run gets (sandbox/tokens.py): "application" (an app-only token whose
+      ``roles`` are the granted permissions), "delegated" (``scp`` and ``wids``, as `az login` gives) or "opaque"
+      (the plain well-known token: claims that cannot be read).
+    - ``directory_roles``: the Entra roles of the signed-in user of a delegated token (its ``wids``).
+    - ``also_granted``: permissions the token carries beyond the default grant (e.g. Application.ReadWrite.OwnedBy).
     """
 
     faults: list[Any] = field(default_factory=list)
@@ -118,6 +123,9 @@ class SandboxOptions:
     replication_seconds: float = 0.0
     clock: SimulatedClock | Callable[[], float] | None = None
     cycle_seconds_per_user: float = 0.0
+    sign_in: str = "application"
+    directory_roles: frozenset[str] = frozenset({"Cloud Application Administrator"})
+    also_granted: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.variants = parse_variants(self.variants)

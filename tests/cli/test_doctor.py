@@ -36,11 +36,11 @@ def test_fresh_tenant_fails_roles_groups_mapping_credentials_and_job_with_their_
     doc = r.json()
     assert doc["ok"] is False and doc["command"] == "doctor"
     assert list(steps) == ["app", "roles", "role-missing", "groups-assigned", "multiple-grants", "nested-only",
-                           "mapping", "credentials", "job"]
+                           "mapping", "credentials", "job", "permissions"]
     verdicts = {k: s["info"]["verdict"] for k, s in steps.items()}
     assert verdicts == {"app": "ok", "roles": "fail", "role-missing": "ok", "groups-assigned": "fail",
                         "multiple-grants": "ok", "nested-only": "ok", "mapping": "fail", "credentials": "fail",
-                        "job": "fail"}
+                        "job": "fail", "permissions": "ok"}
     assert steps["roles"]["fix"] == "natoma-entra roles"
     assert steps["roles"]["status"] == "failed" and "role Admin (admin)" in " ".join(steps["roles"]["info"]["details"])
     assert steps["groups-assigned"]["fix"] == "natoma-entra assign"

@@ -53,8 +53,11 @@ def test_help_shows_brackets_no_bool_and_the_global_options(sandbox, path, cmd):
 
 def test_every_flag_named_in_a_message_exists():
     """Fix texts, errors and hints (every string in the code but docstrings) name only flags some command has;
-    `az login --allow-no-subscriptions` is the Azure CLI's own flag."""
-    known = _known_flags() | {"--allow-no-subscriptions"}
+    `az login --allow-no-subscriptions` and the preflight's grant commands (preflight.AZ_FLAGS) are the Azure CLI's
+    own flags."""
+    from natoma_entra.preflight import AZ_FLAGS
+
+    known = _known_flags() | {"--allow-no-subscriptions"} | AZ_FLAGS
     unknown = {}
     for path in package_files():
         tree = parsed(path)

@@ -156,6 +156,7 @@ def test_role_ids_are_deterministic(sandbox, tmp_path):
 
 def test_missing_permission_fails_with_the_permission_named_and_changes_nothing(sandbox, monkeypatch):
     sandbox.options.denied_permissions = {"Application.ReadWrite.All"}
+    sandbox.options.sign_in = "opaque"  # no claims to read: the PATCH's 403 names it (the preflight: test_preflight)
     before = sandbox.tenant().find_app("Natoma")["appRoles"]
     r = sandbox.cli("roles")
     assert r.code == 1

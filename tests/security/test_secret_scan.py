@@ -1,7 +1,8 @@
 """No bearer token is ever printed or written: run the main commands with recognisable fake Graph and SCIM tokens, in
 every --auth mode the tests can fake, against `sandbox serve` and against a server that echoes the Authorization
 header back in its error bodies (raw, JSON-escaped, URL-encoded, bytes-repr, and cut at 200 characters), and search
-stdout, stderr, the JSON documents and every file written for each token and its 16-character prefixes.
+stdout, stderr, the JSON documents and every file written for each token and its 16-character prefixes. Every run
+writes the --trace file (NATOMA_ENTRA_TRACE), which is searched for both tokens like every other file.
 
 azure-identity's credentials are replaced by fakes that hand out the mode's token (no sign-in happens in tests);
 what is under test is that whatever a credential returns is registered for redaction before it is used.
@@ -138,7 +139,7 @@ class Runner:
             monkeypatch.setattr(azure.identity, name, FakeCredential)
         env = {"NATOMA_SCIM_TOKEN": self.scim, "AZURE_CLIENT_ID": "00000000-0000-0000-0000-0000000000c1",
                "AZURE_TENANT_ID": "contoso.onmicrosoft.com", "HOME": str(tmp_path / "home"),
-               "XDG_STATE_HOME": str(tmp_path / "xdg")}
+               "XDG_STATE_HOME": str(tmp_path / "xdg"), "NATOMA_ENTRA_TRACE": str(tmp_path / "trace.jsonl")}
         if mode == "access-token":
             env["NATOMA_ENTRA_ACCESS_TOKEN"] = self.graph + "\n"  # as `$(cat file)` or a CI secret store gives it
         if mode == "client-secret":
@@ -171,17 +172,22 @@ class Runner:
         return code, cap.out, cap.err
 
     def found(self, skip: tuple[Path, ...] = ()) -> list[str]:
-        """Every leak in every output and every file under tmp_path."""
+        """Every leak in every output and every file under tmp_path (the trace file among them: it must exist)."""
         out = []
         for argv, code, stdout, stderr in self.results:
             for secret in (self.graph, self.scim):
                 for f in leaks(stdout + stderr, secret):
                     out.append(f"{' '.join(argv[-3:])}: {f!r}")
+        trace = self.tmp / "trace.jsonl"
+        assert trace.is_file() and trace.stat().st_size > 0, "the runs wrote no --trace file to search"
         for path in self.tmp.rglob("*"):
             if path.is_file() and path not in skip:
                 text = path.read_bytes().decode("utf-8", "replace")
-                for f in leaks(text, self.graph):
-                    out.append(f"{path.name}: {f!r}")
+                # the SCIM token: in no file but the served tenant's (Entra keeps it as the job's credentials)
+                secrets = (self.graph,) if path.name == "served.json" else (self.graph, self.scim)
+                for secret in secrets:
+                    for f in leaks(text, secret):
+                        out.append(f"{path.name}: {f!r}")
         return out
 
 
@@ -248,3 +254,22 @@ def test_the_scan_finds_a_token_no_one_registered(echo, tmp_path, monkeypatch, c
     echo.form = "raw"
     r.cli(echo.url, "status")
     assert r.found() != []
+
+
+def test_the_scan_finds_the_scim_token_in_a_trace_that_did_not_mask_it(tmp_path, monkeypatch, capsys):
+    """The trace file is searched for the SCIM token: with its masking switched off (by key, and redact()), the
+    token of the secrets PUT and the connection test shows, in the trace file."""
+    from natoma_entra import trace
+
+    monkeypatch.setattr(trace, "_masked", lambda doc: doc)
+    monkeypatch.setattr(trace, "redact", lambda text: text)
+    r = Runner("access-token", tmp_path, monkeypatch, capsys)
+    srv = served(tmp_path, "access-token")
+    (tmp_path / "natoma-entra.toml").write_text(CONFIG.format(url=srv.url + "/scim/v2"))
+    try:
+        assert r.cli(srv.url, "setup")[0] == 0, r.results[-1][3]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    found = r.found(skip=(tmp_path / "served.json",))
+    assert found and all(f.startswith("trace.jsonl: ") for f in found), found
