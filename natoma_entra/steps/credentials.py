@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 from ..errors import MissingInput, UsageError
 from ..graph.errors import GraphError
 from ..graph.odata import seg
+from ..graph.retry import AFTER_CREATE, Policy
 from ..redact import register
 from ..results import Change, StepResult
 from .base import (JSON, Applied, ApplyContext, Desired, ExistingJob, Facts, JobRef, NewJob, Operation, Options, Plan,
                    Step, job_id_of, shown_job_id)
-from .common import failed, until_readable
+from .common import failed
 from .job import SCIM_TEMPLATE, CreateJob, create_job, job_path, jobs_path, read_job
 
 if TYPE_CHECKING:
@@ -205,15 +206,15 @@ def wanted_url(config: "Config") -> str:
     return url
 
 
-async def validate(session: "Session", job: dict | None, body: dict) -> None:
+async def validate(session: "Session", job: dict | None, body: dict, *, policy: Policy | None = None) -> None:
     """POST validateCredentials at job level, else at collection level with templateId (raises GraphError). Both are
     read-only POSTs: they change nothing."""
     app = await session.app()
     if job is not None:
-        await session.graph.post(f"{job_path(app.sp_id, job['id'])}/validateCredentials", body)
+        await session.graph.post(f"{job_path(app.sp_id, job['id'])}/validateCredentials", body, policy=policy)
     else:
         await session.graph.post(f"{jobs_path(app.sp_id)}/validateCredentials",
-                                 {**body, "templateId": body.get("templateId") or SCIM_TEMPLATE})
+                                 {**body, "templateId": body.get("templateId") or SCIM_TEMPLATE}, policy=policy)
 
 
 async def test_saved(session: "Session", job: dict | None) -> str | None:
@@ -266,6 +267,7 @@ class PutSecrets(Operation):
     kind: Literal["put-secrets"] = "put-secrets"
     sp_id: str
     items: list[dict[str, str]]  # SecretToken's value is empty here
+    new_job: bool = False  # saved right after this run creates the job (or the app): replication is waited out
 
     @property
     def method(self) -> str:
@@ -437,7 +439,7 @@ def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[Cred
     else:
         info["connection_test"] = "not run (no SCIM token given)"
     changes.append(Change(action=action, target=_save_target(c.url, c.scope), detail=detail))
-    ops.append(PutSecrets(sp_id=c.sp_id, items=body["value"]))
+    ops.append(PutSecrets(sp_id=c.sp_id, items=body["value"], new_job=isinstance(job_ref, NewJob) or c.app_planned))
     plan_: Plan[CredentialsOperation] = Plan(step=NAME, changes=changes, operations=ops, warnings=warnings,
                                              info={**info, "state": "planned"},
                                              facts=facts.but(credentials_planned=True))
@@ -468,8 +470,8 @@ async def apply(context: ApplyContext, plan: Plan[CredentialsOperation]) -> Appl
             test_job = {"id": job_id_of(op.job, facts.but(job=job))}
             session.progress(f"testing the connection to {op.url} at job level...")
             try:  # a job created moments ago may answer 403/404/409 for a while (replication)
-                await until_readable(session, lambda: validate(session, test_job, validate_body(op.url, token)),
-                                     what="the connection test of the new job")
+                await validate(session, test_job, validate_body(op.url, token),
+                               policy=AFTER_CREATE.but(what="the connection test of the new job"))
             except GraphError as e:
                 if not is_test_failure(e):
                     return Applied([failed(NAME, e, plan.changes, "testing the connection")], facts.but(job=job))
@@ -480,8 +482,9 @@ async def apply(context: ApplyContext, plan: Plan[CredentialsOperation]) -> Appl
             result.info["connection_test"] = "passed"
         elif isinstance(op, PutSecrets):
             body = op.body_with(token)
-            try:
-                await until_readable(session, lambda: session.graph.put(op.path, body), what="saving the credentials")
+            try:  # after a job this run created, the secrets may answer 403/409 while it replicates
+                await session.graph.put(op.path, body, policy=AFTER_CREATE.but(what="saving the credentials")
+                                        if op.new_job else None)
             except GraphError as e:
                 return Applied([failed(NAME, e, plan.changes, "saving the credentials")], facts.but(job=job))
     session.forget("secrets")
