@@ -102,8 +102,15 @@ def mismatches(stored: dict[str, str], url: str, scope: str, *, rotate: bool = F
     return reasons
 
 
-def unconfirmed(stored: dict[str, str]) -> list[str]:
-    """Pure: what the saved credentials hold that cannot be compared because Graph reads it back masked."""
+UNREADABLE = ("the saved credentials cannot be read back (GET .../synchronization/secrets is not offered), so the "
+              "saved Tenant URL and scope are not compared with the wanted ones; the connection test decides")
+
+
+def unconfirmed(stored: dict[str, str], readable: bool = True) -> list[str]:
+    """Pure: what the saved credentials hold that cannot be compared because Graph reads it back masked, or does
+    not read it back at all."""
+    if not readable:
+        return [UNREADABLE]
     out = []
     if stored.get("BaseAddress") == MASKED:
         out.append("the saved Tenant URL reads back masked, so it is not compared with the wanted one")
@@ -309,6 +316,16 @@ class Current:
     app_planned: bool = False  # the app does not exist yet (--create-app): nothing could be tested
 
 
+def reasons_to_save(c: Current, *, rotate: bool = False) -> list[str]:
+    """Pure: why the saved credentials cannot simply be verified; empty = test them with useSavedCredentials. When
+    they cannot be read back (docs/graph-assumptions.md), only the connection test can tell: nothing to compare."""
+    if not c.secrets_readable:
+        if c.job is None:  # credentials are saved with a job (the portal's Provisioning page, this CLI)
+            return ["no provisioning job yet, so no credentials are saved"]
+        return ["--rotate: a new token is saved even though the stored one may still work"] if rotate else []
+    return mismatches(c.stored, c.url, c.scope, rotate=rotate)
+
+
 class CredentialsStep(Step[Current, CredentialsOperation, Options]):
     name = NAME
     reading = "reading the saved credentials"
@@ -335,7 +352,7 @@ async def read(session: "Session", *, rotate: bool = False) -> Current:
     if app.planned:  # tested once the app exists, before anything is saved
         cur.token_given = get_token(session) is not None
         return cur
-    if not mismatches(cur.stored, url, scope, rotate=rotate):
+    if not reasons_to_save(cur, rotate=rotate):
         cur.saved_test = await test_saved(session, job)
         if cur.saved_test == "passed":
             return cur
@@ -386,8 +403,8 @@ def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[Cred
     job = c.job or facts.job
     if job is not None:
         info["job"] = job.get("id")
-    reasons = mismatches(c.stored, c.url, c.scope, rotate=desired.options.rotate)
-    notes = unconfirmed(c.stored)
+    reasons = reasons_to_save(c, rotate=desired.options.rotate)
+    notes = unconfirmed(c.stored, c.secrets_readable)
     if not reasons and c.saved_test == "passed":
         info.update(state="verified", connection_test="passed")
         if notes:
@@ -399,8 +416,9 @@ def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[Cred
                     info=info, state=None, facts=facts.but(credentials_saved=True))
     if c.saved_test and c.saved_test != "passed":
         reasons = [f"the saved credentials fail the connection test: {c.saved_test}"]
-    action: Literal["create", "update"] = ("create" if not c.stored.get("BaseAddress") and not has_token(c.stored)
-                                           else "update")
+    reasons = reasons or ["the saved credentials cannot be read back and were not tested"]
+    action: Literal["create", "update"] = ("create" if c.secrets_readable and not c.stored.get("BaseAddress")
+                                           and not has_token(c.stored) else "update")
     why = _save_why(reasons, action)
     changes: list[Change] = []
     warnings: list[str] = []
@@ -408,6 +426,10 @@ def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[Cred
     if dropped:
         warnings.append(f"saved settings {', '.join(sorted(dropped))} read back masked, so they cannot be sent "
                         "again and are dropped; set them again in the portal if they mattered")
+    if not c.secrets_readable:
+        warnings.append("the saved settings cannot be read back, so only the Tenant URL, the token and the scope "
+                        "are sent; a setting saved in the portal besides those is lost if Graph replaces the whole "
+                        "set")
     if c.scope == "all":
         warnings.append("scope 'all' (Sync all users and groups) is not compatible with the SingleAppRoleAssignment "
                         "mapping (Entra docs, functions-for-customizing-application-data); the guide's choice is "

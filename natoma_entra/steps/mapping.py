@@ -9,8 +9,8 @@ customize-application-attributes.md):
 - PUT .../jobs/{id}/schema fully replaces the schema, so the GET body goes back as the same JSON value with only our
   change in it: other mappings, their order, metadata, explicit nulls and fields we do not know. The schema is read
   and written as raw JSON (the SDK's typed models drop fields: docs/dev/architecture.md), and there is no PATCH for
-  it (msgraph-sdk-python#820). Top-level `@odata.*`
-  annotations (`@odata.context`) are not part of the resource and are not sent back.
+  it (msgraph-sdk-python#820). Top-level annotations
+  (`@odata.context`, `@microsoft.graph.tips`) are not part of the resource and are not sent back.
 - The user object mapping is the one whose sourceObjectName is "User" (its name differs between tenants).
 - A mapping's target attribute must be defined on the target directory's object; `roles` (for the complex mapping)
   is not in the scim template's default list, so its attributeDefinition is added in the same PUT.
@@ -228,8 +228,10 @@ class SchemaChange:
 
 
 def sendable(schema: dict) -> dict:
-    """A deep copy without top-level OData annotations (`@odata.context`): they are not part of the resource."""
-    return {k: copy_json(v) for k, v in schema.items() if not k.startswith("@odata.")}
+    """A deep copy without the answer's own annotations (`@odata.context`, `@microsoft.graph.tips`: top-level keys
+    that start with "@" describe the answer, not the resource). Everything else goes back as read, properties and
+    annotations the CLI does not know included (the PUT replaces the whole schema)."""
+    return {k: copy_json(v) for k, v in schema.items() if not k.startswith("@")}
 
 
 def _pretty(value: Any) -> list[str]:

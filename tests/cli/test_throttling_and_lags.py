@@ -124,3 +124,36 @@ def test_a_504_after_instantiate_was_applied_makes_no_second_app(timed):
     assert r.code == 0, r.out + r.err
     assert statuses(r, "POST", "/instantiate") == [504]
     assert len(timed.tenant().state["servicePrincipals"]) == 1
+
+
+def test_a_group_named_in_another_case_is_the_same_group(sandbox):
+    """Graph's `eq` compares names case-insensitively: "natoma admins" is the group "Natoma Admins", and
+    --create-groups does not make a case-variant twin of it, nor of a name given twice in two spellings."""
+    r = sandbox.cli("setup", "--create-groups", "--group", "admin=natoma admins", "--group", "admin=Brand New Team",
+                    "--group", "admin=brand new team", "--group", "AppAdmin=Natoma App Admins",
+                    "--group", "member=Natoma Members")
+    assert r.code == 0, r.out + r.err
+    assert statuses(r, "POST", "/groups") == [201]  # "Brand New Team" once; "natoma admins" exists
+    names = sorted(g["displayName"] for g in sandbox.tenant().state["groups"].values())
+    assert names.count("Natoma Admins") == 1 and [n.lower() for n in names].count("brand new team") == 1
+
+
+def test_one_name_in_two_spellings_for_two_roles_is_refused(sandbox):
+    r = sandbox.cli("assign", "--create-groups", "--group", "admin=Brand New Team", "--group", "member=brand new team")
+    assert r.code == 2 and "configured for two roles" in r.err and r.writes == []
+
+
+def test_unreadable_secrets_setup_works_and_status_doctor_export_say_unconfirmed(sandbox):
+    sandbox.options.variants = frozenset({V.SECRETS_UNREADABLE})
+    assert sandbox.cli("setup").code == 0
+    again = sandbox.cli("setup")
+    assert again.code == 0 and again.writes == []  # the connection test confirms what cannot be read back
+    status = sandbox.cli("status", "--exit-code", "-o", "json")
+    assert status.code == 0
+    cred = next(s for s in status.json()["steps"] if s["step"] == "credentials")
+    assert "cannot be read back" in cred["info"]["unconfirmed"]
+    doctor = sandbox.cli("doctor", "-o", "json")
+    check = next(s for s in doctor.json()["steps"] if s["step"] == "credentials")
+    assert check["info"]["verdict"] == "warn" and "cannot be read back" in str(check)
+    export = sandbox.cli("export")
+    assert export.code == 0 and "set scim.url and scim.scope by hand" in export.out
