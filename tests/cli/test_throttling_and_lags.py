@@ -157,3 +157,22 @@ def test_unreadable_secrets_setup_works_and_status_doctor_export_say_unconfirmed
     assert check["info"]["verdict"] == "warn" and "cannot be read back" in str(check)
     export = sandbox.cli("export")
     assert export.code == 0 and "set scim.url and scim.scope by hand" in export.out
+
+
+def test_bootstrap_and_teardown_survive_throttled_writes(timed):
+    """Every write of a bare tenant's bootstrap (instantiate, its mark, POST /groups, ...) and of teardown (DELETE)
+    is answered 429 once: each is waited out, none repeated early, nothing made twice."""
+    assert timed.cli("sandbox", "reset", "--empty").code == 0
+    timed.options.variants = frozenset({V.THROTTLED_WRITES})
+    up = timed.cli("setup", "--create-app", "--create-groups")
+    assert up.code == 0, up.out + up.err
+    assert {q[0] for q in up.requests if q[2] == 429} == {"POST", "PATCH", "PUT"} and up.early == []
+    t = timed.tenant()
+    assert len(t.state["servicePrincipals"]) == 1
+    assert sorted(g["displayName"] for g in t.state["groups"].values()
+                  if "natoma-entra" in (g.get("description") or "")) == ["Natoma Admins", "Natoma App Admins",
+                                                                          "Natoma Members"]
+    down = timed.cli("teardown", "--yes", "--delete-app", "--delete-groups")
+    assert down.code == 0, down.out + down.err
+    assert 429 in [q[2] for q in down.requests if q[0] == "DELETE"] and down.early == []
+    assert not timed.tenant().state["servicePrincipals"]
