@@ -87,7 +87,7 @@ class RealBackend(Backend):
         register(self.env.get("AZURE_CLIENT_SECRET"))
         credential = build_credential(config.auth, tenant=config.tenant, cloud=config.cloud, env=dict(self.env))
         graph = GraphClient(credential, base, delegated=config.auth in DELEGATED_MODES, auth=config.auth,
-                            deadline=deadline, on_wait=on_wait, clock=self.clock)
+                            deadline=deadline, on_wait=on_wait, clock=self.clock, waits=self.waits)
         graph.read_only = read_only
         yield Connection(graph=graph, scim=network_client)
 

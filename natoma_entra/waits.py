@@ -1,6 +1,8 @@
 """How long a run waits for Graph to catch up after a write (replication), and how often it looks again.
 
-Handed to each run by its backend, so a test's backend can make the waits instant without patching modules."""
+Handed to each run by its backend (to its GraphClient, which waits out replication answers on this schedule:
+graph/retry.py, and to its Session, which polls state on it: steps/common.wait_until), so a test's backend can make
+the waits instant without patching modules."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +14,6 @@ POLL_DELAYS = (0.2, 0.5, 1, 2, 3, 5, 5, 8, 10, 15, 20)  # about 70 s in all
 @dataclass(frozen=True)
 class Waits:
     poll: tuple[float, ...] = POLL_DELAYS  # between looks while Graph replicates
-    on_demand_attempts: int = 4  # provision on demand: attempts in all when throttled (429)
 
     @property
     def bound(self) -> float:

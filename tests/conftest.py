@@ -23,6 +23,7 @@ class CliResult:
     err: str
     requests: list  # (method, path, status) the sandbox saw during this run
     spans: list = field(default_factory=list)  # (sent, answered) of each request, same order (monotonic seconds)
+    early: list = field(default_factory=list)  # requests sent again before the Retry-After they were given
 
     @property
     def round_trips(self) -> int:
@@ -117,11 +118,12 @@ class Sandbox:
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         cap = self._capsys.readouterr()
-        requests, spans = [], []
+        requests, spans, early = [], [], []
         for _tenant, transport in backend.opened:
             requests.extend(transport.log)
             spans.extend(transport.spans)
-        return CliResult(code, cap.out, cap.err, requests, spans)
+            early.extend(transport.handler.early)
+        return CliResult(code, cap.out, cap.err, requests, spans, early)
 
 
 @pytest.fixture(autouse=True)

@@ -9,13 +9,17 @@ object); anything else (an HTML page from a proxy, JSON cut short) is a GraphErr
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
-from . import errors
+from . import errors, retry
+from ..waits import Waits
+from .readonly import is_read
+from .retry import Policy
 
 if TYPE_CHECKING:
     from ..clock import Clock
@@ -30,11 +34,8 @@ JSON = dict[str, Any]
 DEFAULT_RUN_TIMEOUT = 300.0  # seconds: --timeout / NATOMA_ENTRA_TIMEOUT
 REQUEST_TIMEOUT = 100.0  # seconds, one request from send to the last byte
 HTTP_TIMEOUTS = {"connect": 10.0, "read": 60.0, "write": 60.0, "pool": 10.0}
-# Graph's throttling guidance: on 429 wait Retry-After, then retry (docs concepts/throttling.md); 503/504 may carry it
-# too. Our own loop, not the SDK's retry middleware, so every wait is bounded by the run budget and said.
-RETRY_STATUSES = (429, 503, 504)
-MAX_RETRIES = 3
-BACKOFF = (1.0, 2.0, 4.0)  # seconds, when no Retry-After is given
+# What is retried, and how long each wait is: graph/retry.py (our own loop, not the SDK's retry middleware, so every
+# wait is bounded by the run budget and said).
 SAY_WAITS_OVER = 2.0  # seconds: a longer wait is said (on_wait), then every TICK seconds
 TICK = 10.0
 
@@ -43,13 +44,15 @@ class GraphClient:
     """get/list/post/patch/put/delete/batch on paths relative to the Graph base URL ("/servicePrincipals/...").
 
     deadline: seconds the whole run may spend on Graph (from the first request), retries and waits included.
-    on_wait(message): told about every wait longer than 2 s (throttling), and every 10 s while it lasts.
+    on_wait(message): told about every wait longer than 2 s (throttling, replication), and every 10 s while it lasts.
+    clock: the run's clock (the backend's). waits: the run's replication schedule (the backend's, waits.py).
     """
 
     def __init__(self, credential, base_url: str, *, transport=None, delegated: bool = False,
                  allowed_hosts: list[str] | None = None, auth: str = "access-token",
                  deadline: float | None = None, request_timeout: float = REQUEST_TIMEOUT,
-                 on_wait: Callable[[str], None] | None = None, clock: "Clock | None" = None):
+                 on_wait: Callable[[str], None] | None = None, clock: "Clock | None" = None,
+                 waits: "Waits | None" = None):
         import httpx
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
@@ -70,6 +73,9 @@ class GraphClient:
         # the run's clock (the backend's): a simulated one makes the waits instant and keeps them said
         self._sleep: Callable[[float], Awaitable[None]] = clock.sleep if clock is not None else asyncio.sleep
         self._clock: Callable[[], float] = clock.monotonic if clock is not None else time.monotonic
+        self._now: Callable[[], _dt.datetime] = (clock.now if clock is not None
+                                                 else (lambda: _dt.datetime.now(_dt.timezone.utc)))
+        self.waits = waits if waits is not None else Waits()
         self._started: float | None = None
         # a person signs in during the first request (device code, browser): that may take minutes, so the first
         # request is not timed and the run's budget starts once it is answered
@@ -104,15 +110,15 @@ class GraphClient:
 
     # -- the one place a request is sent ---------------------------------------------------------------------
     async def request(self, method: str, path: str, body: Any = None, *, params: dict | None = None,
-                      retry: bool = True, headers: dict | None = None):
-        """Send one request; return the httpx.Response on 2xx with a well-formed answer, raise GraphError otherwise.
+                      headers: dict | None = None, policy: Policy | None = None) -> Any:
+        """Send one request; return the httpx.Response on 2xx with a well-formed answer (or, for a write found
+        applied by its policy's re-read, what the re-read found), raise GraphError otherwise.
 
-        429/503/504 are retried (MAX_RETRIES times, after Retry-After or a short backoff) unless retry=False: a
-        POST that is not safe to repeat (instantiate would create a second app) passes retry=False."""
+        What is waited out and retried: graph/retry.py, with `policy` saying what is special about this request."""
         method = method.upper()
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         if self.read_only:
-            from .readonly import WriteRefused, is_read
+            from .readonly import WriteRefused
 
             if not is_read(method, _shown_path(url, self.base_url)):
                 raise WriteRefused(method.upper(), _shown_path(url, self.base_url))
@@ -120,34 +126,77 @@ class GraphClient:
             from urllib.parse import urlencode, quote
             url += ("&" if "?" in url else "?") + urlencode(params, quote_via=quote, safe="$,'()/ ").replace(" ", "%20")
         shown = _shown_path(url, self.base_url)
+        policy = policy or retry.DEFAULT
+        repeatable = policy.repeatable if policy.repeatable is not None else (
+            method != "POST" or is_read(method, shown))
         if self._started is None:
             self._started = self._clock()
-        attempt = 0
+        retries = 0  # after throttling, a 503/504 or a lost answer
+        polls = 0  # of the replication schedule (replication, named lags)
+        polled = 0.0  # seconds waited on it
         while True:
-            resp = await self._send_once(method, url, shown, body, headers)
-            self.requests.append((method, shown, resp.status_code))
-            log.debug("%s %s -> %s", method, shown, resp.status_code)
-            if resp.status_code in RETRY_STATUSES and retry and attempt < MAX_RETRIES:
-                asked = _retry_after(resp.headers)
-                wait = asked if asked is not None else BACKOFF[min(attempt, len(BACKOFF) - 1)]
-                left = self.remaining()
-                if wait >= left:
-                    err = errors.from_response(resp.status_code, resp.content, resp.headers, method, shown,
-                                               self.delegated)
-                    err.message += (f" (Graph asked to wait {wait:g} s before retrying; {max(left, 0):.0f} s were "
-                                    f"left of this run's {self.deadline:g} s budget, so the run stops here)")
-                    fix = f"run the command again after {wait:g} s" if asked is not None else (err.fix or "")
-                    err.fix = fix + "; raise --timeout (or NATOMA_ENTRA_TIMEOUT) to let a run wait longer"
+            try:
+                resp = await self._send_once(method, url, shown, body, headers)
+            except errors.GraphError as e:
+                if e.code != errors.ANSWER_LOST:
+                    raise
+                resp, err, asked = None, e, None
+            else:
+                self.requests.append((method, shown, resp.status_code))
+                log.debug("%s %s -> %s", method, shown, resp.status_code)
+                if resp.status_code < 400:
+                    resp.parsed = _checked_answer(method, shown, resp)
+                    return resp
+                asked = retry.retry_after(resp.headers, self._now())
+                err = errors.from_response(resp.status_code, resp.content, resp.headers, method, shown,
+                                           self.delegated, retry_after=asked)
+            if resp is None or err.status in retry.RETRY_STATUSES:
+                # a 429 was not processed (concepts/throttling.md); a 503/504 or a lost answer may have been applied
+                maybe_applied = resp is None or err.status != 429
+                if (maybe_applied and not repeatable and policy.applied is None) or retries >= retry.MAX_RETRIES:
                     raise err
-                attempt += 1
-                await self._wait(wait, f"Graph answered {method} {shown} with {resp.status_code}; waiting {wait:g} s "
-                                       f"before retry {attempt} of {MAX_RETRIES}")
+                wait = asked if asked is not None else retry.BACKOFF[min(retries, len(retry.BACKOFF) - 1)]
+                self._check_budget(err, wait, asked is not None)
+                retries += 1
+                answer = f"with {err.status}" if resp is not None else "without an answer"
+                await self._wait(wait, f"Graph answered {method} {shown} {answer}; waiting {wait:g} s before retry "
+                                       f"{retries} of {retry.MAX_RETRIES}")
+                if maybe_applied and not repeatable and policy.applied is not None:
+                    found = await policy.applied()  # not sent twice: was it applied after all?
+                    if found is not None:
+                        return Reread(found)
                 continue
-            break
-        if resp.status_code >= 400:
-            raise errors.from_response(resp.status_code, resp.content, resp.headers, method, shown, self.delegated)
-        resp.parsed = _checked_answer(method, shown, resp)
-        return resp
+            lag = policy.waits_out(err)
+            if lag is None:
+                raise err
+            delays = self.waits.poll
+            if polls >= len(delays) or delays[polls] >= self.remaining():
+                if isinstance(lag, retry.Lag):
+                    err.fix = lag.fix.format(seconds=polled)
+                raise err
+            if polls == 0:
+                bound = min(float(sum(delays)), max(self.remaining(), 0.0))
+                why = f"({lag.name})" if isinstance(lag, retry.Lag) else "while it replicates"
+                self._say(bound, f"{policy.what or f'{method} {shown}'}: Graph answered {err.status} {why}; "
+                                 f"retrying for at most {bound:g} s...")
+            await self._sleep(delays[polls])
+            polled += delays[polls]
+            polls += 1
+
+    def _check_budget(self, err: errors.GraphError, wait: float, asked: bool) -> None:
+        """A wait the run's budget cannot hold stops the run now, saying how long Graph asked for."""
+        left = self.remaining()
+        if wait < left:
+            return
+        err.message += (f" (Graph asked to wait {wait:g} s before retrying; {max(left, 0):.0f} s were left of this "
+                        f"run's {self.deadline:g} s budget, so the run stops here)")
+        fix = f"run the command again after {wait:g} s" if asked else (err.fix or "")
+        err.fix = fix + "; raise --timeout (or NATOMA_ENTRA_TIMEOUT) to let a run wait longer"
+        raise err
+
+    def _say(self, seconds: float, message: str) -> None:
+        if seconds > SAY_WAITS_OVER and self.on_wait is not None:
+            self.on_wait(message)
 
     async def _send_once(self, method: str, url: str, shown: str, body: Any, headers: dict | None):
         from kiota_abstractions.method import Method
@@ -190,13 +239,16 @@ class GraphClient:
                 raise errors.from_sign_in(exc, self.auth) from None
             if isinstance(exc, (httpx.HTTPError, OSError)):
                 self.requests.append((method, shown, None))
-                raise errors.from_transport(exc, method, shown, urlsplit(url).hostname or self.host) from None
+                # the request went out and the answer broke off: it may have been applied (retry.py decides)
+                sent = isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError,
+                                        httpx.ReadTimeout))
+                raise errors.from_transport(exc, method, shown, urlsplit(url).hostname or self.host,
+                                            sent=sent) from None
             raise
 
     async def _wait(self, seconds: float, message: str) -> None:
         """Sleep, saying so when it is long: once at the start, then every TICK seconds."""
-        if seconds > SAY_WAITS_OVER and self.on_wait is not None:
-            self.on_wait(message)
+        self._say(seconds, message)
         left = seconds
         while left > 0:
             step = min(left, TICK)
@@ -206,11 +258,12 @@ class GraphClient:
                 self.on_wait(f"still waiting: {left:.0f} s of {seconds:g} s before retrying")
 
     # -- verbs -----------------------------------------------------------------------------------------------
-    async def get(self, path: str, params: dict | None = None) -> JSON:
-        return _json(await self.request("GET", path, params=params))
+    async def get(self, path: str, params: dict | None = None, *, policy: Policy | None = None) -> JSON:
+        return _json(await self.request("GET", path, params=params, policy=policy))
 
     async def list(self, path: str, params: dict | None = None, *, limit: int | None = None) -> list[JSON]:
-        """Every item of a collection, following @odata.nextLink (an absolute URL, sent as given)."""
+        """Every item of a collection, following @odata.nextLink as given (an absolute URL, never built or parsed:
+        docs concepts/paging.md). A page may hold no items and still carry a nextLink: it is followed."""
         items: list[JSON] = []
         shown = path
         page = await self.get(path, params)
@@ -226,17 +279,17 @@ class GraphClient:
             shown = nxt
             page = await self.get(nxt)
 
-    async def post(self, path: str, body: Any = None, *, retry: bool = True) -> JSON | None:
-        return _json(await self.request("POST", path, body, retry=retry))
+    async def post(self, path: str, body: Any = None, *, policy: Policy | None = None) -> JSON | None:
+        return _json(await self.request("POST", path, body, policy=policy))
 
-    async def patch(self, path: str, body: Any) -> JSON | None:
-        return _json(await self.request("PATCH", path, body))
+    async def patch(self, path: str, body: Any, *, policy: Policy | None = None) -> JSON | None:
+        return _json(await self.request("PATCH", path, body, policy=policy))
 
-    async def put(self, path: str, body: Any) -> JSON | None:
-        return _json(await self.request("PUT", path, body))
+    async def put(self, path: str, body: Any, *, policy: Policy | None = None) -> JSON | None:
+        return _json(await self.request("PUT", path, body, policy=policy))
 
-    async def delete(self, path: str) -> None:
-        await self.request("DELETE", path)
+    async def delete(self, path: str, *, policy: Policy | None = None) -> None:
+        await self.request("DELETE", path, policy=policy)
 
     async def gather(self, *calls):
         """Reads that do not depend on each other go out together."""
@@ -265,13 +318,13 @@ def _json(resp) -> Any:
     return doc
 
 
-def _retry_after(headers) -> float | None:
-    """Retry-After in seconds (Graph sends delta-seconds); None when absent or not a number."""
-    try:
-        value = float(headers.get("Retry-After"))
-    except (TypeError, ValueError):
-        return None
-    return value if value >= 0 else None
+class Reread:
+    """The answer of a write its policy's re-read found applied (graph/retry.py): the object as read back."""
+
+    status_code = 200
+
+    def __init__(self, found: Any):
+        self.parsed = found
 
 
 def _checked_answer(method: str, shown: str, resp) -> Any:

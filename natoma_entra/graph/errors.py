@@ -126,11 +126,13 @@ def fix_for(status: int | None, code: str, method: str, path: str, delegated: bo
     return None
 
 
-def from_response(status: int, body: bytes, headers, method: str, path: str, delegated: bool = False) -> GraphError:
+def from_response(status: int, body: bytes, headers, method: str, path: str, delegated: bool = False, *,
+                  retry_after: float | None = None) -> GraphError:
+    """The GraphError of an error answer. retry_after: the seconds its Retry-After asks for, as the client read it
+    (seconds or an HTTP-date: graph/retry.py); read here as seconds when not given."""
     code, message, rid, details = parse_error_body(body)
     rid = rid or headers.get("request-id") or headers.get("client-request-id")
-    retry_after = None
-    if headers.get("Retry-After"):
+    if retry_after is None and headers.get("Retry-After"):
         try:
             retry_after = float(headers.get("Retry-After"))
         except ValueError:
@@ -172,9 +174,20 @@ def too_slow(method: str, path: str, host: str, seconds: float) -> GraphError:
     )
 
 
-def from_transport(exc: Exception, method: str, path: str, host: str) -> GraphError:
-    """httpx errors surface unwrapped through the SDK's middleware (docs/dev/design-notes.md, the SDK as measured)."""
+ANSWER_LOST = "AnswerLost"  # the request went out and its answer did not come back: it may have been applied
+
+
+def from_transport(exc: Exception, method: str, path: str, host: str, *, sent: bool = False) -> GraphError:
+    """httpx errors surface unwrapped through the SDK's middleware (docs/dev/design-notes.md, the SDK as measured).
+    sent: the request went out before the connection failed (its answer was lost), so it may have been applied."""
     kind = type(exc).__name__
+    if sent:
+        return GraphError(
+            status=None, code=ANSWER_LOST, method=method, path=path,
+            message=f"the connection to {host} broke before Graph answered ({kind}{': ' + str(exc) if str(exc) else ''}); "
+                    "the request may have been applied",
+            fix="run the command again: it reads the tenant first and does not repeat what was applied",
+        )
     return GraphError(
         status=None, code="NetworkError", method=method, path=path,
         message=f"could not reach {host}: {kind}{': ' + str(exc) if str(exc) else ''}",

@@ -108,7 +108,7 @@ class SandboxBackend(Backend):
             tenant, transport, credential = open_sandbox(path, self.options)
             self.opened.append((tenant, transport))
             graph = GraphClient(credential, "https://graph.microsoft.com/v1.0", transport=transport, deadline=deadline,
-                                on_wait=on_wait, clock=self.clock)
+                                on_wait=on_wait, clock=self.clock, waits=self.waits)
             graph.read_only = read_only
             try:
                 yield Connection(graph=graph, scim=scim_http_factory(tenant))

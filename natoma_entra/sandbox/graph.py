@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlsplit
 
-from natoma_entra.sandbox import strict
+from natoma_entra.json_copy import copy_json
+from natoma_entra.sandbox import graph_variants, strict
+from natoma_entra.sandbox import options as V
 from natoma_entra.sandbox.odata_filter import ODataError, compile_filter
 from natoma_entra.sandbox.state import ACCESS_TOKEN, GraphFault, Tenant
 from natoma_entra.sandbox.tokens import is_minted
@@ -49,6 +51,7 @@ class Request:
     body: bytes
     base: str  # scheme://host/v1.0
     params: dict[str, str] = field(default_factory=dict)
+    variants: frozenset[str] = frozenset()  # the tenant's (paging plays `empty-pages`)
 
     def json(self) -> Any:
         if not self.body:
@@ -116,7 +119,8 @@ class GraphHandler:
     """Answers Graph requests against a ``Tenant``.
 
     ``log``: ``(method, path-with-query, status)`` for every request, ``$batch`` items included (their paths get
-    the ``/v1.0`` prefix). ``writes()`` lists the entries that changed state or could have.
+    the ``/v1.0`` prefix). ``writes()`` lists the entries that changed state or could have. ``early``: every request
+    sent again before the Retry-After it was given (graph_variants.RetryAfterLedger).
     """
 
     def __init__(self, tenant: Tenant | None = None, *, access_token: str = ACCESS_TOKEN,
@@ -133,6 +137,14 @@ class GraphHandler:
         self.routes = ROUTER.routes
         self._write_log: list[tuple[str, str, int]] = []
         self.pod_calls: dict[str, list[float]] = {}  # provisionOnDemand rate limit, per job
+        self.ledger = graph_variants.RetryAfterLedger(self.tenant)
+        # `role-disable-lag`: application id -> (until, the roles just disabled as they read before, by lower id)
+        self.role_lag: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
+
+    @property
+    def early(self) -> list[graph_variants.Early]:
+        """Requests sent again before the Retry-After they were given (none, from a client that honours it)."""
+        return list(self.ledger.early)
 
     # public -------------------------------------------------------------------------------------------------------
     def handle(self, method: str, url: str, headers: dict[str, str] | Iterable[tuple[str, str]] | None,
@@ -141,10 +153,20 @@ class GraphHandler:
         resp, path = self._dispatch(method.upper(), url, hdrs, body or b"", batch_auth=None)
         return self._encode(resp, hdrs)
 
-    def handle_fault(self, fault: GraphFault, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-        """Encode a fault as Graph would answer it (used by the transports' fault injection; not logged)."""
+    def handle_fault(self, fault: GraphFault, headers: dict[str, str] | None = None, *,
+                     request: tuple[str, str, bytes] | None = None,
+                     handled: bool = False) -> tuple[int, dict[str, str], bytes]:
+        """Encode a fault as Graph would answer it (used by the transports' fault injection; not logged).
+        request: (method, url, body) it answers, so the Retry-After it gives is kept in the ledger; handled: the
+        tenant has already seen that request (a fault after it was applied)."""
         hdrs = {k.lower(): v for k, v in (headers or {}).items()}
-        return self._encode(self._fault_response(fault, hdrs), hdrs)
+        resp = self._fault_response(fault, hdrs)
+        if request is not None:
+            key = _key(*request)
+            if not handled:
+                self.ledger.arrived(key)
+            self.ledger.answered(key, resp.status, resp.headers)
+        return self._encode(resp, hdrs)
 
     def writes(self) -> list[tuple[str, str, int]]:
         """Log entries of requests that write (PATCH/PUT/DELETE/POST other than read-only actions)."""
@@ -153,6 +175,9 @@ class GraphHandler:
     # internals ----------------------------------------------------------------------------------------------------
     def _encode(self, resp: Response, hdrs: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         out = dict(resp.headers)
+        # every Graph answer carries Date (the tenant's time, whole seconds): what an HTTP-date Retry-After is
+        # measured from
+        out.setdefault("Date", graph_variants.http_date(self.tenant.now().replace(microsecond=0)))
         out.setdefault("request-id", out.get("request-id") or str(uuid.uuid4()))
         if "client-request-id" in hdrs:
             out["client-request-id"] = hdrs["client-request-id"]
@@ -173,6 +198,8 @@ class GraphHandler:
         scheme_host = f"{parts.scheme or 'https'}://{parts.netloc or 'graph.microsoft.com'}"
         raw = parts.path
         logged_path = raw + (f"?{unquote_plus(parts.query)}" if parts.query else "")  # decoded, for readable logs
+        key = _key(method, url, body)
+        self.ledger.arrived(key)
         try:
             if not raw.lower().startswith("/v1.0"):
                 if raw.lower().startswith("/beta"):
@@ -184,7 +211,11 @@ class GraphHandler:
             if batch_auth is None:
                 self._check_auth(hdrs)
             req = Request(method, unquote(sub), sub + (f"?{parts.query}" if parts.query else ""),
-                          dict(parse_qsl(parts.query, keep_blank_values=True)), hdrs, body, scheme_host + "/v1.0")
+                          dict(parse_qsl(parts.query, keep_blank_values=True)), hdrs, body, scheme_host + "/v1.0",
+                          variants=self.tenant.variants)
+            throttled = self.ledger.throttle(key, method != "GET" and not self._read_only_action(method, raw))
+            if throttled is not None:
+                raise throttled
             if req.path.lower() == "/$batch":
                 if batch_auth is not None:
                     raise bad_request("Nested batch requests are not supported.")
@@ -199,6 +230,11 @@ class GraphHandler:
             if self.raise_errors:
                 raise
             resp = self._fault_response(GraphFault(500, "InternalServerError", f"Sandbox error: {exc!r}"), hdrs)
+        self.ledger.answered(key, resp.status, resp.headers)
+        if V.FORWARD_COMPATIBLE in self.tenant.variants and resp.status < 300 and resp.body is not None:
+            # a copy: an answer may hold the tenant's own objects
+            resp.body = graph_variants.forward_compatible(copy_json(resp.body), raw,
+                                                          selected="$select" in dict(parse_qsl(parts.query)))
         entry = (method, logged_path, resp.status)
         self.log.append(entry)
         if method != "GET" and resp.status < 400 and not self._read_only_action(method, raw):
@@ -368,10 +404,19 @@ def filtered(items: list[dict[str, Any]], req: Request, *, case_insensitive: boo
 
 def page(handler: GraphHandler, items: list[dict[str, Any]], req: Request, context: str,
          transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Response:
-    """A collection response with $top / $skiptoken paging and @odata.nextLink."""
+    """A collection response with $top / $skiptoken paging and @odata.nextLink (under `empty-pages`, an empty page
+    carrying a nextLink before each page and after the last: graph_variants)."""
+    token = req.query.get("$skiptoken")
+    if V.EMPTY_PAGES in req.variants:
+        if token == graph_variants.EMPTY_AFTER:
+            return Response(200, {"@odata.context": f"{req.base}/$metadata#{context}", "value": []})
+        token, empty_next = graph_variants.empty_pages(req.variants, token)
+        if empty_next is not None:
+            return Response(200, {"@odata.context": f"{req.base}/$metadata#{context}", "value": [],
+                                  "@odata.nextLink": _next_link(req, empty_next)})
     try:
         top = int(req.query.get("$top", DEFAULT_PAGE))
-        skip = int(req.query.get("$skiptoken", "0") or 0)
+        skip = int(token or 0)
     except ValueError:
         raise bad_request("Invalid $top or $skiptoken value.") from None
     if top < 1 or top > MAX_TOP:
@@ -384,11 +429,23 @@ def page(handler: GraphHandler, items: list[dict[str, Any]], req: Request, conte
         body["@odata.count"] = len(items)
     body["value"] = value
     if skip + top < len(items):
-        q = {k: v for k, v in req.query.items() if k != "$skiptoken"}
-        q["$skiptoken"] = str(skip + top)
-        qs = "&".join(f"{quote(k, safe='$')}={quote(v, safe='')}" for k, v in q.items())
-        body["@odata.nextLink"] = f"{req.base}{req.path}?{qs}"
+        body["@odata.nextLink"] = _next_link(req, str(skip + top))
+    elif V.EMPTY_PAGES in req.variants:
+        body["@odata.nextLink"] = _next_link(req, graph_variants.EMPTY_AFTER)
     return Response(200, body)
+
+
+def _next_link(req: Request, skiptoken: str) -> str:
+    q = {k: v for k, v in req.query.items() if k != "$skiptoken"}
+    q["$skiptoken"] = skiptoken
+    qs = "&".join(f"{quote(k, safe='$')}={quote(v, safe='')}" for k, v in q.items())
+    return f"{req.base}{req.path}?{qs}"
+
+
+def _key(method: str, url: str, body: bytes | None) -> graph_variants.Key:
+    """The same request, as the Retry-After ledger tells one from another: method, path, query and body."""
+    parts = urlsplit(url)
+    return graph_variants.request_key(method, parts.path + (f"?{parts.query}" if parts.query else ""), body or b"")
 
 
 def entity(obj: dict[str, Any], req: Request, context: str) -> Response:

@@ -6,6 +6,7 @@ import re
 import uuid
 from typing import Any
 
+from natoma_entra.sandbox import options as V
 from natoma_entra.sandbox.graph import (
     ROUTER,
     GraphHandler,
@@ -60,9 +61,27 @@ def _app_replicating(h: GraphHandler, app: dict[str, Any]) -> bool:
     return sp is not None and h.tenant.replicating("servicePrincipal", sp["id"])
 
 
+def _lagging(h: GraphHandler, app: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`role-disable-lag`: the roles of this application a recent PATCH disabled that still read (and count as)
+    enabled, by lower-case id, as they were before; empty once the lag is over."""
+    until, roles = h.role_lag.get(app["id"], (0.0, {}))
+    if h.tenant.clock() >= until:
+        h.role_lag.pop(app["id"], None)
+        return {}
+    return roles
+
+
+def _as_read(h: GraphHandler, app: dict[str, Any]) -> dict[str, Any]:
+    """The application as a read shows it: during `role-disable-lag`, a role just disabled still enabled."""
+    lagging = _lagging(h, app)
+    if not lagging:
+        return app
+    return {**app, "appRoles": [lagging.get(r["id"].lower(), r) for r in app.get("appRoles") or []]}
+
+
 @ROUTER.add("GET", "/applications", R_APP)
 def list_applications(h: GraphHandler, req: Request) -> Response:
-    items = [a for a in h.tenant.state["applications"].values() if not _app_replicating(h, a)]
+    items = [_as_read(h, a) for a in h.tenant.state["applications"].values() if not _app_replicating(h, a)]
     return page(h, filtered(items, req), req, "applications")
 
 
@@ -71,7 +90,7 @@ def get_application(h: GraphHandler, req: Request) -> Response:
     app = _get(h, "applications", req.params["id"])
     if _app_replicating(h, app):  # public scripts poll this after instantiate
         raise not_found(req.params["id"])
-    return entity(app, req, "applications/$entity")
+    return entity(_as_read(h, app), req, "applications/$entity")
 
 
 def _owners(h: GraphHandler, object_id: str) -> list[dict[str, Any]]:
@@ -119,7 +138,9 @@ def patch_application(h: GraphHandler, req: Request) -> Response:
         if key in _APP_READ_ONLY:
             raise bad_request(f"Property '{key}' is read-only and cannot be set.")
     if "appRoles" in body:
-        new_roles = _validate_app_roles(app.get("appRoles") or [], body["appRoles"])
+        # during `role-disable-lag` a role just disabled still counts as enabled: changing it is refused
+        new_roles = _validate_app_roles(_as_read(h, app).get("appRoles") or [], body["appRoles"])
+        _start_disable_lag(h, app, new_roles)
     for key, value in body.items():
         if key == "appRoles" or key.startswith("@odata."):
             continue
@@ -130,6 +151,18 @@ def patch_application(h: GraphHandler, req: Request) -> Response:
         if sp is not None:
             h.tenant.queue_sp_roles(sp["id"], app["appRoles"])
     return Response(204)
+
+
+def _start_disable_lag(h: GraphHandler, app: dict[str, Any], new_roles: list[dict[str, Any]]) -> None:
+    """`role-disable-lag`: the enabled roles this PATCH disables go on reading enabled for ROLE_DISABLE_LAG_SECONDS
+    (another replica has not applied the disable yet)."""
+    if V.ROLE_DISABLE_LAG not in h.tenant.variants:
+        return
+    disabled = {r["id"].lower() for r in new_roles if not r.get("isEnabled")}
+    before = {r["id"].lower(): copy_json(r) for r in app.get("appRoles") or []
+              if r.get("isEnabled") and r["id"].lower() in disabled}
+    if before:
+        h.role_lag[app["id"]] = (h.tenant.clock() + V.ROLE_DISABLE_LAG_SECONDS, before)
 
 
 def _validate_app_roles(old: list[dict[str, Any]], new: Any) -> list[dict[str, Any]]:

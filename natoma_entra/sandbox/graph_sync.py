@@ -260,7 +260,7 @@ def put_schema(h: GraphHandler, req: Request) -> Response:
     body = req.json()
     if not isinstance(body, dict):
         raise bad_request("The schema must be a JSON object.", "BadRequest")
-    schema = {k: copy_json(v) for k, v in body.items() if not k.startswith("@odata.")}
+    schema = {k: copy_json(v) for k, v in body.items() if not k.startswith("@")}  # the answer's annotations
     _validate_schema(schema)
     schema["id"] = job["id"]
     h.tenant.state["schemas"][job["id"]] = schema
@@ -368,6 +368,12 @@ def get_secrets(h: GraphHandler, req: Request) -> Response:
     """Not in the documented method table but in the OpenAPI (go-azure-sdk ListSynchronizationSecrets); secret
     values come back as "*" (docs/graph-assumptions.md); with ``secrets-masked`` every non-empty value does."""
     sp = _sp(h, req)
+    if V.SECRETS_UNREADABLE in h.tenant.variants:
+        # msgraph-metadata#347: Graph v1.0's API description marks the secrets update-only; a service that does not
+        # offer the read answers as syncfabric answers a method it lacks (see GraphHandler._route)
+        inner = json.dumps({"Message": "No HTTP resource was found that matches the request URI "
+                            f"'https://syncfabric.windowsazure.com/api{req.path}?api-version=2.0'."})
+        raise GraphFault(404, "UnknownError", inner)
     masked = (lambda key: True) if V.SECRETS_MASKED in h.tenant.variants else (lambda key: key in MASKED_KEYS)
     value = [{"key": s["key"], "value": "*" if masked(s["key"]) and s["value"] else s["value"]}
              for s in h.tenant.state["secrets"].get(sp["id"], [])]

@@ -19,6 +19,15 @@ SECRETS_MASKED = "secrets-masked"
 SLOW_REPLICATION = "slow-replication"
 POD_STATUS_INFO = "pod-statusinfo-shape"
 VALIDATE_SYNCFABRIC_BODY = "validate-syncfabric-body"
+THROTTLED_WRITES = "throttled-writes"
+RETRY_AFTER_DATE = "retry-after-http-date"
+ROLE_DISABLE_LAG = "role-disable-lag"
+EMPTY_PAGES = "empty-pages"
+FORWARD_COMPATIBLE = "forward-compatible-fields"
+SECRETS_UNREADABLE = "secrets-unreadable"
+
+THROTTLE_SECONDS = 3  # the Retry-After of the throttling variants: over 2 s, so the CLI says its wait
+ROLE_DISABLE_LAG_SECONDS = 5.0  # how long a disabled app role still reads (and counts as) enabled
 
 # name -> what it plays (the CLI lists these for an unknown --sandbox-variant)
 VARIANTS: dict[str, str] = {
@@ -36,6 +45,18 @@ VARIANTS: dict[str, str] = {
                      "Common.DataContracts.SyncFabric.StatusInfo', value a JSON array of records",
     VALIDATE_SYNCFABRIC_BODY: "a failed credentials test answers 400 UnknownError with syncfabric's JSON message "
                               "(the SCIM endpoint's HTTP status inside) instead of the portal's error code",
+    THROTTLED_WRITES: f"every write is answered 429 with Retry-After: {THROTTLE_SECONDS} (seconds) once before it "
+                      "is applied",
+    RETRY_AFTER_DATE: f"every write is answered 429 once before it is applied, with Retry-After as an HTTP-date "
+                      f"{THROTTLE_SECONDS} s ahead (RFC 9110 10.2.3); every other Retry-After is a date too",
+    ROLE_DISABLE_LAG: f"for {ROLE_DISABLE_LAG_SECONDS:g} s after the PATCH that disables an app role, the application "
+                      "reads the role back enabled and a PATCH that changes it answers 400 "
+                      "CannotDeleteOrUpdateEnabledEntitlement",
+    EMPTY_PAGES: "every collection answers an empty page carrying @odata.nextLink before each page, and after the "
+                 "last one",
+    FORWARD_COMPATIBLE: "every object carries properties and annotations the CLI does not know (@odata.type, "
+                        "@microsoft.graph.tips, a property added later), the schema at every level included",
+    SECRETS_UNREADABLE: "GET .../synchronization/secrets is not offered (404 from syncfabric); PUT works",
 }
 
 DEFAULT_REPLICATION_SECONDS = 20.0

@@ -146,7 +146,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         items = headers.items() if isinstance(headers, dict) else headers
         for k, v in items:
-            if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+            # Date: send_response sent the server's own (the served tenant's time is the real time)
+            if k.lower() not in ("content-length", "connection", "transfer-encoding", "date"):
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

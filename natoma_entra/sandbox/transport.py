@@ -50,14 +50,16 @@ class _Base:
         if stop is not None and stop.kind in ("throttle", "error") and not stop.after:
             code, message, headers = error_parts(stop)
             status, hdrs, content = self.handler.handle_fault(GraphFault(stop.status, code, message, headers),
-                                                              dict(request.headers))
+                                                              dict(request.headers),
+                                                              request=(request.method, str(request.url), body))
             self._record(request.method, target, status, start)
             return httpx.Response(status, headers=hdrs, content=content, request=request)
         status, hdrs, content = self.handler.handle(request.method, str(request.url), dict(request.headers), body)
         if stop is not None and stop.kind == "error":  # after=True: applied, yet answered with an error (a 504)
             code, message, headers = error_parts(stop)
             status, hdrs, content = self.handler.handle_fault(GraphFault(stop.status, code, message, headers),
-                                                              dict(request.headers))
+                                                              dict(request.headers), handled=True,
+                                                              request=(request.method, str(request.url), body))
             self.log.append((request.method, target, status))
             return httpx.Response(status, headers=hdrs, content=content, request=request)
         if stop is not None and stop.kind == "interrupt":  # applied, then the person pressed Ctrl-C

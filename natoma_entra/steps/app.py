@@ -8,6 +8,8 @@ Graph facts (Microsoft Graph docs applicationtemplate-instantiate.md; Entra app-
 - An app registration made with POST /applications cannot be provisioned: it must come from the template.
 - The new objects replicate: lists and GETs may not show them for a while (public scripts poll GET /applications/{id}
   after instantiate), so the step waits, bounded, and says so.
+- Instantiate is never sent twice for one app: a 429 was not processed and is retried; after a 503/504 or a lost
+  answer the app is looked up first (graph/retry.py), so Graph never makes a twin.
 
 The app this step creates carries MARK in the application's `notes` (application resource: "notes: notes relevant
 for the management of the application"): `teardown --delete-app` deletes only an app with that mark.
@@ -22,9 +24,10 @@ from ..graph.clouds import CLOUDS
 from ..graph.errors import GraphError
 from ..graph.lookups import App, AppNotFound, find_app, planned_app
 from ..graph.odata import is_guid, seg
+from ..graph.retry import AFTER_CREATE, Policy
 from ..results import Change, StepResult
 from .base import NEW_ID, JSON, Applied, ApplyContext, Desired, Facts, Operation, Options, Plan, Step
-from .common import REPLICATING, failed, wait_until
+from .common import failed, made_after_all, wait_until
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -135,8 +138,14 @@ async def apply(context: ApplyContext, plan: Plan[AppOperation]) -> Applied:
     instantiate = next(op for op in plan.operations if isinstance(op, InstantiateApp))
     mark = next(op for op in plan.operations if isinstance(op, MarkApp))
     name = instantiate.name
+
+    async def made() -> JSON | None:  # the answer was lost or 503/504: did Graph make the app?
+        app = await made_after_all(session, lambda: _found(session, name), "creating the app")
+        return None if app is None else {"application": app.application, "servicePrincipal": app.service_principal}
+
     try:
-        created = await graph.post(instantiate.path, instantiate.body)
+        created = await graph.post(instantiate.path, instantiate.body,
+                                   policy=Policy(what="creating the app", applied=made))
         application = (created or {}).get("application") or {}
         if not application.get("id"):
             raise GraphError(status=502, code="UnconfirmedWrite", method="POST", path=instantiate.path,
@@ -161,35 +170,27 @@ async def apply(context: ApplyContext, plan: Plan[AppOperation]) -> Applied:
 
 async def _mark(session: "Session", application_id: str, body: dict) -> None:
     """PATCH the mark; the new application may answer 404 (or 403/409) until it has replicated."""
-    last: list[GraphError] = []
+    await session.graph.patch(f"/applications/{seg(application_id)}", body,
+                              policy=AFTER_CREATE.but(what="marking the new app"))
 
-    async def attempt() -> bool:
-        try:
-            await session.graph.patch(f"/applications/{seg(application_id)}", body)
-            return True
-        except GraphError as e:
-            if e.status not in REPLICATING:
-                raise
-            last[:] = [e]
-            return False
 
-    if not await wait_until(session, attempt):
-        raise last[0]
+async def _found(session: "Session", name: str) -> App | None:
+    """The app as the lookup every step uses finds it (its service principal and its application), or None."""
+    try:
+        app = await find_app(session.graph, name)
+    except AppNotFound:
+        return None
+    return app if app.application is not None else None  # the application has not replicated yet: roles go there
 
 
 async def _until_found(session: "Session", name: str) -> App | None:
-    """The app as the lookup every step uses finds it (its service principal and its application), or None."""
+    """The new app once the lookup finds it, or None when the run's replication waits run out."""
     found: list[App] = []
 
     async def check() -> bool:
-        try:
-            app = await find_app(session.graph, name)
-        except AppNotFound:
-            return False
-        if app.application is None:  # the application object has not replicated yet: roles go there
-            return False
-        found[:] = [app]
-        return True
+        app = await _found(session, name)
+        found[:] = [app] if app is not None else []
+        return bool(found)
 
     return found[0] if await wait_until(session, check) else None
 

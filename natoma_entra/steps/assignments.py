@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Awaitable, Callable, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,10 +19,11 @@ from ..errors import UsageError
 from ..graph.errors import GraphError
 from ..graph.lookups import App, GroupNotFound, find_group
 from ..graph.odata import seg
+from ..graph.retry import ROLE_NOT_ON_SP, Policy
 from ..natoma_roles import DISPLAY_NAME, ROLE_VALUES, role_id
 from ..results import Change
 from .base import DRIFTED, JSON, NEW_ID, Applied, ApplyContext, Desired, Facts, Operation, Options, Plan, Step
-from .common import REPLICATING, failed, wait_until
+from .common import failed, made_after_all, wait_until
 from .groups import is_planned, new_group_body, planned_group
 
 if TYPE_CHECKING:
@@ -158,10 +159,6 @@ def assignment_changes(assignments: list[dict], wanted: list[tuple[str, dict]], 
 
 def _already_exists(err: GraphError) -> bool:
     return err.status in (400, 409) and "already exist" in (err.message or "").lower()
-
-
-def _role_not_on_sp(err: GraphError) -> bool:
-    return err.status == 400 and "not found on application" in (err.message or "").lower()
 
 
 # -- the step ---------------------------------------------------------------------------------------------------------
@@ -308,7 +305,8 @@ async def apply(context: ApplyContext, plan: Plan[AssignOperation]) -> Applied:
         for op in plan.operations:  # groups first: they are assigned
             if not isinstance(op, CreateGroup):
                 continue
-            group = await graph.post(op.path, op.body)
+            group = await graph.post(op.path, op.body, policy=Policy(
+                what=f"creating group {op.name!r}", applied=_group_made(session, op.name)))
             if not isinstance(group, dict) or not group.get("id"):
                 raise GraphError(status=502, code="UnconfirmedWrite", method="POST", path=op.path,
                                  message="Graph answered the group's POST without the group",
@@ -338,41 +336,54 @@ async def apply(context: ApplyContext, plan: Plan[AssignOperation]) -> Applied:
     return Applied([plan.result("changed")], context.facts)
 
 
+def _group_made(session: "Session", name: str) -> Callable[[], Awaitable[JSON | None]]:
+    """The re-read before POST /groups is sent again after an answer that may hide the group (graph/retry.py):
+    Graph allows two groups with one name, so only a lookup that finds none lets the POST go again."""
+    async def find() -> JSON | None:
+        try:
+            return await find_group(session.graph, name)
+        except GroupNotFound:
+            return None
+
+    async def made() -> JSON | None:
+        found: JSON | None = await made_after_all(session, find, f"creating group {name!r}")
+        return found
+
+    return made
+
+
 async def _create(session: "Session", base: str, body: dict) -> None:
-    """POST one assignment. "Already exists" after a re-read that finds it counts as done (another run, or a dropped
-    answer to our own earlier POST); the role still replicating to the service principal is waited for. A 2xx
-    whose answer is not the created assignment counts only when a re-read finds it."""
-    graph = session.graph
-    last: list[GraphError] = []
+    """POST one assignment. Graph waits out (graph/retry.py): throttling, the group this run just created still
+    replicating (403/404/409), and the role still being copied to the service principal (ROLE_NOT_ON_SP). After an
+    answer that may hide it (503/504, a lost answer) the assignments are read before the POST goes again. "Already
+    exists" counts as done once a re-read shows it (another run, or our own earlier POST); a 2xx whose answer is
+    not the created assignment counts only when a re-read finds it."""
+    async def found() -> JSON | None:
+        current = await _list_assigned(session, body["resourceId"])
+        return next((a for a in current if a.get("principalId") == body["principalId"]
+                     and a.get("appRoleId") == body["appRoleId"]), None)
 
     async def present() -> bool:
-        current = await _list_assigned(session, body["resourceId"])
-        return any(a.get("principalId") == body["principalId"] and a.get("appRoleId") == body["appRoleId"]
-                   for a in current)
+        return await found() is not None
 
-    async def attempt() -> bool:
-        try:
-            created = await graph.post(base, body)
-        except GraphError as e:
-            if _already_exists(e):
-                if await present():
-                    return True
-                raise
-            if _role_not_on_sp(e) or e.status in REPLICATING:  # the role or the group is still replicating
-                last[:] = [e]
-                return False
-            raise
-        if isinstance(created, dict) and created.get("id") and created.get("appRoleId") == body["appRoleId"]:
-            return True
-        if await present():  # the answer did not show the assignment: believe only a re-read
-            return True
-        raise GraphError(status=502, code="UnconfirmedWrite", method="POST", path=base,
-                         message="Graph answered the assignment's POST without the assignment, and a re-read does "
-                                 "not find it",
-                         fix="check --graph-endpoint or a proxy between you and Graph, then run the command again")
-
-    if not await wait_until(session, attempt):
-        raise last[0]
+    # applied: a single read is enough, as Graph refuses a second identical assignment ("already exists", below)
+    policy = Policy(what="assigning the group its Natoma role", applied=found, replicating=True,
+                    lags=(ROLE_NOT_ON_SP,))
+    try:
+        created = await session.graph.post(base, body, policy=policy)
+    except GraphError as e:
+        # the assignment list may show a new assignment late: look until it does (bounded)
+        if _already_exists(e) and await wait_until(session, present):
+            return
+        raise
+    if isinstance(created, dict) and created.get("id") and created.get("appRoleId") == body["appRoleId"]:
+        return
+    if await present():  # the answer did not show the assignment: believe only a re-read
+        return
+    raise GraphError(status=502, code="UnconfirmedWrite", method="POST", path=base,
+                     message="Graph answered the assignment's POST without the assignment, and a re-read does not "
+                             "find it",
+                     fix="check --graph-endpoint or a proxy between you and Graph, then run the command again")
 
 
 STEP = AssignStep()

@@ -1,7 +1,7 @@
-"""What the steps share: waiting for Graph to catch up, and turning a GraphError into a failed step."""
+"""What the steps share: polling Graph's state until it shows a write, and turning a GraphError into a failed step."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Awaitable, Callable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from ..graph.errors import GraphError
 from ..results import Change, StepResult
@@ -9,11 +9,13 @@ from ..results import Change, StepResult
 if TYPE_CHECKING:
     from ..session import Session
 
-T = TypeVar("T")
-
 
 async def wait_until(session: "Session", check: Callable[[], Awaitable[bool]]) -> bool:
-    """True once check() is true; False when the run's replication waits run out. check() runs once first."""
+    """True once check() is true; False when the run's replication waits run out. check() runs once first.
+
+    For polling STATE only (the roles showing on the service principal, a started job reading running, a new object
+    showing in a list): an error answer is never retried here; the Graph client waits out the answers Graph gives
+    while it is busy or replicating (graph/retry.py)."""
     if await check():
         return True
     for d in session.waits.poll:
@@ -23,34 +25,20 @@ async def wait_until(session: "Session", check: Callable[[], Awaitable[bool]]) -
     return False
 
 
-# What Graph answers for an object created moments ago that has not replicated yet (Terraform's azuread provider
-# retries synchronization calls on 403 and 409 for the same reason: internal/services/synchronization/
-# synchronization.go, synchronizationRetryFunc).
-REPLICATING = (403, 404, 409)
-
-
-async def until_readable(session: "Session", read: Callable[[], Awaitable[T]], *, what: str = "the new object") -> T:
-    """read()'s value once it stops answering 403/404/409; the last such GraphError when the waits run out. The
-    first replication answer is said, with the bound of the wait."""
-    got: list[T] = []
-    last: list[GraphError] = []
+async def made_after_all(session: "Session", find: Callable[[], Awaitable[Any]], what: str) -> Any:
+    """The re-read made before a create is sent again after an answer that may hide it (a 503/504, a lost answer:
+    graph/retry.py): the object once it shows, None when it has not shown by the end of the run's replication waits
+    (a new object can be listed late). Only then is the create sent again, so Graph never makes a twin."""
+    session.progress(f"{what}: Graph's answer was lost; looking for what it may have made before asking again (at "
+                     f"most {session.waits.bound:g} s)...")
+    found: list[Any] = []
 
     async def check() -> bool:
-        try:
-            got[:] = [await read()]
-            return True
-        except GraphError as e:
-            if e.status not in REPLICATING:
-                raise
-            if not last:
-                session.progress(f"{what}: Graph answered {e.status} while it replicates; retrying for at most "
-                                 f"{session.waits.bound:g} s...")
-            last[:] = [e]
-            return False
+        obj = await find()
+        found[:] = [obj] if obj is not None else []
+        return bool(found)
 
-    if not await wait_until(session, check):
-        raise last[0]
-    return got[0]
+    return found[0] if await wait_until(session, check) else None
 
 
 def failed(step: str, err: GraphError, changes: Iterable[Change] | None = None, what: str | None = None) -> StepResult:

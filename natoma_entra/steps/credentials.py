@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 from ..errors import MissingInput, UsageError
 from ..graph.errors import GraphError
 from ..graph.odata import seg
+from ..graph.retry import AFTER_CREATE, Policy
 from ..redact import register
 from ..results import Change, StepResult
 from .base import (JSON, Applied, ApplyContext, Desired, ExistingJob, Facts, JobRef, NewJob, Operation, Options, Plan,
                    Step, job_id_of, shown_job_id)
-from .common import failed, until_readable
+from .common import failed
 from .job import SCIM_TEMPLATE, CreateJob, create_job, job_path, jobs_path, read_job
 
 if TYPE_CHECKING:
@@ -101,8 +102,15 @@ def mismatches(stored: dict[str, str], url: str, scope: str, *, rotate: bool = F
     return reasons
 
 
-def unconfirmed(stored: dict[str, str]) -> list[str]:
-    """Pure: what the saved credentials hold that cannot be compared because Graph reads it back masked."""
+UNREADABLE = ("the saved credentials cannot be read back (GET .../synchronization/secrets is not offered), so the "
+              "saved Tenant URL and scope are not compared with the wanted ones; the connection test decides")
+
+
+def unconfirmed(stored: dict[str, str], readable: bool = True) -> list[str]:
+    """Pure: what the saved credentials hold that cannot be compared because Graph reads it back masked, or does
+    not read it back at all."""
+    if not readable:
+        return [UNREADABLE]
     out = []
     if stored.get("BaseAddress") == MASKED:
         out.append("the saved Tenant URL reads back masked, so it is not compared with the wanted one")
@@ -205,15 +213,15 @@ def wanted_url(config: "Config") -> str:
     return url
 
 
-async def validate(session: "Session", job: dict | None, body: dict) -> None:
+async def validate(session: "Session", job: dict | None, body: dict, *, policy: Policy | None = None) -> None:
     """POST validateCredentials at job level, else at collection level with templateId (raises GraphError). Both are
     read-only POSTs: they change nothing."""
     app = await session.app()
     if job is not None:
-        await session.graph.post(f"{job_path(app.sp_id, job['id'])}/validateCredentials", body)
+        await session.graph.post(f"{job_path(app.sp_id, job['id'])}/validateCredentials", body, policy=policy)
     else:
         await session.graph.post(f"{jobs_path(app.sp_id)}/validateCredentials",
-                                 {**body, "templateId": body.get("templateId") or SCIM_TEMPLATE})
+                                 {**body, "templateId": body.get("templateId") or SCIM_TEMPLATE}, policy=policy)
 
 
 async def test_saved(session: "Session", job: dict | None) -> str | None:
@@ -266,6 +274,7 @@ class PutSecrets(Operation):
     kind: Literal["put-secrets"] = "put-secrets"
     sp_id: str
     items: list[dict[str, str]]  # SecretToken's value is empty here
+    new_job: bool = False  # saved right after this run creates the job (or the app): replication is waited out
 
     @property
     def method(self) -> str:
@@ -307,6 +316,16 @@ class Current:
     app_planned: bool = False  # the app does not exist yet (--create-app): nothing could be tested
 
 
+def reasons_to_save(c: Current, *, rotate: bool = False) -> list[str]:
+    """Pure: why the saved credentials cannot simply be verified; empty = test them with useSavedCredentials. When
+    they cannot be read back (docs/graph-assumptions.md), only the connection test can tell: nothing to compare."""
+    if not c.secrets_readable:
+        if c.job is None:  # credentials are saved with a job (the portal's Provisioning page, this CLI)
+            return ["no provisioning job yet, so no credentials are saved"]
+        return ["--rotate: a new token is saved even though the stored one may still work"] if rotate else []
+    return mismatches(c.stored, c.url, c.scope, rotate=rotate)
+
+
 class CredentialsStep(Step[Current, CredentialsOperation, Options]):
     name = NAME
     reading = "reading the saved credentials"
@@ -333,7 +352,7 @@ async def read(session: "Session", *, rotate: bool = False) -> Current:
     if app.planned:  # tested once the app exists, before anything is saved
         cur.token_given = get_token(session) is not None
         return cur
-    if not mismatches(cur.stored, url, scope, rotate=rotate):
+    if not reasons_to_save(cur, rotate=rotate):
         cur.saved_test = await test_saved(session, job)
         if cur.saved_test == "passed":
             return cur
@@ -384,8 +403,8 @@ def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[Cred
     job = c.job or facts.job
     if job is not None:
         info["job"] = job.get("id")
-    reasons = mismatches(c.stored, c.url, c.scope, rotate=desired.options.rotate)
-    notes = unconfirmed(c.stored)
+    reasons = reasons_to_save(c, rotate=desired.options.rotate)
+    notes = unconfirmed(c.stored, c.secrets_readable)
     if not reasons and c.saved_test == "passed":
         info.update(state="verified", connection_test="passed")
         if notes:
@@ -397,8 +416,9 @@ def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[Cred
                     info=info, state=None, facts=facts.but(credentials_saved=True))
     if c.saved_test and c.saved_test != "passed":
         reasons = [f"the saved credentials fail the connection test: {c.saved_test}"]
-    action: Literal["create", "update"] = ("create" if not c.stored.get("BaseAddress") and not has_token(c.stored)
-                                           else "update")
+    reasons = reasons or ["the saved credentials cannot be read back and were not tested"]
+    action: Literal["create", "update"] = ("create" if c.secrets_readable and not c.stored.get("BaseAddress")
+                                           and not has_token(c.stored) else "update")
     why = _save_why(reasons, action)
     changes: list[Change] = []
     warnings: list[str] = []
@@ -406,6 +426,10 @@ def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[Cred
     if dropped:
         warnings.append(f"saved settings {', '.join(sorted(dropped))} read back masked, so they cannot be sent "
                         "again and are dropped; set them again in the portal if they mattered")
+    if not c.secrets_readable:
+        warnings.append("the saved settings cannot be read back, so only the Tenant URL, the token and the scope "
+                        "are sent; a setting saved in the portal besides those is lost if Graph replaces the whole "
+                        "set")
     if c.scope == "all":
         warnings.append("scope 'all' (Sync all users and groups) is not compatible with the SingleAppRoleAssignment "
                         "mapping (Entra docs, functions-for-customizing-application-data); the guide's choice is "
@@ -437,7 +461,7 @@ def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[Cred
     else:
         info["connection_test"] = "not run (no SCIM token given)"
     changes.append(Change(action=action, target=_save_target(c.url, c.scope), detail=detail))
-    ops.append(PutSecrets(sp_id=c.sp_id, items=body["value"]))
+    ops.append(PutSecrets(sp_id=c.sp_id, items=body["value"], new_job=isinstance(job_ref, NewJob) or c.app_planned))
     plan_: Plan[CredentialsOperation] = Plan(step=NAME, changes=changes, operations=ops, warnings=warnings,
                                              info={**info, "state": "planned"},
                                              facts=facts.but(credentials_planned=True))
@@ -468,8 +492,8 @@ async def apply(context: ApplyContext, plan: Plan[CredentialsOperation]) -> Appl
             test_job = {"id": job_id_of(op.job, facts.but(job=job))}
             session.progress(f"testing the connection to {op.url} at job level...")
             try:  # a job created moments ago may answer 403/404/409 for a while (replication)
-                await until_readable(session, lambda: validate(session, test_job, validate_body(op.url, token)),
-                                     what="the connection test of the new job")
+                await validate(session, test_job, validate_body(op.url, token),
+                               policy=AFTER_CREATE.but(what="the connection test of the new job"))
             except GraphError as e:
                 if not is_test_failure(e):
                     return Applied([failed(NAME, e, plan.changes, "testing the connection")], facts.but(job=job))
@@ -480,8 +504,9 @@ async def apply(context: ApplyContext, plan: Plan[CredentialsOperation]) -> Appl
             result.info["connection_test"] = "passed"
         elif isinstance(op, PutSecrets):
             body = op.body_with(token)
-            try:
-                await until_readable(session, lambda: session.graph.put(op.path, body), what="saving the credentials")
+            try:  # after a job this run created, the secrets may answer 403/409 while it replicates
+                await session.graph.put(op.path, body, policy=AFTER_CREATE.but(what="saving the credentials")
+                                        if op.new_job else None)
             except GraphError as e:
                 return Applied([failed(NAME, e, plan.changes, "saving the credentials")], facts.but(job=job))
     session.forget("secrets")

@@ -32,7 +32,10 @@ def made_by_us(group: dict) -> bool:
 
 
 def planned_group(name: str) -> dict:
-    return {"id": PLANNED + name, "displayName": name, "securityEnabled": True, "mailEnabled": False,
+    """A group --create-groups is to create. Its id is the name as Graph's `eq` compares it (case-insensitively:
+    docs concepts/query-parameters.md, "filter"), so two spellings of one name in the config are one group, never a
+    case-variant twin."""
+    return {"id": PLANNED + name.casefold(), "displayName": name, "securityEnabled": True, "mailEnabled": False,
             "groupTypes": [], "planned": True}
 
 

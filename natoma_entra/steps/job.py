@@ -6,8 +6,10 @@ application-provisioning-config-problem-scim-compatibility.md):
   POST jobs {"templateId": "scim"} for non-gallery apps (Entra docs "Known issues for SCIM compatibility"), not what
   GET .../templates lists for such an app (it may be empty, or list only other templates): so "scim" is always tried
   first, and a listed template is used only when Graph refuses "scim" (docs/graph-assumptions.md).
-- A new job can be unreadable for a short while (replication): retry 404/403/409 briefly (Terraform does too).
-- POST jobs is not safe to repeat blindly (a second job), so the SDK's automatic retry is off for it.
+- A new job can be unreadable for a short while (replication): 404/403/409 on it are waited out briefly (Terraform
+  does too; graph/retry.py).
+- POST jobs is not safe to repeat blindly (a second job): a 429 is retried (not processed), and after a 503/504 or a
+  lost answer the jobs are listed first, so a job Graph made after all is used instead of asking for a second one.
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from typing import TYPE_CHECKING, Literal
 from ..errors import UsageError
 from ..graph.errors import GraphError
 from ..graph.odata import seg
+from ..graph.retry import AFTER_CREATE, Policy
 from .base import JSON, Operation
-from .common import until_readable
+from .common import made_after_all, wait_until
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -105,16 +108,25 @@ async def read_schema(session: "Session", job: dict) -> dict:
 
 
 async def create_job(session: "Session", template_id: str, fallbacks: list[str]) -> tuple[dict, str, list[str]]:
-    """(the new job once readable, the template it came from, warnings). POST is not retried blindly (a second job):
-    a 409 means another run created it, so it is found by listing. A refused template (400/404) falls back to the
-    listed ones, said out loud."""
+    """(the new job once readable, the template it came from, warnings). POST is never sent twice for one job: after
+    an answer that may hide a job Graph made (503/504, a lost answer), the jobs are listed first; a 409 means another
+    run created it, so it is found by listing. A refused template (400/404) falls back to the listed ones, said out
+    loud."""
     app = await session.app()
     warnings: list[str] = []
     created = None
+
+    async def made() -> JSON | None:  # the POST's answer was lost or 503/504: did Graph make the job?
+        async def listed() -> JSON | None:
+            return pick_job(await session.graph.list(jobs_path(app.sp_id)))
+        found: JSON | None = await made_after_all(session, listed, "creating the provisioning job")
+        return found
+
     candidates = [template_id, *fallbacks]
     for n, tid in enumerate(candidates):
         try:
-            created = await session.graph.post(jobs_path(app.sp_id), {"templateId": tid}, retry=False)
+            created = await session.graph.post(jobs_path(app.sp_id), {"templateId": tid},
+                                               policy=Policy(what="creating the provisioning job", applied=made))
         except GraphError as e:
             if e.status == 409:  # another run created it between our read and our POST: find it below
                 created = None
@@ -133,23 +145,27 @@ async def create_job(session: "Session", template_id: str, fallbacks: list[str])
         template_id = tid
         break
     job_id = (created or {}).get("id") if isinstance(created, dict) else None
-
-    async def read_new() -> dict:
-        if job_id:
-            return await session.graph.get(job_path(app.sp_id, job_id))
-        found = pick_job(await session.graph.list(jobs_path(app.sp_id)))  # no body, or a 409: find it by listing
-        if found is None:
-            raise GraphError(status=404, code="JobNotReadable", method="GET", path=jobs_path(app.sp_id),
-                             message="the new provisioning job is not readable yet",
-                             fix="Graph is still replicating: run the command again in a minute")
-        return found
-
     if isinstance(created, dict) and job_id and created.get("templateId"):
         job = created  # Graph answered 201 with the job (synchronization-synchronization-post-jobs): no re-read;
         # the next call on it (its schema) waits out replication itself
-    else:
+    elif job_id:
         session.progress("waiting for the new provisioning job to be readable...")
-        job = await until_readable(session, read_new, what="reading the new provisioning job")
+        job = await session.graph.get(job_path(app.sp_id, job_id),
+                                      policy=AFTER_CREATE.but(what="reading the new provisioning job"))
+    else:  # no body, or a 409: the job shows in the list once Graph has replicated it
+        session.progress("waiting for the new provisioning job to be listed...")
+        found: list[dict] = []
+
+        async def listed() -> bool:
+            job_ = pick_job(await session.graph.list(jobs_path(app.sp_id)))
+            found[:] = [job_] if job_ is not None else []
+            return bool(found)
+
+        if not await wait_until(session, listed):
+            raise GraphError(status=404, code="JobNotReadable", method="GET", path=jobs_path(app.sp_id),
+                             message=f"the new provisioning job is not listed after {session.waits.bound:g} s",
+                             fix="Graph is still replicating: run the command again in a minute")
+        job = found[0]
     session.known("job", job)
     return job, template_id, warnings
 

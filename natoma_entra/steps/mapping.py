@@ -9,8 +9,8 @@ customize-application-attributes.md):
 - PUT .../jobs/{id}/schema fully replaces the schema, so the GET body goes back as the same JSON value with only our
   change in it: other mappings, their order, metadata, explicit nulls and fields we do not know. The schema is read
   and written as raw JSON (the SDK's typed models drop fields: docs/dev/architecture.md), and there is no PATCH for
-  it (msgraph-sdk-python#820). Top-level `@odata.*`
-  annotations (`@odata.context`) are not part of the resource and are not sent back.
+  it (msgraph-sdk-python#820). Top-level annotations
+  (`@odata.context`, `@microsoft.graph.tips`) are not part of the resource and are not sent back.
 - The user object mapping is the one whose sourceObjectName is "User" (its name differs between tenants).
 - A mapping's target attribute must be defined on the target directory's object; `roles` (for the complex mapping)
   is not in the scim template's default list, so its attributeDefinition is added in the same PUT.
@@ -28,12 +28,13 @@ from pydantic import ConfigDict, Field
 
 from ..graph.errors import GraphError
 from ..graph.lookups import App
+from ..graph.retry import AFTER_CREATE
 from ..json_copy import copy_json
 from ..natoma_roles import MULTI_ROLE_EXPRESSION, MULTI_ROLE_TARGET, SINGLE_ROLE_EXPRESSION, SINGLE_ROLE_TARGET
 from ..results import Change, StepResult
 from .base import (JSON, Applied, ApplyContext, Desired, ExistingJob, Facts, JobRef, NewJob, Operation, Options, Plan,
                    Step, job_id_of, shown_job_id)
-from .common import failed, until_readable
+from .common import failed
 from .job import (SCIM_TEMPLATE, CreateJob, create_job, job_path, read_job, read_schema, read_templates,
                   template_choice, template_schema_path)
 
@@ -227,8 +228,10 @@ class SchemaChange:
 
 
 def sendable(schema: dict) -> dict:
-    """A deep copy without top-level OData annotations (`@odata.context`): they are not part of the resource."""
-    return {k: copy_json(v) for k, v in schema.items() if not k.startswith("@odata.")}
+    """A deep copy without the answer's own annotations (`@odata.context`, `@microsoft.graph.tips`: top-level keys
+    that start with "@" describe the answer, not the resource). Everything else goes back as read, properties and
+    annotations the CLI does not know included (the PUT replaces the whole schema)."""
+    return {k: copy_json(v) for k, v in schema.items() if not k.startswith("@")}
 
 
 def _pretty(value: Any) -> list[str]:
@@ -503,11 +506,13 @@ async def apply(context: ApplyContext, plan: Plan[MappingOperation]) -> Applied:
     job_id = job_id_of(put.job, facts)
     path = f"{job_path(put.sp_id, job_id)}/schema"
     body = put.body
+    # right after the job was created by this run, its schema may answer 403/404/409 a while (replication)
+    put_policy = AFTER_CREATE.but(what="writing the new job's schema") if created is not None else None
     try:
         if body is None:
-            # the new job's own schema: it may answer 403/404 for a while (replication), and it is what is written
-            schema = await until_readable(session, lambda: read_schema(session, {"id": job_id}),
-                                          what="reading the new job's schema")
+            # the new job's own schema: it is what is written
+            schema = await session.graph.get(path, policy=AFTER_CREATE.but(what="reading the new job's schema"))
+            session.known("schema", schema)
             try:
                 p = schema_change(schema, multi_role=put.multi_role)
             except SchemaError as e:
@@ -517,12 +522,7 @@ async def apply(context: ApplyContext, plan: Plan[MappingOperation]) -> Applied:
             result.info.update(ruleId=p.rule_id, mode=p.mode)
         if body is not None:
             session.progress("writing the provisioning schema...")
-            written = body
-            if created is not None:  # right after the job was created, its schema may refuse a write a while
-                await until_readable(session, lambda: session.graph.put(path, written),
-                                     what="writing the new job's schema")
-            else:
-                await session.graph.put(path, written)
+            await session.graph.put(path, body, policy=put_policy)
             session.known("schema", body)
     except GraphError as e:
         session.forget("schema")

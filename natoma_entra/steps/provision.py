@@ -16,8 +16,8 @@ synchronization-synchronizationjobsubject.md; Entra docs provision-on-demand.md)
      value = JSON string of a list of such records (the verdict is then read from statusInfo and the steps).
   An unknown result, or a key that is neither, is never read as success.
 - Rate limit: 5 requests per 10 seconds (429 with Retry-After). The executor paces the requests to that (Pacer), so a
-  group is provisioned without 429s; a 429 that still comes is retried a bounded number of times here, so the total
-  wait is bounded and the last error says why.
+  group is provisioned without 429s; a 429 that still comes is waited out like every throttled request
+  (graph/retry.py: after Retry-After, a bounded number of times, within --timeout), and the last error says why.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from typing import Any, Literal
 from ..graph.errors import GraphError
 from ..graph.lookups import App, find_user
 from ..graph.odata import seg
+from ..graph.retry import MAX_RETRIES, Policy
 from ..json_values import obj
 from ..natoma_roles import DISPLAY_NAME, ROLE_VALUES
 from ..results import Change, StepResult
@@ -40,10 +41,7 @@ from .job import job_path, read_job, read_schema
 STEP = "provision"
 STATUS_INFO_KEY = "Microsoft.Identity.Health.CPP.Common.DataContracts.SyncFabric.StatusInfo"
 
-# Retries of a throttled provisionOnDemand (429): attempts in all, and the longest single wait we accept.
-MAX_ATTEMPTS = 4
-MAX_WAIT = 30.0
-BACKOFF = (2.0, 4.0, 8.0)  # seconds, when a 429 carries no Retry-After
+MAX_ATTEMPTS = MAX_RETRIES + 1  # a throttled provisionOnDemand: attempts in all (graph/retry.py)
 
 FIX_NOT_ASSIGNED = ("assign the user's group to the app with a Natoma role (natoma-entra assign; the user must be a "
                     "direct member: nested groups are not in scope), then run provision again")
@@ -258,26 +256,22 @@ def request_body(rule_id: str, user_id: str) -> dict:
     return {"parameters": [{"ruleId": rule_id, "subjects": [{"objectId": user_id, "objectTypeName": "User"}]}]}
 
 
+# Sent again after a 503/504 or a lost answer: provisioning one user converges (a second request finds the user in
+# sync), so it is safe to repeat.
+ON_DEMAND = Policy(what="provision on demand", repeatable=True)
+
+
 async def post_on_demand(session: Session, path: str, body: dict) -> Any:
-    """POST provisionOnDemand; on 429 wait Retry-After (or back off) and try again, the run's attempts in all."""
-    sleep = session.clock.sleep
-    attempts = session.waits.on_demand_attempts
-    for attempt in range(1, attempts + 1):
-        try:
-            return await session.graph.post(path, body, retry=False)
-        except GraphError as e:
-            if e.status != 429:
-                raise
-            wait = e.retry_after if e.retry_after is not None else BACKOFF[min(attempt - 1, len(BACKOFF) - 1)]
-            if attempt >= attempts or wait > MAX_WAIT:
-                e.fix = (f"provision on demand allows 5 requests per 10 seconds; it was still throttled after "
-                         f"{attempt} attempt(s)" + (f" (Retry-After {wait:g} s)" if e.retry_after is not None else "")
-                         + ": wait a minute and run the command again")
-                raise
-            session.progress(f"provision on demand is throttled (5 per 10 s): waiting {wait:g} s, then retrying "
-                             f"({attempt + 1}/{attempts})")
-            await sleep(max(wait, 0))
-    return None  # not reached
+    """POST provisionOnDemand; throttling is waited out by the Graph client (graph/retry.py)."""
+    try:
+        return await session.graph.post(path, body, policy=ON_DEMAND)
+    except GraphError as e:
+        if e.status == 429:
+            e.fix = (f"provision on demand allows 5 requests per 10 seconds; it was still throttled after at most "
+                     f"{MAX_ATTEMPTS} attempt(s)"
+                     + (f" (Retry-After {e.retry_after:g} s)" if e.retry_after is not None else "")
+                     + ": wait a minute and run the command again")
+        raise
 
 
 # -- the step: read who, plan one request each, apply them paced ------------------------------------------------------

@@ -3,7 +3,9 @@
 Graph facts (Microsoft Graph docs resources/approle.md, api/application-update.md):
 - PATCH appRoles replaces the whole collection: every role we do not own goes back exactly as read.
 - An enabled role cannot be changed or removed: disable it in one PATCH, change or remove it in the next
-  (otherwise 400 CannotDeleteOrUpdateEnabledEntitlement).
+  (otherwise 400 CannotDeleteOrUpdateEnabledEntitlement). Right after the disable, Graph may still hold the role
+  enabled and answer that 400 to the next PATCH: it is retried, bounded (Terraform's azuread provider does the same:
+  internal/services/applications/applications.go, applicationUpdateRetryFunc).
 - `origin` is read-only and must not be sent.
 - Roles are copied to the service principal with a lag; assignments need them there (approleassignment.md).
 """
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Literal, Union
 from ..graph.errors import GraphError
 from ..graph.lookups import App
 from ..graph.odata import seg
+from ..graph.retry import DISABLE_LAG, Policy
 from ..json_copy import copy_json
 from ..natoma_roles import NATOMA_ROLES, ROLE_VALUES, role_id
 from ..results import Change
@@ -275,8 +278,11 @@ async def apply(context: ApplyContext, plan: Plan[RoleOperation]) -> Applied:
     app = await session.app()
     patches = [op for op in plan.operations if isinstance(op, PatchAppRoles)]
     try:
-        for op in patches:
-            await session.graph.patch(op.path, op.body)
+        for i, op in enumerate(patches):
+            # the PATCH after the one that disabled a role: Graph may still hold the role enabled for a while and
+            # refuse the change (400 CannotDeleteOrUpdateEnabledEntitlement); waited out, bounded (graph/retry.py)
+            after_disable = Policy(what="changing the app roles after disabling them", lags=(DISABLE_LAG,))
+            await session.graph.patch(op.path, op.body, policy=after_disable if i > 0 else None)
     except GraphError as e:
         return Applied([failed(NAME, e, plan.changes, "updating the app roles")], context.facts)
     if patches:

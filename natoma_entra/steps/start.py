@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Literal, Union
 from ..errors import UsageError
 from ..graph.errors import GraphError
 from ..graph.lookups import App
+from ..graph.retry import Policy
 from ..json_values import obj
 from ..results import Change, StepResult
 from .base import (DRIFTED, MISSING, JSON, Applied, ApplyContext, Desired, ExistingJob, Facts, JobRef, NewJob,
                    Operation, Options, Plan, Step, job_id_of, shown_job_id)
-from .common import failed, until_readable, wait_until
+from .common import failed, wait_until
 from .job import job_path, read_job
 
 if TYPE_CHECKING:
@@ -264,15 +265,19 @@ async def apply(context: ApplyContext, plan: Plan[StartOperation]) -> Applied:
     job_id = job_id_of(op.job, facts)
     path = f"{job_path(op.sp_id, job_id)}/{'restart' if restart else 'start'}"
 
-    async def send() -> None:
-        await session.graph.post(path, op.body, retry=False)
+    async def started() -> JSON | None:  # the answer was lost or 503/504: does the job read running already?
+        session.forget("job")
+        now = await read_job(session)
+        return now if now is not None and is_running(now) else None
 
+    # start is not sent twice: Microsoft warns not to call it on a running job (synchronizationjob-start.md), so the
+    # job is read first. A second restart only begins the fresh cycle again: it may be repeated.
+    policy = Policy(what=f"{'restarting' if restart else 'starting'} the provisioning job", repeatable=restart,
+                    applied=None if restart else started,
+                    # a job created moments ago by this run may refuse start with 403/404/409 while Graph replicates it
+                    replicating=isinstance(op.job, NewJob))
     try:
-        if isinstance(op.job, NewJob):
-            # a job created moments ago by this run may refuse start with 403/404/409 while Graph replicates it
-            await until_readable(session, send, what="starting the new provisioning job")
-        else:
-            await send()
+        await session.graph.post(path, op.body, policy=policy)
     except GraphError as e:
         if e.status == 400 and op.credentials_unconfirmed and "credential" in (e.message or "").lower():
             return Applied([StepResult(step=NAME, status="failed", info={**plan.info, "state": "not configured"},

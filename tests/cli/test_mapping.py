@@ -7,7 +7,6 @@ import copy
 import pytest
 
 from natoma_entra.graph.client import GraphClient
-from natoma_entra.graph.errors import GraphError
 from natoma_entra.natoma_roles import MULTI_ROLE_TARGET, SINGLE_ROLE_TARGET
 from natoma_entra.sandbox.schema_template import USER_RULE_ID
 from natoma_entra.steps.mapping import attribute_definition, role_mapping
@@ -69,16 +68,16 @@ def wire(monkeypatch):
     seen = {"get": [], "put": []}
     get, put = GraphClient.get, GraphClient.put
 
-    async def spy_get(self, path, params=None):
-        body = await get(self, path, params)
+    async def spy_get(self, path, params=None, **kw):
+        body = await get(self, path, params, **kw)
         if path.endswith("/schema"):
             seen["get"].append(copy.deepcopy(body))
         return body
 
-    async def spy_put(self, path, body):
+    async def spy_put(self, path, body, **kw):
         if path.endswith("/schema"):
             seen["put"].append(copy.deepcopy(body))
-        return await put(self, path, body)
+        return await put(self, path, body, **kw)
 
     monkeypatch.setattr(GraphClient, "get", spy_get)
     monkeypatch.setattr(GraphClient, "put", spy_put)
@@ -120,48 +119,46 @@ def test_existing_job_is_reused_not_recreated(with_job):
     assert the_job(with_job.tenant())["id"] == job_id
 
 
+def replicating(sandbox, seconds: float = 4.0):
+    """The sandbox's new objects replicate for `seconds` of its simulated clock, and the run waits as a real one."""
+    from natoma_entra.sandbox.clock import VirtualClock
+    from natoma_entra.waits import Waits
+
+    sandbox.options.clock = VirtualClock()
+    sandbox.options.replication_seconds = seconds
+    sandbox.waits = Waits(poll=(0.2, 0.5, 1, 2, 3, 5, 5, 8, 10, 15, 20))
+
+
 def test_job_not_readable_right_after_creation_is_waited_for(sandbox, monkeypatch):
-    get = GraphClient.get
-    misses = {"job": 2, "schema": 1}
-
-    async def lagging_get(self, path, params=None):
-        kind = "schema" if path.endswith("/schema") else ("job" if "/synchronization/jobs/" in path else None)
-        if kind and misses[kind] > 0:
-            misses[kind] -= 1
-            raise GraphError(status=404, code="NotFound", message="replicating", method="GET", path=path)
-        return await get(self, path, params)
-
+    """The POST's answer holds only the id: the job is read back, and it answers 404 while it replicates; its schema
+    PUT answers 409 a while longer (graph/retry.py waits both out)."""
     post = GraphClient.post
 
     async def bodiless_post(self, path, body=None, **kw):  # an answer with the id only: the job is read back
         answer = await post(self, path, body, **kw)
         return {"id": answer["id"]} if path.endswith("/synchronization/jobs") else answer
 
-    monkeypatch.setattr(GraphClient, "get", lagging_get)
     monkeypatch.setattr(GraphClient, "post", bodiless_post)
+    replicating(sandbox)
     r = sandbox.cli("mapping")
     assert r.code == 0, r.err
-    assert misses == {"job": 0, "schema": 0}
+    job_reads = [q[2] for q in r.requests if q[0] == "GET" and "/synchronization/jobs/" in q[1]
+                 and not q[1].split("?")[0].endswith("/schema")]
+    assert job_reads[0] == 404 and job_reads[-1] == 200
+    puts_ = [q[2] for q in r.requests if q[0] == "PUT" and q[1].split("?")[0].endswith("/schema")]
+    assert puts_[0] == 409 and puts_[-1] == 204
     assert role_mappings(the_schema(sandbox.tenant())) == {SINGLE_ROLE_TARGET: SINGLE}
 
 
-def test_a_created_job_in_the_answer_is_not_read_again_and_its_schema_read_waits(sandbox, monkeypatch):
-    get = GraphClient.get
-    misses = {"schema": 2}
-    seen = []
-
-    async def lagging_get(self, path, params=None):
-        seen.append(path)
-        if path.endswith("/schema") and "/templates/" not in path and misses["schema"] > 0:
-            misses["schema"] -= 1
-            raise GraphError(status=404, code="NotFound", message="replicating", method="GET", path=path)
-        return await get(self, path, params)
-
-    monkeypatch.setattr(GraphClient, "get", lagging_get)
+def test_a_created_job_in_the_answer_is_not_read_again_and_its_schema_read_waits(sandbox):
+    replicating(sandbox)
     r = sandbox.cli("mapping")
     assert r.code == 0, r.err
-    assert misses == {"schema": 0}
-    assert not [p for p in seen if "/synchronization/jobs/" in p and not p.endswith("/schema")]
+    job_schema = [q for q in r.requests if "/synchronization/jobs/" in q[1] and q[1].split("?")[0].endswith("/schema")]
+    assert [q[2] for q in job_schema if q[0] == "GET"][0] == 404  # its schema waited for
+    assert [q[2] for q in job_schema if q[0] == "PUT"][-1] == 204
+    assert not [q for q in r.requests if q[0] == "GET" and "/synchronization/jobs/" in q[1]
+                and not q[1].split("?")[0].endswith("/schema")]  # the job itself: not read again
     assert role_mappings(the_schema(sandbox.tenant())) == {SINGLE_ROLE_TARGET: SINGLE}
 
 

@@ -146,13 +146,16 @@ def test_dry_run_sends_nothing(ready):
 # -- throttling: provisionOnDemand allows 5 requests per 10 seconds ---------------------------------------------------
 
 def test_a_throttled_request_is_retried_after_retry_after(ready):
+    from natoma_entra.sandbox.clock import VirtualClock
     from natoma_entra.sandbox.faults import throttle
 
-    ready.options.faults.append(throttle(0, method="POST", path=POD, count=2))
+    ready.options.clock = clock = VirtualClock()
+    ready.options.faults.append(throttle(3, method="POST", path=POD, count=2))
     r = ready.cli("provision", ADELE, "-o", "json")
     assert r.code == 0, r.out + r.err
     assert [s for _, _, s in pod_requests(r)] == [429, 429, 200]
-    assert "throttled" in r.err
+    assert clock.slept.count(3.0) == 2  # after Retry-After each time, never earlier
+    assert "provisionOnDemand with 429; waiting 3 s" in r.err  # a wait over 2 s is said
     assert r.json()["steps"][0]["info"]["role"] == "admin"
 
 

@@ -3,7 +3,8 @@ CLI's everyday commands must work as on a healthy tenant (issue 10; docs/graph-a
 
 Per variant, one run of: setup, setup again (no write), status --exit-code, provision a user, logs, doctor. The runs
 are made once per variant and shared by the tests that check each command. The tenant's clock is virtual and the
-CLI's waits advance it, so slow replication costs no real time but the CLI still has to wait it out.
+CLI's waits advance it, so slow replication and throttling cost no real time but the CLI still has to wait them out;
+the sandbox records any request sent again before the Retry-After it was given (issue 23), and none may be.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from natoma_entra.sandbox.options import SECRETS_MASKED, VARIANTS
+from natoma_entra.sandbox import options as V
+from natoma_entra.sandbox.options import SECRETS_MASKED, SECRETS_UNREADABLE, VARIANTS
 
 ADELE = "AdeleV@contoso.onmicrosoft.com"
 READ_ONLY_POST = re.compile(r"/validateCredentials")
@@ -43,6 +45,8 @@ class Run:
     err: str
     requests: list
     job_templates: list  # templateId of each job the tenant holds after the command
+    early: list  # requests sent again before the Retry-After they were given (the sandbox's ledger)
+    state: Path  # the sandbox's state file (the tenant after the last command of the case)
 
     @property
     def writes(self) -> list:
@@ -61,6 +65,21 @@ class Run:
         return f"exit {self.code}: {doc.get('error') or ''} {failed} warnings={doc.get('warnings')}"
 
 
+def _drifted_admin_role(tenant) -> None:
+    """An enabled Natoma role renamed by hand: setup must disable it in one PATCH and change it in the next, which is
+    what `role-disable-lag` plays against (without it, that variant would have nothing to delay)."""
+    from natoma_entra.natoma_roles import role_id
+
+    app, sp = tenant.find_app("Natoma"), tenant.find_sp("Natoma")
+    role = {"allowedMemberTypes": ["User"], "description": "renamed by hand", "displayName": "Admin (old name)",
+            "id": role_id(app["appId"], "admin"), "isEnabled": True, "origin": "Application", "value": "admin"}
+    app["appRoles"].append(dict(role))
+    sp["appRoles"].append(dict(role))
+
+
+SEEDS = {V.ROLE_DISABLE_LAG: _drifted_admin_role}  # variant -> what the tenant needs for the variant to play
+
+
 def _run_all(case: str, workdir: Path, commands: dict[str, tuple] = COMMANDS, env: dict[str, str] | None = None
              ) -> dict[str, Run]:
     from natoma_entra.cli.application import Application
@@ -73,7 +92,10 @@ def _run_all(case: str, workdir: Path, commands: dict[str, tuple] = COMMANDS, en
 
     variants = frozenset(VARIANTS) if case == "all" else frozenset() if case == "none" else frozenset({case})
     state = workdir / "sandbox.json"
-    Tenant.initial().save(state)
+    tenant = Tenant.initial()
+    for variant in sorted(variants & set(SEEDS)):
+        SEEDS[variant](tenant)
+    tenant.save(state)
     clock = VirtualClock()
     results: dict[str, Run] = {}
     with pytest.MonkeyPatch.context() as mp:
@@ -95,8 +117,9 @@ def _run_all(case: str, workdir: Path, commands: dict[str, tuple] = COMMANDS, en
                 except SystemExit as e:
                     code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
             requests = [r for _t, transport in backend.opened for r in transport.log]
+            early = [e for _t, transport in backend.opened for e in transport.handler.early]
             jobs = [j.get("templateId") for per_sp in Tenant.load(state).state["jobs"].values() for j in per_sp.values()]
-            results[key] = Run(code, out.getvalue(), err.getvalue(), requests, jobs)
+            results[key] = Run(code, out.getvalue(), err.getvalue(), requests, jobs, early, state)
     return results
 
 
@@ -174,8 +197,8 @@ def test_doctor_finds_only_what_the_default_sandbox_has(matrix, case):
     r = matrix(case)["doctor"]
     assert r.code == baseline.code, r.why()
     expected = verdicts(baseline)
-    if case in (SECRETS_MASKED, "all"):
-        # masked values cannot be confirmed: saying so (warn) is right, failing is not
+    if case in (SECRETS_MASKED, SECRETS_UNREADABLE, "all"):
+        # masked or unreadable values cannot be confirmed: saying so (warn) is right, failing is not
         got = verdicts(r)
         assert got.pop("credentials") in ("ok", "warn"), r.why()
         expected.pop("credentials")
@@ -213,3 +236,65 @@ def test_masked_secrets_are_said_as_unconfirmed_by_status(matrix):
     assert r.code == 0, r.why()
     cred = next(s for s in r.doc()["steps"] if s["step"] == "credentials")
     assert "masked" in cred["info"]["unconfirmed"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_no_request_is_sent_again_before_its_retry_after(matrix, case):
+    """Issue 23: whatever Graph answers, the CLI never repeats a request before the Retry-After it was given (the
+    sandbox's ledger records every one that comes early, on the tenant's clock)."""
+    runs = matrix(case)
+    assert {name: r.early for name, r in runs.items() if r.early} == {}
+
+
+@pytest.mark.parametrize("case", [V.THROTTLED_WRITES, V.RETRY_AFTER_DATE])
+def test_every_write_of_setup_is_throttled_once_and_then_applied(matrix, case):
+    """The throttling variants fire (each write answered 429 first, then applied once), and the CLI says its waits."""
+    r = matrix(case)["setup"]
+    writes = [q for q in r.writes if q[1].split("?")[0].rsplit("/", 1)[-1] != "provisionOnDemand"]
+    throttled = [q[:2] for q in writes if q[2] == 429]
+    applied = [q[:2] for q in writes if q[2] < 400]
+    assert throttled and sorted(throttled) == sorted(applied), writes
+    assert "with 429; waiting 3 s before retry" in r.err
+
+
+def test_a_disabled_role_that_still_reads_enabled_is_waited_out(matrix):
+    """Issue 23: right after the disable PATCH, the change answers 400 CannotDeleteOrUpdateEnabledEntitlement a while;
+    setup waits it out (said), and the drifted role ends as Natoma's."""
+    r = matrix(V.ROLE_DISABLE_LAG)["setup"]
+    assert r.code == 0, r.why()
+    patches = [q[2] for q in r.requests if q[0] == "PATCH" and "/applications/" in q[1]]
+    assert patches[0] == 204 and 400 in patches and patches[-1] == 204, patches
+    assert "the disabled role still reads enabled" in r.err
+
+
+def test_empty_pages_are_followed(matrix):
+    r = matrix(V.EMPTY_PAGES)["setup"]
+    hops = [q for q in r.requests if q[0] == "GET" and "$skiptoken=e" in q[1]]
+    assert hops, "the variant served its empty pages"
+
+
+def test_unknown_fields_survive_the_schema_put(matrix):
+    """Under forward-compatible fields every object the schema GET returns carries a property the CLI does not know;
+    after setup's PUT the tenant's schema still holds each of them (the CLI only adds objects of its own)."""
+    import copy
+
+    from natoma_entra.sandbox import graph_variants, schema_template
+    from natoma_entra.sandbox.state import Tenant
+
+    r = matrix(V.FORWARD_COMPATIBLE)["setup"]
+    assert r.code == 0, r.why()
+    assert any(q[0] == "PUT" and q[1].endswith("/schema") for q in r.requests)
+    tenant = Tenant.load(r.state)
+    stored = json.dumps(next(iter(tenant.state["schemas"].values())))
+    served = json.dumps(graph_variants.forward_compatible(
+        copy.deepcopy(schema_template.template(tenant.find_sp("Natoma")["appId"])["schema"]), "/schema", False))
+    for key in (f'"{graph_variants.FUTURE_PROPERTY}"', f'"{graph_variants.FUTURE_PROPERTY}@odata.type"'):
+        assert stored.count(key) >= served.count(key) > 10, key
+    assert graph_variants.TIPS not in stored  # the answer's own annotation is not sent back as part of the schema
+
+
+def test_unreadable_secrets_are_said_as_unconfirmed_by_status(matrix):
+    r = matrix(SECRETS_UNREADABLE)["status"]
+    assert r.code == 0, r.why()
+    cred = next(s for s in r.doc()["steps"] if s["step"] == "credentials")
+    assert "cannot be read back" in cred["info"]["unconfirmed"]

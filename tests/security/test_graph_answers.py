@@ -132,12 +132,170 @@ def test_a_long_wait_is_said_every_ten_seconds():
     assert len(said) == 3 and "15 s" in said[1] and "5 s" in said[2]
 
 
-def test_no_retry_for_a_post_that_is_not_safe_to_repeat():
-    transport = Scripted(throttled(1))
+JOBS = "/servicePrincipals/sp1/synchronization/jobs"
+JOB = (201, JSON, b'{"id": "scim.t.a", "templateId": "scim"}')
+BUSY = (503, JSON, b'{"error": {"code": "serviceNotAvailable", "message": "busy"}}')
+
+
+def test_a_429_on_a_post_that_is_not_safe_to_repeat_is_retried_after_retry_after():
+    """Issue 23: a 429 means the request was not processed (concepts/throttling.md), so even POST jobs is sent again
+    once Retry-After has passed (it used to fail setup)."""
+    transport = Scripted(throttled(3), JOB)
     c = client(transport)
-    with pytest.raises(GraphError):
-        call(c, "post", "/servicePrincipals/sp1/synchronization/jobs", {"templateId": "scim"}, retry=False)
-    assert len(transport.seen) == 1 and c.slept == []
+    assert call(c, "post", JOBS, {"templateId": "scim"}) == {"id": "scim.t.a", "templateId": "scim"}
+    assert len(transport.seen) == 2 and c.slept == [3]
+
+
+def test_a_503_on_a_post_that_is_not_safe_to_repeat_is_not_sent_again_without_a_re_read():
+    transport = Scripted(BUSY, JOB)
+    c = client(transport)
+    with pytest.raises(GraphError) as e:
+        call(c, "post", JOBS, {"templateId": "scim"})
+    assert e.value.status == 503 and len(transport.seen) == 1
+
+
+def test_a_503_on_a_create_that_graph_applied_is_answered_by_the_re_read_and_never_sent_twice():
+    from natoma_entra.graph.retry import Policy
+
+    transport = Scripted(BUSY, JOB)
+    c = client(transport)
+    reads = []
+
+    async def applied():
+        reads.append(len(transport.seen))  # made after the first POST, before any second one
+        return {"id": "scim.t.a", "templateId": "scim", "found": True}
+
+    got = call(c, "post", JOBS, {"templateId": "scim"}, policy=Policy(applied=applied))
+    assert got["found"] is True and reads == [1] and len(transport.seen) == 1
+
+
+def test_a_503_on_a_create_that_graph_did_not_apply_is_sent_again_after_the_re_read():
+    from natoma_entra.graph.retry import Policy
+
+    transport = Scripted(BUSY, JOB)
+    c = client(transport)
+
+    async def applied():
+        return None
+
+    assert call(c, "post", JOBS, {"templateId": "scim"}, policy=Policy(applied=applied))["id"] == "scim.t.a"
+    assert len(transport.seen) == 2 and c.slept == [1.0]
+
+
+class LostAnswer(Scripted):
+    """The first request goes out and the connection breaks before the answer (the write may have been applied)."""
+
+    async def handle_async_request(self, request):
+        if not self.seen:
+            self.seen.append(f"{request.method} {request.url.path}")
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+        return await super().handle_async_request(request)
+
+
+def test_a_lost_answer_is_repeated_for_a_read_and_re_read_for_a_create():
+    from natoma_entra.graph.retry import Policy
+
+    c = client(LostAnswer((200, JSON, b'{"id": "x"}')))
+    assert call(c, "get", "/servicePrincipals/x") == {"id": "x"}
+    transport = LostAnswer(JOB)
+    c = client(transport)
+    with pytest.raises(GraphError) as e:  # no re-read to tell: not sent twice
+        call(c, "post", JOBS, {"templateId": "scim"})
+    assert e.value.code == "AnswerLost" and "may have been applied" in str(e.value) and len(transport.seen) == 1
+
+    async def applied():
+        return {"id": "made"}
+
+    transport = LostAnswer(JOB)
+    assert call(client(transport), "post", JOBS, {"templateId": "scim"}, policy=Policy(applied=applied)) == {
+        "id": "made"}
+    assert len(transport.seen) == 1
+
+
+def http_date(dt):
+    import email.utils
+
+    return email.utils.format_datetime(dt, usegmt=True)
+
+
+def test_an_http_date_retry_after_is_honoured():
+    """Issue 23: RFC 9110 10.2.3 lets Retry-After be an HTTP-date; it used to be read as absent (a 1 s backoff)."""
+    import datetime as dt
+
+    date = dt.datetime(2026, 1, 5, 9, 0, 0, tzinfo=dt.timezone.utc)
+    later = http_date(date + dt.timedelta(seconds=42))
+    transport = Scripted((429, {**JSON, "Retry-After": later, "Date": http_date(date)}, b"{}"), (200, JSON, b"{}"))
+    c = client(transport)
+    call(c, "get", "/x")
+    assert c.slept == [10, 10, 10, 10, 2]  # 42 s, measured from Graph's own Date header, said every 10 s
+
+
+def test_an_http_date_without_a_date_header_is_measured_on_the_runs_clock():
+    from natoma_entra.sandbox.options import SimulatedClock
+
+    clock = SimulatedClock(t=0.4)  # 09:00:00.4
+    import datetime as dt
+
+    at = http_date(clock.now().replace(microsecond=0) + dt.timedelta(seconds=7))  # 09:00:07
+    transport = Scripted((503, {**JSON, "Retry-After": at}, b"{}"), (200, JSON, b"{}"))
+    c = GraphClient(StaticTokenCredential("fake-graph-token-for-client-tests"), BASE, transport=transport,
+                    clock=clock)
+    call(c, "get", "/x")
+    assert clock.t == pytest.approx(7.0)  # never before the moment named
+
+
+def test_a_retry_after_date_beyond_the_budget_stops_at_once():
+    import datetime as dt
+
+    date = dt.datetime(2026, 1, 5, 9, 0, 0, tzinfo=dt.timezone.utc)
+    transport = Scripted((429, {**JSON, "Retry-After": http_date(date + dt.timedelta(hours=1)),
+                                "Date": http_date(date)}, b"{}"))
+    c = client(transport, deadline=60)
+    with pytest.raises(GraphError) as e:
+        call(c, "get", "/x")
+    assert len(transport.seen) == 1 and c.slept == [] and "3600 s" in e.value.fix
+
+
+def test_an_empty_page_with_a_next_link_is_followed_as_given():
+    link = BASE + "/groups?$skiptoken=opaque%2Btoken"
+    transport = Scripted((200, JSON, ('{"value": [], "@odata.nextLink": "%s"}' % link).encode()),
+                         (200, JSON, b'{"value": [{"id": "g1"}]}'))
+    assert call(client(transport), "list", "/groups") == [{"id": "g1"}]
+    assert transport.seen == ["GET /v1.0/groups", "GET /v1.0/groups"]
+
+
+def test_replication_of_a_new_object_is_waited_out_on_the_runs_schedule_and_said():
+    from natoma_entra.graph.retry import AFTER_CREATE
+    from natoma_entra.waits import Waits
+
+    said = []
+    missing = (404, JSON, b'{"error": {"code": "Request_ResourceNotFound", "message": "gone"}}')
+    transport = Scripted(missing, missing, (204, {}, b""))
+    c = client(transport, on_wait=said.append, waits=Waits(poll=(1, 5, 5)))
+    call(c, "patch", "/applications/new", {"notes": "x"}, policy=AFTER_CREATE.but(what="marking the new app"))
+    assert c.slept == [1, 5] and len(transport.seen) == 3
+    assert said == ["marking the new app: Graph answered 404 while it replicates; retrying for at most 11 s..."]
+    transport = Scripted(missing, (204, {}, b""))
+    with pytest.raises(GraphError):  # without the policy a 404 is an answer
+        call(client(transport), "patch", "/applications/new", {"notes": "x"})
+    assert len(transport.seen) == 1
+
+
+def test_a_named_lag_is_waited_out_and_its_fix_is_true_when_it_lasts():
+    from natoma_entra.graph.retry import DISABLE_LAG, Policy
+    from natoma_entra.waits import Waits
+
+    enabled = (400, JSON, b'{"error": {"code": "CannotDeleteOrUpdateEnabledEntitlement", "message": "Permission '
+                          b'(scope or role) cannot be deleted or updated unless disabled first"}}')
+    policy = Policy(lags=(DISABLE_LAG,))
+    transport = Scripted(enabled, enabled, (204, {}, b""))
+    call(client(transport, waits=Waits(poll=(2, 3))), "patch", "/applications/a", {"appRoles": []}, policy=policy)
+    assert len(transport.seen) == 3
+    c = client(Scripted(enabled), waits=Waits(poll=(2, 3)))
+    with pytest.raises(GraphError) as e:
+        call(c, "patch", "/applications/a", {"appRoles": []}, policy=policy)
+    assert c.slept == [2, 3]
+    assert "Graph has not applied the disable after 5 s" in e.value.fix and "run the command again" in e.value.fix
 
 
 def test_a_stalled_answer_is_cut_by_the_request_deadline():

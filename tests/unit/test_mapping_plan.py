@@ -84,6 +84,24 @@ def test_only_odata_annotations_differ_means_nothing_to_write():
     assert planned(schema).new_schema is None
 
 
+def test_unknown_properties_and_annotations_survive_and_the_answers_own_do_not():
+    """Issue 23: a later Graph adds properties and annotations (docs/graph-assumptions.md, section l): every one on
+    the schema's objects goes back in the PUT; the answer's own top-level annotations do not."""
+    schema = default_schema()
+    schema["@microsoft.graph.tips"] = "Use $select to choose only the properties your app needs."
+    schema["futureTopLevel"] = {"addedLater": True}
+    rule = schema["synchronizationRules"][0]
+    rule["objectMappings"][0]["futureProperty"] = [1, 2]
+    rule["objectMappings"][0]["futureProperty@odata.type"] = "#microsoft.graph.futureType"
+    user_mappings(schema)[0]["@odata.type"] = "#microsoft.graph.attributeMapping"
+    target_attrs(schema)[0]["futureProperty"] = None
+    body = planned(schema).new_schema
+    expected = copy.deepcopy(schema)
+    del expected["@microsoft.graph.tips"]
+    user_mappings(expected).append(SINGLE)
+    assert same(body, expected)
+
+
 def test_an_existing_mapping_written_as_expression_only_counts():
     schema = default_schema()
     user_mappings(schema).append({"source": {"expression": "SingleAppRoleAssignment( [appRoleAssignments] )",

@@ -173,6 +173,24 @@ def test_credentials_masked_values_are_said_as_unconfirmed():
     assert "masked" in p.info["unconfirmed"]
 
 
+@pytest.mark.parametrize("cur, kinds, state", [
+    (dict(saved_test="passed"), [], "verified"),  # what cannot be read back is confirmed by the connection test
+    (dict(saved_test="401 Unauthorized", token_given=True, new_test="passed"), ["put-secrets"], "planned"),
+    (dict(job=None, token_given=True, new_test="passed"), ["create-job", "put-secrets"], "planned"),
+])
+def test_credentials_that_cannot_be_read_back(cur, kinds, state):
+    """GET .../secrets answered 400/404/405 (docs/graph-assumptions.md): the connection test decides, and what it
+    cannot tell (the saved URL and scope) is said as unconfirmed, never as drift."""
+    p = cred_plan(**{"secrets_readable": False, **cur})
+    assert [op.kind for op in p.operations] == kinds and p.info["state"] == state
+    if state == "verified":
+        assert "cannot be read back" in p.info["unconfirmed"] and not p.pending
+    else:
+        assert any("cannot be read back" in w for w in p.warnings)
+    assert credentials.reasons_to_save(credentials.Current(url=URL, scope="assigned", stored={},
+                                                           secrets_readable=False, job={"id": "j"}), rotate=True)
+
+
 def test_credentials_after_an_earlier_step_plans_the_job_create_no_second_job():
     p = cred_plan(Facts(job_planned=True), stored={}, job=None, token_given=True, new_test="passed")
     assert [op.kind for op in p.operations] == ["put-secrets"]
