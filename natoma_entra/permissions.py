@@ -113,7 +113,7 @@ COMMANDS["create-groups"] = ("create-group",)
 COMMANDS["export"] = _JOB_READ + ("read-groups", "list-assignments")
 # probe (issue 25): the reads that settle the open behaviours of docs/graph-assumptions.md, the connection tests
 # (read-only POSTs documented under Synchronization.ReadWrite.All) and the provisioning-log filters
-COMMANDS["probe"] = _JOB_READ + ("sync-write", "provisioning-logs")
+COMMANDS["probe"] = _JOB_READ + ("list-assignments", "sync-write", "provisioning-logs")
 COMMANDS["teardown"] = _JOB_READ + ("read-groups", "list-assignments", "delete-assignment", "update-application",
                                     "sync-write", "delete-group", "delete-service-principal", "delete-application")
 _LABELS = {"app": "app create (and setup --create-app)", "create-groups": "--create-groups (in addition)"}

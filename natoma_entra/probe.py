@@ -27,6 +27,9 @@ TEMPLATES_UNLISTED, LEGACY_TEMPLATE_ONLY = "templates-unlisted", "legacy-templat
 COLLECTION_TEST_REFUSED, VALIDATE_SYNCFABRIC_BODY = "collection-test-refused", "validate-syncfabric-body"
 SECRETS_REPLACE, SECRETS_MASKED = "secrets-replace", "secrets-masked"
 SLOW_REPLICATION, POD_STATUS_INFO = "slow-replication", "pod-statusinfo-shape"
+THROTTLED_WRITES, RETRY_AFTER_DATE = "throttled-writes", "retry-after-http-date"
+ROLE_DISABLE_LAG, EMPTY_PAGES = "role-disable-lag", "empty-pages"
+FORWARD_COMPATIBLE, SECRETS_UNREADABLE = "forward-compatible-fields", "secrets-unreadable"
 
 DEFAULT = "default"  # the answer the sandbox plays without variants (the one the CLI was first written against)
 NOT_WITHOUT_A_WRITE = "not settled without a write"
@@ -73,6 +76,7 @@ class Observed:
     job_test: Answer | None = None
     schema: Answer | None = None
     log_filters: list[tuple[str, Answer]] = field(default_factory=list)
+    first_page: Answer | None = None  # the first page of the app's assignments, as Graph sent it
     claims: Any = None  # token_claims.Claims, or None when unreadable
     claims_why: str = ""
 
@@ -171,14 +175,14 @@ def _json_object(text: str | None) -> dict | None:
 def judge_secrets(a: Answer) -> Finding:
     f = Finding(key="secrets-readback", section="f", question="Which saved credentials does GET .../secrets read "
                 "back masked ('*')?", settled=False, answer="", request=a.request,
-                variants=[DEFAULT, SECRETS_MASKED])
+                variants=[DEFAULT, SECRETS_MASKED, SECRETS_UNREADABLE])
     if not a.ok:
         e = a.error
         assert e is not None
         f.status = e.status
         if e.status in (400, 404, 405):
-            f.settled, f.answer = True, f"GET secrets is not offered ({e.status} {e.code}): an answer the sandbox " \
-                                        "does not play"
+            f.settled, f.variant = True, SECRETS_UNREADABLE
+            f.answer = f"GET secrets is not offered ({e.status} {e.code}): the saved values cannot be confirmed"
         else:
             f.answer = f"not settled: {_failed(a)}"
         return f
@@ -214,7 +218,35 @@ def write_only_findings() -> list[Finding]:
                    [DEFAULT, SLOW_REPLICATION], "a GET and a schema PUT, once a second, right after creating a job"),
         write_only("provision-on-demand-shape", "g", "Which of the two documented shapes does provisionOnDemand "
                    "answer?", [DEFAULT, POD_STATUS_INFO], "POST .../provisionOnDemand for one assigned user"),
+        write_only("throttled-writes", "h", "Does Graph throttle this tenant's writes, and which Retry-After form does "
+                   "it send (seconds or an HTTP-date)?", [DEFAULT, THROTTLED_WRITES, RETRY_AFTER_DATE],
+                   "writes Graph answers 429 (a run with --trace shows each 429 and its Retry-After)"),
+        write_only("role-disable-lag", "j", "Right after the PATCH that disables an app role, does the application "
+                   "still read it enabled?", [DEFAULT, ROLE_DISABLE_LAG],
+                   "a PATCH that disables a role, then a GET of the application"),
     ]
+
+
+def judge_pages(a: Answer | None) -> Finding:
+    f = Finding(key="empty-pages", section="k", question="Does a collection answer an empty page that still "
+                "carries @odata.nextLink?", settled=False, answer="", variants=[DEFAULT, EMPTY_PAGES])
+    if a is None:
+        f.answer = "not settled: nothing to list"
+        return f
+    f.request = a.request
+    if not a.ok:
+        f.status, f.answer = (a.error.status if a.error else None), f"not settled: {_failed(a)}"
+        return f
+    body = a.body or {}
+    items = body.get("value") if isinstance(body.get("value"), list) else []
+    f.status = a.status
+    if not items and body.get("@odata.nextLink"):
+        f.settled, f.variant, f.answer = True, EMPTY_PAGES, "the first page is empty and carries @odata.nextLink"
+    elif items:
+        f.settled, f.variant, f.answer = True, DEFAULT, f"the first page holds {len(items)} item(s)"
+    else:
+        f.answer = "not settled: the app has no assignments to list"
+    return f
 
 
 def judge_log_filters(job: dict | None, answers: list[tuple[str, Answer]]) -> Finding:
@@ -287,7 +319,7 @@ CHILDREN = {"schema": (("directories", "directory"), ("synchronizationRules", "r
 
 def judge_schema(a: Answer | None) -> Finding:
     f = Finding(key="schema-fields", section="g", question="Does the schema read back with fields the CLI does not "
-                "know?", settled=False, answer="")
+                "know?", settled=False, answer="", variants=[DEFAULT, FORWARD_COMPATIBLE])
     if a is None:
         f.answer = "not settled: no schema to read"
         return f
@@ -297,6 +329,7 @@ def judge_schema(a: Answer | None) -> Finding:
         return f
     extra = unknown_fields(a.body or {})
     f.settled, f.status, f.evidence = True, a.status, {"unknown": extra}
+    f.variant = FORWARD_COMPATIBLE if extra else DEFAULT
     f.answer = ("only the fields the v1.0 reference documents" if not extra else
                 f"{len(extra)} field(s) the CLI does not know (it sends them back as read): {', '.join(extra[:8])}"
                 + (" ..." if len(extra) > 8 else ""))
@@ -328,7 +361,8 @@ def judge(o: Observed) -> list[Finding]:
     out.append(writes[1])  # replication (e)
     if o.secrets is not None:
         out.append(judge_secrets(o.secrets))
-    out += [writes[0], judge_failure_body(o.collection_test, o.job_test), writes[2], judge_schema(o.schema)]
+    out += [writes[0], judge_failure_body(o.collection_test, o.job_test), writes[2], judge_schema(o.schema),
+            writes[3], writes[4], judge_pages(o.first_page)]
     return out
 
 
@@ -355,10 +389,12 @@ async def observe(session: Any) -> Observed:
     sp = seg(app.sp_id)
     o = Observed()
     templates_path = f"/servicePrincipals/{sp}/synchronization/templates"
-    o.templates, o.secrets, job_or_error = await graph.gather(
+    assigned = f"/servicePrincipals/{sp}/appRoleAssignedTo"
+    o.templates, o.secrets, job_or_error, o.first_page = await graph.gather(
         _ask(f"GET {templates_path}", graph.list(templates_path)),
         _ask(f"GET {secrets_path(app.sp_id)}", graph.get(secrets_path(app.sp_id))),
-        _job(session, read_job))
+        _job(session, read_job),
+        _ask(f"GET {assigned}", graph.get(assigned, {"$select": "id", "$top": "999"})))
     o.job = job_or_error if isinstance(job_or_error, dict) else None
     o.claims, o.claims_why = read(await current_token(graph))
     saved = {it.get("key"): it.get("value") for it in ((o.secrets.body or {}).get("value") or [])
