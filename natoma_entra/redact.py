@@ -84,7 +84,11 @@ def clean_token(raw: str, *, what: str, where: str, fix: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
+    """The --verbose trace: secrets masked, and the line made inert (a URL or a server's reason phrase is data)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        from .inert import clean
+
+        record.msg = clean(record.getMessage())
         record.args = ()
         return True

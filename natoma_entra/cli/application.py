@@ -79,23 +79,25 @@ class Application:
         return self._err
 
     def say(self, msg: str, style: str = "dim") -> None:
-        """A progress message: the spinner's text at a terminal, else a line on stderr (never with --quiet)."""
-        from ..redact import redact
+        """A progress message: the spinner's text at a terminal, else a line on stderr (never with --quiet). Inert:
+        a name in it is escaped (natoma_entra/inert.py), and the spinner is given Text, which it never reads as
+        markup."""
+        from rich.text import Text
+
+        from ..inert import clean
 
         if self.quiet:
             return
         if self._spinner is not None:
-            self._spinner.update(redact(msg))
+            self._spinner.update(Text(clean(msg)))
             return
-        from rich.text import Text
-
-        self.err.print(Text(redact(msg), style=style))
+        self.err.print(Text(clean(msg), style=style))
 
     def error_line(self, text: str) -> None:
         """One line on stderr, in every mode (text, json, --quiet): a CI log with stdout captured still shows it."""
-        from ..redact import redact
+        from ..inert import clean
 
-        sys.stderr.write(redact(text) + "\n")
+        sys.stderr.write(clean(text) + "\n")
         sys.stderr.flush()
 
     # -- the spinner ---------------------------------------------------------------------------------------------

@@ -195,13 +195,11 @@ def _command_of(args: list[str]) -> str | None:
 def _json_error(args: list[str], message: str, fix: str | None, code: int, extra: dict | None = None) -> None:
     """Under -o json, one document per run, even when the run stops before its report exists; `extra` adds what
     the error carries (the preflight's permissions table)."""
-    import json
-
-    from ..redact import redact
+    from ..inert import dumps
 
     doc = {"command": _command_of(args), "ok": False, "error": message, "fix": fix, "exit_code": code,
            "steps": [], "warnings": [], **(extra or {})}
-    sys.stdout.write(redact(json.dumps(doc, indent=2)) + "\n")
+    sys.stdout.write(dumps(doc, indent=2) + "\n")
 
 
 def _missing_command(e, no_args_error: type) -> bool:
@@ -282,10 +280,10 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
             sys.stderr.write(f"error: {message} Fix: {fix}\n")
             sys.exit(2)
         # Click's own convention: usage errors exit 2
-        from ..redact import redact
+        from ..inert import clean
 
         message, fix = usage_error(e, command, args)
-        sys.stderr.write(redact(f"error: {message} Fix: {fix}") + "\n")
+        sys.stderr.write(clean(f"error: {message} Fix: {fix}") + "\n")
         if wants_json:
             _json_error(args, message, fix, 2)
         sys.exit(2)
@@ -295,10 +293,10 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
             _json_error(args, "interrupted", "run the same command again to continue", 130)
         sys.exit(130)
     except NatomaEntraError as e:
-        from ..redact import redact  # only on the error paths: --help and a clean run do without it
+        from ..inert import clean  # only on the error paths: --help and a clean run do without it
 
         lines = e.lines() if hasattr(e, "lines") else [str(e)]  # the preflight: one line per missing permission
-        sys.stderr.write("".join(redact(f"error: {line}") + "\n" for line in lines))
+        sys.stderr.write("".join(clean(f"error: {line}") + "\n" for line in lines))
         if wants_json:
             _json_error(args, e.message, e.fix, e.exit_code, getattr(e, "report", None))
         sys.exit(e.exit_code)
@@ -311,13 +309,13 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
         e.show()
         sys.exit(e.exit_code)
     except Exception as e:  # noqa: BLE001 - one line, the traceback only with --verbose
-        from ..redact import redact
+        from ..inert import clean
 
         if verbose:
             import traceback
 
-            sys.stderr.write(redact(traceback.format_exc()))
-        sys.stderr.write(redact(f"error: unexpected {type(e).__name__}: {e}") + "\n")
+            sys.stderr.write("".join(clean(line) + "\n" for line in traceback.format_exc().splitlines()))
+        sys.stderr.write(clean(f"error: unexpected {type(e).__name__}: {e}") + "\n")
         if not verbose:
             sys.stderr.write("run with --verbose for the traceback\n")
         sys.exit(1)

@@ -152,28 +152,24 @@ def show(ctx: typer.Context):
 
     Example: natoma-entra sandbox show --output json
     """
-    import json
-
-    from ..redact import redact
+    from .. import inert
     from ..sandbox.state import Tenant
 
     path = _path(ctx)
     tenant = Tenant.load(path) if path.is_file() else Tenant.initial()
     snap = snapshot(tenant)
     if ctx.obj.output.value == "json":
-        typer.echo(redact(json.dumps(snap, indent=2)))
+        typer.echo(inert.dumps(snap, indent=2))
         return
-    from rich.text import Text
-
     from ..render.console import table
 
     console = ctx.obj.out
 
     def line(text: str) -> None:
-        console.print(Text(redact(text)), soft_wrap=True)
+        console.print(inert.text(text), soft_wrap=True)
 
     def rows(t, *values) -> None:
-        t.add_row(*(Text(redact(str(v))) for v in values))
+        t.add_row(*(inert.cell(v) for v in values))
 
     line(f"sandbox: {path}")
     line(f"app: {snap['app']['displayName']} (appId {snap['app']['appId']})" if snap["app"] else

@@ -40,7 +40,9 @@ class StaticTokenCredential:
 def _device_code_prompt(verification_uri: str, user_code: str, expires_on) -> None:
     import sys
 
-    sys.stderr.write(f"To sign in, open {verification_uri} and enter the code {user_code}\n")
+    from ..inert import clean  # the sign-in service's words: shown, never acted on by the terminal
+
+    sys.stderr.write(clean(f"To sign in, open {verification_uri} and enter the code {user_code}") + "\n")
     sys.stderr.flush()
 
 

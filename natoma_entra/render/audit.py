@@ -5,10 +5,9 @@ from __future__ import annotations
 def render_audit(report, console, *, verbose: bool = False, quiet: bool = False, show_all: bool = False) -> None:
     """Counts, then a table of the users that differ (every user with --all); values wrap, never cut."""
     from rich.table import Table
-    from rich.text import Text
 
+    from .. import inert
     from ..audit import core
-    from ..redact import redact
     from .report import render
 
     step = report.steps[0] if report.steps else None
@@ -18,7 +17,7 @@ def render_audit(report, console, *, verbose: bool = False, quiet: bool = False,
     info = step.info
 
     def line(text: str, style: str = "") -> None:
-        console.print(Text(redact(text), style=style), soft_wrap=True)
+        console.print(inert.text(text, style), soft_wrap=True)
 
     if not quiet:
         app = report.app or {}
@@ -44,8 +43,8 @@ def render_audit(report, console, *, verbose: bool = False, quiet: bool = False,
             have = "-" if u["natoma"] is None else (", ".join(u["natoma"]) or "(no role)")
             if u["natoma"] is not None and u.get("active") is False:
                 have += " (inactive)"
-            t.add_row(redact(u["user"]), Text(core.LABEL[u["verdict"]], style=style.get(u["verdict"], "red")),
-                      redact(exp), redact(have))
+            t.add_row(inert.cell(u["user"]), inert.cell(core.LABEL[u["verdict"]], style.get(u["verdict"], "red")),
+                      inert.cell(exp), inert.cell(have))
         console.print(t)
     for w in step.warnings:
         line(f"! {w}", "yellow")

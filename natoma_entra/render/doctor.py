@@ -1,7 +1,7 @@
 """Text rendering of `doctor`: a table (check, verdict, details, fix) and a summary line."""
 from __future__ import annotations
 
-from ..redact import redact
+from .. import inert
 from ..results import Report
 from .console import table
 
@@ -24,10 +24,10 @@ def summary_line(report: Report) -> str:
 
 
 def render_doctor(report: Report, console, *, verbose: bool = False, quiet: bool = False) -> None:
-    from rich.markup import escape
+    from rich.text import Text
 
     if report.app and not quiet:
-        console.print(escape(redact(f"app: {report.app.get('displayName')} (appId {report.app.get('appId')})")))
+        console.print(inert.text(f"app: {report.app.get('displayName')} (appId {report.app.get('appId')})"))
     t = table("check", "verdict", "details", "fix")
     for s in report.steps:
         verdict = s.info.get("verdict", "?")
@@ -39,19 +39,17 @@ def render_doctor(report: Report, console, *, verbose: bool = False, quiet: bool
             lines += [f"  {d}" for d in details]
         else:
             lines += [f"  {d}" for d in details[:4]] + [f"  ... {len(details) - 4} more (--verbose)"]
-        t.add_row(s.step, f"[{_STYLE.get(verdict, 'white')}]{verdict}[/]", escape(redact("\n".join(lines))),
-                      escape(redact(s.fix or "")))
+        t.add_row(s.step, inert.cell(verdict, _STYLE.get(verdict, "white")), inert.cell_lines(lines),
+                  inert.cell(s.fix or ""))
     console.print(t)
     _permissions_table(report, console, quiet=quiet)
     c = counts(report)
     style = "red" if c["fail"] else ("yellow" if c["warn"] else "green")
-    console.print(f"[{style}]{escape(summary_line(report))}[/]")
+    console.print(Text(summary_line(report), style=style))
 
 
 def _permissions_table(report: Report, console, *, quiet: bool = False) -> None:
     """The permissions check's table: each command, whether this identity can run it, what it lacks, how to grant."""
-    from rich.markup import escape
-
     step = next((s for s in report.steps if s.step == "permissions"), None)
     rows = ((step.info.get("data") or {}).get("commands") or []) if step is not None else []
     shown = [r for r in rows if not (quiet and r.get("ok"))]
@@ -61,7 +59,7 @@ def _permissions_table(report: Report, console, *, quiet: bool = False) -> None:
     for r in shown:
         missing = r.get("missing") or []
         grants = list(dict.fromkeys(cmd for m in missing for cmd in (m.get("grant") or {}).get("az") or []))
-        t.add_row(escape(r.get("command") or ""), "[green]yes[/]" if r.get("ok") else "[red]no[/]",
-                  escape(redact("\n".join(m.get("permission") or "" for m in missing))),
-                  escape(redact("\n".join(grants))))
+        can = inert.cell("yes", "green") if r.get("ok") else inert.cell("no", "red")
+        t.add_row(inert.cell(r.get("command") or ""), can,
+                  inert.cell_lines([m.get("permission") or "" for m in missing]), inert.cell_lines(grants))
     console.print(t)

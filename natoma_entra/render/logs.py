@@ -6,7 +6,7 @@ def render_logs(report, console, *, verbose: bool = False, quiet: bool = False) 
     from rich.table import Table
     from rich.text import Text
 
-    from ..redact import redact
+    from .. import inert
     from ..steps.logs import summary
     from .report import render
 
@@ -17,10 +17,10 @@ def render_logs(report, console, *, verbose: bool = False, quiet: bool = False) 
     records = step.info.get("records") or []
     if not records:
         if not quiet:
-            console.print(Text(redact(f"no provisioning log records match ({step.info.get('filter')})"), style="dim"))
+            console.print(inert.text(f"no provisioning log records match ({step.info.get('filter')})", "dim"))
         return
-    table = Table(title=f"Provisioning logs: {(report.app or {}).get('displayName')} ({len(records)}, newest first)",
-                  title_justify="left")
+    table = Table(title=inert.text(f"Provisioning logs: {(report.app or {}).get('displayName')} ({len(records)}, "
+                                   "newest first)"), title_justify="left")
     for col in ("time", "user", "action", "status", "error code"):
         table.add_column(col, overflow="fold")  # wrapped, never cut to "..."
     table.add_column("reason", overflow="fold", ratio=1)
@@ -31,8 +31,8 @@ def render_logs(report, console, *, verbose: bool = False, quiet: bool = False) 
         reason = str(s["reason"] or "")
         if not verbose and len(reason) > 120:
             reason = reason[:117] + "..."
-        table.add_row(_short_time(s["time"]), redact(str(s["user"])), str(s["action"] or ""), Text(status, style=style),
-                      str(s["errorCode"] or ""), redact(reason))
+        table.add_row(inert.cell(_short_time(s["time"])), inert.cell(s["user"]), inert.cell(s["action"] or ""),
+                      inert.cell(status, style), inert.cell(s["errorCode"] or ""), inert.cell(reason))
     console.print(table)
     if len(records) >= int(step.info.get("limit") or 0) and not quiet:
         console.print(Text(f"showing the newest {len(records)}; --limit N for more", style="dim"))

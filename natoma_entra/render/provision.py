@@ -5,9 +5,8 @@ from __future__ import annotations
 def render_provision(report, console, *, verbose: bool = False, quiet: bool = False) -> None:
     """What was sent (modified properties, provisioning steps), the verdict, the role, and Natoma's answer."""
     from rich.table import Table
-    from rich.text import Text
 
-    from ..redact import redact
+    from .. import inert
     from .report import render
 
     if len(report.steps) > 1 and any(s.info.get("result") for s in report.steps):
@@ -20,7 +19,7 @@ def render_provision(report, console, *, verbose: bool = False, quiet: bool = Fa
     info = step.info
 
     def line(text: str, style: str = "") -> None:
-        console.print(Text(redact(text), style=style))
+        console.print(inert.text(text, style))
 
     if not quiet:
         app = report.app or {}
@@ -31,7 +30,7 @@ def render_provision(report, console, *, verbose: bool = False, quiet: bool = Fa
             for col in ("property", "old", "new"):
                 t.add_column(col, overflow="fold")
             for m in modified:
-                t.add_row(*(redact(str(x)) if x is not None else "" for x in
+                t.add_row(*(inert.cell(x if x is not None else "") for x in
                             (m.get("displayName"), m.get("oldValue"), m.get("newValue"))))
             console.print(t)
         steps = info.get("provisioningSteps") or []
@@ -42,11 +41,11 @@ def render_provision(report, console, *, verbose: bool = False, quiet: bool = Fa
             for s in steps:
                 status = str(s.get("status") or "")
                 style = {"success": "green", "skipped": "yellow", "failure": "red"}.get(status.lower(), "")
-                t.add_row(redact(str(s.get("name") or "")), str(s.get("type") or s.get("provisioningStepType") or ""),
-                          Text(status, style=style), redact(str(s.get("description") or "")))
+                t.add_row(inert.cell(s.get("name") or ""), inert.cell(s.get("type") or s.get("provisioningStepType") or ""),
+                          inert.cell(status, style), inert.cell(s.get("description") or ""))
                 if verbose and isinstance(s.get("details"), dict):
                     for k, v in s["details"].items():
-                        t.add_row("", "", "", Text(redact(f"{k}: {v}"), style="dim"))
+                        t.add_row("", "", "", inert.cell(f"{k}: {v}", "dim"))
             console.print(t)
     style = {"changed": "bold yellow", "unchanged": "bold green", "failed": "bold red"}.get(step.status, "bold")
     outcome = {"provisioned": "provisioned", "in_sync": "already in sync", "not_assigned": "skipped: not assigned",
@@ -91,12 +90,12 @@ def render_summary(report, console, *, verbose: bool = False, quiet: bool = Fals
     from rich.table import Table
     from rich.text import Text
 
-    from ..redact import redact
+    from .. import inert
 
     verified = any(isinstance(s.info.get("natoma"), dict) for s in report.steps)
     if not quiet:
         app = report.app or {}
-        console.print(Text(redact(f"app: {app.get('displayName')} (appId {app.get('appId')})"), style="dim"))
+        console.print(inert.text(f"app: {app.get('displayName')} (appId {app.get('appId')})", "dim"))
     t = Table(show_edge=False, pad_edge=False)
     for col in ("user", "outcome", "role") + (("natoma",) if verified else ()) + ("error / fix",):
         t.add_column(col, overflow="fold")
@@ -108,8 +107,8 @@ def render_summary(report, console, *, verbose: bool = False, quiet: bool = Fals
         outcome = OUTCOME.get(info.get("outcome"), info.get("outcome") or s.status)
         if info.get("errorCode") and info.get("outcome") not in ("provisioned", "in_sync"):
             outcome += f" ({info['errorCode']})"
-        row = [redact(str(info.get("user") or "")), Text(outcome, style=style.get(s.status, "")),
-               redact(str(info.get("role") or ""))]
+        row = [inert.cell(info.get("user") or ""), inert.cell(outcome, style.get(s.status, "")),
+               inert.cell(info.get("role") or "")]
         if verified:
             natoma = info.get("natoma")
             if not isinstance(natoma, dict):
@@ -120,9 +119,9 @@ def render_summary(report, console, *, verbose: bool = False, quiet: bool = Fals
                 row.append("absent")
             else:
                 roles = ", ".join(natoma.get("roles") or []) or "(none)"
-                row.append(Text(roles + ("" if natoma.get("matches") is not False else " (differs)"),
-                                style="green" if natoma.get("matches") else "red" if natoma.get("matches") is False else ""))
-        row.append(Text(redact("; ".join(x for x in (s.error, f"fix: {s.fix}" if s.fix else None) if x)), style="red"))
+                row.append(inert.cell(roles + ("" if natoma.get("matches") is not False else " (differs)"),
+                                      "green" if natoma.get("matches") else "red" if natoma.get("matches") is False else ""))
+        row.append(inert.cell("; ".join(x for x in (s.error, f"fix: {s.fix}" if s.fix else None) if x), "red"))
         t.add_row(*row)
     console.print(t)
     counts = Counter(s.status for s in report.steps)
@@ -130,4 +129,4 @@ def render_summary(report, console, *, verbose: bool = False, quiet: bool = Fals
             f"sync, {counts.get('failed', 0)} failed or skipped")
     console.print(Text(line, style="bold red" if counts.get("failed") else "bold green"))
     for w in report.warnings:
-        console.print(Text(redact(f"! {w}"), style="yellow"))
+        console.print(inert.text(f"! {w}", "yellow"))

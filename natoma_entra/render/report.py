@@ -1,9 +1,7 @@
 """A Report as text (people) or JSON (machines): the lines every command's text output is made of."""
 from __future__ import annotations
 
-import json
-
-from ..redact import redact
+from .. import inert
 from ..results import Change, Report, StepResult
 from .values import info_value
 
@@ -12,7 +10,7 @@ _STATUS_STYLE = {"unchanged": "green", "changed": "yellow", "planned": "cyan", "
 
 
 def to_json(report: Report) -> str:
-    return redact(json.dumps(report.model_dump(mode="json"), indent=2))
+    return inert.dumps(report.model_dump(mode="json"), indent=2)
 
 
 def change_line(change: Change, dry_run: bool) -> str:
@@ -54,15 +52,16 @@ def step_lines(step: StepResult, dry_run: bool, verbose: bool, quiet: bool = Fal
 
 
 def render(report: Report, console, *, verbose: bool = False, quiet: bool = False, footer: bool = True) -> None:
-    """Each step's lines on `console`; `footer` says "dry run: nothing was written" once, at the end."""
+    """Each step's lines on `console`; `footer` says "dry run: nothing was written" once, at the end. Every line is
+    printed inert (natoma_entra/inert.py): names and messages from the tenant are data, never control or markup."""
     from rich.text import Text
 
     if report.app and not quiet:
-        console.print(Text(redact(f"app: {report.app.get('displayName')} (appId {report.app.get('appId')})"), style="dim"))
+        console.print(inert.text(f"app: {report.app.get('displayName')} (appId {report.app.get('appId')})", "dim"))
     for step in report.steps:
         if quiet and step.status in ("unchanged", "skipped"):
             continue
         for style, text in step_lines(step, report.dry_run, verbose, quiet):
-            console.print(Text(redact(text), style=style))
+            console.print(inert.text(text, style))
     if footer and report.dry_run and not quiet:
         console.print(Text("dry run: nothing was written", style="cyan"))

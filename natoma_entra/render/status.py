@@ -1,7 +1,7 @@
 """Text rendering of `status`: a table, one row per step (in place / drifted / missing / failed)."""
 from __future__ import annotations
 
-from ..redact import redact
+from .. import inert
 from ..results import Report
 from .console import table
 from .report import change_line
@@ -11,10 +11,8 @@ _STYLE = {"in place": "green", "drifted": "yellow", "missing": "cyan", "failed":
 
 
 def render_status(report: Report, console, *, verbose: bool = False, quiet: bool = False) -> None:
-    from rich.markup import escape
-
     if not quiet:
-        console.print(escape(redact(f"app: {report.app.get('displayName')} (appId {report.app.get('appId')})")))
+        console.print(inert.text(f"app: {report.app.get('displayName')} (appId {report.app.get('appId')})"))
     t = table("step", "state", "what differs / details")
     for s in report.steps:
         state = s.info.get("state", "?")
@@ -28,7 +26,7 @@ def render_status(report: Report, console, *, verbose: bool = False, quiet: bool
             lines.append(f"error: {s.error}")
         if s.fix:
             lines.append(f"fix: {s.fix}")
-        t.add_row(s.step, f"[{_STYLE.get(state, 'white')}]{state}[/]", escape(redact("\n".join(lines))))
+        t.add_row(s.step, inert.cell(state, _STYLE.get(state, "white")), inert.cell_lines(lines))
     if t.row_count:
         console.print(t)
     elif quiet:

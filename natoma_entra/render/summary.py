@@ -1,7 +1,7 @@
 """Text rendering of `setup`: each step's lines, then a summary table and one closing line."""
 from __future__ import annotations
 
-from ..redact import redact
+from .. import inert
 from ..results import Report
 from .console import table
 from .report import render
@@ -27,11 +27,11 @@ def render_summary(report: Report, console, *, verbose: bool = False, quiet: boo
     render(report, console, verbose=verbose, quiet=quiet, footer=False)
     if quiet:
         if report.dry_run and report.ok:
-            console.print(redact(closing_line(report)))
+            console.print(inert.text(closing_line(report)))
         return
     t = table("step", "result", "changes", title="Summary")
     for s in report.steps:
         n = len(s.pending)
-        t.add_row(s.step, f"[{_STYLE[s.status]}]{s.status}[/]", str(n) if n else "-")
+        t.add_row(s.step, inert.cell(s.status, _STYLE[s.status]), str(n) if n else "-")
     console.print(t)
-    console.print(redact(closing_line(report)))
+    console.print(inert.text(closing_line(report)))
