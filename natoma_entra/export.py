@@ -6,11 +6,12 @@ other roles, other role mappings, values Graph masks) is said in comments, never
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from .graph.errors import GraphError
+from . import inert
 from .errors import UsageError
+from .graph.errors import GraphError
 from .graph.lookups import GroupNotFound, find_group
 from .natoma_roles import DISPLAY_NAME, ROLE_VALUES
 from .steps.assignments import DEFAULT_ACCESS, read_assignments, role_ids_on
@@ -29,10 +30,6 @@ class Export:
     scope: str | None = None
     mode: str | None = None  # "single-role" | "multi-role" | None (no role mapping found)
     notes: list[str] = field(default_factory=list)  # what the config cannot express
-
-
-def _q(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a TOML basic string: JSON's escapes are TOML's
 
 
 async def _group_ref(session, group_id: str, name: str | None) -> str:
@@ -129,13 +126,35 @@ def _mode_of(schema: dict) -> tuple[str | None, list[str]]:
     return (found[0] if found else None), notes
 
 
+def data(e: Export) -> dict:
+    """What the exported file holds, as tomllib reads it back: to_toml() is checked against this."""
+    out: dict = {"app": e.app}
+    if e.tenant:
+        out["tenant"] = e.tenant
+    out["cloud"] = e.cloud
+    out["groups"] = {role: list(e.groups[role]) for role in ROLE_VALUES if e.groups.get(role)}
+    scim: dict = {"url": e.scim_url} if e.scim_url else {}
+    scim.update(token_env="NATOMA_SCIM_TOKEN", scope=e.scope or "assigned")
+    out["scim"] = scim
+    return out
+
+
+class Unwritable(UsageError):
+    """A value from the tenant that TOML cannot hold (a lone surrogate): nothing is written."""
+
+
 def to_toml(e: Export) -> str:
+    """The config file: values written as TOML basic strings (inert.toml_string: every quote, backslash, control and
+    bidi character escaped) and what the tenant says in comments (inert.toml_comment: one line each). A display name
+    such as `Partner\\ntoken_file = "/path"\\n#` stays inside its string or its comment: the text is read back with
+    tomllib and must equal data(e), key for key, or nothing is written."""
+    q = inert.toml_string
     lines = ["# natoma-entra configuration exported from the tenant (natoma-entra export).",
              "# Secrets never go in this file: give the SCIM token by NATOMA_SCIM_TOKEN (or scim.token_env),",
              "# --scim-token-file PATH or --scim-token-stdin.", "",
-             f"app = {_q(e.app)}"]
-    lines.append(f"tenant = {_q(e.tenant)}" if e.tenant else "# tenant = \"contoso.onmicrosoft.com\"    # tenant id or domain")
-    lines.append(f"cloud = {_q(e.cloud)}")
+             f"app = {q(e.app)}"]
+    lines.append(f"tenant = {q(e.tenant)}" if e.tenant else "# tenant = \"contoso.onmicrosoft.com\"    # tenant id or domain")
+    lines.append(f"cloud = {q(e.cloud)}")
     if e.mode == "multi-role":
         lines += ["", "# This tenant maps all of a user's roles: run setup and status with --multi-role",
                   "# (the config file cannot say it)."]
@@ -143,12 +162,71 @@ def to_toml(e: Export) -> str:
               "is not unique)"]
     for role in ROLE_VALUES:
         refs = e.groups.get(role)
-        lines.append(f"{role} = [{', '.join(_q(r) for r in refs)}]" if refs else f"# {role} = []    # no group holds it")
+        lines.append(f"{role} = [{', '.join(q(r) for r in refs)}]" if refs else f"# {role} = []    # no group holds it")
     lines += ["", "[scim]"]
-    lines.append(f"url = {_q(e.scim_url)}" if e.scim_url else "# url = \"https://<your-tenant>.natoma.app/scim/v2\"")
+    lines.append(f"url = {q(e.scim_url)}" if e.scim_url else "# url = \"https://<your-tenant>.natoma.app/scim/v2\"")
     lines.append("token_env = \"NATOMA_SCIM_TOKEN\"")
-    lines.append(f"scope = {_q(e.scope or 'assigned')}")
+    lines.append(f"scope = {q(e.scope or 'assigned')}")
     if e.notes:
         lines += ["", "# What this file cannot express (left as the tenant has it, or changed by setup as said):"]
-        lines += [f"# - {n}" for n in e.notes]
-    return "\n".join(lines) + "\n"
+        lines += [inert.toml_comment(f"- {n}") for n in e.notes]
+    text = "\n".join(lines) + "\n"
+    _check(text, data(e))
+    return text
+
+
+def _check(text: str, expected: dict) -> None:
+    """The file must read back as exactly what was meant: no key added, none lost, no value changed."""
+    import tomllib
+
+    try:
+        found = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        found = None
+    if found != expected:
+        raise Unwritable("a name in the tenant cannot be written to the config file as it is (it holds a character "
+                         "TOML cannot carry)", fix="rename the app or group in Entra, or write the config by hand "
+                         "(natoma-entra config init)")
+
+
+def refuse_link(path: Path) -> None:
+    """--write never goes through a symbolic link, even one pointing nowhere (it would create the target)."""
+    if path.is_symlink():
+        raise UsageError(f"{path} is a symbolic link: export does not write through links",
+                         fix="--write the real path (or remove the link)")
+
+
+def write_file(path: Path, text: str, *, force: bool) -> None:
+    """Write the exported config to `path` without ever following a symbolic link: a link (even one to nothing) is
+    refused; a new file is created only if nothing is there (O_EXCL, which also refuses a link made since the check);
+    with --force an existing file is replaced by a new one written beside it (os.replace renames over the path
+    itself, never through a link), keeping the old file's permissions."""
+    import os
+    import stat
+    import tempfile
+
+    refuse_link(path)
+    body = text.encode("utf-8")
+    if not (force and os.path.lexists(path)):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except FileExistsError:
+            raise UsageError(f"{path} exists", fix="pass --force to replace it, or --write another path") from None
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        return
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file", fix="--write a file path")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -30,6 +30,9 @@ def export_command(
     if force and write is None:
         raise UsageError("--force only goes with --write PATH", fix="add --write PATH, or drop --force")
     if write is not None:
+        from ..export import refuse_link
+
+        refuse_link(write)  # before the tenant is read; write_file checks again as it writes
         if write.exists() and not force:
             raise UsageError(f"{write} exists", fix="pass --force to replace it, or --write another path")
         if write.exists() and not write.is_file():
@@ -46,7 +49,7 @@ def export_command(
         text = export.to_toml(found)
         info = {"config": text}
         if write is not None:
-            write.write_text(text, encoding="utf-8")
+            export.write_file(write, text, force=force)
             info["written"] = str(write)
         report = Report(command="export", app=(await session.app()).summary())
         report.add(StepResult(step="export", status="unchanged", info=info, warnings=[]))
