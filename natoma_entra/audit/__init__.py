@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..graph.errors import GraphError
 from ..errors import UsageError
@@ -37,7 +38,7 @@ async def run(session: Session) -> StepResult:
     from ..steps.assignments import read_assignments
     from ..steps.job import read_job, read_schema
     from ..steps.provision import FIX_NO_JOB, scim_url
-    from ..natoma_scim import ScimReadError
+    from ..scim_bounds import Bounds, ScimReadError, in_thread
 
     token = session.scim_token()  # no token is bad input: say so before reading anything
     url = await scim_url(session)
@@ -71,8 +72,12 @@ async def run(session: Session) -> StepResult:
     say = _throttled(session.progress)
     session.progress(f"reading the members of {len(groups)} assigned group(s) and Natoma's users ({url}) ...")
     factory = session.scim
-    natoma_read = asyncio.ensure_future(asyncio.to_thread(
-        read_natoma, url, token, factory, on_page=lambda n, total: say(f"Natoma: {n:,} of {total:,} users read")))
+    # Natoma's answers are bounded as Graph's: the same --timeout for the whole run (scim_bounds.py)
+    bounds = Bounds.of(session.graph)
+    natoma_read = asyncio.ensure_future(in_thread(
+        lambda: read_natoma(url, token, factory, bounds=bounds,
+                            on_page=lambda n, total: say(f"Natoma: {n:,} of {total:,} users read")),
+        bounds, urlsplit(url).hostname or url))
     try:
         memberships = await read_scope(session, scope, groups, direct, mapping.source,
                                        on_progress=lambda g, m: say(f"Entra: {g:,} of {len(groups):,} groups read "
@@ -80,6 +85,7 @@ async def run(session: Session) -> StepResult:
     except GraphError as e:
         from ..steps.common import failed
 
+        bounds.stop.set()  # the Natoma read stops at its next chunk
         await asyncio.gather(natoma_read, return_exceptions=True)
         return failed(STEP, e, what="reading the members of the assigned groups")
     try:
@@ -89,7 +95,8 @@ async def run(session: Session) -> StepResult:
 
     findings = list(core.compare(scope, roles, natoma, multi_role=mapping.multi_role))
     counts = core.count(findings)
-    differs = sum(counts[v] for v in core.DIFFERS)
+    duplicates = core.case_duplicates(natoma)
+    differs = sum(counts[v] for v in core.DIFFERS) + len(duplicates)
     order = {v: i for i, v in enumerate(core.VERDICTS)}
     findings.sort(key=lambda f: (f.verdict == core.OK, order[f.verdict], f.user.lower()))
     info.update({
@@ -105,6 +112,12 @@ async def run(session: Session) -> StepResult:
         "users": [f.as_json() for f in findings],
     })
     warnings = list(mapping.warnings)
+    if duplicates:
+        info["duplicateUserNames"] = duplicates
+        shown = "; ".join(", ".join(d) for d in duplicates[:5]) + ("; ..." if len(duplicates) > 5 else "")
+        warnings.append(f"Natoma holds {len(duplicates)} userName(s) more than once, differing only in case ({shown}): "
+                        "SCIM compares userNames case-insensitively, so Entra updates one of them and the other is "
+                        "left as it is; remove the duplicates in Natoma's admin console")
     if scope.nested_groups:
         warnings.append(f"{len(scope.nested_groups)} nested group(s) in assigned groups: their members are not "
                         "provisioned (Entra does not follow nested groups); assign those groups directly")

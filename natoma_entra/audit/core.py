@@ -201,6 +201,20 @@ def compare(scope: Scope, roles: Roles, natoma: Iterable[NatomaUser], *, multi_r
         yield Finding(WILL_FAIL if exp.fails else MISSING, scope.keys[i] or ids[i], exp.roles, None, None, None, ids[i])
 
 
+def case_duplicates(natoma: Iterable[NatomaUser]) -> list[list[str]]:
+    """userNames Natoma holds more than once once case is ignored (RFC 7643 section 4.1.1: userName is caseExact
+    false, so "Alice@x" and "alice@x" are one user to SCIM and to Entra's matching): each group, in Natoma's order."""
+    first: dict[str, str] = {}
+    dupes: dict[str, list[str]] = {}
+    for u in natoma:
+        key = u.user_name.casefold()
+        if key in first:
+            dupes.setdefault(key, [first[key]]).append(u.user_name)
+        else:
+            first[key] = u.user_name
+    return list(dupes.values())
+
+
 def count(findings: Iterable[Finding]) -> Counter:
     c: Counter = Counter({v: 0 for v in VERDICTS})
     for f in findings:

@@ -158,14 +158,33 @@ async def read_scope(session: Session, scope: Scope, group_masks: dict[str, int]
     return done[1]
 
 
-def read_natoma(url: str, token: str, factory: Any = None, *, on_page: Callable[[int, int], None] | None = None) -> list[NatomaUser]:
+# What the audit keeps of Natoma's users is bounded whatever the server sends: a NatomaUser costs about this much
+# beside its strings (measured in tests/security/test_hostile_scim.py), and all of them together at most
+# MAX_HELD_BYTES, about 300,000 users of ordinary names (the audit is built and measured for 100,000).
+USER_OVERHEAD = 240
+MAX_HELD_BYTES = 96 * 1024 * 1024
+
+
+def read_natoma(url: str, token: str, factory: Any = None, *, on_page: Callable[[int, int], None] | None = None,
+                bounds: Any = None, max_held: int = MAX_HELD_BYTES) -> list[NatomaUser]:
     """Every user Natoma holds, compact (role tuples shared between users). Blocking: run it in a thread."""
     from ..natoma_scim import iter_users
+    from ..scim_bounds import FIX_SERVER, ScimReadError
 
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}
     out: list[NatomaUser] = []
-    for u in iter_users(url, token, factory, on_page=on_page):
+    held = 0
+    for u in iter_users(url, token, factory, on_page=on_page, bounds=bounds):
         roles = tuple(sorted(u.get("roles") or ()))
-        out.append(NatomaUser(str(u.get("userName") or ""), shared.setdefault(roles, roles), u.get("active"),
-                              u.get("id")))
+        user_name, uid = str(u.get("userName") or ""), u.get("id")
+        held += USER_OVERHEAD + len(user_name) + len(str(uid or ""))
+        if roles not in shared:
+            held += sum(len(r) + 50 for r in roles)
+        if held > max_held:
+            from urllib.parse import urlsplit
+
+            raise ScimReadError(f"Natoma's SCIM endpoint at {urlsplit(url).hostname or url} sent more user data than "
+                                f"the audit holds ({len(out):,} users, {held // (1024 * 1024)} MB of userNames, ids "
+                                "and roles)", fix=FIX_SERVER)
+        out.append(NatomaUser(user_name, shared.setdefault(roles, roles), u.get("active"), uid))
     return out

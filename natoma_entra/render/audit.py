@@ -29,6 +29,8 @@ def render_audit(report, console, *, verbose: bool = False, quiet: bool = False,
              f"in Natoma: {info['inNatoma']:,} users", "dim")
     counts = info["counts"]
     summary = ", ".join(f"{core.LABEL[v]}: {counts.get(v, 0):,}" for v in core.VERDICTS)
+    if info.get("duplicateUserNames"):
+        summary += f", userNames held twice in Natoma (case aside): {len(info['duplicateUserNames']):,}"
     drifted = info.get("state") == "drifted"
     line(("audit: differences found" if drifted else "audit: Natoma matches Entra") + f" ({summary})",
          "bold yellow" if drifted else "bold green")

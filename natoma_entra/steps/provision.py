@@ -497,7 +497,7 @@ async def scim_url(session: Session) -> str | None:
 
 
 async def verify(session: Session, result: StepResult, upn: str, verdict: Verdict) -> None:
-    from ..natoma_scim import ScimReadError, read_user_roles
+    from ..natoma_scim import ScimReadError, user_roles
 
     url = await scim_url(session)
     if not url:
@@ -509,7 +509,7 @@ async def verify(session: Session, result: StepResult, upn: str, verdict: Verdic
     factory = session.scim
     session.progress(f"reading {upn} back from Natoma ({url}) ...")
     try:
-        found = await asyncio.to_thread(read_user_roles, url, token, upn, factory)
+        found = await user_roles(session.graph, url, token, upn, factory)  # bounded by --timeout
     except ScimReadError as e:
         result.info["natoma"] = {"checked": False, "url": url, "error": e.message}
         result.status = "failed"

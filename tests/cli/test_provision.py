@@ -185,7 +185,7 @@ def test_a_long_retry_after_is_not_waited_for(ready):
 def test_verify_reports_a_mismatch(ready, monkeypatch):
     from natoma_entra import natoma_scim
 
-    monkeypatch.setattr(natoma_scim, "read_user_roles", lambda url, token, upn, factory=None: {
+    monkeypatch.setattr(natoma_scim, "read_user_roles", lambda url, token, upn, factory=None, **kw: {
         "id": "x", "userName": upn, "active": True, "roles": ["member"], "primary": "member"})
     r = ready.cli("provision", ADELE, "--verify", "-o", "json")
     assert r.code == 1
