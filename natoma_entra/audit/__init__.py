@@ -85,7 +85,7 @@ async def run(session: Session) -> StepResult:
     except GraphError as e:
         from ..steps.common import failed
 
-        bounds.stop.set()  # the Natoma read stops at its next chunk
+        natoma_read.cancel()  # not waited for: its thread, told to stop, ends at its next chunk
         await asyncio.gather(natoma_read, return_exceptions=True)
         return failed(STEP, e, what="reading the members of the assigned groups")
     try:

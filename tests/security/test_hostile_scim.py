@@ -522,3 +522,27 @@ def test_more_users_than_asked_for_is_the_servers_fault():
     def answer(start, count):
         return json_answer(list_response([user(n) for n in range(count + 1)], total=10_000, start=start))
     assert "sent 501 users when asked for at most 500" in fails(Server(answer))
+
+
+def test_a_read_given_up_by_its_caller_is_told_to_stop():
+    """audit cancels the Natoma read when its Graph side fails: the command does not wait for a stuck server."""
+    started, release = threading.Event(), threading.Event()
+    b = Bounds(remaining=lambda: 300.0)
+
+    def stuck() -> list:
+        started.set()
+        release.wait(5)
+        return []
+
+    async def go() -> float:
+        task = asyncio.ensure_future(in_thread(stuck, b, "127.0.0.1"))
+        await asyncio.to_thread(started.wait, 5)
+        t0 = time.monotonic()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return time.monotonic() - t0
+
+    try:
+        assert asyncio.run(go()) < 1 and b.stop.is_set()
+    finally:
+        release.set()
