@@ -388,3 +388,34 @@ def test_a_name_toml_cannot_carry_is_refused_not_written():
     with pytest.raises(Unwritable):
         to_toml(Export(app="Natoma\ud800", tenant=None, cloud="global"))
     assert tomllib.loads(to_toml(Export(app=NAME, tenant=None, cloud="global", notes=[NAME])))["app"] == NAME
+
+
+def test_the_actions_job_summary_shows_the_names_as_text(tmp_path):
+    """action.yml writes a markdown job summary from the JSON report: a name there is text, not markdown, HTML, a
+    table cell break or a new line."""
+    import re
+    import subprocess
+    import sys
+    import textwrap
+
+    import yaml
+
+    action = yaml.safe_load((Path(__file__).resolve().parents[2] / "action.yml").read_text())
+    run = next(s["run"] for s in action["runs"]["steps"] if s.get("id") == "run")
+    script = textwrap.dedent(re.search(r"<<'PY'\n(.*?)\n\s*PY\n", run, re.S).group(1))
+    evil = NAME + " **bold** [click](https://evil.test/) ![](https://evil.test/t.png) <img src=x> | a | b |"
+    report = {"command": "status", "ok": False, "app": {"displayName": evil, "appId": "x"}, "error": evil,
+              "fix": evil, "warnings": [evil],
+              "steps": [{"step": "assign", "status": "failed", "changes": [], "info": {"state": evil},
+                         "error": evil, "fix": evil}]}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    summary = subprocess.run([sys.executable, "-c", script, str(path), "1", "status"], capture_output=True,
+                             text=True, check=True).stdout
+    assert unsafe(summary) == []
+    assert "<img" not in summary and "&lt;img src=x&gt;" in summary
+    for raw in ("**bold**", "[click]", "![]", "| a | b |"):  # each only with its punctuation escaped
+        assert raw not in summary
+    row = next(line for line in summary.splitlines() if line.startswith("| assign |"))
+    assert len(re.findall(r"(?<!\\)\|", row)) == 5  # the table keeps its four columns
+    assert "\\u202eevil" in summary and "\\*\\*bold\\*\\*" in summary and "\\[click\\](https://evil.test/)" in summary
