@@ -212,7 +212,7 @@ def test_what_the_audit_holds_is_capped_whatever_the_server_sends():
         return json_answer(list_response([user(n, "x" * 200 + str(n)) for n in range(start, start + count)],
                                          total=1_000_000, start=start))
     server = Server(answer)
-    message = fails(server, max_held=2 * 1024 * 1024)
+    message = fails(server, max_held=512 * 1024)
     assert "more user data than the audit holds" in message
     assert len(server.requests) < 20
 
@@ -220,9 +220,9 @@ def test_what_the_audit_holds_is_capped_whatever_the_server_sends():
 # -- size: per answer, as sent and decompressed ----------------------------------------------------------------------
 
 def big_page(size: int) -> bytes:
-    filler = "x" * 1000
-    users = [dict(user(n), displayName=filler) for n in range(size // 1100)]
-    return json.dumps(list_response(users, total=20 * len(users))).encode()
+    """A page of `size` bytes: twenty users of size/20 bytes each (their displayName)."""
+    filler = "x" * (size // 20)
+    return json.dumps(list_response([dict(user(n), displayName=filler) for n in range(20)], total=400)).encode()
 
 
 @pytest.mark.parametrize("say_length", [True, False], ids=["content-length", "streamed"])
