@@ -73,7 +73,7 @@ async def audit_once(transport, natoma_app):
 
     graph = GraphClient(StaticTokenCredential(ACCESS_TOKEN), "https://graph.microsoft.com/v1.0", transport=transport)
     session = Session(graph=graph, config=load(None, {}, defaults=SANDBOX_CONFIG), scim_token=lambda: NATOMA_TOKEN,
-                      scim=lambda url, token: wsgi_client(natoma_app, url, token))
+                      scim=lambda url, token, bounds=None: wsgi_client(natoma_app, url, token))
     if os.environ.get("BENCH_TIMELINE"):
         session.progress = lambda msg: print(f"  {msg}", file=sys.stderr)
     try:

@@ -24,7 +24,9 @@ from .scim_bounds import FIX_SERVER, AnswerTooLarge, Bounds, ScimReadError, hook
 
 log = logging.getLogger("natoma_entra.scim")
 
-ScimFactory = Callable[[str, str], Any]
+# How a run reaches Natoma: (url, token, bounds) -> a scim2-client client. The real backend's is network_client (every
+# request within `bounds`); the sandbox's calls its stand-in in process.
+ScimFactory = Callable[[str, str, Bounds], Any]
 
 PAGE_SIZE = 500  # users per SCIM page (a server may serve fewer: we follow what it returns)
 SMALLEST_PAGE = 25  # a page over the size cap is asked for again with a quarter of the users, down to this
@@ -114,7 +116,8 @@ def wsgi_client(app, url: str, token: str | None):
 
 
 def open_client(url: str, token: str, factory: ScimFactory | None = None, bounds: Bounds | None = None):
-    return (factory(url, token) if factory else None) or network_client(url, token, bounds)
+    bounds = bounds or Bounds()
+    return (factory(url, token, bounds) if factory else None) or network_client(url, token, bounds)
 
 
 def close(client) -> None:

@@ -56,7 +56,7 @@ def scim_http_factory(tenant):
     """--sandbox never reaches the network: Natoma's SCIM requests go to the stand-in in process, exactly where the
     sandbox's provisioning engine sends them (the sandbox host, or /scim/v2 on loopback)."""
 
-    def factory(url: str, token: str):
+    def factory(url: str, token: str, bounds: object = None):  # in process: no network bounds (natoma_scim.py)
         from ..errors import UsageError
         from .natoma import standin_for
 
