@@ -135,7 +135,10 @@ ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 def _as_scim_error(answer: dict) -> Exception:
     from scim2_client import SCIMClientException
 
-    e = SCIMClientException(str(answer.get("detail") or ""))
+    class ScimErrorAnswer(SCIMClientException):
+        status: Any = None  # the Error's "status" (read by _status)
+
+    e = ScimErrorAnswer(str(answer.get("detail") or ""))
     e.status = answer.get("status")
     if answer.get("detail"):
         e.add_note(str(answer["detail"]))
