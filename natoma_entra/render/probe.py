@@ -1,7 +1,7 @@
 """Text rendering of `probe`: per open behaviour, the answer this tenant gives and how it was settled."""
 from __future__ import annotations
 
-from ..redact import redact
+from .. import inert
 from ..results import Report
 from .console import table
 
@@ -25,10 +25,10 @@ def summary_line(report: Report) -> str:
 
 
 def render_probe(report: Report, console, *, verbose: bool = False, quiet: bool = False) -> None:
-    from rich.markup import escape
+    from rich.text import Text
 
     if report.app and not quiet:
-        console.print(escape(redact(f"app: {report.app.get('displayName')} (appId {report.app.get('appId')})")))
+        console.print(inert.text(f"app: {report.app.get('displayName')} (appId {report.app.get('appId')})"))
     t = table("behaviour", "this tenant", "variant", "settled by")
     for s in report.steps:
         info = s.info
@@ -38,12 +38,13 @@ def render_probe(report: Report, console, *, verbose: bool = False, quiet: bool 
         lines = [info.get("answer") or ""]
         if verbose and info.get("evidence"):
             lines += [f"  {k}: {v}" for k, v in info["evidence"].items()]
-        t.add_row(f"{s.step} ({info.get('section')})\n[dim]{escape(info.get('question') or '')}[/]",
-                  escape(redact("\n".join(lines))), escape(variant), escape(redact(_short(info.get("request") or ""))))
+        behaviour = inert.cell(f"{s.step} ({info.get('section')})")
+        behaviour.append("\n").append(inert.cell(info.get("question") or "", "dim"))
+        t.add_row(behaviour, inert.cell_lines(lines), inert.cell(variant), inert.cell(_short(info.get("request") or "")))
     console.print(t)
-    console.print(escape(summary_line(report)))
+    console.print(inert.text(summary_line(report)))
     if not quiet:
-        console.print("[dim]For a bug report: natoma-entra -o json --trace FILE probe, and attach both.[/]")
+        console.print(Text("For a bug report: natoma-entra -o json --trace FILE probe, and attach both.", style="dim"))
 
 
 def _short(request: str) -> str:
