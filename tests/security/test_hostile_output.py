@@ -169,6 +169,17 @@ def test_json_output_is_inert_and_keeps_the_names(hostile, args):
     assert any(p in found for p in (NAME, UPN, GHOST)), "the names are not in the JSON document unchanged"
 
 
+def test_the_trace_file_is_inert_and_keeps_the_names(hostile, tmp_path):
+    """--trace FILE: every Graph and SCIM exchange as a JSON line, the tenant's names in them."""
+    trace = tmp_path / "trace.jsonl"
+    r = hostile.cli("--trace", str(trace), "audit", "--all")
+    assert r.code in (0, 3), r.err
+    text = trace.read_text(encoding="utf-8")
+    assert text.isascii() and workflow_commands(text) == []
+    assert all(isinstance(json.loads(line), dict) for line in text.splitlines())
+    assert "ghost.Eve" in text and "pwned" in text  # Natoma's hostile userName and Graph's names reached it
+
+
 def test_export_file_cannot_gain_a_key_and_shows_the_names_inert(hostile, tmp_path):
     out = tmp_path / "exported.toml"
     r = hostile.cli("export", "--write", str(out))
@@ -267,7 +278,7 @@ def test_a_hostile_app_name(sandbox, monkeypatch):
     sp["displayName"] = app["displayName"] = NAME
     sandbox.save(t)
     Path("natoma-entra.toml").write_text(f'app = "{sp["appId"]}"\n')
-    for args in (("status",), ("doctor",), ("audit",), ("export",)):
+    for args in (("status",), ("doctor",), ("audit",), ("export",), ("probe",)):
         r = sandbox.cli(*args)
         assert r.code in (0, 1, 3), (args, r.err)
         assert_inert(r.out + r.err, " ".join(args))
