@@ -106,14 +106,19 @@ def cell(value: Any, style: str = ""):
     return Text(clean_cell(value), style=style)
 
 
-def dumps(value: Any, **kw: Any) -> str:
+def json_text(value: Any, **kw: Any) -> str:
     """JSON that stays inert when printed: every non-ASCII and control character as a \\u escape (ensure_ascii), and
-    `##[` (which can only sit inside a string here) with its '[' as \\u005b. Secrets masked. A JSON line starts with
-    a brace, a bracket or a quote, never with `::`."""
+    `##[` (which can only sit inside a string here) with its '[' as \\u005b. A JSON line starts with a brace, a
+    bracket or a quote, never with `::`. Secrets are not masked here: dumps() does that."""
+    out = json.dumps(value, ensure_ascii=True, **kw)
+    return out.replace("##[", "##\\u005b") if "##[" in out else out
+
+
+def dumps(value: Any, **kw: Any) -> str:
+    """json_text() with every secret masked (redact.py): what the CLI prints and writes."""
     from .redact import redact
 
-    out = json.dumps(value, ensure_ascii=True, **kw)
-    return redact(out.replace("##[", "##\\u005b") if "##[" in out else out)
+    return redact(json_text(value, **kw))
 
 
 _TOML_ESCAPE = re.compile(f'[\\\\"{_UNSAFE_RANGES}]|#(?=\\[)(?<=##)')

@@ -6,9 +6,9 @@ A line: {"time", "kind": "graph"|"scim", "method", "url", "status", "duration_ms
 - the Authorization header (and cookies): dropped, whatever the case of their names;
 - a secret value in a body: the values of the synchronization secret keys that hold secrets (SecretToken, Password,
   ClientSecret, ...; "synchronizationSecretKeyStringValuePair resource type" on learn.microsoft.com/graph) in a
-  secrets PUT or a validateCredentials body are masked by key, and every line also passes through redact.redact()
-  (in inert.dumps, which also writes it ASCII only), which masks every secret the run registered (the SCIM token, the
-  access token, a client secret) in every spelling;
+  secrets PUT or a validateCredentials body are masked by key, and every line (ASCII only, inert.json_text) also
+  passes through redact.redact(), which masks every secret the run registered (the SCIM token, the access token, a
+  client secret) in every spelling;
 - more than MAX_BODY characters of a body: the rest is cut, and the line says how much there was.
 
 The file: created with mode 0600 (an existing one is tightened to 0600) and appended to, so several runs can share
@@ -28,7 +28,8 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import urlencode
 
 from .errors import UsageError
-from .inert import dumps
+from .inert import json_text
+from .redact import redact
 
 ENV = "NATOMA_ENTRA_TRACE"
 MAX_BODY = 64 * 1024  # characters of one body kept (a schema is ~40 KB; a page of 999 members can be megabytes)
@@ -126,7 +127,7 @@ class Trace:
                      "python": sys.version.split()[0], "platform": platform.platform()})
 
     def _write(self, record: dict[str, Any]) -> None:
-        line = dumps(record, default=str)  # secrets masked; ASCII only: the tenant's names stay inert (inert.py)
+        line = redact(json_text(record, default=str))  # ASCII only: the tenant's names stay inert (inert.py)
         with self._lock:
             if self._file.closed:
                 return
