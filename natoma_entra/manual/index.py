@@ -1,0 +1,30 @@
+"""The topics of `natoma-entra docs`: (name, kind, title, summary). Generated from docs/ by
+tests/docs/generate.py: do not edit."""
+
+TOPICS: tuple[tuple[str, str, str, str], ...] = (
+    ('getting-started', 'guide', 'Getting started', 'Install, try it on the built-in sandbox, then run it against your tenant.'),
+    ('configuration', 'guide', 'Configuration', 'The config file, every key, the global options and environment variables.'),
+    ('auth', 'guide', 'Authentication', 'How natoma-entra signs in (--auth): each mode, CI federation, national clouds.'),
+    ('permissions', 'guide', 'Permissions', 'The Graph permissions and Entra roles each command needs, request by request.'),
+    ('ci', 'guide', 'CI pipelines', 'A nightly drift check and setup on demand, from GitHub Actions or Azure DevOps.'),
+    ('troubleshooting', 'guide', 'Troubleshooting', "By symptom: doctor's checks, provisioning error codes, Graph errors, fixes."),
+    ('report', 'guide', 'The JSON report', 'The JSON report every command writes with --output json, and its schema.'),
+    ('graph-assumptions', 'guide', 'What Microsoft Graph leaves open, and how natoma-entra is tested against each answer', 'What Graph leaves open, the sandbox variant for each answer, how to settle it.'),
+    ('setup', 'command', 'natoma-entra setup', "The guide's five portal steps in order, from one config."),
+    ('roles', 'command', 'natoma-entra roles', 'The three Natoma app roles on the app registration, enabled.'),
+    ('assign', 'command', 'natoma-entra assign', 'Each configured group assigned to the app with its role.'),
+    ('mapping', 'command', 'natoma-entra mapping', "The provisioning job's user mapping sends the Natoma role."),
+    ('credentials', 'command', 'natoma-entra credentials', 'SCIM URL and token saved and tested; scope: assigned.'),
+    ('start', 'command', 'natoma-entra start', 'The provisioning job is running; --restart, --wait.'),
+    ('provision', 'command', 'natoma-entra provision', 'Provision users on demand; --verify reads Natoma back.'),
+    ('status', 'command', 'natoma-entra status', 'Each step in place, drifted or missing; the CI drift check.'),
+    ('doctor', 'command', 'natoma-entra doctor', "The guide's troubleshooting table as checks, with fixes."),
+    ('audit', 'command', 'natoma-entra audit', "Every user's role in Natoma against the role Entra sends."),
+    ('logs', 'command', 'natoma-entra logs', "The app's provisioning logs: who, what Entra did, whether it worked."),
+    ('app', 'command', 'natoma-entra app create', 'The Natoma enterprise app from the non-gallery template.'),
+    ('export', 'command', 'natoma-entra export', 'The natoma-entra.toml that reproduces a tenant set up by hand.'),
+    ('teardown', 'command', 'natoma-entra teardown', 'Undo what setup made, and only that, after showing the plan.'),
+    ('config', 'command', 'natoma-entra config init', 'Write a commented natoma-entra.toml, asking or from flags.'),
+    ('sandbox', 'command', 'natoma-entra sandbox', 'The built-in simulated tenant and Natoma stand-in: reset, show, serve.'),
+    ('docs', 'command', 'natoma-entra docs', 'These pages in the terminal, from the installed package.'),
+)
