@@ -175,7 +175,7 @@ def explain(err: ValidationError, source: str) -> UsageError:
     # the setting the value belongs to: groups.admin.0 -> groups, scim.url -> scim.url
     setting = next((k for k in (".".join(loc[:2]), loc[0] if loc else "") if k in FLAGS), None)
     if first["type"] == "extra_forbidden":
-        return UsageError(f"{source}: unknown key {key!r}", fix="remove it or fix its spelling (see examples/natoma-entra.toml)")
+        return UsageError(f"{source}: unknown key {key!r}", fix="remove it or fix its spelling (natoma-entra docs configuration)")
     msg = first["msg"].removeprefix("Value error, ")
     if source == "command line" and setting:
         flag = FLAGS[setting]
@@ -185,7 +185,7 @@ def explain(err: ValidationError, source: str) -> UsageError:
     if source == "environment" and setting in ENV_NAMES:
         env = ENV_NAMES[setting]
         return UsageError(f"{env}: {msg}", fix=f"correct or unset the environment variable {env}")
-    return UsageError(f"{source}: {key}: {msg}", fix="correct the value (see examples/natoma-entra.toml)")
+    return UsageError(f"{source}: {key}: {msg}", fix="correct the value (natoma-entra docs configuration)")
 
 
 def read_file(path: Path) -> dict:
@@ -199,7 +199,7 @@ def read_file(path: Path) -> dict:
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path} is not valid TOML: {e}", fix="correct the file") from None
     except RecursionError:  # tomllib recurses per nesting level: a hostile file can exhaust the stack
-        raise UsageError(f"{path} nests tables or arrays too deeply", fix="correct the file (see examples/natoma-entra.toml)") from None
+        raise UsageError(f"{path} nests tables or arrays too deeply", fix="correct the file (natoma-entra docs configuration)") from None
     if secret:
         raise UsageError(
             f"{path}: key {secret!r} holds a secret; secrets are refused in the config file",

@@ -52,7 +52,7 @@ def main(
     graph_endpoint: Optional[str] = typer.Option(None, "--graph-endpoint", metavar="URL", help="Graph base URL, e.g. http://127.0.0.1:8080/v1.0 (http only on loopback)."),
     sandbox: bool = typer.Option(False, "--sandbox", help="Run against the built-in simulated tenant (state kept in a file)."),
     sandbox_state: Optional[Path] = typer.Option(None, "--sandbox-state", metavar="PATH", envvar="NATOMA_ENTRA_SANDBOX_STATE", help="The sandbox's state file."),
-    sandbox_variant: Optional[List[str]] = typer.Option(None, "--sandbox-variant", metavar="NAME", help="With --sandbox: play one of the Graph behaviours the docs leave open (repeatable; 'all' for every one; env NATOMA_ENTRA_SANDBOX_VARIANTS, comma-separated). See docs/graph-assumptions.md."),
+    sandbox_variant: Optional[List[str]] = typer.Option(None, "--sandbox-variant", metavar="NAME", help="With --sandbox: play one of the Graph behaviours the docs leave open (repeatable; 'all' for every one; env NATOMA_ENTRA_SANDBOX_VARIANTS, comma-separated). See natoma-entra docs graph-assumptions."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; write nothing."),
     output: Output = typer.Option(Output.text, "--output", "-o", envvar=OUTPUT_ENV,
                                   help="text for people, json for machines (stdout)."),

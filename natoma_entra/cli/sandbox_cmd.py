@@ -208,7 +208,7 @@ def serve_command(
     ctx: typer.Context,
     port: int = typer.Option(8080, "--port", "-p", metavar="PORT", help="Loopback port."),
     host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Loopback address only (127.0.0.1, ::1, localhost)."),
-    variant: Optional[List[str]] = typer.Option(None, "--variant", metavar="NAME", help="Play a Graph behaviour the docs leave open (repeatable; 'all' for every one). See docs/graph-assumptions.md."),
+    variant: Optional[List[str]] = typer.Option(None, "--variant", metavar="NAME", help="Play a Graph behaviour the docs leave open (repeatable; 'all' for every one). See natoma-entra docs graph-assumptions."),
 ):
     """Serve the sandbox on loopback: Graph at /v1.0, Natoma's SCIM stand-in at /scim/v2.
 

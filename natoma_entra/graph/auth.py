@@ -50,7 +50,8 @@ def _need(env: dict, *names: str) -> list[str]:
     missing = [n for n in names if not env.get(n)]
     if missing:
         raise UsageError(f"--auth needs the environment variable(s) {', '.join(missing)}",
-                         fix=f"set {', '.join(missing)} (see docs/auth.md)")
+                         fix=f"set {', '.join(missing)} "
+                             "(natoma-entra docs auth; https://natoma.github.io/natoma-entra/auth/)")
     return [env[n] for n in names]
 
 

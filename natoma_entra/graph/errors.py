@@ -108,9 +108,10 @@ def fix_for(status: int | None, code: str, method: str, path: str, delegated: bo
             perm, role = delegated_for(method, path)
             fix = (f"grant the delegated Microsoft Graph permission {perm or 'this call needs'} and admin-consent it"
                    + (f"; the signed-in user also needs the Entra role {role}" if role else ""))
-            return fix + " (docs/permissions.md)"
+            return fix + " (natoma-entra docs permissions; https://natoma.github.io/natoma-entra/permissions/)"
         perm = permission_for(method, path) or "the Microsoft Graph permission this call needs"
-        return f"grant the Microsoft Graph application permission {perm} and admin-consent it (docs/permissions.md)"
+        return (f"grant the Microsoft Graph application permission {perm} and admin-consent it "
+                "(natoma-entra docs permissions; https://natoma.github.io/natoma-entra/permissions/)")
     if status == 429:
         return "Graph is throttling this tenant; wait a minute and run the command again"  # Retry-After: see below
     if status is not None and status >= 500:
@@ -197,7 +198,8 @@ def from_transport(exc: Exception, method: str, path: str, host: str, *, sent: b
 
 SIGN_IN_FIX = {
     "default": "sign in with `az login --allow-no-subscriptions`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
-               "AZURE_CLIENT_SECRET, or choose a mode with --auth (docs/auth.md)",
+               "AZURE_CLIENT_SECRET, or choose a mode with --auth "
+               "(natoma-entra docs auth; https://natoma.github.io/natoma-entra/auth/)",
     "cli": "run `az login --allow-no-subscriptions` (with --tenant for another tenant), or choose another --auth",
     "client-secret": "check AZURE_CLIENT_ID, AZURE_CLIENT_SECRET (not expired) and --tenant",
     "certificate": "check AZURE_CLIENT_ID, AZURE_CLIENT_CERTIFICATE_PATH (and its password) and --tenant",
@@ -216,4 +218,5 @@ def from_sign_in(exc: Exception, auth: str) -> NatomaEntraError:
     text = str(getattr(exc, "message", None) or exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     return NatomaEntraError(f"sign-in failed with --auth {auth}: {first}",
-                            fix=SIGN_IN_FIX.get(auth, "check the --auth mode and its settings (docs/auth.md)"))
+                            fix=SIGN_IN_FIX.get(auth, "check the --auth mode and its settings (natoma-entra "
+                                                      "docs auth; https://natoma.github.io/natoma-entra/auth/)"))
