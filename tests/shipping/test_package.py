@@ -66,3 +66,25 @@ def test_installed_cli_runs_a_full_sandbox_setup(installed, tmp_path):
     natoma = json.loads(state.read_text())["natoma"]["resources"]
     roles = {u["userName"]: [r["value"] for r in u.get("roles", [])] for u in natoma}
     assert roles["AdeleV@contoso.onmicrosoft.com"] == ["admin"] and roles["AlexW@contoso.onmicrosoft.com"] == ["AppAdmin"]
+
+
+def test_the_wheel_carries_the_docs_pages(built):
+    """`natoma-entra docs TOPIC` reads pages shipped in the wheel (natoma_entra/manual), one per topic."""
+    from natoma_entra import manual
+
+    names = set(zipfile.ZipFile(built.wheel).namelist())
+    assert "natoma_entra/manual/index.py" in names
+    missing = [t.name for t in manual.TOPICS if f"natoma_entra/manual/pages/{t.name}.md" not in names]
+    assert not missing, f"pages missing from the wheel: {missing}"
+    assert {"auth", "permissions", "troubleshooting", "graph-assumptions", "configuration"} <= {t.name for t in manual.TOPICS}
+
+
+def test_installed_cli_prints_a_docs_page_without_the_repository(installed, tmp_path):
+    from natoma_entra import manual
+
+    r = installed.run("docs", "auth", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("# Authentication\n") and "--auth" in r.stdout
+    assert r.stdout.rstrip().endswith(f"Online: {manual.SITE_URL}auth/")
+    r = installed.run("docs", cwd=tmp_path)
+    assert r.returncode == 0 and all(f"  {t.name} " in r.stdout for t in manual.TOPICS), r.stdout
