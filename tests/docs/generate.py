@@ -143,10 +143,6 @@ def command_permissions(name: str) -> str:
         r = permissions.BY_KEY[key]
         method = r.method.replace("|", " ")
         lines.append(f"| `{method} {permissions._show(r.path)}` | {r.page} | {_cell(r.hint)} |")
-    note = permissions.READ_ONLY_WRITES.get(name)
-    if note:
-        lines += ["", f"The only POST it sends is {note}: it changes nothing, but Graph documents it under "
-                      "Synchronization.ReadWrite.All."]
     return "\n".join(lines) + "\n"
 
 
