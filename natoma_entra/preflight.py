@@ -142,7 +142,8 @@ class PermissionsMissing(UsageError):
         n = len(result.missing)
         super().__init__(f"{result.identity or 'the signed-in identity'} lacks {n} Microsoft Graph permission"
                          f"{'s' if n != 1 else ''} this run needs; nothing was written",
-                         fix=result.missing[0].line() if n == 1 else "grant each one listed (docs/permissions.md)")
+                         fix=result.missing[0].line() if n == 1
+                         else "grant each one listed (natoma-entra docs permissions)")
         self.result = result
         self.command = command
         self.report = {"permissions": result.model_dump(mode="json")}

@@ -18,8 +18,9 @@ def probe_command(
     """Read-only: which answer this tenant gives where Microsoft's docs are silent, for a bug report.
 
     Sends only reads (and two connection tests with a deliberately wrong token, which change nothing) and prints,
-    per open behaviour of docs/graph-assumptions.md, the answer this tenant gives (the sandbox variant it plays), or
-    "not settled without a write". Run it once on a real tenant, with -o json and --trace FILE to attach both.
+    per open behaviour (natoma-entra docs graph-assumptions), the answer this tenant gives (the sandbox variant it
+    plays), or "not settled without a write". Run it once on a real tenant, with -o json and --trace FILE to attach
+    both.
 
     Example: natoma-entra --app Natoma -o json --trace probe-trace.jsonl probe > probe.json
     """

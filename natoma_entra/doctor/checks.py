@@ -798,7 +798,7 @@ def check_permissions(state: DoctorState) -> CheckResult:
     details = [f"{r['command']}: missing {', '.join(m['permission'] for m in r['missing'])}" for r in short]
     return CheckResult(PERMISSIONS, "warn", f"{who} cannot run {_names([r['command'] for r in short])}",
                        details=details + notes, fix="grant what each command lacks: see the permissions table "
-                                                    "(docs/permissions.md)", data=data)
+                                                    "(natoma-entra docs permissions)", data=data)
 
 
 def checks(state: DoctorState) -> list[CheckResult]:

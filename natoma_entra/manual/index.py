@@ -3,6 +3,7 @@ tests/docs/generate.py: do not edit."""
 
 TOPICS: tuple[tuple[str, str, str, str], ...] = (
     ('getting-started', 'guide', 'Getting started', 'Install, try it on the built-in sandbox, then run it against your tenant.'),
+    ('first-run', 'guide', 'Your first run on a real tenant', 'Your first run on a real tenant: prerequisites, look before writing, the preflight, probe, a trace.'),
     ('configuration', 'guide', 'Configuration', 'The config file, every key, the global options and environment variables.'),
     ('auth', 'guide', 'Authentication', 'How natoma-entra signs in (--auth): each mode, CI federation, national clouds.'),
     ('permissions', 'guide', 'Permissions', 'The Graph permissions and Entra roles each command needs, request by request.'),
@@ -21,6 +22,7 @@ TOPICS: tuple[tuple[str, str, str, str], ...] = (
     ('doctor', 'command', 'natoma-entra doctor', "The guide's troubleshooting table as checks, with fixes."),
     ('audit', 'command', 'natoma-entra audit', "Every user's role in Natoma against the role Entra sends."),
     ('logs', 'command', 'natoma-entra logs', "The app's provisioning logs: who, what Entra did, whether it worked."),
+    ('probe', 'command', 'natoma-entra probe', "Which answer your tenant gives where Microsoft's docs are silent, for a bug report."),
     ('app', 'command', 'natoma-entra app create', 'The Natoma enterprise app from the non-gallery template.'),
     ('export', 'command', 'natoma-entra export', 'The natoma-entra.toml that reproduces a tenant set up by hand.'),
     ('teardown', 'command', 'natoma-entra teardown', 'Undo what setup made, and only that, after showing the plan.'),

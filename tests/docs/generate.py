@@ -26,7 +26,7 @@ INDEX = MANUAL / "index.py"
 
 # The guides shipped with the package besides one page per command (`natoma-entra docs TOPIC`), in the order the
 # topic list shows them. The home page, performance and dev/ stay on the site only.
-GUIDES = ("getting-started", "configuration", "auth", "permissions", "ci", "troubleshooting", "report",
+GUIDES = ("getting-started", "first-run", "configuration", "auth", "permissions", "ci", "troubleshooting", "report",
           "graph-assumptions")
 
 BLOCK = re.compile(r"<!-- GENERATED (?P<kind>[\w-]+)(?::\s*(?P<arg>[^(>]*?))?\s*(?:\([^)]*\))?\s*-->\n"
@@ -142,7 +142,7 @@ def command_permissions(name: str) -> str:
     for key in permissions.COMMANDS[name]:
         r = permissions.BY_KEY[key]
         method = r.method.replace("|", " ")
-        lines.append(f"| `{method} {permissions._show(r.path)}` | {r.page} | {_cell(r.hint)} |")
+        lines.append(f"| `{method} {permissions.show_path(r.path)}` | {r.page} | {_cell(r.hint)} |")
     return "\n".join(lines) + "\n"
 
 
