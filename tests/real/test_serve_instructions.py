@@ -37,7 +37,7 @@ def paste(text: str) -> tuple[dict[str, str], list[str]]:
 def from_docs() -> str:
     text = (ROOT / "docs" / "sandbox.md").read_text()
     block = text.split("Rehearsing a pipeline", 1)[1].split("```", 2)[1]
-    return block.strip()
+    return block.split("\n", 1)[1].strip()  # after the fence's language (```bash)
 
 
 def from_help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> str:
