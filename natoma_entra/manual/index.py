@@ -8,6 +8,7 @@ TOPICS: tuple[tuple[str, str, str, str], ...] = (
     ('auth', 'guide', 'Authentication', 'How natoma-entra signs in (--auth): each mode, CI federation, national clouds.'),
     ('permissions', 'guide', 'Permissions', 'The Graph permissions and Entra roles each command needs, request by request.'),
     ('ci', 'guide', 'CI pipelines', 'A nightly drift check and setup on demand, from GitHub Actions or Azure DevOps.'),
+    ('security', 'guide', 'Security: what others send, shown inert and read within bounds', 'Security: what Graph and Natoma send is shown inert, and reads from Natoma are bounded.'),
     ('troubleshooting', 'guide', 'Troubleshooting', "By symptom: doctor's checks, provisioning error codes, Graph errors, fixes."),
     ('report', 'guide', 'The JSON report', 'The JSON report every command writes with --output json, and its schema.'),
     ('graph-assumptions', 'guide', 'What Microsoft Graph leaves open, and how natoma-entra is tested against each answer', 'What Graph leaves open, the sandbox variant for each answer, how to settle it.'),

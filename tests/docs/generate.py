@@ -26,8 +26,8 @@ INDEX = MANUAL / "index.py"
 
 # The guides shipped with the package besides one page per command (`natoma-entra docs TOPIC`), in the order the
 # topic list shows them. The home page, performance and dev/ stay on the site only.
-GUIDES = ("getting-started", "first-run", "configuration", "auth", "permissions", "ci", "troubleshooting", "report",
-          "graph-assumptions")
+GUIDES = ("getting-started", "first-run", "configuration", "auth", "permissions", "ci", "security", "troubleshooting",
+          "report", "graph-assumptions")
 
 BLOCK = re.compile(r"<!-- GENERATED (?P<kind>[\w-]+)(?::\s*(?P<arg>[^(>]*?))?\s*(?:\([^)]*\))?\s*-->\n"
                    r"(?P<body>.*?)<!-- GENERATED END -->", re.S)
