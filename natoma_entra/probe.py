@@ -30,6 +30,7 @@ SLOW_REPLICATION, POD_STATUS_INFO = "slow-replication", "pod-statusinfo-shape"
 THROTTLED_WRITES, RETRY_AFTER_DATE = "throttled-writes", "retry-after-http-date"
 ROLE_DISABLE_LAG, EMPTY_PAGES = "role-disable-lag", "empty-pages"
 FORWARD_COMPATIBLE, SECRETS_UNREADABLE = "forward-compatible-fields", "secrets-unreadable"
+GROUP_UPSERT_CONFLICT, SECRETS_CLEAR_REFUSED = "group-upsert-conflict", "secrets-clear-refused"
 
 DEFAULT = "default"  # the answer the sandbox plays without variants (the one the CLI was first written against)
 NOT_WITHOUT_A_WRITE = "not settled without a write"
@@ -224,6 +225,11 @@ def write_only_findings() -> list[Finding]:
         write_only("role-disable-lag", "j", "Right after the PATCH that disables an app role, does the application "
                    "still read it enabled?", [DEFAULT, ROLE_DISABLE_LAG],
                    "a PATCH that disables a role, then a GET of the application"),
+        write_only("group-upsert", "o", "Does a group upsert for a uniqueName a group holds update it (204), or refuse "
+                   "(400)?", [DEFAULT, GROUP_UPSERT_CONFLICT],
+                   "two PATCH /groups(uniqueName='...') with Prefer: create-if-missing"),
+        write_only("secrets-clear", "p", "Does PUT .../secrets accept an empty Tenant URL and Secret Token?",
+                   [DEFAULT, SECRETS_CLEAR_REFUSED], "a PUT of BaseAddress and SecretToken with empty values"),
     ]
 
 
@@ -362,7 +368,7 @@ def judge(o: Observed) -> list[Finding]:
     if o.secrets is not None:
         out.append(judge_secrets(o.secrets))
     out += [writes[0], judge_failure_body(o.collection_test, o.job_test), writes[2], judge_schema(o.schema),
-            writes[3], writes[4], judge_pages(o.first_page)]
+            writes[3], writes[4], judge_pages(o.first_page), writes[5], writes[6]]
     return out
 
 

@@ -137,6 +137,9 @@ def patch_application(h: GraphHandler, req: Request) -> Response:
     for key in body:
         if key in _APP_READ_ONLY:
             raise bad_request(f"Property '{key}' is read-only and cannot be set.")
+    if "tags" in body and (not isinstance(body["tags"], list) or not all(isinstance(t, str) for t in body["tags"])):
+        # application.md: tags is a String collection, not nullable
+        raise bad_request("Invalid value specified for property 'tags' of resource 'Application'.")
     if "appRoles" in body:
         # during `role-disable-lag` a role just disabled still counts as enabled: changing it is refused
         new_roles = _validate_app_roles(_as_read(h, app).get("appRoles") or [], body["appRoles"])
@@ -462,11 +465,10 @@ _NICKNAME = re.compile(r'^[\x21-\x7e]{1,64}$')
 _NICKNAME_BAD = set('@()\\[]";:<>,')
 
 
-@ROUTER.add("POST", "/groups", C_GROUP)
-def post_group(h: GraphHandler, req: Request) -> Response:
-    """Graph docs group-post-groups.md: 201 with the group; displayName, mailEnabled, mailNickname and securityEnabled
-    are required. A new group is not readable everywhere at once (replication: sandbox knob)."""
-    body = req.json()
+def _new_group(h: GraphHandler, body: Any, unique_name: str | None = None) -> dict[str, Any]:
+    """A security or Microsoft 365 group from a create's body (group-post-groups.md, group-upsert.md): displayName,
+    mailEnabled, mailNickname and securityEnabled are required. A new group is not readable everywhere at once
+    (replication: sandbox knob)."""
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
     for key in ("displayName", "mailNickname"):
@@ -495,10 +497,74 @@ def post_group(h: GraphHandler, req: Request) -> Response:
         "groupTypes": list(group_types),
         "createdDateTime": h.tenant.timestamp(),
     }
+    if unique_name is not None:
+        group["uniqueName"] = unique_name
     h.tenant.state["groups"][gid] = group
     h.tenant.state["members"][gid] = []
     h.tenant.created("group", gid)
+    return group
+
+
+@ROUTER.add("POST", "/groups", C_GROUP)
+def post_group(h: GraphHandler, req: Request) -> Response:
+    """Graph docs group-post-groups.md: 201 with the group."""
+    group = _new_group(h, req.json())
     return Response(201, {"@odata.context": f"{req.base}/$metadata#groups/$entity", **copy_json(group)})
+
+
+def _unique_key(raw: str) -> str:
+    """The uniqueName an alternate-key segment names: groups(uniqueName='...'), quotes doubled inside (OData)."""
+    if len(raw) < 2 or not (raw.startswith("'") and raw.endswith("'")):
+        raise bad_request("The uniqueName key must be a quoted string: groups(uniqueName='...').")
+    return raw[1:-1].replace("''", "'")
+
+
+def _by_unique_name(h: GraphHandler, name: str) -> dict[str, Any] | None:
+    """The group holding this uniqueName, replicating or not (an alternate key is unique in the tenant: group.md)."""
+    for g in h.tenant.state["groups"].values():
+        if (g.get("uniqueName") or "").lower() == name.lower():
+            return g
+    return None
+
+
+@ROUTER.add("GET", "/groups(uniqueName={key})", R_GROUP)
+def get_group_by_unique_name(h: GraphHandler, req: Request) -> Response:
+    """GET /groups(uniqueName='...') (the v1.0 Get-MgGroupByUniqueName): the group, or 404 (also while a new group
+    replicates)."""
+    key = _unique_key(req.params["key"])
+    group = _by_unique_name(h, key)
+    if group is None or h.tenant.replicating("group", group["id"]):
+        raise not_found(key)
+    return entity(group, req, "groups/$entity")
+
+
+_UPSERT_WRITABLE = ("displayName", "description", "mailNickname")
+
+
+@ROUTER.add("PATCH", "/groups(uniqueName={key})", W_GROUP)
+def upsert_group(h: GraphHandler, req: Request) -> Response:
+    """Graph docs group-upsert.md: with `Prefer: create-if-missing`, 201 and the new group when no group holds the
+    uniqueName, else the group is updated and 204; without the header, an update (404 when missing).
+    `group-upsert-conflict`: a uniqueName a group already holds answers 400 instead of the update (UNCONFIRMED
+    wording: the one Entra gives for a duplicate unique property)."""
+    key = _unique_key(req.params["key"])
+    body = req.json()
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    existing = _by_unique_name(h, key)
+    create = "create-if-missing" in (req.headers.get("prefer") or "").lower()
+    if existing is None:
+        if not create:
+            raise not_found(key)
+        group = _new_group(h, body, unique_name=key)
+        return Response(201, {"@odata.context": f"{req.base}/$metadata#groups/$entity", **copy_json(group)})
+    if V.GROUP_UPSERT_CONFLICT in h.tenant.variants:
+        raise bad_request("Another object with the same value for property uniqueName already exists.",
+                          "Request_MultipleObjectsWithSameKeyValue")
+    for k in _UPSERT_WRITABLE:
+        if isinstance(body.get(k), str):
+            existing[k] = body[k]
+    return Response(204)
 
 
 @ROUTER.add("DELETE", "/groups/{id}", W_GROUP)

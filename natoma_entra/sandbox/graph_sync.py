@@ -348,6 +348,10 @@ def put_secrets(h: GraphHandler, req: Request) -> Response:
             raise GraphFault(500, "InternalError", f"Requested value '{it['key']}' was not found.")
         if it.get("value") is not None and not isinstance(it.get("value"), str):
             raise bad_request(f"The value of secret '{it['key']}' must be a string.", "BadRequest")
+    if V.SECRETS_CLEAR_REFUSED in h.tenant.variants and any(
+            it["key"] in ("BaseAddress", "SecretToken") and not it.get("value") for it in items):
+        # UNCONFIRMED: whether Graph accepts an empty value (the page shows none); this variant plays a refusal
+        raise bad_request("The value of secret 'BaseAddress' and 'SecretToken' must not be empty.", "BadRequest")
     if V.SECRETS_REPLACE in h.tenant.variants:
         h.tenant.state["secrets"][sp["id"]] = []
     stored = h.tenant.state["secrets"].setdefault(sp["id"], [])

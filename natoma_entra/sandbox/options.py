@@ -25,6 +25,8 @@ ROLE_DISABLE_LAG = "role-disable-lag"
 EMPTY_PAGES = "empty-pages"
 FORWARD_COMPATIBLE = "forward-compatible-fields"
 SECRETS_UNREADABLE = "secrets-unreadable"
+GROUP_UPSERT_CONFLICT = "group-upsert-conflict"
+SECRETS_CLEAR_REFUSED = "secrets-clear-refused"
 
 THROTTLE_SECONDS = 3  # the Retry-After of the throttling variants: over 2 s, so the CLI says its wait
 ROLE_DISABLE_LAG_SECONDS = 5.0  # how long a disabled app role still reads (and counts as) enabled
@@ -57,6 +59,10 @@ VARIANTS: dict[str, str] = {
     FORWARD_COMPATIBLE: "every object carries properties and annotations the CLI does not know (@odata.type, "
                         "@microsoft.graph.tips, a property added later), the schema at every level included",
     SECRETS_UNREADABLE: "GET .../synchronization/secrets is not offered (404 from syncfabric); PUT works",
+    GROUP_UPSERT_CONFLICT: "PATCH /groups(uniqueName='...') with Prefer: create-if-missing, for a uniqueName a group "
+                           "already holds, answers 400 (another object has that uniqueName) instead of updating it",
+    SECRETS_CLEAR_REFUSED: "PUT .../synchronization/secrets with an empty BaseAddress or SecretToken answers 400: "
+                           "saved credentials cannot be cleared through Graph",
 }
 
 DEFAULT_REPLICATION_SECONDS = 20.0

@@ -318,7 +318,8 @@ class Tenant:
             n += 1
             key = f"{display_name}#{n}"
         app_obj_id, app_id, sp_id = det_id("app", key), det_id("appId", key), det_id("sp", key)
-        created = created or self.timestamp()
+        # Graph gives an application's creation time to a fraction of a second (application-upsert.md's example)
+        created = created or self.now().astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         app = {
             "id": app_obj_id,
             "appId": app_id,

@@ -9,7 +9,7 @@ from natoma_entra.sandbox.options import VARIANTS
 from natoma_entra.token_claims import Claims
 
 WRITE_ONLY = {probe.SECRETS_REPLACE, probe.SLOW_REPLICATION, probe.POD_STATUS_INFO, probe.THROTTLED_WRITES,
-              probe.RETRY_AFTER_DATE, probe.ROLE_DISABLE_LAG}
+              probe.RETRY_AFTER_DATE, probe.ROLE_DISABLE_LAG, probe.GROUP_UPSERT_CONFLICT, probe.SECRETS_CLEAR_REFUSED}
 
 
 def findings(r) -> dict[str, dict]:
@@ -59,7 +59,8 @@ def test_the_variant_names_are_the_sandboxs():
     spelled = {probe.TEMPLATES_UNLISTED, probe.LEGACY_TEMPLATE_ONLY, probe.COLLECTION_TEST_REFUSED,
                probe.VALIDATE_SYNCFABRIC_BODY, probe.SECRETS_REPLACE, probe.SECRETS_MASKED, probe.SLOW_REPLICATION,
                probe.POD_STATUS_INFO, probe.THROTTLED_WRITES, probe.RETRY_AFTER_DATE, probe.ROLE_DISABLE_LAG,
-               probe.EMPTY_PAGES, probe.FORWARD_COMPATIBLE, probe.SECRETS_UNREADABLE}
+               probe.EMPTY_PAGES, probe.FORWARD_COMPATIBLE, probe.SECRETS_UNREADABLE, probe.GROUP_UPSERT_CONFLICT,
+               probe.SECRETS_CLEAR_REFUSED}
     assert spelled == set(VARIANTS)
 
 
@@ -91,7 +92,7 @@ def test_probe_text_and_trace(sandbox, tmp_path):
     path = tmp_path / "probe.jsonl"
     r = sandbox.cli("--trace", str(path), "probe")
     assert r.code == 0, r.err
-    assert "13 behaviours: 7 settled, 5 not settled without a write, 1 not settled here" in r.out
+    assert "15 behaviours: 7 settled, 7 not settled without a write, 1 not settled here" in r.out
     assert "/servicePrincipals/{sp}/synchronization/jobs/{job}/schema" in r.out
     assert "testing the connection to https://natoma.sandbox.test/scim/v2 with a deliberately wrong token" in r.err
     traced = [line for line in path.read_text().splitlines() if '"kind": "graph"' in line]
