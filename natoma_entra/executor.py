@@ -116,8 +116,10 @@ async def run(session: "Session", command: str, steps: Sequence[AnyStep], desire
     app = await _app_summary(session, plans)
     blocked = next((p for p in plans if p.blocked), None)
     if dry_run:
-        return planned_report(command, app, steps, plans)
-    report = Report(command=command, dry_run=False, app=app)
+        report = planned_report(command, app, steps, plans)
+        report.warnings.extend(await _app_warnings(session))
+        return report
+    report = Report(command=command, dry_run=False, app=app, warnings=await _app_warnings(session))
     if blocked is not None:
         for p in plans:
             report.add(p.result("failed") if p is blocked else
@@ -134,7 +136,8 @@ async def run(session: "Session", command: str, steps: Sequence[AnyStep], desire
         return report
     from .preflight import before_writes
 
-    await before_writes(session, plans, command=command)  # permissions, before the first write (exit 2 when short)
+    also = [key for p in plans for op in p.operations for key in op.also]  # what apply sends beside the operation
+    await before_writes(session, plans, command=command, also=also)  # permissions, before the first write (exit 2)
     if confirm is not None and any(p.operations and any(c.action == "delete" for c in p.changes) for p in plans):
         if not await confirm(planned_report(command, app, steps, plans)):
             raise NotConfirmed(f"{command}: not confirmed; nothing was written")
@@ -196,7 +199,8 @@ async def _apply(session: "Session", command: str, steps: list[AnyStep], plans: 
 async def status(session: "Session", steps: Sequence[AnyStep], desired: Desired[Any]) -> Report:
     """Read and plan every step, write nothing: each step's state (in place / drifted / missing / failed)."""
     plans = await read_and_plan(session, steps, desired)
-    report = Report(command="status", dry_run=False, app=await _app_summary(session, plans))
+    report = Report(command="status", dry_run=False, app=await _app_summary(session, plans),
+                    warnings=await _app_warnings(session))
     for step, plan in zip(steps, plans):
         for result in step.planned(plan):
             result.info["state"] = plan.status_state()
@@ -211,3 +215,11 @@ async def _app_summary(session: "Session", plans: Sequence[Plan[Any]]) -> dict[s
         return (await session.app()).summary()
     except UsageError:
         return {}
+
+
+async def _app_warnings(session: "Session") -> list[str]:
+    """What the app lookup has to say: another app with the name, which this run does not use (twins.py)."""
+    try:
+        return (await session.app()).warnings()
+    except UsageError:
+        return []

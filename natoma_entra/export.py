@@ -67,7 +67,9 @@ async def read(session) -> Export:
             continue
         if a.get("principalType") != "Group":
             out.notes.append(f"{who} holds the {DISPLAY_NAME[role]} role directly: the config assigns groups only "
-                             "(status reports this grant; `assign --prune` would remove it)")
+                             "(status reports this grant; `assign --prune"
+                             + ("-user` names it to remove it)" if a.get("principalType") == "User" else
+                                "` would remove it)"))
             continue
         if a["principalId"] in configured:
             out.notes.append(f"{who} holds more than one Natoma role: the config gives a group one role; "

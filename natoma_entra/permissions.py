@@ -47,8 +47,9 @@ REQUESTS: tuple[Request, ...] = (
             "Application.ReadWrite.All", "Application.ReadWrite.All", APP_ADMIN, (OWNED_BY,)),
     Request("delete-service-principal", "DELETE", r"^/servicePrincipals/[^/]+$", "Delete servicePrincipal",
             "Application.ReadWrite.All", "Application.ReadWrite.All", APP_ADMIN, (OWNED_BY, "Directory.ReadWrite.All")),
-    Request("create-group", "POST", r"^/groups$", "Create group", "Group.Create", "Group.ReadWrite.All", (),
-            ("Group.ReadWrite.All", "Directory.ReadWrite.All")),
+    # group-upsert.md's table: Group.ReadWrite.All, application and delegated (its text also speaks of Group.Create)
+    Request("upsert-group", "PATCH", r"^/groups\(uniqueName=.*", "Upsert group", "Group.ReadWrite.All",
+            "Group.ReadWrite.All", (), ("Directory.ReadWrite.All",)),
     Request("delete-group", "DELETE", r"^/groups/[^/]+$", "Delete group", "Group.ReadWrite.All",
             "Group.ReadWrite.All", ()),
     Request("update-application", "PATCH", r"^/applications", "Update application",
@@ -95,8 +96,8 @@ _JOB_READ = _FIND_APP + ("sync-read",)
 COMMANDS: dict[str, tuple[str, ...]] = {
     "roles": _FIND_APP + ("update-application",),
     "assign": _FIND_APP + ("read-groups", "list-assignments", "grant-assignment", "delete-assignment"),
-    "mapping": _JOB_READ + ("sync-write",),
-    "credentials": _JOB_READ + ("sync-write",),
+    "mapping": _JOB_READ + ("sync-write", "update-application"),  # a job it creates is recorded on the app
+    "credentials": _JOB_READ + ("sync-write", "update-application"),
     "start": _JOB_READ + ("sync-write",),
     "provision": _JOB_READ + ("read-users", "sync-write"),
     "status": _JOB_READ + ("read-groups", "list-assignments", "sync-write"),
@@ -107,15 +108,18 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 COMMANDS["setup"] = tuple(dict.fromkeys(COMMANDS["roles"] + COMMANDS["assign"] + COMMANDS["mapping"]
                                         + COMMANDS["credentials"] + COMMANDS["start"]))
 # Bootstrapping and taking down (issue 14): `app create` (and setup --create-app) adds the template's instantiate and
-# the PATCH that marks the new app; --create-groups adds Create group; teardown deletes only what the tool made.
+# the PATCH that records the new app (natoma_entra/marks.py); --create-groups adds the group upsert and the PATCH that
+# records the group on the app; teardown deletes only what the tool made (issue 22: docs/teardown.md), reading what
+# else depends on it first (a group's members and grants).
 COMMANDS["app"] = _FIND_APP + ("instantiate-template", "update-application")
-COMMANDS["create-groups"] = ("create-group",)
+COMMANDS["create-groups"] = ("upsert-group", "update-application")
 COMMANDS["export"] = _JOB_READ + ("read-groups", "list-assignments")
 # probe (issue 25): the reads that settle the open behaviours of docs/graph-assumptions.md, the connection tests
 # (read-only POSTs documented under Synchronization.ReadWrite.All) and the provisioning-log filters
 COMMANDS["probe"] = _JOB_READ + ("list-assignments", "sync-write", "provisioning-logs")
 COMMANDS["teardown"] = _JOB_READ + ("read-groups", "list-assignments", "delete-assignment", "update-application",
-                                    "sync-write", "delete-group", "delete-service-principal", "delete-application")
+                                    "sync-write", "group-members", "group-assignments", "delete-group",
+                                    "delete-service-principal", "delete-application")
 _LABELS = {"app": "app create (and setup --create-app)", "create-groups": "--create-groups (in addition)"}
 BY_KEY = {r.key: r for r in REQUESTS}
 # the commands in the order the permissions page and doctor's permissions check list them
@@ -139,12 +143,25 @@ def names(text: str) -> list[str]:
 def for_command(command: str) -> dict:
     """The application permissions (each needed), delegated permissions and Entra roles for a command."""
     reqs = [BY_KEY[k] for k in COMMANDS[command]]
-    app = _implied_dropped(n for r in reqs for n in names(r.application))
+    app = _implied_dropped(n for r in reqs for n in names(_covered(r, reqs)))
     dele = _implied_dropped(n for r in reqs for n in names(r.delegated))
     roles = [role for role in APP_ADMIN if any(r.roles for r in reqs)]
     if command == "logs":
         roles = list(LOG_READERS)
     return {"application": list(app), "delegated": list(dele), "roles": roles}
+
+
+def _covered(req: Request, reqs: list[Request]) -> str:
+    """The application permission(s) a command needs for `req`: its page's first choice, unless an alternative the
+    page accepts is held anyway for the command's other requests (teardown lists a group's grants with the
+    AppRoleAssignment.ReadWrite.All it deletes assignments with, not with Directory.Read.All besides)."""
+    others = {n for r in reqs if r is not req for n in names(r.application)}
+    others |= {p.replace(".ReadWrite.", ".Read.") for p in others}
+    for alt in req.alternatives:  # a write permission the command holds anyway (never a wider read instead)
+        if OWNED_BY not in alt and names(alt) and all(".ReadWrite." in n for n in names(alt)) \
+                and set(names(alt)) <= others:
+            return alt
+    return req.application
 
 
 def _implied_dropped(perms) -> list[str]:

@@ -13,6 +13,7 @@ def assign_command(
     ctx: typer.Context,
     group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP", help="A group and its role (repeatable); replaces the config file's [groups]."),
     prune: bool = typer.Option(False, "--prune", help="Remove assignments of the Natoma roles to groups that are not configured (never users, never other roles)."),
+    prune_user: Optional[List[str]] = typer.Option(None, "--prune-user", metavar="USER", help="Also remove this user's own grant of a Natoma role (object id or display name; repeatable)."),
     replace: bool = typer.Option(False, "--replace", help="Remove a configured group's other assignments on this app (other roles, default access)."),
     create_groups: bool = typer.Option(False, "--create-groups", help="Create a configured group that does not exist, as a security group."),
 ):
@@ -29,4 +30,5 @@ def assign_command(
 
     g = ctx.obj
     config = load_config(g, {"groups": parse_groups(group)})
-    run_steps(g, "assign", [STEP], Options(prune=prune, replace=replace, create_groups=create_groups), config=config)
+    run_steps(g, "assign", [STEP], Options(prune=prune, replace=replace, create_groups=create_groups,
+                                               prune_users=tuple(prune_user or ())), config=config)

@@ -509,7 +509,7 @@ def check_groups(state: DoctorState) -> CheckResult:
                            "way); remove the others in Enterprise applications -> Users and groups")
         if any("but is not configured" in w for w in warns):
             fixes_w.append("add the principals holding a Natoma role to the config, or remove their grants with "
-                           "`natoma-entra assign --prune`")
+                           "`natoma-entra assign --prune` (a user's own grant with `--prune-user NAME`)")
         return CheckResult(GROUPS, "warn", "assigned groups need a look", details=warns + ok_lines,
                            fix="; ".join(fixes_w) or "configure the role groups")
     return CheckResult(GROUPS, "ok", f"{len(configured_ids)} configured group{'s' if len(configured_ids) != 1 else ''}"

@@ -282,8 +282,9 @@ class GraphClient:
     async def post(self, path: str, body: Any = None, *, policy: Policy | None = None) -> JSON | None:
         return _json(await self.request("POST", path, body, policy=policy))
 
-    async def patch(self, path: str, body: Any, *, policy: Policy | None = None) -> JSON | None:
-        return _json(await self.request("PATCH", path, body, policy=policy))
+    async def patch(self, path: str, body: Any, *, policy: Policy | None = None,
+                    headers: dict | None = None) -> JSON | None:
+        return _json(await self.request("PATCH", path, body, headers=headers, policy=policy))
 
     async def put(self, path: str, body: Any, *, policy: Policy | None = None) -> JSON | None:
         return _json(await self.request("PUT", path, body, policy=policy))

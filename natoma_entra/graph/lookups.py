@@ -5,7 +5,7 @@ Filters follow the forms the Graph docs show: `displayName eq '...'`, `appId eq 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .client import GraphClient
 from .errors import GraphError
@@ -13,8 +13,10 @@ from ..errors import UsageError
 from .odata import eq, is_guid, literal, seg
 
 SP_FIELDS = "id,appId,displayName,appRoles"  # what the steps and doctor use, nothing more
-APP_FIELDS = "id,appId,displayName,appRoles,notes"  # notes: the mark of an app `app create` made
-GROUP_FIELDS = "id,displayName,securityEnabled,mailEnabled,groupTypes,description"  # description: the --create-groups mark
+# tags: what natoma-entra made for this app (natoma_entra/marks.py); createdDateTime: which of two twins is older
+APP_FIELDS = "id,appId,displayName,appRoles,notes,tags,createdDateTime"
+# uniqueName: the key a natoma-entra upsert gave a group it made (steps/groups.py)
+GROUP_FIELDS = "id,displayName,securityEnabled,mailEnabled,groupTypes,description,uniqueName"
 USER_FIELDS = "id,displayName,userPrincipalName,mail"
 
 
@@ -33,6 +35,12 @@ class App:
     service_principal: dict
     application: dict | None
     planned: bool = False  # --create-app: the app this run creates, not there yet (its ids are placeholders)
+    twins: list["App"] = field(default_factory=list)  # other apps with the name, when one is natoma-entra's (twins.py)
+
+    def warnings(self) -> list[str]:
+        from ..twins import warning
+
+        return [warning(self, self.twins)] if self.twins else []
 
     @property
     def sp_id(self) -> str:
@@ -84,13 +92,13 @@ async def find_app(graph: GraphClient, ref: str) -> App:
         sps = by_app_id or ([by_sp_id] if by_sp_id else [])
         if not sps and by_object_id:  # the application's object id: its SP shares the appId
             sps = await graph.list("/servicePrincipals", {"$filter": eq("appId", by_object_id["appId"]), "$select": SP_FIELDS})
-            if not sps:
-                raise UsageError(
+            if not sps:  # AppNotFound: teardown still finds the application it made (its service principal gone)
+                raise AppNotFound(
                     f"the app registration {by_object_id.get('displayName')!r} has no enterprise application (service principal)",
                     fix="create the app from Enterprise applications -> New application -> 'Create your own application' "
                         "(non-gallery), which provisioning needs")
         if not sps:
-            raise UsageError(f"no app with appId or object id {ref} in this tenant",
+            raise AppNotFound(f"no app with appId or object id {ref} in this tenant",
                              fix="check --app (display name, appId or object id) and --tenant")
     else:
         sps, apps = await graph.gather(
@@ -104,13 +112,32 @@ async def find_app(graph: GraphClient, ref: str) -> App:
                               fix="pass --app with the exact display name, the appId or the object id, or create "
                                   "it with `natoma-entra app create NAME` (or `setup --create-app`)")
         if len(sps) > 1:
-            raise UsageError(f"{len(sps)} enterprise apps are named {ref!r}: {_listing(sps)}",
-                             fix="pass --app with the appId of the one to configure")
+            return _one_of(sps, apps, ref)
     sp = sps[0]
     apps = [a for a in apps if a.get("appId") == sp["appId"]]
     if not apps:
         apps = await graph.list("/applications", {"$filter": eq("appId", sp["appId"]), "$select": APP_FIELDS})
     return App(service_principal=sp, application=apps[0] if apps else None)
+
+
+def paired(sps: list[dict], apps: list[dict]) -> list[App]:
+    """Each service principal with its application (the same appId), when it is among `apps`."""
+    by_app_id = {str(a.get("appId") or "").lower(): a for a in apps}
+    return [App(service_principal=sp, application=by_app_id.get(str(sp.get("appId") or "").lower())) for sp in sps]
+
+
+def _one_of(sps: list[dict], apps: list[dict], ref: str) -> App:
+    """Several apps have the name: the one every run uses when natoma-entra made one of them (twins.py), else the
+    name is ambiguous (exit 2)."""
+    from ..twins import keeper
+
+    found = paired(sps, apps)
+    used = keeper(found)
+    if used is None:
+        raise UsageError(f"{len(sps)} enterprise apps are named {ref!r}: {_listing(sps)}",
+                         fix="pass --app with the appId of the one to configure")
+    used.twins = [a for a in found if a is not used]
+    return used
 
 
 async def find_group(graph: GraphClient, ref: str) -> dict:

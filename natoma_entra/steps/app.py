@@ -5,14 +5,21 @@ application" does it, then waited for until the application and its service prin
 Graph facts (Microsoft Graph docs applicationtemplate-instantiate.md; Entra app-provisioning known-issues.md):
 - POST /applicationTemplates/{id}/instantiate {"displayName": ...} -> 201 {application, servicePrincipal}. The
   non-gallery template's id differs per national cloud (graph/clouds.py).
-- An app registration made with POST /applications cannot be provisioned: it must come from the template.
+- An app registration made with POST /applications (or its upsert, application-upsert.md) cannot be provisioned: it
+  must come from the template, and instantiate has no upsert: nothing stops two runs making two apps.
 - The new objects replicate: lists and GETs may not show them for a while (public scripts poll GET /applications/{id}
   after instantiate), so the step waits, bounded, and says so.
 - Instantiate is never sent twice for one app: a 429 was not processed and is retried; after a 503/504 or a lost
   answer the app is looked up first (graph/retry.py), so Graph never makes a twin.
 
-The app this step creates carries MARK in the application's `notes` (application resource: "notes: notes relevant
-for the management of the application"): `teardown --delete-app` deletes only an app with that mark.
+Twins all the same (natoma_entra/twins.py): before instantiating, the step looks again, bounded and said, for an app
+with the name that a run just before it made (an interrupted run's app is not listed until it has replicated); after
+instantiating, once its own app is readable, it looks for another run's app made at the same moment. When every run
+would pick the other one, this run deletes its own (made seconds ago, nothing on it) and goes on with that one.
+
+The app this step creates is recorded as natoma-entra's by the tag `natoma-entra:created` on its application
+(natoma_entra/marks.py): `teardown --delete-app` deletes only an app so recorded. Its notes say so to people (notes
+are no evidence: anyone editing the app writes them).
 """
 from __future__ import annotations
 
@@ -22,8 +29,9 @@ from typing import TYPE_CHECKING, Literal, Union
 from ..errors import UsageError
 from ..graph.clouds import CLOUDS
 from ..graph.errors import GraphError
-from ..graph.lookups import App, AppNotFound, find_app, planned_app
-from ..graph.odata import is_guid, seg
+from .. import marks, twins
+from ..graph.lookups import APP_FIELDS, SP_FIELDS, App, AppNotFound, paired, planned_app
+from ..graph.odata import eq, is_guid, seg
 from ..graph.retry import AFTER_CREATE, Policy
 from ..results import Change, StepResult
 from .base import NEW_ID, JSON, Applied, ApplyContext, Desired, Facts, Operation, Options, Plan, Step
@@ -33,11 +41,8 @@ if TYPE_CHECKING:
     from ..session import Session
 
 NAME = "app"
-MARK = "Created by natoma-entra (app create). `natoma-entra teardown --delete-app` may delete it."
-
-
-def made_by_us(app: App) -> bool:
-    return MARK in ((app.application or {}).get("notes") or "")
+MARK = "Created by natoma-entra (app create). `natoma-entra teardown --delete-app` may delete it."  # for people
+TWIN_LOOK_SECONDS = 30.0  # how long a create first looks for a twin another run has just made (replication)
 
 
 class InstantiateApp(Operation):
@@ -62,7 +67,8 @@ class InstantiateApp(Operation):
 
 
 class MarkApp(Operation):
-    """PATCH the new application's notes with MARK (teardown --delete-app deletes only an app that carries it)."""
+    """PATCH the new application's tags with `natoma-entra:created`, every other tag kept (natoma_entra/marks.py;
+    teardown --delete-app deletes only an app recorded so), and its notes with MARK for people."""
 
     kind: Literal["mark-app"] = "mark-app"
     notes: str = MARK
@@ -77,7 +83,7 @@ class MarkApp(Operation):
 
     @property
     def body(self) -> JSON:
-        return {"notes": self.notes}
+        return {"tags": ["...", marks.CREATED], "notes": self.notes}
 
 
 AppOperation = Union[InstantiateApp, MarkApp]
@@ -144,6 +150,10 @@ async def apply(context: ApplyContext, plan: Plan[AppOperation]) -> Applied:
         return None if app is None else {"application": app.application, "servicePrincipal": app.service_principal}
 
     try:
+        twin = await _look_again(session, name)
+        if twin is not None:  # a run just before this one made it: use it, make no second one
+            return _found_made(session, plan, twin, "made by another natoma-entra run moments ago (found once Graph "
+                                                    "showed it)")
         created = await graph.post(instantiate.path, instantiate.body,
                                    policy=Policy(what="creating the app", applied=made))
         application = (created or {}).get("application") or {}
@@ -153,46 +163,101 @@ async def apply(context: ApplyContext, plan: Plan[AppOperation]) -> Applied:
                              fix="check `natoma-entra app create` again in a minute: a second run finds the app")
         session.progress(f"waiting for the new app {name!r} to be readable (Graph replication; up to about "
                          f"{session.waits.bound:g} s)...")
-        await _mark(session, application["id"], mark.body)
-        app = await _until_found(session, name)
+        await marks.record(session, application["id"], add=[marks.CREATED], new=True, extra={"notes": mark.notes})
+        visible = await _until_found(session, name, application["id"])
     except GraphError as e:
         return Applied([failed(NAME, e, plan.changes, "creating the app")], context.facts)
-    if app is None:
+    if visible is None:
         return Applied([StepResult(step=NAME, status="failed", changes=plan.changes,
                                    error=f"the app {name!r} was created but is not readable yet (Graph replication)",
                                    fix="run the same command again in a minute: it finds the app and goes on")],
                        context.facts)
+    mine = next(a for a in visible if (a.application or {}).get("id") == application["id"])
+    used = twins.by_age(visible)[0]
+    if used is not mine:  # another run made one at the same moment, and every run picks that one: ours goes
+        try:
+            await _delete_own_twin(session, mine)
+        except GraphError as e:
+            return Applied([failed(NAME, e, plan.changes, "deleting the twin this run made")], context.facts)
+        return _found_made(session, plan, used, f"made by another natoma-entra run at the same moment; the twin this "
+                                                f"run made (appId {mine.app_id}) was deleted")
+    others = [a for a in visible if a is not mine]
+    session.planned_app = None
+    mine.twins = others
+    session.known("app", mine)
+    result = plan.result("changed", info={"appId": mine.app_id, "servicePrincipalId": mine.sp_id})
+    result.warnings.extend(mine.warnings())
+    return Applied([result], context.facts)
+
+
+def _found_made(session: "Session", plan: Plan[AppOperation], app: App, why: str) -> Applied:
+    """The step's result when the app turned out to exist: made by another run, found instead of made again."""
     session.planned_app = None
     session.known("app", app)
-    return Applied([plan.result("changed", info={"appId": app.app_id, "servicePrincipalId": app.sp_id})],
-                   context.facts)
+    change = Change(action="none", target=f"app {app.display_name}", detail={"appId": app.app_id, "why": why})
+    return Applied([StepResult(step=NAME, status="unchanged", changes=[change],
+                               info={"appId": app.app_id, "servicePrincipalId": app.sp_id},
+                               warnings=app.warnings())], Facts())
 
 
-async def _mark(session: "Session", application_id: str, body: dict) -> None:
-    """PATCH the mark; the new application may answer 404 (or 403/409) until it has replicated."""
-    await session.graph.patch(f"/applications/{seg(application_id)}", body,
-                              policy=AFTER_CREATE.but(what="marking the new app"))
+async def _named(session: "Session", name: str) -> list[App]:
+    """Every app with the name whose service principal and application are both readable (twins included)."""
+    graph = session.graph
+    sps, apps = await graph.gather(
+        graph.list("/servicePrincipals", {"$filter": eq("displayName", name), "$select": SP_FIELDS}),
+        graph.list("/applications", {"$filter": eq("displayName", name), "$select": APP_FIELDS}))
+    return [a for a in paired(sps, apps) if a.application is not None]
+
+
+async def _look_again(session: "Session", name: str) -> App | None:
+    """Before instantiating: an app with the name another run made moments ago, once Graph lists it (bounded by
+    TWIN_LOOK_SECONDS of the run's replication waits, and said), or None. The app every run would pick when there
+    are several."""
+    delays: list[float] = []
+    for d in session.waits.poll:
+        if sum(delays) >= TWIN_LOOK_SECONDS:
+            break
+        delays.append(d)
+    session.progress(f"looking again for an app named {name!r} another run may have just made (Graph replication; "
+                     f"up to {sum(delays):g} s)...")
+    for d in delays:
+        await session.clock.sleep(d)
+        found = await _named(session, name)
+        if found:
+            used = twins.order(found)[0]
+            used.twins = [a for a in found if a is not used]
+            return used
+    return None
+
+
+async def _delete_own_twin(session: "Session", app: App) -> None:
+    """The app this run made seconds ago, when another run's twin is the one every run uses: its service principal,
+    then its application (serviceprincipal-delete.md, application-delete.md). A 404 means it is gone already."""
+    for path in (f"/servicePrincipals/{seg(app.sp_id)}", f"/applications/{seg((app.application or {})['id'])}"):
+        try:
+            await session.graph.delete(path)
+        except GraphError as e:
+            if e.status != 404:
+                raise
 
 
 async def _found(session: "Session", name: str) -> App | None:
-    """The app as the lookup every step uses finds it (its service principal and its application), or None."""
-    try:
-        app = await find_app(session.graph, name)
-    except AppNotFound:
-        return None
-    return app if app.application is not None else None  # the application has not replicated yet: roles go there
+    """The app with the name as every run would pick it (its service principal and its application), or None."""
+    found = await _named(session, name)
+    return twins.order(found)[0] if found else None
 
 
-async def _until_found(session: "Session", name: str) -> App | None:
-    """The new app once the lookup finds it, or None when the run's replication waits run out."""
+async def _until_found(session: "Session", name: str, application_id: str) -> list[App] | None:
+    """Every app with the name once the one this run made (its application id) is among them, or None when the run's
+    replication waits run out."""
     found: list[App] = []
 
     async def check() -> bool:
-        app = await _found(session, name)
-        found[:] = [app] if app is not None else []
+        apps = await _named(session, name)
+        found[:] = apps if any((a.application or {}).get("id") == application_id for a in apps) else []
         return bool(found)
 
-    return found[0] if await wait_until(session, check) else None
+    return found if await wait_until(session, check) else None
 
 
 STEP = AppStep()

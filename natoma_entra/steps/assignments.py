@@ -19,12 +19,13 @@ from ..errors import UsageError
 from ..graph.errors import GraphError
 from ..graph.lookups import App, GroupNotFound, find_group
 from ..graph.odata import seg
-from ..graph.retry import ROLE_NOT_ON_SP, Policy
+from ..graph.retry import AFTER_CREATE, ROLE_NOT_ON_SP, Policy
+from ..marks import group_ids, group_tag, record_or_warn
 from ..natoma_roles import DISPLAY_NAME, ROLE_VALUES, role_id
 from ..results import Change
 from .base import DRIFTED, JSON, NEW_ID, Applied, ApplyContext, Desired, Facts, Operation, Options, Plan, Step
-from .common import failed, made_after_all, wait_until
-from .groups import is_planned, new_group_body, planned_group
+from .common import failed, wait_until
+from .groups import has_our_unique_name, is_planned, new_group_body, planned_group, upsert_path
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -103,10 +104,33 @@ def role_ids_on(sp_roles: list[dict]) -> dict[str, str]:
     return {r["value"]: r["id"] for r in sp_roles if r.get("value") in ROLE_VALUES and r.get("isEnabled")}
 
 
+def _named_users(assignments: list[dict], ours: set[str], names: tuple[str, ...]) -> set[str]:
+    """The principal ids of the users `--prune-user` names (object id, or display name as the assignment shows it)
+    among the holders of our roles. A name that matches no such user, or several, is bad input (exit 2)."""
+    held = [a for a in assignments if a.get("appRoleId") in ours and a.get("principalType") == "User"]
+    out: set[str] = set()
+    for name in names:
+        key = name.strip().casefold()
+        ids = {str(a.get("principalId")) for a in held
+               if str(a.get("principalId") or "").lower() == key
+               or str(a.get("principalDisplayName") or "").casefold() == key}
+        if not ids:
+            raise UsageError(f"--prune-user {name!r}: no user holds a Natoma role on this app directly under that "
+                             "name or object id", fix="give the user's object id or display name as `natoma-entra "
+                                                      "status` lists the grant")
+        if len(ids) > 1:
+            raise UsageError(f"--prune-user {name!r} names {len(ids)} users holding a Natoma role: "
+                             f"{', '.join(sorted(ids))}", fix="give the object id of the one to remove")
+        out |= ids
+    return out
+
+
 def assignment_changes(assignments: list[dict], wanted: list[tuple[str, dict]], role_ids: dict[str, str], sp_id: str,
-                       *, prune: bool = False, replace: bool = False,
+                       *, prune: bool = False, replace: bool = False, prune_users: tuple[str, ...] = (),
                        role_names: dict[str, str] | None = None) -> AssignmentChanges:
-    """Pure: which assignments to create and delete so each wanted group holds its role."""
+    """Pure: which assignments to create and delete so each wanted group holds its role. --prune removes grants of
+    our roles to principals that are not configured, never a user's own grant (docs/assign.md): a user's grant goes
+    only when --prune-user names that user (bad input, exit 2, when the name matches no such grant)."""
     role_names = role_names or {}
     ours = set(role_ids.values())
     changes, creates, deletes, warnings = [], [], [], []
@@ -138,21 +162,25 @@ def assignment_changes(assignments: list[dict], wanted: list[tuple[str, dict]], 
     # Privilege drift: a grant of one of our roles to a principal that is not configured (a group, a user, a service
     # principal, added by hand). Removed only with --prune; otherwise reported (status: drifted).
     foreign = []
+    named = _named_users(assignments, ours, prune_users) if prune_users else set()
     for a in assignments:
         if a.get("appRoleId") in ours and a.get("principalId") not in wanted_ids:
             label = (f"{a.get('principalDisplayName') or a.get('principalId')} ({a.get('principalType') or 'principal'})"
                      f" -> {role_names.get(a['appRoleId'], a['appRoleId'])}")
-            if prune:
+            user = a.get("principalType") == "User"
+            if (prune and not user) or a.get("principalId") in named:
                 deletes.append(a)
                 changes.append(Change(action="delete", target=label,
                                       detail={"assignmentId": a["id"], "principalId": a.get("principalId"),
-                                              "why": "--prune: not configured"}))
+                                              "why": "--prune-user: named" if user else "--prune: not configured"}))
             else:
                 foreign.append(label)
     if foreign:
+        users = any("(User) ->" in f for f in foreign)
         warnings.append(f"{len(foreign)} grant(s) of a Natoma role to principals that are not configured: "
                         f"{'; '.join(foreign)}; add them to the config, or remove them with "
-                        "`natoma-entra assign --prune`")
+                        "`natoma-entra assign --prune`"
+                        + (" (a user's own grant only with --prune-user NAME)" if users else ""))
     return AssignmentChanges(changes=changes, creates=creates, deletes=deletes, warnings=warnings,
                              foreign=foreign)
 
@@ -181,7 +209,9 @@ PrincipalRef = Annotated[Union[ExistingPrincipal, NewGroup], Field(discriminator
 
 
 class CreateGroup(Operation):
-    """POST /groups: a security group for a configured name no group has (group-post-groups.md)."""
+    """PATCH /groups(uniqueName='...') with `Prefer: create-if-missing`: a security group for a configured name no
+    group has (group-upsert.md). The uniqueName comes from the name (steps/groups.py), so a second run creating the
+    same group at the same time gets the first one's group, never a twin."""
 
     kind: Literal["create-group"] = "create-group"
     name: str
@@ -189,15 +219,37 @@ class CreateGroup(Operation):
 
     @property
     def method(self) -> str:
-        return "POST"
+        return "PATCH"
 
     @property
     def path(self) -> str:
-        return "/groups"
+        return upsert_path(self.name)
 
     @property
     def body(self) -> JSON:
         return new_group_body(self.name, self.role)
+
+
+class RecordGroups(Operation):
+    """PATCH the app registration's tags: the groups --create-groups made for this app (natoma_entra/marks.py;
+    teardown --delete-groups deletes only those). `ids` are the existing groups to record; the ones this run creates
+    are recorded once Graph has given their ids."""
+
+    kind: Literal["record-groups"] = "record-groups"
+    application_id: str
+    ids: list[str] = []
+
+    @property
+    def method(self) -> str:
+        return "PATCH"
+
+    @property
+    def path(self) -> str:
+        return f"/applications/{seg(self.application_id or NEW_ID)}"
+
+    @property
+    def body(self) -> JSON:
+        return {"tags": ["...", *(group_tag(i) for i in self.ids)]}
 
 
 class CreateAssignment(Operation):
@@ -237,7 +289,7 @@ class DeleteAssignment(Operation):
         return f"/servicePrincipals/{seg(self.sp_id)}/appRoleAssignedTo/{seg(self.assignment_id)}"
 
 
-AssignOperation = Union[CreateGroup, CreateAssignment, DeleteAssignment]
+AssignOperation = Union[CreateGroup, RecordGroups, CreateAssignment, DeleteAssignment]
 
 
 @dataclass
@@ -278,9 +330,23 @@ def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[Assi
         info["note"] = f"planned against roles not created yet ({', '.join(missing)})"
     role_names = {r.get("id"): r.get("displayName") or r.get("value") for r in sp_roles}
     d = assignment_changes(current.assignments, current.wanted, role_ids, app.sp_id, prune=desired.options.prune,
-                           replace=desired.options.replace, role_names=role_names)
+                           replace=desired.options.replace, prune_users=desired.options.prune_users,
+                           role_names=role_names)
     ops: list[AssignOperation] = [CreateGroup(name=g["displayName"], role=role)
                                   for role, g in current.wanted if is_planned(g)]
+    # a configured group a natoma-entra upsert made (its uniqueName) that this app does not record yet: an earlier run
+    # stopped between the create and the record, or another run made it at the same moment
+    recorded = group_ids(app.application)
+    unrecorded = [g for _, g in current.wanted if not is_planned(g) and has_our_unique_name(g)
+                  and str(g["id"]).lower() not in recorded]
+    if ops or unrecorded:
+        ops.append(RecordGroups(application_id=(app.application or {}).get("id") or "",
+                                ids=[g["id"] for g in unrecorded],
+                                why="records the groups natoma-entra made (teardown --delete-groups deletes only those)"))
+    for g in unrecorded:
+        d.changes.append(Change(action="update", target=f"app registration: record group {g['displayName']}",
+                                detail={"groupId": g["id"], "why": "made by natoma-entra (its uniqueName), not recorded "
+                                                                   "on the app yet"}))
     names = {g["id"]: g["displayName"] for _, g in current.wanted}
     for body in d.creates:
         pid = body["principalId"]
@@ -301,18 +367,18 @@ async def apply(context: ApplyContext, plan: Plan[AssignOperation]) -> Applied:
     session = context.session
     graph = session.graph
     created: dict[str, str] = {}  # the name of a group this run creates -> the id Graph gave it
+    warnings: list[str] = []
     try:
         for op in plan.operations:  # groups first: they are assigned
             if not isinstance(op, CreateGroup):
                 continue
-            group = await graph.post(op.path, op.body, policy=Policy(
-                what=f"creating group {op.name!r}", applied=_group_made(session, op.name)))
-            if not isinstance(group, dict) or not group.get("id"):
-                raise GraphError(status=502, code="UnconfirmedWrite", method="POST", path=op.path,
-                                 message="Graph answered the group's POST without the group",
-                                 fix="run the command again: it finds the group if it was created")
+            group = await _upsert_group(session, op)
             created[op.name] = group["id"]
             session.progress(f"created group {op.name!r}; it is assigned once Graph shows it")
+        record = next((op for op in plan.operations if isinstance(op, RecordGroups)), None)
+        if record is not None:
+            warnings += await record_or_warn(session, await session.app(), "the groups natoma-entra made",
+                                             add=[group_tag(i) for i in [*record.ids, *created.values()]])
         # the assignments do not depend on each other: they go out together (one round trip, not one each)
         creates = [op for op in plan.operations if isinstance(op, CreateAssignment)]
         results = await asyncio.gather(*(_create(session, op.path, op.body_for(
@@ -333,23 +399,39 @@ async def apply(context: ApplyContext, plan: Plan[AssignOperation]) -> Applied:
         session.forget("assignments", "groups:True", "groups:False")
         return Applied([failed(NAME, e, plan.changes, "changing the app's assignments")], context.facts)
     session.forget("assignments", *(("groups:True", "groups:False") if created else ()))
-    return Applied([plan.result("changed")], context.facts)
+    result = plan.result("changed")
+    result.warnings.extend(warnings)
+    return Applied([result], context.facts)
 
 
-def _group_made(session: "Session", name: str) -> Callable[[], Awaitable[JSON | None]]:
-    """The re-read before POST /groups is sent again after an answer that may hide the group (graph/retry.py):
-    Graph allows two groups with one name, so only a lookup that finds none lets the POST go again."""
-    async def find() -> JSON | None:
-        try:
-            return await find_group(session.graph, name)
-        except GroupNotFound:
-            return None
-
-    async def made() -> JSON | None:
-        found: JSON | None = await made_after_all(session, find, f"creating group {name!r}")
-        return found
-
-    return made
+async def _upsert_group(session: "Session", op: CreateGroup) -> JSON:
+    """The group for op.name, by its uniqueName: found if an earlier or concurrent run made it (GET by alternate key),
+    else created by the upsert (group-upsert.md: 201 with the group; 204 when a group holds the uniqueName by now).
+    A PATCH may be sent again after a lost answer: a second upsert of one key makes no second group. Another answer
+    for a held uniqueName (400/409, `group-upsert-conflict`) counts as "made by another run" too. The group made by
+    another run may not be readable yet: its GET waits replication out (bounded, said)."""
+    graph = session.graph
+    try:
+        return await graph.get(op.path)  # an interrupted or concurrent run got there first
+    except GraphError as e:
+        if e.status != 404:
+            raise
+    try:
+        group = await graph.patch(op.path, op.body, headers={"Prefer": "create-if-missing"},
+                                  policy=Policy(what=f"creating group {op.name!r}"))
+    except GraphError as e:
+        if not (_already_exists(e) or (e.status in (400, 409) and "same value" in (e.message or "").lower())):
+            raise
+        group = None
+    if isinstance(group, dict) and group.get("id"):
+        return group
+    found: JSON = await graph.get(op.path, policy=AFTER_CREATE.but(what=f"reading group {op.name!r}, made by "
+                                                                        "another run at the same moment"))
+    if not found.get("id"):
+        raise GraphError(status=502, code="UnconfirmedWrite", method="PATCH", path=op.path,
+                         message="Graph answered the group's upsert and its read without the group",
+                         fix="run the command again: it finds the group if it was created")
+    return found
 
 
 async def _create(session: "Session", base: str, body: dict) -> None:

@@ -33,7 +33,9 @@ IN_PLACE, DRIFTED, MISSING, FAILED = "in place", "drifted", "missing", "failed"
 class Options:
     """What the commands may ask of the steps beyond the config (flags such as --prune)."""
 
-    prune: bool = False  # roles: remove roles that are not Natoma's; assign: remove grants of our roles to others
+    prune: bool = False  # roles: remove enabled roles that are not Natoma's; assign: remove grants of our roles to
+    # principals that are not configured, never a user's own grant
+    prune_users: tuple[str, ...] = ()  # assign --prune-user: these users' own grants of our roles go too
     replace: bool = False  # assign: remove a configured group's other assignments
     multi_role: bool = False  # mapping: AssertiveAppRoleAssignmentsComplex -> roles
     rotate: bool = False  # credentials: save the given token even when the saved one passes
@@ -44,6 +46,7 @@ class Options:
     create_groups: bool = False  # setup/assign --create-groups: create a configured group that does not exist
     delete_app: bool = False  # teardown --delete-app: delete the app, when `app create` made it
     delete_groups: bool = False  # teardown --delete-groups: delete configured groups --create-groups made
+    delete: tuple[str, ...] = ()  # teardown --delete ID: delete these although not shown to be ours (named)
 
 
 OptionsT = TypeVar("OptionsT")
@@ -96,6 +99,9 @@ class Operation(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: str
     why: str = ""
+    # other requests apply sends for it (permissions.py keys), so the preflight asks for them too (creating a job
+    # also records it on the app registration: natoma_entra/marks.py)
+    also: ClassVar[tuple[str, ...]] = ()
 
     @property
     def method(self) -> str:

@@ -3,21 +3,31 @@ operations of the assign step (steps/assignments.py): its read resolves the conf
 planned group here, its plan creates it before the assignments that need it, its apply creates it and assigns the id
 Graph gave it.
 
-Graph facts (Microsoft Graph docs group-post-groups.md, group.md):
-- POST /groups {displayName, mailEnabled, mailNickname, securityEnabled} (all four required) -> 201 with the group.
-  A security group: securityEnabled true, mailEnabled false, no groupTypes.
+Graph facts (Microsoft Graph docs group-upsert.md, group-post-groups.md, group.md):
+- PATCH /groups(uniqueName='...') with `Prefer: create-if-missing` {displayName, mailEnabled, mailNickname,
+  securityEnabled} (all four required on create) -> 201 with the new group, or 204 when a group already holds the
+  uniqueName (it is updated). uniqueName is "the unique identifier that can be assigned to a group and used as an
+  alternate key. Immutable. Read-only" (group.md): only a create sets it.
+- A security group: securityEnabled true, mailEnabled false, no groupTypes.
 - mailNickname: at most 64 characters, ASCII, none of @ () \\ [] " ; : <> , or space.
-- A new group replicates: the assignment that names it may answer 404 for a while (the assign step waits).
+- A new group replicates: reads and the assignment that names it may answer 404 for a while (waited out).
 
-A group this tool creates carries MARK in its description: `teardown --delete-groups` deletes only such a group.
+The uniqueName is derived from the configured name (UNIQUE_PREFIX + uuid5 of the name as `eq` compares it), so two
+runs creating the same configured group at the same time, or a run after an interrupted one whose new group is not
+listed yet, ask for the same key and get one group, never two. Which groups natoma-entra made for an app is recorded
+on that app's tags (natoma_entra/marks.py); the description only says it to people, and is no evidence.
 """
 from __future__ import annotations
 
 import re
+import uuid
 
+from ..graph.odata import literal
 from ..natoma_roles import DISPLAY_NAME
 
-MARK = "Created by natoma-entra (--create-groups)."
+MARK = "Created by natoma-entra (--create-groups)."  # for people reading the description: not evidence
+UNIQUE_PREFIX = "natoma-entra-"
+UNIQUE_NAMESPACE = uuid.UUID("6c1e0b52-3d0e-4f43-8a43-6e61746f6d61")
 PLANNED = "planned:"  # the id of a group planned, not created yet
 
 
@@ -27,8 +37,20 @@ def mail_nickname(name: str) -> str:
     return nick or "natoma-group"
 
 
-def made_by_us(group: dict) -> bool:
-    return MARK in (group.get("description") or "")
+def unique_name(name: str) -> str:
+    """The uniqueName --create-groups gives the group named `name`: the same for every spelling `eq` takes for one
+    name (case-insensitive: docs concepts/query-parameters.md), so every run asks for the same key."""
+    return UNIQUE_PREFIX + uuid.uuid5(UNIQUE_NAMESPACE, name.casefold()).hex
+
+
+def has_our_unique_name(group: dict) -> bool:
+    """The group was created by a natoma-entra upsert (only a create sets uniqueName: group.md)."""
+    return str(group.get("uniqueName") or "").lower().startswith(UNIQUE_PREFIX)
+
+
+def upsert_path(name: str) -> str:
+    """PATCH (upsert) and GET by alternate key: /groups(uniqueName='...') (group-upsert.md's example form)."""
+    return f"/groups(uniqueName={literal(unique_name(name))})"
 
 
 def planned_group(name: str) -> dict:

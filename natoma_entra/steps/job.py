@@ -13,12 +13,13 @@ application-provisioning-config-problem-scim-compatibility.md):
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from ..errors import UsageError
 from ..graph.errors import GraphError
 from ..graph.odata import seg
 from ..graph.retry import AFTER_CREATE, Policy
+from ..marks import job_tag, record_or_warn
 from .base import JSON, Operation
 from .common import made_after_all, wait_until
 
@@ -49,6 +50,7 @@ class CreateJob(Operation):
     Graph refuses it (docs/graph-assumptions.md). Not repeated blindly: a second POST would make a second job."""
 
     kind: Literal["create-job"] = "create-job"
+    also: ClassVar[tuple[str, ...]] = ("update-application",)  # the new job is recorded on the app (marks.py)
     sp_id: str
     template_id: str
     fallbacks: list[str] = []
@@ -167,6 +169,8 @@ async def create_job(session: "Session", template_id: str, fallbacks: list[str])
                              fix="Graph is still replicating: run the command again in a minute")
         job = found[0]
     session.known("job", job)
+    # recorded as natoma-entra's on the app registration: teardown deletes only a recorded job (natoma_entra/marks.py)
+    warnings += await record_or_warn(session, app, f"the provisioning job {job['id']}", add=[job_tag(job["id"])])
     return job, template_id, warnings
 
 

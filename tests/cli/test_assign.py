@@ -110,9 +110,19 @@ def test_prune_removes_only_unconfigured_grants_of_natoma_roles(sandbox, add_ass
     r = sandbox.cli("assign", "--prune")
     assert r.code == 0, r.err
     held = assignments(sandbox.tenant())
-    # every grant of a Natoma role to a principal that is not configured goes (group or user); other roles stay
-    assert ("Natoma Contractors", "member") not in held and ("Alex Wilber", "AppAdmin") not in held
+    # a grant of a Natoma role to a group that is not configured goes; a user's own grant stays (docs/assign.md:
+    # "never assignments to users"), and so do other roles
+    assert ("Natoma Contractors", "member") not in held and ("Alex Wilber", "AppAdmin") in held
     assert ("Natoma Contractors", "User") in held
+    assert "--prune-user" in r.err + r.out  # the kept user grant says how to remove it
+    # a user's grant goes only when named; a name that holds no grant is bad input, nothing written
+    bad = sandbox.cli("assign", "--prune-user", "Megan Bowen")
+    assert bad.code == 2 and "Megan Bowen" in bad.err and bad.writes == []
+    r = sandbox.cli("assign", "--prune-user", "alex wilber")
+    assert r.code == 0, r.err
+    held = assignments(sandbox.tenant())
+    assert ("Alex Wilber", "AppAdmin") not in held and ("Natoma Contractors", "User") in held
+    assert len(r.writes) == 1
 
 
 def test_group_configured_for_two_roles_is_refused(sandbox):

@@ -90,7 +90,9 @@ def test_fresh_app_gets_a_job_and_the_single_role_mapping(sandbox):
     assert the_job(sandbox.tenant()) is None
     r = sandbox.cli("mapping", "--output", "json")
     assert r.code == 0, r.err
-    assert [w[0] for w in r.writes] == ["POST", "PUT"]  # create the job, then one PUT of the schema
+    # create the job, record it on the app registration (natoma_entra/marks.py), then one PUT of the schema
+    assert [w[0] for w in r.writes] == ["POST", "PATCH", "PUT"]
+    assert f"natoma-entra:job:{the_job(sandbox.tenant())['id']}" in sandbox.tenant().find_app("Natoma")["tags"]
     doc = r.json()
     step = doc["steps"][0]
     assert step["status"] == "changed" and doc["ok"] is True

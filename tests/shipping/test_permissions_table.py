@@ -51,7 +51,8 @@ def test_the_reference_pages_facts():
 @pytest.mark.parametrize("req", permissions.REQUESTS, ids=lambda r: r.key)
 def test_403_hint_names_the_rows_permissions(req):
     method = req.method.split("|")[0]
-    path = {"grant-assignment": "/servicePrincipals/s/appRoleAssignedTo"}.get(req.key) or _example_path(req.path)
+    path = {"grant-assignment": "/servicePrincipals/s/appRoleAssignedTo",
+            "upsert-group": "/groups(uniqueName='natoma-entra-x')"}.get(req.key) or _example_path(req.path)
     assert permissions.request_for(method, path) == req
     app = from_response(403, DENIED, httpx.Headers(), method, path)
     assert app.fix.startswith(f"grant the Microsoft Graph application permission {req.hint} ")

@@ -86,6 +86,16 @@ def test_prune_disables_then_removes_foreign_roles_but_never_the_template_roles(
     assert "f-1" not in ids and template["id"] in ids
 
 
+def test_prune_leaves_a_disabled_foreign_role_alone():
+    """docs/roles.md: --prune removes enabled roles outside the three; a disabled one grants nothing (issue 22)."""
+    disabled = dict(FOREIGN, id="f-2", value="Retired", displayName="Retired", isEnabled=False)
+    p = roles_plan([*NATOMA, disabled], prune=True)
+    assert p.operations == [] and not p.pending
+    p = roles_plan([*NATOMA, disabled, FOREIGN], prune=True)
+    assert {r["id"] for r in p.operations[-1].body["appRoles"]} >= {"f-2"}
+    assert "f-1" not in {r["id"] for r in p.operations[-1].body["appRoles"]}
+
+
 def test_roles_on_the_app_but_not_yet_on_the_service_principal_wait_without_writing():
     p = roles_plan(NATOMA, sp_roles=[])
     assert [op.kind for op in p.operations] == ["wait-for-service-principal"] and not p.pending
@@ -112,11 +122,16 @@ WANTED = [("admin", group(ADMINS, "Natoma Admins")), ("member", group(MEMBERS, "
     ([grant(ADMINS, "admin"), grant(MEMBERS, "member"), grant(ADMINS, "default")], {}, [], IN_PLACE, "two grants"),
     ([grant(ADMINS, "admin"), grant(MEMBERS, "member"), grant(ADMINS, "default")], {"replace": True},
      ["delete-assignment"], DRIFTED, ""),
-    # privilege drift: our role granted by hand to a principal not configured; --prune removes it
+    # privilege drift: our role granted by hand to a principal not configured; --prune removes a group's grant,
+    # never a user's own (docs/assign.md): that goes only when --prune-user names the user
     ([grant(ADMINS, "admin"), grant(MEMBERS, "member"), grant("u-1", "admin", "User", "Eve")], {}, [], DRIFTED,
      "not configured"),
     ([grant(ADMINS, "admin"), grant(MEMBERS, "member"), grant("u-1", "admin", "User", "Eve")], {"prune": True},
+     [], DRIFTED, "--prune-user"),
+    ([grant(ADMINS, "admin"), grant(MEMBERS, "member"), grant("g-9", "admin", "Group", "Ops")], {"prune": True},
      ["delete-assignment"], DRIFTED, ""),
+    ([grant(ADMINS, "admin"), grant(MEMBERS, "member"), grant("u-1", "admin", "User", "Eve")],
+     {"prune_users": ("eve",)}, ["delete-assignment"], DRIFTED, ""),
 ])
 def test_assignment_plans(held, opts, ops, state, warned):
     a = app(NATOMA)
