@@ -218,8 +218,12 @@ async def _app_summary(session: "Session", plans: Sequence[Plan[Any]]) -> dict[s
 
 
 async def _app_warnings(session: "Session") -> list[str]:
-    """What the app lookup has to say: another app with the name, which this run does not use (twins.py)."""
+    """What the app lookup has to say: another app with the name, which this run does not use (twins.py). Said on
+    stderr as the run goes (text output shows step warnings only) and kept in the report's warnings."""
     try:
-        return (await session.app()).warnings()
+        warnings = (await session.app()).warnings()
     except UsageError:
         return []
+    for w in warnings:
+        session.progress(f"warning: {w}")
+    return warnings

@@ -143,25 +143,27 @@ def names(text: str) -> list[str]:
 def for_command(command: str) -> dict:
     """The application permissions (each needed), delegated permissions and Entra roles for a command."""
     reqs = [BY_KEY[k] for k in COMMANDS[command]]
-    app = _implied_dropped(n for r in reqs for n in names(_covered(r, reqs)))
-    dele = _implied_dropped(n for r in reqs for n in names(r.delegated))
+    app, dele = _needed(reqs, "application"), _needed(reqs, "delegated")
     roles = [role for role in APP_ADMIN if any(r.roles for r in reqs)]
     if command == "logs":
         roles = list(LOG_READERS)
     return {"application": list(app), "delegated": list(dele), "roles": roles}
 
 
-def _covered(req: Request, reqs: list[Request]) -> str:
-    """The application permission(s) a command needs for `req`: its page's first choice, unless an alternative the
-    page accepts is held anyway for the command's other requests (teardown lists a group's grants with the
-    AppRoleAssignment.ReadWrite.All it deletes assignments with, not with Directory.Read.All besides)."""
-    others = {n for r in reqs if r is not req for n in names(r.application)}
-    others |= {p.replace(".ReadWrite.", ".Read.") for p in others}
-    for alt in req.alternatives:  # a write permission the command holds anyway (never a wider read instead)
-        if OWNED_BY not in alt and names(alt) and all(".ReadWrite." in n for n in names(alt)) \
-                and set(names(alt)) <= others:
-            return alt
-    return req.application
+def _needed(reqs: list[Request], kind: str) -> list[str]:
+    """The permissions of `kind` (application or delegated) a command's requests need, in the order they come: each
+    request's first choice, unless an alternative the page accepts is a write permission held anyway for the
+    command's other requests (teardown lists a group's grants with the AppRoleAssignment.ReadWrite.All it deletes
+    assignments with, not with Directory.Read.All besides)."""
+    first = {r.key: names(getattr(r, kind)) for r in reqs}
+    kept: set[str] = set()
+    for req in reqs:
+        others = {n for r in reqs if r is not req for n in first[r.key]}
+        alt = next((names(a) for a in req.alternatives if OWNED_BY not in a and names(a)
+                    and all(".ReadWrite." in n for n in names(a)) and set(names(a)) <= others), None)
+        kept |= set(alt if alt is not None else first[req.key])
+    return [n for n in _implied_dropped(n for r in reqs for n in first[r.key])
+            if n in kept or n.replace(".Read.", ".ReadWrite.") in kept]
 
 
 def _implied_dropped(perms) -> list[str]:

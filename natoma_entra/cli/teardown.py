@@ -1,6 +1,8 @@
 """`natoma-entra teardown`: undo what setup made (natoma_entra/teardown.py), after showing the plan."""
 from __future__ import annotations
 
+from typing import List, Optional
+
 import typer
 
 from .main import app
@@ -12,6 +14,7 @@ def teardown_command(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do it without asking (needed when no terminal is attached)."),
     delete_app: bool = typer.Option(False, "--delete-app", help="Also delete the app, when `natoma-entra app create` made it."),
     delete_groups: bool = typer.Option(False, "--delete-groups", help="Also delete the configured groups that --create-groups made."),
+    delete: Optional[List[str]] = typer.Option(None, "--delete", metavar="ID", help="Also delete this, which teardown keeps otherwise: a job id, a configured group or the app's appId (repeatable)."),
 ):
     """Undo what setup made, in reverse: delete the provisioning job (and its mapping), remove the assignments of
     the Natoma roles to the configured groups, disable then remove the Natoma roles.
@@ -29,6 +32,6 @@ def teardown_command(
     from .context import load_config, run_steps
 
     g = ctx.obj
-    options = Options(delete_app=delete_app, delete_groups=delete_groups)
+    options = Options(delete_app=delete_app, delete_groups=delete_groups, delete=tuple(delete or ()))
     run_steps(g, "teardown", teardown.steps_for(options), options, config=load_config(g),
               confirm=confirmer(g, "teardown", yes=yes, question="Tear down what is listed above?"))

@@ -318,8 +318,9 @@ class Tenant:
             n += 1
             key = f"{display_name}#{n}"
         app_obj_id, app_id, sp_id = det_id("app", key), det_id("appId", key), det_id("sp", key)
-        # Graph gives an application's creation time to a fraction of a second (application-upsert.md's example)
-        created = created or self.now().astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        # Graph gives an application's creation time to a fraction of a second (application-upsert.md's example):
+        # two creates never share one, even on a simulated clock that has not moved between them
+        created = created or self._creation_time()
         app = {
             "id": app_obj_id,
             "appId": app_id,
@@ -358,6 +359,17 @@ class Tenant:
         st["applications"][app_obj_id] = app
         st["servicePrincipals"][sp_id] = sp
         return app, sp
+
+    def _creation_time(self) -> str:
+        now = self.now().astimezone(_dt.timezone.utc)
+        for app in self.state["applications"].values():
+            try:
+                then = _dt.datetime.fromisoformat(str(app.get("createdDateTime") or ""))
+            except ValueError:
+                continue
+            if then.tzinfo is not None and then >= now:
+                now = then + _dt.timedelta(microseconds=1)
+        return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def sp_for_app(self, app: dict) -> dict | None:
         for sp in self.state["servicePrincipals"].values():

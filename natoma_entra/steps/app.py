@@ -12,10 +12,12 @@ Graph facts (Microsoft Graph docs applicationtemplate-instantiate.md; Entra app-
 - Instantiate is never sent twice for one app: a 429 was not processed and is retried; after a 503/504 or a lost
   answer the app is looked up first (graph/retry.py), so Graph never makes a twin.
 
-Twins all the same (natoma_entra/twins.py): before instantiating, the step looks again, bounded and said, for an app
-with the name that a run just before it made (an interrupted run's app is not listed until it has replicated); after
-instantiating, once its own app is readable, it looks for another run's app made at the same moment. When every run
-would pick the other one, this run deletes its own (made seconds ago, nothing on it) and goes on with that one.
+Twins all the same (natoma_entra/twins.py): a run whose answer was lost, or which was interrupted, may have made an
+app that the next run cannot list yet (it replicates), and two runs at once both find none. So once the app this run
+made is readable (the bounded, said wait above), the step lists the apps with the name again: an app made before
+its own has replicated by then too. When another is older, every run goes on with that one, and this run deletes its
+own (made seconds ago, nothing on it yet). Looking again before instantiating would not need that delete, but it
+would hold every first run for the whole replication window (tens of seconds) to find, nearly always, nothing.
 
 The app this step creates is recorded as natoma-entra's by the tag `natoma-entra:created` on its application
 (natoma_entra/marks.py): `teardown --delete-app` deletes only an app so recorded. Its notes say so to people (notes
@@ -42,7 +44,6 @@ if TYPE_CHECKING:
 
 NAME = "app"
 MARK = "Created by natoma-entra (app create). `natoma-entra teardown --delete-app` may delete it."  # for people
-TWIN_LOOK_SECONDS = 30.0  # how long a create first looks for a twin another run has just made (replication)
 
 
 class InstantiateApp(Operation):
@@ -150,10 +151,6 @@ async def apply(context: ApplyContext, plan: Plan[AppOperation]) -> Applied:
         return None if app is None else {"application": app.application, "servicePrincipal": app.service_principal}
 
     try:
-        twin = await _look_again(session, name)
-        if twin is not None:  # a run just before this one made it: use it, make no second one
-            return _found_made(session, plan, twin, "made by another natoma-entra run moments ago (found once Graph "
-                                                    "showed it)")
         created = await graph.post(instantiate.path, instantiate.body,
                                    policy=Policy(what="creating the app", applied=made))
         application = (created or {}).get("application") or {}
@@ -174,30 +171,29 @@ async def apply(context: ApplyContext, plan: Plan[AppOperation]) -> Applied:
                        context.facts)
     mine = next(a for a in visible if (a.application or {}).get("id") == application["id"])
     used = twins.by_age(visible)[0]
-    if used is not mine:  # another run made one at the same moment, and every run picks that one: ours goes
+    if used is not mine:  # another run made one before ours (or at the same moment): every run goes on with it
         try:
             await _delete_own_twin(session, mine)
         except GraphError as e:
             return Applied([failed(NAME, e, plan.changes, "deleting the twin this run made")], context.facts)
-        return _found_made(session, plan, used, f"made by another natoma-entra run at the same moment; the twin this "
-                                                f"run made (appId {mine.app_id}) was deleted")
-    others = [a for a in visible if a is not mine]
+        why = (f"made moments before by another run (interrupted, or at the same time), found once Graph showed it; "
+               f"the twin this run made (appId {mine.app_id}) was deleted")
+        return _found_made(session, used, context.facts, why)
+    # a newer twin, if any, is its own run's to delete (above); a later run names any left (twins.py)
     session.planned_app = None
-    mine.twins = others
     session.known("app", mine)
-    result = plan.result("changed", info={"appId": mine.app_id, "servicePrincipalId": mine.sp_id})
-    result.warnings.extend(mine.warnings())
-    return Applied([result], context.facts)
+    return Applied([plan.result("changed", info={"appId": mine.app_id, "servicePrincipalId": mine.sp_id})],
+                   context.facts)
 
 
-def _found_made(session: "Session", plan: Plan[AppOperation], app: App, why: str) -> Applied:
+def _found_made(session: "Session", app: App, facts: Facts, why: str) -> Applied:
     """The step's result when the app turned out to exist: made by another run, found instead of made again."""
     session.planned_app = None
     session.known("app", app)
     change = Change(action="none", target=f"app {app.display_name}", detail={"appId": app.app_id, "why": why})
     return Applied([StepResult(step=NAME, status="unchanged", changes=[change],
                                info={"appId": app.app_id, "servicePrincipalId": app.sp_id},
-                               warnings=app.warnings())], Facts())
+                               warnings=app.warnings())], facts)
 
 
 async def _named(session: "Session", name: str) -> list[App]:
@@ -207,27 +203,6 @@ async def _named(session: "Session", name: str) -> list[App]:
         graph.list("/servicePrincipals", {"$filter": eq("displayName", name), "$select": SP_FIELDS}),
         graph.list("/applications", {"$filter": eq("displayName", name), "$select": APP_FIELDS}))
     return [a for a in paired(sps, apps) if a.application is not None]
-
-
-async def _look_again(session: "Session", name: str) -> App | None:
-    """Before instantiating: an app with the name another run made moments ago, once Graph lists it (bounded by
-    TWIN_LOOK_SECONDS of the run's replication waits, and said), or None. The app every run would pick when there
-    are several."""
-    delays: list[float] = []
-    for d in session.waits.poll:
-        if sum(delays) >= TWIN_LOOK_SECONDS:
-            break
-        delays.append(d)
-    session.progress(f"looking again for an app named {name!r} another run may have just made (Graph replication; "
-                     f"up to {sum(delays):g} s)...")
-    for d in delays:
-        await session.clock.sleep(d)
-        found = await _named(session, name)
-        if found:
-            used = twins.order(found)[0]
-            used.twins = [a for a in found if a is not used]
-            return used
-    return None
 
 
 async def _delete_own_twin(session: "Session", app: App) -> None:

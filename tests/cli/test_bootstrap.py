@@ -55,12 +55,13 @@ def test_a_bare_tenant_to_a_verified_user_in_one_setup_run_then_teardown_and_aga
     t = sandbox.tenant()
     sp, app = t.find_sp("Natoma"), t.find_app("Natoma")
     assert sp["applicationTemplateId"] == "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
-    assert app_step.MARK in app["notes"]
+    assert app_step.MARK in app["notes"] and "natoma-entra:created" in app["tags"]
     groups = _groups(t)
     for name in ROLE_GROUPS:
         g = groups[name]
         assert (g["securityEnabled"], g["mailEnabled"], g["groupTypes"]) == (True, False, [])
         assert g["mailNickname"] == name.replace(" ", "") and group_marks.MARK in g["description"]
+        assert g["uniqueName"] == group_marks.unique_name(name) and f"natoma-entra:group:{g['id']}" in app["tags"]
     held = {(a["principalDisplayName"], a["appRoleId"]) for a in _our_assignments(t, sp["id"])}
     assert held == {("Natoma Admins", role_id(sp["appId"], "admin")),
                     ("Natoma App Admins", role_id(sp["appId"], "AppAdmin")),
@@ -78,12 +79,19 @@ def test_a_bare_tenant_to_a_verified_user_in_one_setup_run_then_teardown_and_aga
     assert again.code == 0, again.err
     assert again.writes == []
 
-    # teardown with the app and groups it made: a bare tenant again (the users stay), then setup builds it again
+    # teardown with the app and groups it made: the group Adele is in stays (the plan says why and how); named, it
+    # goes too: a bare tenant again (the users stay), then setup builds it again
     down = sandbox.cli("teardown", "--yes", "--delete-app", "--delete-groups")
     assert down.code == 0, down.err
     _in_rows(down, "teardown")
+    assert "group Natoma Admins is kept although natoma-entra made it: 1 member(s)" in down.err + down.out
     t = sandbox.tenant()
     assert not t.state["servicePrincipals"] and not t.state["applications"] and not t.state["appRoleAssignments"]
+    assert set(ROLE_GROUPS) & set(_groups(t)) == {"Natoma Admins"}
+    named = sandbox.cli("teardown", "--yes", "--delete", "Natoma Admins")
+    assert named.code == 0, named.err
+    assert "members" in named.out and [w[0] for w in named.writes] == ["DELETE"]
+    t = sandbox.tenant()
     assert not set(ROLE_GROUPS) & set(_groups(t)) and user_id("Adele Vance") in t.state["users"]
     assert sandbox.cli("teardown", "--yes", "--delete-app", "--delete-groups").writes == []  # nothing left
     up = sandbox.cli("setup", "--create-app", "--create-groups")
@@ -185,7 +193,7 @@ def test_teardown_shows_its_plan_asks_and_touches_only_what_setup_made(sandbox, 
     plan = sandbox.cli("--dry-run", "teardown", "--delete-app")
     assert plan.code == 0 and plan.writes == []
     assert "would delete: provisioning job" in plan.out and "would delete: role Admin (admin)" in plan.out
-    assert "not created by `natoma-entra app create`" in plan.out  # the sandbox's app was made by hand
+    assert "not recorded as made by `natoma-entra app create`" in plan.out  # the sandbox's app was made by hand
 
     r = sandbox.cli("teardown", "--yes", "--delete-app")
     assert r.code == 0, r.err
@@ -205,18 +213,24 @@ def test_teardown_shows_its_plan_asks_and_touches_only_what_setup_made(sandbox, 
 
 def test_an_interrupted_teardown_converges_when_run_again(sandbox):
     assert sandbox.set_up().code == 0
-    sandbox.options.denied_permissions = {"Application.ReadWrite.All"}  # the roles' PATCH fails half way
+    sandbox.options.denied_permissions = {"Application.ReadWrite.All"}  # every PATCH of the app fails
     sandbox.options.sign_in = "opaque"  # a token without readable claims: no preflight stops it before
     first = sandbox.cli("teardown", "--yes")
-    assert first.code == 1 and "roles" in first.err
+    # the job is deleted, then forgetting its record on the app fails: the run stops there
+    assert first.code == 1 and "job" in first.err
     t = sandbox.tenant()
     sp = t.find_sp("Natoma")
-    assert not t.state["jobs"].get(sp["id"]) and not _our_assignments(t, sp["id"])
+    assert not t.state["jobs"].get(sp["id"]) and _our_assignments(t, sp["id"])
+    assert any(tag.startswith("natoma-entra:job:") for tag in t.find_app("Natoma")["tags"])
     assert {r.get("value") for r in t.find_app("Natoma")["appRoles"]} >= {"admin", "AppAdmin", "member"}
     sandbox.options.denied_permissions, sandbox.options.sign_in = set(), "application"
     second = sandbox.cli("teardown", "--yes")
     assert second.code == 0, second.err
-    assert {r.get("value") for r in sandbox.tenant().find_app("Natoma")["appRoles"]} == {None}
+    t = sandbox.tenant()
+    assert {r.get("value") for r in t.find_app("Natoma")["appRoles"]} == {None}
+    assert not _our_assignments(t, sp["id"]) and not any(tag.startswith("natoma-entra:") for tag in
+                                                          t.find_app("Natoma")["tags"])
+    assert not any(s["value"] for s in t.state["secrets"][sp["id"]] if s["key"] in ("BaseAddress", "SecretToken"))
     assert sandbox.cli("teardown", "--yes").writes == []
 
 

@@ -163,7 +163,7 @@ def test_every_command_page_has_the_common_structure(page, path, cmd):
 
 def _example_path(pattern: str) -> str:
     p = pattern.rstrip("$").replace("[^/]+", "x").replace(".*", "jobs/j/schema")
-    p = re.sub(r"\(([^|)]*)[^)]*\)", r"\1", p)
+    p = re.sub(r"\(([^|)]*)[^)]*\)", r"\1", p).replace("\\(", "(")  # a literal "(": groups(uniqueName=...)
     return p[1:] if p.startswith("^") else "/servicePrincipals/s" + p
 
 
