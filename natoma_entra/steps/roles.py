@@ -122,10 +122,10 @@ def role_patches(current: list[dict], app_id: str, *, prune: bool = False) -> Ro
         final[i] = desired_role(app_id, display, value, existing)
         changes.append(Change(action="update", target=f"role {display} ({value})",
                               detail={"id": existing["id"], "why": "; ".join(diffs)}))
-    if prune:
+    if prune:  # enabled roles only (docs/roles.md): a disabled one grants nothing, and may be kept on purpose
         keep = []
         for r in final:
-            if r["id"] in ours or is_template_role(r):
+            if r["id"] in ours or is_template_role(r) or not r.get("isEnabled"):
                 keep.append(r)
                 continue
             if r.get("isEnabled"):
