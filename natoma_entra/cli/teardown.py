@@ -16,11 +16,12 @@ def teardown_command(
     delete_groups: bool = typer.Option(False, "--delete-groups", help="Also delete the configured groups that --create-groups made."),
     delete: Optional[List[str]] = typer.Option(None, "--delete", metavar="ID", help="Also delete this, which teardown keeps otherwise: a job id, a configured group or the app's appId (repeatable)."),
 ):
-    """Undo what setup made, in reverse: delete the provisioning job (and its mapping), remove the assignments of
-    the Natoma roles to the configured groups, disable then remove the Natoma roles.
+    """Undo what setup made, in reverse: delete the provisioning job (and its mapping), empty the saved SCIM
+    credentials, remove the assignments of the Natoma roles to the configured groups, disable then remove the roles.
 
-    Only what natoma-entra made is touched: roles made by hand, grants to anyone but the configured groups (and the
-    roles they hold), other jobs, and groups or an app it did not create stay. The plan is shown first; at a terminal
+    Only what natoma-entra can show it made is deleted (docs: teardown): roles made by hand, grants to anyone but the
+    configured groups (and the roles they hold), jobs it did not create, and groups or an app it did not create, or
+    that others depend on, stay; --delete ID deletes one of those on purpose. The plan is shown first; at a terminal
     it asks, elsewhere it needs --yes. Interrupted, run it again: it continues from what is left.
 
     Example: natoma-entra --config natoma-entra.toml teardown

@@ -245,7 +245,8 @@ class RecordGroups(Operation):
 
     @property
     def path(self) -> str:
-        return f"/applications/{seg(self.application_id or NEW_ID)}"
+        planned = not self.application_id or self.application_id == NEW_ID  # the app this run creates
+        return f"/applications/{NEW_ID if planned else seg(self.application_id)}"
 
     @property
     def body(self) -> JSON:

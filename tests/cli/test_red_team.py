@@ -338,6 +338,25 @@ def test_overreach(sandbox, tmp_path, case):
     assert counts == ZERO
 
 
+def test_delete_names_what_teardown_keeps_and_nothing_else(sandbox, tmp_path):
+    """--delete: a job made by hand goes when named (its credentials emptied, as nothing uses them then); a name that
+    is no job of the app, no configured group and not the app is bad input: exit 2, nothing written."""
+    t = sandbox.tenant()
+    hand_configured(t, "Natoma", url=NATOMA_URL)
+    sandbox.save(t)
+    job = job_of(t, "Natoma")
+    bad = sandbox.cli("teardown", "--yes", "--delete", "All Company")
+    assert bad.code == 2 and "All Company" in bad.err and bad.writes == []
+    r = sandbox.cli("teardown", "--yes", "--delete", job)
+    assert r.code == 0, r.out + r.err
+    assert f"deleted: provisioning job {job} (named by --delete" in r.out
+    t = sandbox.tenant()
+    sp = t.find_sp("Natoma")["id"]
+    assert not t.state["jobs"].get(sp) and secrets_left(t) == 0
+    assert not any(s["value"] for s in t.state["secrets"][sp] if s["key"] in ("BaseAddress", "SecretToken"))
+    assert len([r for r in t.find_app("Natoma")["appRoles"] if r.get("value")]) == 4  # hand-made roles stay
+
+
 # -- Interrupted and concurrent --------------------------------------------------------------------------------------
 
 # Every kind of write of a bare tenant's `setup --create-app --create-groups`, in order (the application's PATCHes:
@@ -387,6 +406,33 @@ def test_ctrl_c_then_an_immediate_rerun_inside_the_replication_window(sandbox, t
     later = sandbox.cli("setup", "--create-app", "--create-groups")
     assert later.code == 0 and later.writes == [], later.out + later.err
     assert played.counts(sandbox.tenant(), tmp_path) == ZERO
+
+
+@pytest.mark.parametrize("variant", [None, "group-upsert-conflict"])
+def test_a_group_another_run_is_creating_is_used_not_made_twice(sandbox, tmp_path, variant):
+    """Another run's upsert made the group a moment ago: it is not listed yet (replication), so this run plans to
+    create it; its upsert of the same uniqueName updates that group (204) or is refused as a duplicate
+    (`group-upsert-conflict`), and either way the run reads the group by its uniqueName and assigns it."""
+    clock = slow(sandbox)
+    if variant:
+        sandbox.options.variants = frozenset({"slow-replication", variant})
+    assert sandbox.cli("roles").code == 0
+    clock.advance(60)
+    t = sandbox.tenant()
+    played = Played(inventory(t), files(tmp_path))
+    body = {"displayName": "Brand New Admins", "mailEnabled": False, "mailNickname": "BrandNewAdmins",
+            "securityEnabled": True}
+    t.replication_seconds, t.clock = 20.0, clock.monotonic  # the other run's group replicates on the same clock
+    made = portal(t, "PATCH", group_marks.upsert_path("Brand New Admins"), body, {"Prefer": "create-if-missing"})
+    sandbox.save(t)
+    r = sandbox.cli("assign", "--create-groups", "--group", "admin=Brand New Admins", "--group",
+                    "AppAdmin=Natoma App Admins", "--group", "member=Natoma Members")
+    assert r.code == 0, r.out + r.err
+    upserts = [q[2] for q in r.requests if q[0] == "PATCH" and "/groups(uniqueName=" in q[1]]
+    assert upserts == [400 if variant else 204]
+    assert played.counts(sandbox.tenant(), tmp_path) == ZERO
+    held = {a["principalId"] for a in sandbox.tenant().state["appRoleAssignments"].values()}
+    assert made["id"] in held
 
 
 def test_two_bootstraps_at_once_make_one_app_and_one_of_each_group(server, sandbox, tmp_path):
