@@ -10,11 +10,11 @@ from typing import List, Optional
 import typer
 
 from .main import app
-from .typer_tuning import HELP_SETTINGS
+from .help_format import HELP_SETTINGS, NatomaGroup
 
 config_app = typer.Typer(help="The config file: write a commented natoma-entra.toml to start from.\n\n"
                               "Example: natoma-entra config init", no_args_is_help=True,
-                          rich_markup_mode=None, context_settings=HELP_SETTINGS)
+                          rich_markup_mode=None, context_settings=HELP_SETTINGS, cls=NatomaGroup)
 app.add_typer(config_app, name="config")
 
 ROLE_PROMPTS = (("admin", "Admin"), ("AppAdmin", "AppAdmin"), ("member", "Member"))

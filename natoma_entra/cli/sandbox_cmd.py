@@ -6,10 +6,10 @@ from typing import List, Optional
 import typer
 
 from .main import app
-from .typer_tuning import HELP_SETTINGS
+from .help_format import HELP_SETTINGS, NatomaGroup
 
 sandbox_app = typer.Typer(help="The built-in simulated tenant: reset it, show it, or serve it on loopback.",
-                          no_args_is_help=True, rich_markup_mode=None, context_settings=HELP_SETTINGS)
+                          no_args_is_help=True, rich_markup_mode=None, context_settings=HELP_SETTINGS, cls=NatomaGroup)
 app.add_typer(sandbox_app, name="sandbox")
 
 
@@ -96,7 +96,7 @@ def _directory(st: dict, sp: dict, role_names: dict, mode: str | None, natoma_us
     the roles they are assigned on the app). Entra follows direct membership only: a user only in a group nested in an
     assigned group is skipped; under single-role mapping a user with two roles fails (MultipleGrantsNotSupported)."""
     users, groups, members = st.get("users") or {}, st.get("groups") or {}, st.get("members") or {}
-    granted: dict[str, list[str]] = {}  # principal id -> role values (None: an assignment without a Natoma role)
+    granted: dict[str, list[str | None]] = {}  # principal id -> role values (None: an assignment without a Natoma role)
     for a in st["appRoleAssignments"].values():
         if a["resourceId"] == sp["id"]:
             granted.setdefault(a["principalId"], []).append(role_names.get(a["appRoleId"]))

@@ -28,9 +28,9 @@ def _complete(words: str, shell: str = "bash") -> list[str]:
 def test_show_completion_prints_the_script_of_the_shell_named(capsys, monkeypatch, args, marker):
     """The shell named is used whatever shell runs the command (typer's flag took no value and printed the current
     shell's script, or failed where none could be detected)."""
-    import typer._completion_shared as shared
+    from natoma_entra.cli import completion
 
-    monkeypatch.setattr(shared, "_get_shell_name", lambda: "zsh" if "zsh" not in args[0] else "bash")
+    monkeypatch.setattr(completion, "current_shell", lambda: "zsh" if "zsh" not in args[0] else "bash")
     with pytest.raises(SystemExit) as e:
         run(args)
     assert e.value.code == 0
@@ -40,13 +40,13 @@ def test_show_completion_prints_the_script_of_the_shell_named(capsys, monkeypatc
 
 def test_show_completion_without_a_shell_uses_the_current_one_and_says_how_to_name_one_it_cannot_tell(
         capsys, monkeypatch):
-    import typer._completion_shared as shared
+    from natoma_entra.cli import completion
 
-    monkeypatch.setattr(shared, "_get_shell_name", lambda: "bash")
+    monkeypatch.setattr(completion, "current_shell", lambda: "bash")
     with pytest.raises(SystemExit) as e:
         run(["--show-completion"])
     assert e.value.code == 0 and "_NATOMA_ENTRA_COMPLETE=complete_bash" in capsys.readouterr().out
-    monkeypatch.setattr(shared, "_get_shell_name", lambda: None)  # a pipeline, a container, CI: no shell above
+    monkeypatch.setattr(completion, "current_shell", lambda: None)  # a pipeline, a container, CI: no shell above
     with pytest.raises(SystemExit) as e:
         run(["--show-completion"])
     captured = capsys.readouterr()

@@ -1,0 +1,57 @@
+"""Issue 21: typer through its public API only, and the global options that may follow a command held to the real
+ones."""
+import ast
+
+from source_scan import ROOT, package_files, parsed
+
+from natoma_entra.cli.main import FLAG_OPTIONS, VALUE_OPTIONS, _click_command
+
+
+def _dotted(node: ast.AST) -> str:
+    """`typer.core._X` for an attribute chain on a name; "" for anything else."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else ""
+
+
+def _private(dotted: str) -> bool:
+    """A private part of typer: a module or name that starts with one underscore (dunders are public)."""
+    parts = dotted.split(".")
+    return parts[0] == "typer" and any(p.startswith("_") and not p.startswith("__") for p in parts[1:])
+
+
+def test_no_module_reaches_into_typer_internals():
+    """No `import typer._x`, `from typer._x import ...`, `from typer.core import _X`, nor `typer.core._X` in the
+    package or its tests (typer 0.29 vendors Click under typer._click: that is typer's to change)."""
+    files = package_files() + sorted((ROOT / "tests").rglob("*.py"))
+    found = []
+    for path in files:
+        if "typer" not in path.read_text():
+            continue
+        for node in ast.walk(parsed(path)):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Attribute):
+                names = [_dotted(node)]
+            found += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names if _private(n)]
+    assert not found, found
+    assert _private("typer._click.exceptions") and _private("typer.core._TyperParameter")  # the check itself
+    assert not _private("typer.core.TyperGroup") and not _private("typer.__version__")
+
+
+def test_the_global_options_that_may_follow_the_command_are_the_root_options():
+    """hoist_globals moves these to the front; a global option added to the root callback is in one of the two sets
+    (a flag or an option with a value). --version, --help and the completion flags are answered where they stand."""
+    flags, values = set(), set()
+    for param in _click_command().params:
+        if param.is_eager or not param.expose_value:
+            continue
+        names = set(param.opts) | set(param.secondary_opts)
+        (flags if param.is_flag else values).update(names)
+    assert FLAG_OPTIONS == flags
+    assert VALUE_OPTIONS == values
