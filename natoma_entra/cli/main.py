@@ -251,6 +251,27 @@ def usage_error(e: typer.TyperException, command: Any = None, args: Sequence[str
     return message, f"see {path} --help"
 
 
+def command_help(command: Any, args: Sequence[str]) -> str | None:
+    """The help of `natoma-entra CMD [SUB] --help` when no global option is given (nor one of their variables): there
+    is then nothing to check before it, so it is rendered from the command as Click would, without parsing the
+    global options (typer converts each through pydantic, ~100 ms: docs/performance.md). None otherwise; the command
+    line then goes through typer whole."""
+    names = HELP_SETTINGS["help_option_names"]
+    if len(args) < 2 or args[-1] not in names or any(a.startswith("-") for a in args[:-1]):
+        return None
+    variables = [v for p in command.params for v in ([p.envvar] if isinstance(p.envvar, str) else p.envvar or [])]
+    if any(os.environ.get(v) for v in variables):
+        return None
+    # as Click's Command.make_context builds each level's context, less the parsing
+    ctx = command.context_class(command, info_name="natoma-entra", **command.context_settings)
+    for name in args[:-1]:
+        sub = ctx.command.get_command(ctx, name) if isinstance(ctx.command, TyperGroup) else None
+        if sub is None:
+            return None  # not a command: typer says so
+        ctx = sub.context_class(sub, info_name=name, parent=ctx, **sub.context_settings)
+    return str(ctx.get_help())
+
+
 # Click's own convention, kept by typer: a usage error (bad option, bad value, missing argument) exits 2
 USAGE_EXIT = 2
 
@@ -268,6 +289,10 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
         from .completion import handle as completion
 
         completion(args, command)  # --show-completion / --install-completion [SHELL]: answered here, then exits
+        help_text = command_help(command, args)
+        if help_text is not None:
+            typer.echo(help_text)
+            sys.exit(0)
         code = command.main(args=args, prog_name="natoma-entra", standalone_mode=False, obj=application)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as e:  # typer.Exit from a command: its report is already out

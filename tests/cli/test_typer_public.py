@@ -1,10 +1,12 @@
-"""Issue 21: typer through its public API only, and the global options that may follow a command held to the real
-ones."""
+"""Issue 21: typer through its public API only, the global options that may follow a command held to the real ones,
+and a command's --help answered without parsing the global options."""
 import ast
 
+import pytest
+import typer
 from source_scan import ROOT, package_files, parsed
 
-from natoma_entra.cli.main import FLAG_OPTIONS, VALUE_OPTIONS, _click_command
+from natoma_entra.cli.main import FLAG_OPTIONS, VALUE_OPTIONS, _click_command, command_help, run
 
 
 def _dotted(node: ast.AST) -> str:
@@ -55,3 +57,38 @@ def test_the_global_options_that_may_follow_the_command_are_the_root_options():
         (flags if param.is_flag else values).update(names)
     assert FLAG_OPTIONS == flags
     assert VALUE_OPTIONS == values
+
+
+def _paths(command, path=()):
+    ctx = typer.Context(command)
+    for name in command.list_commands(ctx):
+        sub = command.get_command(ctx, name)
+        yield path + (name,)
+        if hasattr(sub, "commands"):
+            yield from _paths(sub, path + (name,))
+
+
+PATHS = list(_paths(_click_command()))
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[" ".join(p) for p in PATHS])
+def test_a_commands_help_without_global_options_is_the_help_typer_renders(capsys, monkeypatch, path):
+    """`natoma-entra CMD --help` is answered without parsing the global options (pydantic stays out): the same text,
+    at any width, as the whole command line through typer."""
+    for columns in ("60", "100"):
+        monkeypatch.setenv("COLUMNS", columns)
+        with pytest.raises(SystemExit) as e:
+            run(["--dry-run", *path, "--help"])  # a global option: the whole line goes through typer
+        assert e.value.code == 0
+        assert command_help(_click_command(), ["--dry-run", *path, "--help"]) is None
+        assert command_help(_click_command(), [*path, "-h"]) + "\n" == capsys.readouterr().out
+    # a value for a global option from the environment is checked as typer checks it
+    monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "json")
+    assert command_help(_click_command(), [*path, "--help"]) is None
+
+
+def test_not_a_command_or_more_than_help_goes_through_typer():
+    root = _click_command()
+    for args in (["bogus", "--help"], ["setup", "extra", "--help"], ["setup", "--group", "--help"], ["--help"],
+                 ["setup"], ["setup", "--help", "--dry-run"]):
+        assert command_help(root, args) is None, args
