@@ -105,11 +105,28 @@ class NatomaGroup(TyperGroup):
         self.format_commands(ctx, formatter)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
-        commands = [(name, command) for name in self.list_commands(ctx)
-                    if (command := self.get_command(ctx, name)) is not None and not command.hidden]
-        if commands:
-            limit = formatter.width - 6 - max(len(name) for name, _ in commands)  # as typer's TyperGroup
-            _write_rows(formatter, "Commands", [(name, command.get_short_help_str(limit)) for name, command in commands])
+        from .command_tree import LazyCommands
+
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)  # as typer's TyperGroup
+        rows = []
+        for name in names:
+            if isinstance(self.commands, LazyCommands):  # a command's line without building the command
+                line, hidden = self.commands.listing(name, limit)
+            else:
+                command = self.get_command(ctx, name)
+                if command is None:
+                    continue
+                line, hidden = command.get_short_help_str(limit), command.hidden
+            if not hidden:
+                rows.append((name, line))
+        _write_rows(formatter, "Commands", rows)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """The names, in typer's order, without building the commands (typer's own reads each one)."""
+        return list(self.commands)
 
     def format_epilog(self, ctx: Any, formatter: Any) -> None:
         _epilog(self, formatter)

@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from .. import __version__
 from .application import Application, Output
+from .command_tree import build
 from .help_format import HELP_SETTINGS, NatomaCommand, NatomaGroup, first_paragraph, plain_help
 
 app = typer.Typer(
@@ -109,11 +110,11 @@ _COMMAND: list[Any] = []  # the Click command typer builds from `app`: built onc
 
 
 def _click_command() -> Any:
-    """typer rebuilds its Click command from the function signatures on every call (about 25 ms); a process that
-    runs the CLI many times (the tests, a benchmark) builds it once."""
+    """typer rebuilds its Click command from the function signatures on every call; a process that runs the CLI many
+    times (the tests, a benchmark) builds it once, and each command only when a run asks for it."""
     if not _COMMAND:
         _register()
-        command = typer.main.get_command(app)
+        command = build(app)  # each command built when first asked for (natoma_entra/cli/command_tree.py)
         from .completion import describe
 
         describe(command)

@@ -1,12 +1,13 @@
 """Issue 21: typer through its public API only, the global options that may follow a command held to the real ones,
-and a command's --help answered without parsing the global options."""
+a command's --help answered without parsing the global options, and each command built when first asked for."""
 import ast
 
 import pytest
-import typer
+import typer.main
 from source_scan import ROOT, package_files, parsed
 
-from natoma_entra.cli.main import FLAG_OPTIONS, VALUE_OPTIONS, _click_command, command_help, run
+from natoma_entra.cli import command_tree
+from natoma_entra.cli.main import FLAG_OPTIONS, VALUE_OPTIONS, _click_command, _register, app, command_help, run
 
 
 def _dotted(node: ast.AST) -> str:
@@ -92,3 +93,28 @@ def test_not_a_command_or_more_than_help_goes_through_typer():
     for args in (["bogus", "--help"], ["setup", "extra", "--help"], ["setup", "--group", "--help"], ["--help"],
                  ["setup"], ["setup", "--help", "--dry-run"]):
         assert command_help(root, args) is None, args
+
+
+def test_each_command_is_built_when_first_asked_for_and_as_typer_builds_it(monkeypatch):
+    built = []
+    real = command_tree.build_one
+    monkeypatch.setattr(command_tree, "build_one", lambda info: built.append(info.name) or real(info))
+    _register()
+    lazy = command_tree.build(app)
+    ctx = typer.Context(lazy, info_name="natoma-entra")
+    lazy.get_help(ctx)  # the group's list of commands
+    assert built == []
+    eager = typer.main.get_command(app)
+    assert lazy.list_commands(ctx) == eager.list_commands(ctx)
+    for name in eager.list_commands(ctx):
+        mine, theirs = lazy.get_command(ctx, name), eager.get_command(ctx, name)
+        assert type(mine) is type(theirs)
+        assert (mine.name, mine.help, mine.short_help, mine.epilog, mine.hidden) == (
+            theirs.name, theirs.help, theirs.short_help, theirs.epilog, theirs.hidden)
+        assert [(p.name, p.opts, p.secondary_opts, p.help, p.default, p.hidden) for p in mine.params] == [
+            (p.name, p.opts, p.secondary_opts, p.help, p.default, p.hidden) for p in theirs.params]
+        assert mine.get_help(typer.Context(mine, info_name=name, parent=ctx)) == theirs.get_help(
+            typer.Context(theirs, info_name=name, parent=ctx))
+    assert built == [n for n in eager.list_commands(ctx) if not hasattr(eager.get_command(ctx, n), "commands")]
+    lazy.get_command(ctx, "setup")
+    assert built.count("setup") == 1  # built once
