@@ -1,4 +1,4 @@
-"""Shell completion: `--show-completion [SHELL]` and `--install-completion [SHELL]`.
+"""Shell completion: `--show-completion [SHELL]` and `--install-completion [SHELL]`, and the values the options offer.
 
 typer's two flags take no value and detect the shell from the process tree: `--show-completion zsh` typed in bash
 printed bash's script, and where no shell can be detected (a pipeline, a container's entrypoint, CI) they said
@@ -36,6 +36,37 @@ def describe(command: Any) -> None:
     for param in command.params:
         if param.name in HELP:
             param.help = HELP[param.name]
+
+
+# -- the values an option offers (typer's `autocompletion=`; typer offers an Enum's members by itself) ---------------
+def _starting(values: tuple[str, ...], incomplete: str) -> list[str]:
+    return [v for v in values if v.startswith(incomplete)]
+
+
+def clouds(incomplete: str) -> list[str]:
+    """--cloud: the clouds natoma-entra signs in to (config.Cloud)."""
+    from typing import get_args
+
+    from ..config import Cloud  # at a Tab press only: config imports pydantic
+
+    return _starting(get_args(Cloud), incomplete)
+
+
+def auth_methods(incomplete: str) -> list[str]:
+    """--auth: the sign-in methods (config.Auth)."""
+    from typing import get_args
+
+    from ..config import Auth
+
+    return _starting(get_args(Auth), incomplete)
+
+
+SCOPES = ("assigned", "all")  # config.ScimConfig.scope, here without pydantic (a test holds the two equal)
+
+
+def scopes(incomplete: str) -> list[str]:
+    """--scope: who is provisioned."""
+    return _starting(SCOPES, incomplete)
 
 
 # -- --show-completion / --install-completion ---------------------------------------------------------------------

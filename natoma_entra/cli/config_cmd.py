@@ -5,10 +5,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
+from .flags import Groups, ScimUrl, Scope
 from .main import app
 from .help_format import HELP_SETTINGS, NatomaGroup
 
@@ -101,11 +101,9 @@ def _ask(config_flags: dict) -> dict:
 @config_app.command("init")
 def init_command(
     ctx: typer.Context,
-    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP",
-                                              help="A group and its role (repeatable)."),
-    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help="Natoma's SCIM tenant URL."),
-    scope: Optional[str] = typer.Option(None, "--scope", metavar="assigned|all",
-                                        help="'assigned' = sync only assigned users and groups (default), 'all' = everyone."),
+    group: Groups = None,
+    scim_url: ScimUrl = None,
+    scope: Scope = None,
     force: bool = typer.Option(False, "--force", help="Overwrite the file when it exists."),
 ):
     """Write a commented natoma-entra.toml (or the file --config names) to start from.

@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 from .. import __version__
 from .application import Application, Output
 from .command_tree import build
+from .completion import auth_methods, clouds
 from .help_format import HELP_SETTINGS, NatomaCommand, NatomaGroup, first_paragraph, plain_help
 
 app = typer.Typer(
@@ -51,8 +52,8 @@ def main(
     config: Optional[Path] = typer.Option(None, "--config", metavar="PATH", help="Config file (default: natoma-entra.toml here, when present)."),
     app_ref: Optional[str] = typer.Option(None, "--app", metavar="NAME|ID", help="The Natoma app: display name, appId or object id."),
     tenant: Optional[str] = typer.Option(None, "--tenant", metavar="TENANT", help="Tenant id or domain to sign in to."),
-    cloud: Optional[str] = typer.Option(None, "--cloud", metavar="CLOUD", help="global | usgov | usgov-dod | china (Graph host and sign-in authority move together)."),
-    auth: Optional[str] = typer.Option(None, "--auth", metavar="METHOD", help="default | cli | client-secret | certificate | managed-identity | workload-identity | device-code | browser | access-token."),
+    cloud: Optional[str] = typer.Option(None, "--cloud", metavar="CLOUD", autocompletion=clouds, help="global | usgov | usgov-dod | china (Graph host and sign-in authority move together)."),
+    auth: Optional[str] = typer.Option(None, "--auth", metavar="METHOD", autocompletion=auth_methods, help="default | cli | client-secret | certificate | managed-identity | workload-identity | device-code | browser | access-token."),
     graph_endpoint: Optional[str] = typer.Option(None, "--graph-endpoint", metavar="URL", help="Graph base URL, e.g. http://127.0.0.1:8080/v1.0 (http only on loopback)."),
     sandbox: bool = typer.Option(False, "--sandbox", help="Run against the built-in simulated tenant (state kept in a file)."),
     sandbox_state: Optional[Path] = typer.Option(None, "--sandbox-state", metavar="PATH", envvar="NATOMA_ENTRA_SANDBOX_STATE", help="The sandbox's state file."),

@@ -2,11 +2,11 @@
 received (one user in detail; several in a summary table)."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from .flags import ScimTokenFile, ScimTokenStdin, ScimUrl
 from .main import app
 
 
@@ -15,10 +15,10 @@ def provision_command(
     ctx: typer.Context,
     users: Optional[List[str]] = typer.Argument(None, metavar="[USER]...", help="Users: userPrincipalName, object id or display name."),
     group: Optional[str] = typer.Option(None, "--group", metavar="GROUP", help="Provision every direct user member of this group (display name or object id)."),
-    verify: bool = typer.Option(False, "--verify", help="Read each user back from Natoma's SCIM endpoint and compare its roles with what Entra decided (needs the SCIM token)."),
-    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help="With --verify: Natoma's SCIM tenant URL (default: scim.url in the config file, else the URL the job has saved)."),
-    scim_token_file: Optional[Path] = typer.Option(None, "--scim-token-file", metavar="PATH", help="With --verify: read the SCIM token from this file (else $NATOMA_SCIM_TOKEN, or a hidden prompt)."),
-    scim_token_stdin: bool = typer.Option(False, "--scim-token-stdin", help="With --verify: read the SCIM token from standard input."),
+    verify: bool = typer.Option(False, "--verify", help="Read each user back from Natoma's SCIM endpoint and compare its roles with what Entra decided (needs the SCIM token; --scim-url and the token flags go with it)."),
+    scim_url: ScimUrl = None,
+    scim_token_file: ScimTokenFile = None,
+    scim_token_stdin: ScimTokenStdin = False,
 ):
     """Step 5: provision users now (Entra's "Provision on demand") and show what was sent and the role.
 

@@ -84,6 +84,34 @@ def test_completing_a_command_name_offers_the_matching_commands():
     assert _complete("natoma-entra provision --ver") == ["--verify"]
 
 
+def test_completing_an_option_offers_its_values(capsys, monkeypatch):
+    """--cloud, --auth, --output and --scope offer what they accept, as a shell asks for them (the variables the
+    generated bash script sets), answered in this process."""
+    def complete(words: str) -> list[str]:
+        monkeypatch.setenv("_NATOMA_ENTRA_COMPLETE", "complete_bash")
+        monkeypatch.setenv("COMP_WORDS", words)
+        monkeypatch.setenv("COMP_CWORD", str(len(words.split()) - (0 if words.endswith(" ") else 1)))
+        with pytest.raises(SystemExit) as e:
+            run([])
+        assert e.value.code == 0
+        return capsys.readouterr().out.split()
+
+    assert complete("natoma-entra --cloud ") == ["global", "usgov", "usgov-dod", "china"]
+    assert complete("natoma-entra --cloud usgov") == ["usgov", "usgov-dod"]
+    assert complete("natoma-entra --auth ") == ["default", "cli", "client-secret", "certificate", "managed-identity",
+                                                "workload-identity", "device-code", "browser", "access-token"]
+    assert complete("natoma-entra --sandbox --auth c") == ["cli", "client-secret", "certificate"]
+    assert complete("natoma-entra -o ") == ["text", "json"]
+    assert complete("natoma-entra setup --scope ") == ["assigned", "all"]
+    assert complete("natoma-entra --dry-run status --scope a") == ["assigned", "all"]
+    from typing import get_args
+
+    from natoma_entra.cli.completion import SCOPES
+    from natoma_entra.config import ScimConfig
+
+    assert SCOPES == get_args(ScimConfig.model_fields["scope"].annotation)
+
+
 def test_output_env_sets_the_default_format(sandbox, monkeypatch):
     monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "json")
     r = sandbox.cli("status")
