@@ -37,7 +37,7 @@ VALUE_OPTIONS = {"--config", "--app", "--tenant", "--cloud", "--auth", "--graph-
                  "--sandbox-state", "--timeout", "--sandbox-variant"}
 # the default output format, as az has AZURE_CORE_OUTPUT (a flag still wins)
 OUTPUT_ENV = "NATOMA_ENTRA_OUTPUT"
-FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--quiet", "-q", "--strict", "--exit-code"}
+FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--quiet", "-q", "--strict", "--exit-code", "--version"}
 
 
 def _version(value: bool):

@@ -7,7 +7,8 @@ import typer.main
 from source_scan import ROOT, package_files, parsed
 
 from natoma_entra.cli import command_tree
-from natoma_entra.cli.main import FLAG_OPTIONS, VALUE_OPTIONS, _click_command, _register, app, command_help, run
+from natoma_entra.cli.main import (FLAG_OPTIONS, VALUE_OPTIONS, _click_command, _register, app, command_help,
+                                   hoist_globals, run)
 
 
 def _dotted(node: ast.AST) -> str:
@@ -48,16 +49,19 @@ def test_no_module_reaches_into_typer_internals():
 
 
 def test_the_global_options_that_may_follow_the_command_are_the_root_options():
-    """hoist_globals moves these to the front; a global option added to the root callback is in one of the two sets
-    (a flag or an option with a value). --version, --help and the completion flags are answered where they stand."""
+    """hoist_globals moves these to the front (README: global options may be written before or after the command); a
+    global option added to the root callback is in one of the two sets (a flag or an option with a value). The
+    completion flags are answered wherever they stand (completion.handle)."""
     flags, values = set(), set()
     for param in _click_command().params:
-        if param.is_eager or not param.expose_value:
+        if not param.expose_value:  # --install-completion, --show-completion
             continue
         names = set(param.opts) | set(param.secondary_opts)
         (flags if param.is_flag else values).update(names)
     assert FLAG_OPTIONS == flags
     assert VALUE_OPTIONS == values
+    assert hoist_globals(["roles", "--version", "--timeout", "5", "-o=json"]) == ["--version", "--timeout", "5",
+                                                                                 "-o=json", "roles"]
 
 
 def _paths(command, path=()):
