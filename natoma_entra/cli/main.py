@@ -254,24 +254,30 @@ def usage_error(e: typer.TyperException, command: Any = None, args: Sequence[str
 
 
 def command_help(command: Any, args: Sequence[str]) -> str | None:
-    """The help of `natoma-entra CMD [SUB] --help` when no global option is given (nor one of their variables): there
-    is then nothing to check before it, so it is rendered from the command as Click would, without parsing the
-    global options (typer converts each through pydantic, ~100 ms: docs/performance.md). None otherwise; the command
-    line then goes through typer whole."""
+    """What typer would answer without running anything, when no global option is given (nor one of their
+    variables): the help of `natoma-entra CMD [SUB] --help`, returned, and for a word that is not a command Click's
+    own usage error ("No such command 'bogus'. Did you mean 'logs'?"), raised. There is then nothing to check before
+    either, so they come from the commands through Click's public API, without parsing the global options (typer
+    converts each through pydantic, ~100 ms: docs/performance.md). None otherwise: the command line then goes through
+    typer whole."""
     names = HELP_SETTINGS["help_option_names"]
-    if len(args) < 2 or args[-1] not in names or any(a.startswith("-") for a in args[:-1]):
+    if not args or args[0].startswith("-"):
         return None
     variables = [v for p in command.params for v in ([p.envvar] if isinstance(p.envvar, str) else p.envvar or [])]
     if any(os.environ.get(v) for v in variables):
         return None
     # as Click's Command.make_context builds each level's context, less the parsing
     ctx = command.context_class(command, info_name="natoma-entra", **command.context_settings)
-    for name in args[:-1]:
-        sub = ctx.command.get_command(ctx, name) if isinstance(ctx.command, TyperGroup) else None
+    words = list(args)
+    while words and isinstance(ctx.command, TyperGroup) and not words[0].startswith("-"):
+        sub = ctx.command.get_command(ctx, words[0])
         if sub is None:
-            return None  # not a command: typer says so
-        ctx = sub.context_class(sub, info_name=name, parent=ctx, **sub.context_settings)
-    return str(ctx.get_help())
+            ctx.command.resolve_command(ctx, words)  # raises Click's "No such command" with typer's suggestion
+            return None
+        ctx = sub.context_class(sub, info_name=words.pop(0), parent=ctx, **sub.context_settings)
+    if words == [names[0]] or words == [names[1]]:
+        return str(ctx.get_help())
+    return None
 
 
 # Click's own convention, kept by typer: a usage error (bad option, bad value, missing argument) exits 2

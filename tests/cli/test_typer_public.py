@@ -1,5 +1,6 @@
 """Issue 21: typer through its public API only, the global options that may follow a command held to the real ones,
-a command's --help answered without parsing the global options, and each command built when first asked for."""
+a command's --help and an unknown command answered without parsing the global options, and each command built when
+first asked for."""
 import ast
 
 import pytest
@@ -92,11 +93,26 @@ def test_a_commands_help_without_global_options_is_the_help_typer_renders(capsys
     assert command_help(_click_command(), [*path, "--help"]) is None
 
 
-def test_not_a_command_or_more_than_help_goes_through_typer():
+def test_more_than_a_command_and_its_help_goes_through_typer():
     root = _click_command()
-    for args in (["bogus", "--help"], ["setup", "extra", "--help"], ["setup", "--group", "--help"], ["--help"],
-                 ["setup"], ["setup", "--help", "--dry-run"]):
+    for args in (["setup", "extra", "--help"], ["setup", "--group", "--help"], ["--help"], ["setup"],
+                 ["setup", "--help", "--dry-run"], ["sandbox"], ["-o", "json", "bogus"]):
         assert command_help(root, args) is None, args
+
+
+@pytest.mark.parametrize("words", [["bogus"], ["bogus", "--help"], ["sandbox", "bogus"], ["sandbox", "bogus", "-h"]])
+def test_a_word_that_is_not_a_command_is_told_as_typer_tells_it(capsys, words):
+    """Without global options the error comes from Click's own resolve_command, without parsing them: the same line
+    and exit code as when the whole command line goes through typer."""
+    with pytest.raises(typer.TyperException):
+        command_help(_click_command(), words)
+    outcomes = []
+    for args in (words, ["--dry-run", *words]):
+        with pytest.raises(SystemExit) as e:
+            run(args)
+        outcomes.append((e.value.code, capsys.readouterr()))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == 2 and "No such command 'bogus'" in outcomes[0][1].err
 
 
 def test_each_command_is_built_when_first_asked_for_and_as_typer_builds_it(monkeypatch):
