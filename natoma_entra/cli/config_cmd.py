@@ -1,7 +1,6 @@
 """`natoma-entra config init`: write a commented natoma-entra.toml, asking at a terminal, from flags otherwise."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -27,6 +26,8 @@ def is_terminal() -> bool:
 
 def _toml_string(value: str) -> str:
     """A TOML basic string: JSON's escaping is TOML's for the characters a checked name can hold."""
+    import json  # here, not at the top: every run imports this module (it registers `config init`)
+
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -117,6 +118,8 @@ def init_command(
     Example: natoma-entra config init
     Example: natoma-entra --app Natoma config init --group admin="Natoma Admins" --scim-url https://acme.natoma.app/scim/v2
     """
+    import json
+
     from ..config import DEFAULT_CONFIG, Config, _explain
     from ..errors import UsageError
     from .flags import parse_groups, scim_flags
