@@ -247,10 +247,40 @@ def usage_error(e: typer.TyperException, command: Any = None, args: Sequence[str
         found = re.search(r"'([^']*)' is not one of", message)
         value = found.group(1) if found else "?"
         source = ctx.get_parameter_source("output") if ctx is not None else None
-        where = OUTPUT_ENV if source is not None and source.name == "ENVIRONMENT" else "--output"
-        return (f"{where} {value!r} is not an output format (text or json)",
-                f"use --output text or --output json (or set {OUTPUT_ENV} to one of them)")
+        return bad_output(value, OUTPUT_ENV if source is not None and source.name == "ENVIRONMENT" else "--output")
     return message, f"see {path} --help"
+
+
+def bad_output(value: str, where: str) -> tuple[str, str]:
+    """A value of --output (or of NATOMA_ENTRA_OUTPUT) that is not a format, as (message, fix)."""
+    return (f"{where} {value!r} is not an output format (text or json)",
+            f"use --output text or --output json (or set {OUTPUT_ENV} to one of them)")
+
+
+def output_format(args: Sequence[str]) -> tuple[str, str] | None:
+    """(the output format, where it comes from) as typer will read it: the last --output/-o among the global options
+    (in front, hoist_globals put them there), else NATOMA_ENTRA_OUTPUT (Click reads an empty variable as unset).
+    None when neither is given, or when the global options are not all plain (a cluster such as -vq): typer reads
+    those."""
+    value, where = os.environ.get(OUTPUT_ENV) or None, OUTPUT_ENV
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":
+        name, eq, given = args[i].partition("=")
+        if args[i] == "-o" or name == "--output":
+            if not eq and i + 1 >= len(args):
+                return None  # no value: typer says so
+            value, where = (given, "--output") if eq else (args[i + 1], "--output")
+            i += 1 if eq else 2
+        elif args[i].startswith("-o") and not args[i].startswith("--"):  # Click reads -ojson (and -o=json) so
+            value, where = args[i][2:], "--output"
+            i += 1
+        elif name in VALUE_OPTIONS:
+            i += 1 if eq else 2
+        elif args[i] in FLAG_OPTIONS:
+            i += 1
+        else:
+            return None
+    return (value, where) if value is not None else None
 
 
 def command_help(command: Any, args: Sequence[str]) -> str | None:
@@ -287,7 +317,7 @@ USAGE_EXIT = 2
 def run(argv: list[str] | None = None, *, application: Application | None = None) -> None:
     """The console script. Exit codes: 0 done, 1 a step failed, 2 bad usage or input, 3 changes pending,
     130 interrupted. Every non-zero exit says one line on stderr."""
-    from ..errors import NatomaEntraError
+    from ..errors import NatomaEntraError, UsageError
 
     command = _click_command()
     args = hoist_globals(list(sys.argv[1:] if argv is None else argv))
@@ -297,6 +327,11 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
         from .completion import handle as completion
 
         completion(args, command)  # --show-completion / --install-completion [SHELL]: answered here, then exits
+        # the output format is settled before anything else (every error comes out in it): a bad one is said here,
+        # as typer would say it, without parsing (and converting) the other global options
+        output = output_format(args)
+        if output is not None and output[0] not in {o.value for o in Output}:
+            raise UsageError(*bad_output(*output))
         help_text = command_help(command, args)
         if help_text is not None:
             typer.echo(help_text)

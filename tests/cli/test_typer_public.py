@@ -1,6 +1,6 @@
 """Issue 21: typer through its public API only, the global options that may follow a command held to the real ones,
-a command's --help and an unknown command answered without parsing the global options, and each command built when
-first asked for."""
+a command's --help, an unknown command and a bad output format answered without parsing the global options, and each
+command built when first asked for."""
 import ast
 
 import pytest
@@ -8,8 +8,9 @@ import typer.main
 from source_scan import ROOT, package_files, parsed
 
 from natoma_entra.cli import command_tree
+from natoma_entra.cli import main
 from natoma_entra.cli.main import (FLAG_OPTIONS, VALUE_OPTIONS, _click_command, _register, app, command_help,
-                                   hoist_globals, run)
+                                   hoist_globals, output_format, run)
 
 
 def _dotted(node: ast.AST) -> str:
@@ -138,3 +139,43 @@ def test_each_command_is_built_when_first_asked_for_and_as_typer_builds_it(monke
     assert built == [n for n in eager.list_commands(ctx) if not hasattr(eager.get_command(ctx, n), "commands")]
     lazy.get_command(ctx, "setup")
     assert built.count("setup") == 1  # built once
+
+
+def test_the_output_format_is_read_as_typer_reads_it(monkeypatch):
+    monkeypatch.delenv("NATOMA_ENTRA_OUTPUT", raising=False)
+    assert output_format(["--output", "yaml", "status"]) == ("yaml", "--output")
+    assert output_format(["--timeout", "5", "--output=json", "--dry-run", "status"]) == ("json", "--output")
+    assert output_format(["-o", "json", "-o", "yaml", "status"]) == ("yaml", "--output")  # the last one wins
+    assert output_format(["-ojson", "status"]) == ("json", "--output")  # a short option glued to its value
+    assert output_format(["-o=json", "status"]) == ("=json", "--output")  # Click reads "=json" so
+    assert output_format(["status"]) is None
+    assert output_format(["-vq", "-o", "yaml", "status"]) is None  # a cluster: typer reads it
+    assert output_format(["-o"]) is None  # no value: typer says so
+    monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "")
+    assert output_format(["status"]) is None  # empty is unset, for Click too
+    monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "JSON")
+    assert output_format(["status"]) == ("JSON", "NATOMA_ENTRA_OUTPUT")
+    assert output_format(["-o", "text", "status"]) == ("text", "--output")
+
+
+@pytest.mark.parametrize("args,env", [
+    (["--output", "yaml", "status"], None), (["-o", "JSON", "roles"], None), (["-oyaml", "status"], None),
+    (["-o=json", "status"], None), (["--output=", "status"], None), (["-o", "json", "-o", "xml", "bogus"], None),
+    (["status"], "yaml"), (["--dry-run", "status"], "json "),
+])
+def test_a_bad_output_format_is_said_as_typer_says_it(capsys, monkeypatch, args, env):
+    """Said before the other global options are parsed (pydantic stays out): the same line and exit code as typer's
+    own conversion of --output gives."""
+    if env is None:
+        monkeypatch.delenv("NATOMA_ENTRA_OUTPUT", raising=False)
+    else:
+        monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", env)
+    outcomes = []
+    for early in (True, False):
+        if not early:
+            monkeypatch.setattr(main, "output_format", lambda args: None)  # typer converts --output itself
+        with pytest.raises(SystemExit) as e:
+            run(args)
+        outcomes.append((e.value.code, capsys.readouterr()))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == 2 and "is not an output format (text or json)" in outcomes[0][1].err
