@@ -261,7 +261,10 @@ def output_format(args: Sequence[str]) -> tuple[str, str] | None:
     """(the output format, where it comes from) as typer will read it: the last --output/-o among the global options
     (in front, hoist_globals put them there), else NATOMA_ENTRA_OUTPUT (Click reads an empty variable as unset).
     None when neither is given, or when the global options are not all plain (a cluster such as -vq): typer reads
-    those."""
+    those; None for an empty command line too (typer shows the help without reading any option, and a shell asking
+    for completions runs the program so)."""
+    if not args:
+        return None
     value, where = os.environ.get(OUTPUT_ENV) or None, OUTPUT_ENV
     i = 0
     while i < len(args) and args[i].startswith("-") and args[i] != "--":

@@ -155,6 +155,7 @@ def test_the_output_format_is_read_as_typer_reads_it(monkeypatch):
     assert output_format(["status"]) is None  # empty is unset, for Click too
     monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "JSON")
     assert output_format(["status"]) == ("JSON", "NATOMA_ENTRA_OUTPUT")
+    assert output_format([]) is None  # nothing given: typer shows the help, whatever the variable says
     assert output_format(["-o", "text", "status"]) == ("text", "--output")
 
 

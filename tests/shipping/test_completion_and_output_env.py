@@ -104,6 +104,8 @@ def test_completing_an_option_offers_its_values(capsys, monkeypatch):
     assert complete("natoma-entra -o ") == ["text", "json"]
     assert complete("natoma-entra setup --scope ") == ["assigned", "all"]
     assert complete("natoma-entra --dry-run status --scope a") == ["assigned", "all"]
+    monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "yaml")  # a bad default format does not stop completion
+    assert complete("natoma-entra --cloud g") == ["global"]
     from typing import get_args
 
     from natoma_entra.cli.completion import SCOPES
