@@ -269,6 +269,8 @@ def output_format(args: Sequence[str]) -> tuple[str, str] | None:
     i = 0
     while i < len(args) and args[i].startswith("-") and args[i] != "--":
         name, eq, given = args[i].partition("=")
+        if args[i] in ("--version", *HELP_SETTINGS["help_option_names"]):
+            return None  # Click answers these first, before it converts any other option
         if args[i] == "-o" or name == "--output":
             if not eq and i + 1 >= len(args):
                 return None  # no value: typer says so

@@ -151,6 +151,8 @@ def test_the_output_format_is_read_as_typer_reads_it(monkeypatch):
     assert output_format(["status"]) is None
     assert output_format(["-vq", "-o", "yaml", "status"]) is None  # a cluster: typer reads it
     assert output_format(["-o"]) is None  # no value: typer says so
+    assert output_format(["-o", "yaml", "--version"]) is None  # Click answers --version (and --help) first
+    assert output_format(["-o", "yaml", "-h"]) is None
     monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "")
     assert output_format(["status"]) is None  # empty is unset, for Click too
     monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "JSON")
