@@ -258,33 +258,43 @@ def bad_output(value: str, where: str) -> tuple[str, str]:
 
 
 def output_format(args: Sequence[str]) -> tuple[str, str] | None:
-    """(the output format, where it comes from) as typer will read it: the last --output/-o among the global options
-    (in front, hoist_globals put them there), else NATOMA_ENTRA_OUTPUT (Click reads an empty variable as unset).
-    None when neither is given, or when the global options are not all plain (a cluster such as -vq): typer reads
-    those; None for an empty command line too (typer shows the help without reading any option, and a shell asking
-    for completions runs the program so)."""
+    """(the output format, where it comes from) when typer would convert it before any other global option: the last
+    --output/-o among the global options (in front, hoist_globals put them there), else NATOMA_ENTRA_OUTPUT (Click
+    reads an empty variable as unset). Click converts the options given in the order they first appear, then the
+    others; so None when another option with a value comes first (its value is converted first), when an eager option
+    is given (--version, --help: answered before any conversion), when an option lacks its value or is not plain (a
+    cluster such as -vq: Click's parser speaks first), and for an empty command line (typer shows the help without
+    reading any option; a shell asking for completions runs the program so). typer reads those itself."""
     if not args:
         return None
     value, where = os.environ.get(OUTPUT_ENV) or None, OUTPUT_ENV
+    converted_before = False  # an option with a value, ahead of --output in Click's order
     i = 0
     while i < len(args) and args[i].startswith("-") and args[i] != "--":
         name, eq, given = args[i].partition("=")
         if args[i] in ("--version", *HELP_SETTINGS["help_option_names"]):
-            return None  # Click answers these first, before it converts any other option
-        if args[i] == "-o" or name == "--output":
-            if not eq and i + 1 >= len(args):
-                return None  # no value: typer says so
-            value, where = (given, "--output") if eq else (args[i + 1], "--output")
-            i += 1 if eq else 2
-        elif args[i].startswith("-o") and not args[i].startswith("--"):  # Click reads -ojson (and -o=json) so
-            value, where = args[i][2:], "--output"
-            i += 1
+            return None
+        if args[i] == "-o" or name == "--output" or (args[i].startswith("-o") and not args[i].startswith("--")):
+            if args[i] == "-o" or name == "--output":
+                if not eq and i + 1 >= len(args):
+                    return None
+                value, i = (given, i + 1) if eq else (args[i + 1], i + 2)
+            else:  # Click reads -ojson (and -o=json, as "=json") so
+                value, i = args[i][2:], i + 1
+            if where == OUTPUT_ENV and converted_before:
+                return None
+            where = "--output"
         elif name in VALUE_OPTIONS:
+            if not eq and i + 1 >= len(args):
+                return None
+            converted_before = converted_before or where == OUTPUT_ENV
             i += 1 if eq else 2
         elif args[i] in FLAG_OPTIONS:
             i += 1
         else:
             return None
+    if where == OUTPUT_ENV and converted_before:
+        return None  # the variable's value is converted after every option given
     return (value, where) if value is not None else None
 
 

@@ -144,13 +144,15 @@ def test_each_command_is_built_when_first_asked_for_and_as_typer_builds_it(monke
 def test_the_output_format_is_read_as_typer_reads_it(monkeypatch):
     monkeypatch.delenv("NATOMA_ENTRA_OUTPUT", raising=False)
     assert output_format(["--output", "yaml", "status"]) == ("yaml", "--output")
-    assert output_format(["--timeout", "5", "--output=json", "--dry-run", "status"]) == ("json", "--output")
+    assert output_format(["--dry-run", "--output=json", "--timeout", "5", "status"]) == ("json", "--output")
+    assert output_format(["--timeout", "0", "--output=yaml", "status"]) is None  # Click converts --timeout first
     assert output_format(["-o", "json", "-o", "yaml", "status"]) == ("yaml", "--output")  # the last one wins
     assert output_format(["-ojson", "status"]) == ("json", "--output")  # a short option glued to its value
     assert output_format(["-o=json", "status"]) == ("=json", "--output")  # Click reads "=json" so
     assert output_format(["status"]) is None
     assert output_format(["-vq", "-o", "yaml", "status"]) is None  # a cluster: typer reads it
     assert output_format(["-o"]) is None  # no value: typer says so
+    assert output_format(["-o", "yaml", "--timeout"]) is None  # nor here: Click's parser stops first
     assert output_format(["-o", "yaml", "--version"]) is None  # Click answers --version (and --help) first
     assert output_format(["-o", "yaml", "-h"]) is None
     monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "")
@@ -159,6 +161,7 @@ def test_the_output_format_is_read_as_typer_reads_it(monkeypatch):
     assert output_format(["status"]) == ("JSON", "NATOMA_ENTRA_OUTPUT")
     assert output_format([]) is None  # nothing given: typer shows the help, whatever the variable says
     assert output_format(["-o", "text", "status"]) == ("text", "--output")
+    assert output_format(["--app", "Natoma", "status"]) is None  # the variable's value is converted after --app
 
 
 @pytest.mark.parametrize("args,env", [
