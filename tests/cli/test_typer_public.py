@@ -8,9 +8,9 @@ import typer.main
 from source_scan import ROOT, package_files, parsed
 
 from natoma_entra.cli import command_tree
-from natoma_entra.cli import main
-from natoma_entra.cli.main import (FLAG_OPTIONS, VALUE_OPTIONS, _click_command, _register, app, command_help,
-                                   hoist_globals, output_format, run)
+from natoma_entra.cli import early
+from natoma_entra.cli.early import command_help, output_format
+from natoma_entra.cli.main import FLAG_OPTIONS, VALUE_OPTIONS, _click_command, _register, app, hoist_globals, run
 
 
 def _dotted(node: ast.AST) -> str:
@@ -177,9 +177,9 @@ def test_a_bad_output_format_is_said_as_typer_says_it(capsys, monkeypatch, args,
     else:
         monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", env)
     outcomes = []
-    for early in (True, False):
-        if not early:
-            monkeypatch.setattr(main, "output_format", lambda args: None)  # typer converts --output itself
+    for checked_early in (True, False):
+        if not checked_early:
+            monkeypatch.setattr(early, "output_format", lambda args: None)  # typer converts --output itself
         with pytest.raises(SystemExit) as e:
             run(args)
         outcomes.append((e.value.code, capsys.readouterr()))
