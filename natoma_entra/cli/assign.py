@@ -1,20 +1,19 @@
 """`natoma-entra assign`: step 2."""
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 
 from .main import app
+from .flags import CreateGroups, Groups, Replace
 
 
 @app.command("assign")
 def assign_command(
     ctx: typer.Context,
-    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP", help="A group and its role (repeatable); replaces the config file's [groups]."),
+    group: Groups = None,
     prune: bool = typer.Option(False, "--prune", help="Remove assignments of the Natoma roles to groups that are not configured (never users, never other roles)."),
-    replace: bool = typer.Option(False, "--replace", help="Remove a configured group's other assignments on this app (other roles, default access)."),
-    create_groups: bool = typer.Option(False, "--create-groups", help="Create a configured group that does not exist, as a security group."),
+    replace: Replace = False,
+    create_groups: CreateGroups = False,
 ):
     """Step 2: each configured group is assigned to the Natoma enterprise app with its role.
 
