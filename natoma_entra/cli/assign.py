@@ -4,7 +4,7 @@ from __future__ import annotations
 import typer
 
 from .main import app
-from .flags import CreateGroups, Groups, Replace
+from .flags import CreateGroups, Groups, Replace, Yes
 
 
 @app.command("assign")
@@ -14,6 +14,7 @@ def assign_command(
     prune: bool = typer.Option(False, "--prune", help="Remove assignments of the Natoma roles to groups that are not configured (never users, never other roles)."),
     replace: Replace = False,
     create_groups: CreateGroups = False,
+    yes: Yes = False,
 ):
     """Step 2: each configured group is assigned to the Natoma enterprise app with its role.
 
@@ -23,9 +24,11 @@ def assign_command(
     """
     from ..steps.assignments import STEP
     from ..steps.base import Options
+    from .confirm import confirmer
     from .context import load_config, run_steps
     from .flags import parse_groups
 
     g = ctx.obj
     config = load_config(g, {"groups": parse_groups(group)})
-    run_steps(g, "assign", [STEP], Options(prune=prune, replace=replace, create_groups=create_groups), config=config)
+    run_steps(g, "assign", [STEP], Options(prune=prune, replace=replace, create_groups=create_groups), config=config,
+              confirm=confirmer(g, "assign", yes=yes))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import typer
 
 from .main import app
-from .flags import Rotate, ScimTokenFile, ScimTokenStdin, ScimUrl, Scope
+from .flags import Rotate, ScimTokenFile, ScimTokenStdin, ScimUrl, Scope, Yes
 
 
 @app.command("credentials")
@@ -15,6 +15,7 @@ def credentials_command(
     scim_token_file: ScimTokenFile = None,
     scim_token_stdin: ScimTokenStdin = False,
     rotate: Rotate = False,
+    yes: Yes = False,
 ):
     """Step 4a: the SCIM tenant URL and token are saved and tested; scope is "sync only assigned users and groups".
 
@@ -27,6 +28,7 @@ def credentials_command(
     """
     from ..steps.base import Options
     from ..steps.credentials import STEP
+    from .confirm import confirmer
     from .context import load_config, run_steps, scim_token
     from .flags import scim_flags
     from .token import token_given
@@ -34,4 +36,5 @@ def credentials_command(
     g = ctx.obj
     config = load_config(g, scim_flags(scim_url, scope, scim_token_file, scim_token_stdin))
     run_steps(g, "credentials", [STEP], Options(rotate=rotate, token_given=token_given(config, use_stdin=scim_token_stdin)),
-              config=config, scim_token=scim_token(g, config, use_stdin=scim_token_stdin))
+              config=config, scim_token=scim_token(g, config, use_stdin=scim_token_stdin),
+              confirm=confirmer(g, "credentials", yes=yes))

@@ -33,6 +33,9 @@ Replace = Annotated[bool, typer.Option(
     "--replace", help="Remove a configured group's other assignments on this app (other roles, default access).")]
 CreateGroups = Annotated[bool, typer.Option(
     "--create-groups", help="Create a configured group that does not exist, as a security group.")]
+Yes = Annotated[bool, typer.Option(
+    "--yes", "-y", help="Do it without asking. A run that removes or replaces something (--prune, --replace, --rotate, "
+                        "teardown) shows its plan and asks at a terminal; without one it needs --yes.")]
 Restart = Annotated[bool, typer.Option(
     "--restart", help="Restart provisioning: a fresh cycle, even when the job is running (the portal's 'Restart "
                       "provisioning').")]

@@ -4,7 +4,8 @@ from __future__ import annotations
 import typer
 
 from .main import app
-from .flags import CreateGroups, Groups, Replace, Restart, Rotate, ScimTokenFile, ScimTokenStdin, ScimUrl, Scope, Wait
+from .flags import (CreateGroups, Groups, Replace, Restart, Rotate, ScimTokenFile, ScimTokenStdin, ScimUrl, Scope, Wait,
+                    Yes)
 
 
 @app.command("setup")
@@ -22,6 +23,7 @@ def setup_command(
     restart: Restart = False,
     create_app: bool = typer.Option(False, "--create-app", help="Create the enterprise app (non-gallery template) when no app has the name given by --app."),
     create_groups: CreateGroups = False,
+    yes: Yes = False,
 ):
     """Run roles -> assign -> mapping -> credentials -> start, in that order.
 
@@ -36,6 +38,7 @@ def setup_command(
     from ..render.summary import render_summary
     from ..steps.app import STEP as APP_STEP
     from ..steps.base import Options
+    from .confirm import confirmer
     from .context import load_config, run_steps, scim_token
     from .flags import parse_groups, scim_flags
     from .token import token_given
@@ -48,4 +51,4 @@ def setup_command(
     steps = (APP_STEP, *SETUP_STEPS) if create_app else SETUP_STEPS
     # every step reads (and a new token is tested) before the first write: bad input leaves the tenant as it was
     run_steps(g, "setup", steps, options, config=config, scim_token=scim_token(g, config, use_stdin=scim_token_stdin),
-              renderer=render_summary, wait=wait)
+              renderer=render_summary, wait=wait, confirm=confirmer(g, "setup", yes=yes))

@@ -88,7 +88,7 @@ def test_group_with_another_role_is_a_conflict_warning_then_replace_removes_it(s
     assert ("Natoma Admins", "User") in assignments(sandbox.tenant())
     strict = sandbox.cli("--strict", "assign")
     assert strict.code == 1
-    r = sandbox.cli("assign", "--replace")
+    r = sandbox.cli("assign", "--replace", "--yes")
     assert r.code == 0
     held = assignments(sandbox.tenant())
     assert ("Natoma Admins", "User") not in held and ("Natoma Admins", "admin") in held
@@ -107,7 +107,7 @@ def test_prune_removes_only_unconfigured_grants_of_natoma_roles(sandbox, add_ass
     assert any("Natoma Contractors" in w and "Alex Wilber" in w and "--prune" in w for w in r.json()["warnings"])
     assert ("Natoma Contractors", "member") in assignments(sandbox.tenant())
     assert ("Alex Wilber", "AppAdmin") in assignments(sandbox.tenant())
-    r = sandbox.cli("assign", "--prune")
+    r = sandbox.cli("assign", "--prune", "--yes")
     assert r.code == 0, r.err
     held = assignments(sandbox.tenant())
     # every grant of a Natoma role to a principal that is not configured goes (group or user); other roles stay
@@ -160,7 +160,7 @@ def test_group_with_default_access_is_a_conflict(sandbox, add_assignment):
     sandbox.save(t)
     r = sandbox.cli("assign", "--output", "json")
     assert any("'Natoma Members' also holds 'default access'" in w for w in r.json()["warnings"])
-    sandbox.cli("assign", "--replace")
+    sandbox.cli("assign", "--replace", "--yes")
     held = {a["appRoleId"] for a in sandbox.tenant().state["appRoleAssignments"].values()
             if a["principalId"] == group_id("Natoma Members")}
     assert held == {role_id(sandbox.tenant(), "member")}

@@ -111,5 +111,5 @@ def test_a_natoma_role_granted_by_hand_to_an_unconfigured_principal_is_drift_for
     groups = next(s for s in doc["steps"] if s["step"] == "groups-assigned")
     assert groups["info"]["verdict"] == "warn" and "--prune" in groups["fix"]
     assert any("Diego Siciliani" in d and "not configured" in d for d in groups["info"]["details"])
-    assert sandbox.cli("assign", "--prune").code == 0
+    assert sandbox.cli("assign", "--prune", "--yes").code == 0
     assert sandbox.cli("--exit-code", "status").code == 0
