@@ -138,7 +138,8 @@ async def run(session: "Session", command: str, steps: Sequence[AnyStep], desire
 
     also = [key for p in plans for op in p.operations for key in op.also]  # what apply sends beside the operation
     await before_writes(session, plans, command=command, also=also)  # permissions, before the first write (exit 2)
-    if confirm is not None and any(p.operations and any(c.action == "delete" for c in p.changes) for p in plans):
+    if confirm is not None and any(op.asks for p in plans for op in p.operations):
+        # it removes or replaces something that exists: shown, then asked (or --yes)
         if not await confirm(planned_report(command, app, steps, plans)):
             raise NotConfirmed(f"{command}: not confirmed; nothing was written")
     return await _apply(session, command, list(steps), plans, desired, report, on_step, on_progress)

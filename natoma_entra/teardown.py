@@ -242,6 +242,10 @@ class ClearSecrets(Operation):
     def body(self) -> Any:
         return {"value": [dict(it) for it in self.items]}
 
+    @property
+    def asks(self) -> bool:  # the saved credentials are removed
+        return True
+
 
 class DeleteGroup(Operation):
     kind: Literal["delete-group"] = "delete-group"
@@ -537,7 +541,7 @@ class RolesStep(Step[Found, PatchAppRoles, Options]):
             first = [dict(sendable(r), isEnabled=False) if r["id"] in gone else sendable(r) for r in roles]
             ops.append(PatchAppRoles(application_id=application_id, app_roles=first,
                                      why="disable first (an enabled role cannot be removed)"))
-        ops.append(PatchAppRoles(application_id=application_id,
+        ops.append(PatchAppRoles(application_id=application_id, removes=True,
                                  app_roles=[sendable(r) for r in roles if r["id"] not in gone]))
         changes = [Change(action="delete", target=f"role {r.get('displayName')} ({r.get('value')})",
                           detail={"id": r["id"], "why": "disabled, then removed" if r.get("isEnabled") else "removed"})

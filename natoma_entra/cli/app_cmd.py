@@ -4,11 +4,11 @@ from __future__ import annotations
 import typer
 
 from .main import app
-from .typer_tuning import HELP_SETTINGS
+from .help_format import HELP_SETTINGS, NatomaGroup
 
 app_app = typer.Typer(help="The Natoma enterprise app itself: create it on a tenant that has none.\n\n"
                            "Example: natoma-entra app create Natoma",
-                      no_args_is_help=True, rich_markup_mode=None, context_settings=HELP_SETTINGS)
+                      no_args_is_help=True, rich_markup_mode=None, context_settings=HELP_SETTINGS, cls=NatomaGroup)
 app.add_typer(app_app, name="app")
 
 

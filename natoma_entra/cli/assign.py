@@ -6,16 +6,18 @@ from typing import List, Optional
 import typer
 
 from .main import app
+from .flags import CreateGroups, Groups, Replace, Yes
 
 
 @app.command("assign")
 def assign_command(
     ctx: typer.Context,
-    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP", help="A group and its role (repeatable); replaces the config file's [groups]."),
+    group: Groups = None,
     prune: bool = typer.Option(False, "--prune", help="Remove assignments of the Natoma roles to groups that are not configured (never users, never other roles)."),
     prune_user: Optional[List[str]] = typer.Option(None, "--prune-user", metavar="USER", help="Also remove this user's own grant of a Natoma role (object id or display name; repeatable)."),
-    replace: bool = typer.Option(False, "--replace", help="Remove a configured group's other assignments on this app (other roles, default access)."),
-    create_groups: bool = typer.Option(False, "--create-groups", help="Create a configured group that does not exist, as a security group."),
+    replace: Replace = False,
+    create_groups: CreateGroups = False,
+    yes: Yes = False,
 ):
     """Step 2: each configured group is assigned to the Natoma enterprise app with its role.
 
@@ -25,10 +27,12 @@ def assign_command(
     """
     from ..steps.assignments import STEP
     from ..steps.base import Options
+    from .confirm import confirmer
     from .context import load_config, run_steps
     from .flags import parse_groups
 
     g = ctx.obj
     config = load_config(g, {"groups": parse_groups(group)})
     run_steps(g, "assign", [STEP], Options(prune=prune, replace=replace, create_groups=create_groups,
-                                               prune_users=tuple(prune_user or ())), config=config)
+                                           prune_users=tuple(prune_user or ())), config=config,
+              confirm=confirmer(g, "assign", yes=yes))

@@ -1,21 +1,19 @@
 """`natoma-entra audit`: every user's role in Natoma against what Entra will send (read-only)."""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Optional
-
 import typer
 
 from .main import app
+from .flags import ScimTokenFile, ScimTokenStdin, ScimUrl
 
 
 @app.command("audit")
 def audit_command(
     ctx: typer.Context,
     show_all: bool = typer.Option(False, "--all", help="List every user in the table, not only those that differ."),
-    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help="Natoma's SCIM tenant URL (default: scim.url in the config file, else the URL the job has saved)."),
-    scim_token_file: Optional[Path] = typer.Option(None, "--scim-token-file", metavar="PATH", help="Read the SCIM token from this file (else $NATOMA_SCIM_TOKEN, or a hidden prompt at a terminal)."),
-    scim_token_stdin: bool = typer.Option(False, "--scim-token-stdin", help="Read the SCIM token from standard input."),
+    scim_url: ScimUrl = None,
+    scim_token_file: ScimTokenFile = None,
+    scim_token_stdin: ScimTokenStdin = False,
 ):
     """Read-only: does every user in Natoma hold the role Entra will send, and nobody else?
 

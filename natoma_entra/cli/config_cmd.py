@@ -1,20 +1,19 @@
 """`natoma-entra config init`: write a commented natoma-entra.toml, asking at a terminal, from flags otherwise."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
+from .flags import Groups, ScimUrl, Scope
 from .main import app
-from .typer_tuning import HELP_SETTINGS
+from .help_format import HELP_SETTINGS, NatomaGroup
 
 config_app = typer.Typer(help="The config file: write a commented natoma-entra.toml to start from.\n\n"
                               "Example: natoma-entra config init", no_args_is_help=True,
-                          rich_markup_mode=None, context_settings=HELP_SETTINGS)
+                          rich_markup_mode=None, context_settings=HELP_SETTINGS, cls=NatomaGroup)
 app.add_typer(config_app, name="config")
 
 ROLE_PROMPTS = (("admin", "Admin"), ("AppAdmin", "AppAdmin"), ("member", "Member"))
@@ -27,6 +26,8 @@ def is_terminal() -> bool:
 
 def _toml_string(value: str) -> str:
     """A TOML basic string: JSON's escaping is TOML's for the characters a checked name can hold."""
+    import json  # here, not at the top: every run imports this module (it registers `config init`)
+
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -103,11 +104,9 @@ def _ask(config_flags: dict) -> dict:
 @config_app.command("init")
 def init_command(
     ctx: typer.Context,
-    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP",
-                                              help="A group and its role (repeatable)."),
-    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help="Natoma's SCIM tenant URL."),
-    scope: Optional[str] = typer.Option(None, "--scope", metavar="assigned|all",
-                                        help="'assigned' = sync only assigned users and groups (default), 'all' = everyone."),
+    group: Groups = None,
+    scim_url: ScimUrl = None,
+    scope: Scope = None,
     force: bool = typer.Option(False, "--force", help="Overwrite the file when it exists."),
 ):
     """Write a commented natoma-entra.toml (or the file --config names) to start from.
@@ -121,6 +120,8 @@ def init_command(
     Example: natoma-entra config init
     Example: natoma-entra --app Natoma config init --group admin="Natoma Admins" --scim-url https://acme.natoma.app/scim/v2
     """
+    import json
+
     from ..config import DEFAULT_CONFIG, Config, explain
     from ..errors import UsageError
     from .flags import parse_groups, scim_flags

@@ -20,20 +20,31 @@ def isatty(stream: Any) -> bool:
         return False
 
 
-def confirmer(g: "Application", command: str, *, yes: bool, question: str) -> "Confirm | None":
-    """None with --yes (no question); else the executor's question, asked after it shows the plan. Under --output
-    json (one document per run, never a plan then a result) a command that may delete needs --yes up front."""
+QUESTION = "Go ahead with what is listed above?"
+
+
+def confirmer(g: "Application", command: str, *, yes: bool, question: str = QUESTION,
+              upfront: bool = False) -> "Confirm | None":
+    """None with --yes (no question); else the executor's question, asked after it shows the plan, only when the run
+    would remove or replace something. Under --output json (one document per run, never a plan then a result) the
+    run needs --yes instead: refused when it comes to that, or at once for a command that is all deletions
+    (`upfront`: teardown)."""
     if yes or g.dry_run:
         return None
-    if g.output.value == "json":
+    if upfront and g.output.value == "json":
         raise UsageError(f"{command} with --output json does not ask first",
                          fix="pass --yes (see what it would do with --dry-run --output json first)")
 
     async def confirm(plan: "Report") -> bool:
         import typer
 
+        if g.output.value == "json":
+            raise UsageError(f"{command} would remove or replace what is listed in its plan, and --output json "
+                             "does not ask first",
+                             fix="pass --yes (see what it would do with --dry-run --output json first)")
         if not (isatty(sys.stdin) and isatty(sys.stderr)):
-            raise UsageError(f"{command} deletes, and asks first: no terminal is attached to ask at",
+            raise UsageError(f"{command} would remove or replace what its plan lists, and asks first: no terminal is "
+                             "attached to ask at",
                              fix="pass --yes (see what it would do with --dry-run first)")
         from ..render.report import render
 

@@ -1,22 +1,21 @@
 """`natoma-entra credentials`: step 4a."""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Optional
-
 import typer
 
 from .main import app
+from .flags import Rotate, ScimTokenFile, ScimTokenStdin, ScimUrl, Scope, Yes
 
 
 @app.command("credentials")
 def credentials_command(
     ctx: typer.Context,
-    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help="Natoma's SCIM tenant URL (absolute https; http only for loopback hosts). Default: scim.url in the config file."),
-    scope: Optional[str] = typer.Option(None, "--scope", metavar="assigned|all", help="Who is provisioned: 'assigned' = sync only assigned users and groups (the guide's choice, default), 'all' = everyone."),
-    scim_token_file: Optional[Path] = typer.Option(None, "--scim-token-file", metavar="PATH", help="Read the SCIM token from this file (else $NATOMA_SCIM_TOKEN, or a hidden prompt at a terminal)."),
-    scim_token_stdin: bool = typer.Option(False, "--scim-token-stdin", help="Read the SCIM token from standard input."),
-    rotate: bool = typer.Option(False, "--rotate", help="Save the given token even when the saved one still passes the connection test."),
+    scim_url: ScimUrl = None,
+    scope: Scope = None,
+    scim_token_file: ScimTokenFile = None,
+    scim_token_stdin: ScimTokenStdin = False,
+    rotate: Rotate = False,
+    yes: Yes = False,
 ):
     """Step 4a: the SCIM tenant URL and token are saved and tested; scope is "sync only assigned users and groups".
 
@@ -29,6 +28,7 @@ def credentials_command(
     """
     from ..steps.base import Options
     from ..steps.credentials import STEP
+    from .confirm import confirmer
     from .context import load_config, run_steps, scim_token
     from .flags import scim_flags
     from .token import token_given
@@ -36,4 +36,5 @@ def credentials_command(
     g = ctx.obj
     config = load_config(g, scim_flags(scim_url, scope, scim_token_file, scim_token_stdin))
     run_steps(g, "credentials", [STEP], Options(rotate=rotate, token_given=token_given(config, use_stdin=scim_token_stdin)),
-              config=config, scim_token=scim_token(g, config, use_stdin=scim_token_stdin))
+              config=config, scim_token=scim_token(g, config, use_stdin=scim_token_stdin),
+              confirm=confirmer(g, "credentials", yes=yes))

@@ -1,12 +1,12 @@
 """`natoma-entra doctor`: the guide's troubleshooting, as read-only checks with a verdict and a fix each."""
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
 from .main import app
-from .flags import GROUP_HELP, SCIM_URL_HELP, SCOPE_HELP
+from .flags import Groups, ScimUrl, Scope
 
 
 @app.command("doctor")
@@ -14,9 +14,9 @@ def doctor_command(
     ctx: typer.Context,
     user: Optional[str] = typer.Option(None, "--user", "-u", metavar="UPN",
                                        help="Also check one user: assigned? through which groups? with which role(s)?"),
-    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP", help=GROUP_HELP),
-    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help=SCIM_URL_HELP),
-    scope: Optional[str] = typer.Option(None, "--scope", metavar="assigned|all", help=SCOPE_HELP),
+    group: Groups = None,
+    scim_url: ScimUrl = None,
+    scope: Scope = None,
     multi_role: Optional[bool] = typer.Option(None, "--multi-role/--single-role", show_default=False,
                                               help="The mapping to expect (default: judge the mode in place)."),
 ):

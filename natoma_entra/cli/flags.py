@@ -1,9 +1,47 @@
-"""The command-line flags several commands share (--group, --scim-url, --scope, the token flags): parsed and checked
-here, with no Graph logic."""
+"""The command-line flags several commands share (--group, --scim-url, --scope, the token flags, ...): declared once
+here as `Annotated` types every command uses (same name, same help everywhere), and parsed and checked here, with no
+Graph logic."""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, List, Optional
+
+import typer
 
 from ..errors import UsageError
 from ..natoma_roles import ROLE_VALUES
+from .completion import SCOPES, scopes
+
+GROUP_HELP = "A group and its role (repeatable); replaces the config file's [groups]."
+SCIM_URL_HELP = ("Natoma's SCIM tenant URL (https; http only on loopback). Default: scim.url in the config file; the "
+                 "commands that read Natoma (audit, provision --verify) else use the URL the job has saved.")
+SCOPE_HELP = ("Who is provisioned: 'assigned' = sync only assigned users and groups (the guide's choice, the "
+              "default), 'all' = everyone.")
+
+# `group: Groups = None` in a command's signature: typer reads the option from the annotation
+Groups = Annotated[Optional[List[str]], typer.Option("--group", "-g", metavar="ROLE=GROUP", help=GROUP_HELP)]
+ScimUrl = Annotated[Optional[str], typer.Option("--scim-url", metavar="URL", help=SCIM_URL_HELP)]
+Scope = Annotated[Optional[str], typer.Option("--scope", metavar="assigned|all", help=SCOPE_HELP,
+                                              autocompletion=scopes)]
+ScimTokenFile = Annotated[Optional[Path], typer.Option(
+    "--scim-token-file", metavar="PATH",
+    help="Read the SCIM token from this file (else $NATOMA_SCIM_TOKEN, or a hidden prompt at a terminal).")]
+ScimTokenStdin = Annotated[bool, typer.Option("--scim-token-stdin", help="Read the SCIM token from standard input.")]
+Rotate = Annotated[bool, typer.Option(
+    "--rotate", help="Save the given SCIM token even when the saved one still passes the connection test.")]
+Replace = Annotated[bool, typer.Option(
+    "--replace", help="Remove a configured group's other assignments on this app (other roles, default access).")]
+CreateGroups = Annotated[bool, typer.Option(
+    "--create-groups", help="Create a configured group that does not exist, as a security group.")]
+Yes = Annotated[bool, typer.Option(
+    "--yes", "-y", help="Do it without asking. A run that removes or replaces something (--prune, --replace, --rotate, "
+                        "teardown) shows its plan and asks at a terminal; without one it needs --yes.")]
+Restart = Annotated[bool, typer.Option(
+    "--restart", help="Restart provisioning: a fresh cycle, even when the job is running (the portal's 'Restart "
+                      "provisioning').")]
+Wait = Annotated[bool, typer.Option(
+    "--wait", help="Then follow the provisioning cycle until it ends (bounded by --timeout): exit 0 when it succeeds, "
+                   "1 on quarantine or failure, with the reason.")]
 
 
 def parse_groups(values: list[str] | None) -> dict[str, list[str]] | None:
@@ -22,9 +60,9 @@ def parse_groups(values: list[str] | None) -> dict[str, list[str]] | None:
     return out
 
 
-def scim_flags(url: str | None, scope: str | None, token_file, token_stdin: bool) -> dict:
+def scim_flags(url: str | None, scope: str | None, token_file: Path | None, token_stdin: bool) -> dict[str, Any]:
     """--scim-url/--scope/--scim-token-file checked and shaped as the config's [scim] table ({} when none given)."""
-    if scope is not None and scope not in ("assigned", "all"):
+    if scope is not None and scope not in SCOPES:
         raise UsageError(f"--scope {scope!r} is not a scope", fix="use --scope assigned (the guide's choice) or --scope all")
     if token_file is not None and token_stdin:
         raise UsageError("--scim-token-file and --scim-token-stdin were both given", fix="give the token one way")
@@ -32,12 +70,7 @@ def scim_flags(url: str | None, scope: str | None, token_file, token_stdin: bool
     return {"scim": scim} if scim else {}
 
 
-# The inputs status and doctor share with setup, so a drift check needs no config file (same flags, same help).
-GROUP_HELP = "A group and its role (repeatable); replaces the config file's [groups]."
-SCIM_URL_HELP = "Natoma's SCIM tenant URL (default: scim.url in the config file)."
-SCOPE_HELP = "'assigned' = sync only assigned users and groups (default), 'all' = everyone."
-
-
-def desired_flags(group: list[str] | None, scim_url: str | None, scope: str | None) -> dict:
-    """--group, --scim-url and --scope as config layers (the config file's values stand for what is not given)."""
+def desired_flags(group: list[str] | None, scim_url: str | None, scope: str | None) -> dict[str, Any]:
+    """--group, --scim-url and --scope as config layers (the config file's values stand for what is not given):
+    status and doctor take setup's inputs, so a drift check needs no config file."""
     return {"groups": parse_groups(group), **scim_flags(scim_url, scope, None, False)}

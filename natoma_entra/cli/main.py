@@ -4,15 +4,19 @@ Heavy imports (msgraph, azure.identity) happen only inside command bodies, so --
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional, Sequence
 
 import typer
+from typer.core import TyperGroup
 
 from .. import __version__
 from .application import Application, Output
-from .typer_tuning import HELP_SETTINGS, first_paragraph, light_coercion, no_break_on_hyphens, plain_help
+from .command_tree import build
+from .completion import auth_methods, clouds
+from .help_format import HELP_SETTINGS, NatomaCommand, NatomaGroup, first_paragraph, plain_help
 
 app = typer.Typer(
     name="natoma-entra",
@@ -22,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # a traceback's locals can hold a token; main() prints one line instead
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     context_settings=HELP_SETTINGS,
+    cls=NatomaGroup,  # help wrapped at spaces only (natoma_entra/cli/help_format.py)
     # Click's plain help formatter, not typer's rich panels: rich's import and rendering were ~100 ms of every
     # --help (issue 13: --help at most 0.8x `az --help`); az's own help is plain text too.
     rich_markup_mode=None,
@@ -32,7 +37,7 @@ VALUE_OPTIONS = {"--config", "--app", "--tenant", "--cloud", "--auth", "--graph-
                  "--sandbox-state", "--timeout", "--sandbox-variant", "--trace"}
 # the default output format, as az has AZURE_CORE_OUTPUT (a flag still wins)
 OUTPUT_ENV = "NATOMA_ENTRA_OUTPUT"
-FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--quiet", "-q", "--strict", "--exit-code"}
+FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--quiet", "-q", "--strict", "--exit-code", "--version"}
 
 
 def _version(value: bool):
@@ -47,8 +52,8 @@ def main(
     config: Optional[Path] = typer.Option(None, "--config", metavar="PATH", help="Config file (default: natoma-entra.toml here, when present)."),
     app_ref: Optional[str] = typer.Option(None, "--app", metavar="NAME|ID", help="The Natoma app: display name, appId or object id."),
     tenant: Optional[str] = typer.Option(None, "--tenant", metavar="TENANT", help="Tenant id or domain to sign in to."),
-    cloud: Optional[str] = typer.Option(None, "--cloud", metavar="CLOUD", help="global | usgov | usgov-dod | china (Graph host and sign-in authority move together)."),
-    auth: Optional[str] = typer.Option(None, "--auth", metavar="METHOD", help="default | cli | client-secret | certificate | managed-identity | workload-identity | device-code | browser | access-token."),
+    cloud: Optional[str] = typer.Option(None, "--cloud", metavar="CLOUD", autocompletion=clouds, help="global | usgov | usgov-dod | china (Graph host and sign-in authority move together)."),
+    auth: Optional[str] = typer.Option(None, "--auth", metavar="METHOD", autocompletion=auth_methods, help="default | cli | client-secret | certificate | managed-identity | workload-identity | device-code | browser | access-token."),
     graph_endpoint: Optional[str] = typer.Option(None, "--graph-endpoint", metavar="URL", help="Graph base URL, e.g. http://127.0.0.1:8080/v1.0 (http only on loopback)."),
     sandbox: bool = typer.Option(False, "--sandbox", help="Run against the built-in simulated tenant (state kept in a file)."),
     sandbox_state: Optional[Path] = typer.Option(None, "--sandbox-state", metavar="PATH", envvar="NATOMA_ENTRA_SANDBOX_STATE", help="The sandbox's state file."),
@@ -104,17 +109,15 @@ GLOBAL_EPILOG = ("Global options (before or after the command): --app, --tenant,
                  "see natoma-entra --help.")
 
 
-_COMMAND: list = []  # the Click command typer builds from `app`: built once per process (it is only read)
+_COMMAND: list[Any] = []  # the Click command typer builds from `app`: built once per process (it is only read)
 
 
-def _click_command():
-    """typer rebuilds its Click command from the function signatures on every call (about 25 ms); a process that
-    runs the CLI many times (the tests, a benchmark) builds it once."""
+def _click_command() -> Any:
+    """typer rebuilds its Click command from the function signatures on every call; a process that runs the CLI many
+    times (the tests, a benchmark) builds it once, and each command only when a run asks for it."""
     if not _COMMAND:
         _register()
-        no_break_on_hyphens()
-        light_coercion()
-        command = typer.main.get_command(app)
+        command = build(app)  # each command built when first asked for (natoma_entra/cli/command_tree.py)
         from .completion import describe
 
         describe(command)
@@ -127,12 +130,15 @@ def _register() -> None:
 
     infos = list(app.registered_commands)
     for group in app.registered_groups:
+        if group.typer_instance is None:
+            continue
         infos += list(group.typer_instance.registered_commands)
-        info = group.typer_instance.info
-        if not isinstance(group.short_help, str) and isinstance(info.help, str):  # typer's Default(None) when unset
-            group.short_help = first_paragraph(info.help)
-            info.help = plain_help(info.help)
+        group_info = group.typer_instance.info
+        if not isinstance(group.short_help, str) and isinstance(group_info.help, str):  # Default(None) when unset
+            group.short_help = first_paragraph(group_info.help)
+            group_info.help = plain_help(group_info.help)
     for info in infos:
+        info.cls = NatomaCommand  # its --help wraps at spaces only
         if info.epilog is None:
             info.epilog = GLOBAL_EPILOG
         doc = info.help if isinstance(info.help, str) else (info.callback.__doc__ if info.callback else None)
@@ -169,8 +175,6 @@ def hoist_globals(argv: list[str]) -> list[str]:
 
 def _wants_json(args: list[str]) -> bool:
     """--output json (the last one given wins, as in Click), else NATOMA_ENTRA_OUTPUT."""
-    import os
-
     wanted = os.environ.get(OUTPUT_ENV, "").strip().lower() == "json"
     for i, a in enumerate(args):
         if a.split("=", 1)[0] in ("--output", "-o"):
@@ -197,21 +201,22 @@ def _json_error(args: list[str], message: str, fix: str | None, code: int, extra
     the error carries (the preflight's permissions table)."""
     from ..inert import dumps
 
-    doc = {"command": _command_of(args), "ok": False, "error": message, "fix": fix, "exit_code": code,
-           "steps": [], "warnings": [], **(extra or {})}
+    doc: dict[str, Any] = {"command": _command_of(args), "ok": False, "error": message, "fix": fix,
+                           "exit_code": code, "steps": [], "warnings": [], **(extra or {})}
     sys.stdout.write(dumps(doc, indent=2) + "\n")
 
 
-def _missing_command(e, no_args_error: type) -> bool:
-    """A group run without a command: bare (Click's NoArgsIsHelpError) or with only global options ("Missing
-    command.")."""
+def _missing_command(e: typer.TyperException) -> bool:
+    """A group run without a command: bare (typer shows the group's help as the message) or with only global
+    options ("Missing command.")."""
     ctx = getattr(e, "ctx", None)
-    if ctx is None or not hasattr(ctx.command, "commands"):
+    if ctx is None or not isinstance(ctx.command, TyperGroup):
         return False
-    return isinstance(e, no_args_error) or e.format_message() == "Missing command."
+    message = e.format_message()
+    return message == "Missing command." or message == ctx.get_help()
 
 
-def _command_path(command, args: list[str]) -> str:
+def _command_path(command: Any, args: list[str]) -> str:
     """The command a usage error is about, from the words given, when Click's parser raised it without a context
     (an option missing its value): `natoma-entra sandbox serve`."""
     path, i = ["natoma-entra"], 0
@@ -230,7 +235,7 @@ def _command_path(command, args: list[str]) -> str:
     return " ".join(path)
 
 
-def usage_error(e, command=None, args: list[str] = ()) -> tuple[str, str]:
+def usage_error(e: typer.TyperException, command: Any = None, args: Sequence[str] = ()) -> tuple[str, str]:
     """Click's usage error as (message, fix) for one stderr line: no "Usage:/Try" block, no pydantic "Value error,"
     prefix (typer validates values with pydantic), the allowed values of --output named."""
     message = e.format_message().replace("Value error, ", "").strip()
@@ -242,20 +247,22 @@ def usage_error(e, command=None, args: list[str] = ()) -> tuple[str, str]:
 
         found = re.search(r"'([^']*)' is not one of", message)
         value = found.group(1) if found else "?"
+        from .early import bad_output
+
         source = ctx.get_parameter_source("output") if ctx is not None else None
-        where = OUTPUT_ENV if source is not None and source.name == "ENVIRONMENT" else "--output"
-        return (f"{where} {value!r} is not an output format (text or json)",
-                f"use --output text or --output json (or set {OUTPUT_ENV} to one of them)")
+        return bad_output(value, OUTPUT_ENV if source is not None and source.name == "ENVIRONMENT" else "--output")
     return message, f"see {path} --help"
+
+
+# Click's own convention, kept by typer: a usage error (bad option, bad value, missing argument) exits 2
+USAGE_EXIT = 2
 
 
 def run(argv: list[str] | None = None, *, application: Application | None = None) -> None:
     """The console script. Exit codes: 0 done, 1 a step failed, 2 bad usage or input, 3 changes pending,
     130 interrupted. Every non-zero exit says one line on stderr."""
-    # typer 0.29 vendors click: its exceptions live in typer._click (typer.Exit and typer.Abort are public)
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError as ClickUsageError
-
-    from ..errors import NatomaEntraError
+    from ..errors import NatomaEntraError, UsageError
+    from .early import bad_output, command_help, output_format
 
     command = _click_command()
     args = hoist_globals(list(sys.argv[1:] if argv is None else argv))
@@ -264,29 +271,20 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
     try:
         from .completion import handle as completion
 
-        completion(args)  # --show-completion / --install-completion [SHELL]: answered here, then exits
+        completion(args, command)  # --show-completion / --install-completion [SHELL]: answered here, then exits
+        # the output format is settled before anything else (every error comes out in it): a bad one is said here,
+        # as typer would say it, without parsing (and converting) the other global options
+        output = output_format(args)
+        if output is not None and output[0] not in {o.value for o in Output}:
+            raise UsageError(*bad_output(*output))
+        help_text = command_help(command, args)
+        if help_text is not None:
+            typer.echo(help_text)
+            sys.exit(0)
         code = command.main(args=args, prog_name="natoma-entra", standalone_mode=False, obj=application)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as e:  # typer.Exit from a command: its report is already out
         sys.exit(e.exit_code)
-    except ClickUsageError as e:
-        if _missing_command(e, NoArgsIsHelpError):  # `natoma-entra` or a group alone: its help, and no command run
-            path = e.ctx.command_path
-            message, fix = "Missing command.", f"see {path} --help"  # Click's words when options come alone
-            if wants_json:
-                _json_error(args, message, fix, 2)
-            else:
-                sys.stdout.write(e.ctx.get_help().rstrip("\n") + "\n")
-            sys.stderr.write(f"error: {message} Fix: {fix}\n")
-            sys.exit(2)
-        # Click's own convention: usage errors exit 2
-        from ..inert import clean
-
-        message, fix = usage_error(e, command, args)
-        sys.stderr.write(clean(f"error: {message} Fix: {fix}") + "\n")
-        if wants_json:
-            _json_error(args, message, fix, 2)
-        sys.exit(2)
     except typer.Abort:  # Ctrl-C in a prompt
         sys.stderr.write("interrupted: run the same command again to continue\n")
         if wants_json:
@@ -305,9 +303,26 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
         if wants_json:
             _json_error(args, "interrupted", "run the same command again to continue", 130)
         sys.exit(130)
-    except ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
+    except typer.TyperException as e:  # Click's errors: typer exports their base class, not Click's own names
+        from ..inert import clean
+
+        if e.exit_code != USAGE_EXIT:  # Click's other errors (a file it could not open): its message, its code
+            sys.stderr.write(clean(f"error: {e.format_message()}") + "\n")
+            sys.exit(e.exit_code)
+        if _missing_command(e):  # `natoma-entra` or a group alone: its help, and no command run
+            ctx = getattr(e, "ctx")
+            message, fix = "Missing command.", f"see {ctx.command_path} --help"  # Click's words when options come alone
+            if wants_json:
+                _json_error(args, message, fix, USAGE_EXIT)
+            else:
+                sys.stdout.write(ctx.get_help().rstrip("\n") + "\n")
+            sys.stderr.write(f"error: {message} Fix: {fix}\n")
+            sys.exit(USAGE_EXIT)
+        message, fix = usage_error(e, command, args)
+        sys.stderr.write(clean(f"error: {message} Fix: {fix}") + "\n")
+        if wants_json:
+            _json_error(args, message, fix, USAGE_EXIT)
+        sys.exit(USAGE_EXIT)
     except Exception as e:  # noqa: BLE001 - one line, the traceback only with --verbose
         from ..inert import clean
 

@@ -1,12 +1,12 @@
-"""`natoma-entra provision USER [USER ...] | --group GROUP`: step 5, provision on demand and show the role Natoma
+"""`natoma-entra provision USER [USER ...] | --members-of GROUP`: step 5, provision on demand and show the role Natoma
 received (one user in detail; several in a summary table)."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from .flags import ScimTokenFile, ScimTokenStdin, ScimUrl
 from .main import app
 
 
@@ -14,11 +14,13 @@ from .main import app
 def provision_command(
     ctx: typer.Context,
     users: Optional[List[str]] = typer.Argument(None, metavar="[USER]...", help="Users: userPrincipalName, object id or display name."),
-    group: Optional[str] = typer.Option(None, "--group", metavar="GROUP", help="Provision every direct user member of this group (display name or object id)."),
-    verify: bool = typer.Option(False, "--verify", help="Read each user back from Natoma's SCIM endpoint and compare its roles with what Entra decided (needs the SCIM token)."),
-    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help="With --verify: Natoma's SCIM tenant URL (default: scim.url in the config file, else the URL the job has saved)."),
-    scim_token_file: Optional[Path] = typer.Option(None, "--scim-token-file", metavar="PATH", help="With --verify: read the SCIM token from this file (else $NATOMA_SCIM_TOKEN, or a hidden prompt)."),
-    scim_token_stdin: bool = typer.Option(False, "--scim-token-stdin", help="With --verify: read the SCIM token from standard input."),
+    members_of: Optional[str] = typer.Option(None, "--members-of", metavar="GROUP", help="Provision every direct user member of this group (display name or object id)."),
+    # the old name of --members-of, kept working (every other --group is ROLE=GROUP); not in --help
+    group: Optional[str] = typer.Option(None, "--group", metavar="GROUP", hidden=True),
+    verify: bool = typer.Option(False, "--verify", help="Read each user back from Natoma's SCIM endpoint and compare its roles with what Entra decided (needs the SCIM token; --scim-url and the token flags go with it)."),
+    scim_url: ScimUrl = None,
+    scim_token_file: ScimTokenFile = None,
+    scim_token_stdin: ScimTokenStdin = False,
 ):
     """Step 5: provision users now (Entra's "Provision on demand") and show what was sent and the role.
 
@@ -31,7 +33,7 @@ def provision_command(
     or was skipped or --verify disagrees, 2 for an unknown user or group.
 
     Example: natoma-entra --app Natoma provision AdeleV@contoso.com --verify
-    Example: natoma-entra --app Natoma provision --group "Natoma Admins"
+    Example: natoma-entra --app Natoma provision --members-of "Natoma Admins"
     """
     from ..errors import UsageError
     from ..executor import run
@@ -43,13 +45,19 @@ def provision_command(
 
     g = ctx.obj
     users = list(users or [])
-    if not users and not group:
-        raise UsageError("no user to provision", fix="name users (provision USER [USER ...]) or a group (--group GROUP)")
+    if group is not None:
+        if members_of is not None:
+            raise UsageError("--group is the old name of --members-of; both were given", fix="give --members-of alone")
+        g.error_line("warning: provision --group GROUP is deprecated; use --members-of GROUP")
+        members_of = group
+    if not users and not members_of:
+        raise UsageError("no user to provision",
+                         fix="name users (provision USER [USER ...]) or a group (--members-of GROUP)")
     if (scim_url or scim_token_file or scim_token_stdin) and not verify:
         raise UsageError("--scim-url, --scim-token-file and --scim-token-stdin are for --verify",
                          fix="add --verify, or drop them")
     config = load_config(g, scim_flags(scim_url, None, scim_token_file, scim_token_stdin))
-    desired = Desired(config, ProvisionInputs(users=tuple(users), group=group, verify=verify))
+    desired = Desired(config, ProvisionInputs(users=tuple(users), group=members_of, verify=verify))
 
     async def body(session):
         return await run(session, "provision", [PROVISION], desired, dry_run=g.dry_run,

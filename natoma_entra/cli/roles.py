@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import typer
 
+from .flags import Yes
 from .main import app
 
 
@@ -10,6 +11,7 @@ from .main import app
 def roles_command(
     ctx: typer.Context,
     prune: bool = typer.Option(False, "--prune", help="Disable, then remove, enabled roles other than the three Natoma roles (never the template's msiam_access/User)."),
+    yes: Yes = False,
 ):
     """Step 1: the app registration has the three Natoma app roles, enabled, for users and groups.
 
@@ -20,6 +22,8 @@ def roles_command(
     """
     from ..steps.base import Options
     from ..steps.roles import STEP
+    from .confirm import confirmer
     from .context import run_steps
 
-    run_steps(ctx.obj, "roles", [STEP], Options(prune=prune))
+    g = ctx.obj
+    run_steps(g, "roles", [STEP], Options(prune=prune), confirm=confirmer(g, "roles", yes=yes))

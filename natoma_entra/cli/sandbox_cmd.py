@@ -6,10 +6,10 @@ from typing import List, Optional
 import typer
 
 from .main import app
-from .typer_tuning import HELP_SETTINGS
+from .help_format import HELP_SETTINGS, NatomaGroup
 
 sandbox_app = typer.Typer(help="The built-in simulated tenant: reset it, show it, or serve it on loopback.",
-                          no_args_is_help=True, rich_markup_mode=None, context_settings=HELP_SETTINGS)
+                          no_args_is_help=True, rich_markup_mode=None, context_settings=HELP_SETTINGS, cls=NatomaGroup)
 app.add_typer(sandbox_app, name="sandbox")
 
 

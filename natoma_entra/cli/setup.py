@@ -1,29 +1,29 @@
 """`natoma-entra setup`: steps 1-4 in order, from one config."""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import List, Optional
-
 import typer
 
 from .main import app
+from .flags import (CreateGroups, Groups, Replace, Restart, Rotate, ScimTokenFile, ScimTokenStdin, ScimUrl, Scope, Wait,
+                    Yes)
 
 
 @app.command("setup")
 def setup_command(
     ctx: typer.Context,
-    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP", help="A group and its role (repeatable); replaces the config file's [groups]."),
-    replace: bool = typer.Option(False, "--replace", help="Remove a configured group's other assignments on this app."),
+    group: Groups = None,
+    replace: Replace = False,
     multi_role: bool = typer.Option(False, "--multi-role/--single-role", help="Map all of a user's roles (AssertiveAppRoleAssignmentsComplex -> roles) instead of one."),
-    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help="Natoma's SCIM tenant URL (default: scim.url in the config file)."),
-    scope: Optional[str] = typer.Option(None, "--scope", metavar="assigned|all", help="'assigned' = sync only assigned users and groups (default), 'all' = everyone."),
-    scim_token_file: Optional[Path] = typer.Option(None, "--scim-token-file", metavar="PATH", help="Read the SCIM token from this file (else $NATOMA_SCIM_TOKEN, or a hidden prompt)."),
-    scim_token_stdin: bool = typer.Option(False, "--scim-token-stdin", help="Read the SCIM token from standard input."),
-    rotate: bool = typer.Option(False, "--rotate", help="Save the given SCIM token even when the saved one still works."),
-    wait: bool = typer.Option(False, "--wait", help="Then follow the provisioning cycle until it ends (bounded by --timeout): exit 0 when it succeeds, 1 on quarantine or failure."),
-    restart: bool = typer.Option(False, "--restart", help="Restart the provisioning job (a fresh cycle) instead of only starting it."),
+    scim_url: ScimUrl = None,
+    scope: Scope = None,
+    scim_token_file: ScimTokenFile = None,
+    scim_token_stdin: ScimTokenStdin = False,
+    rotate: Rotate = False,
+    wait: Wait = False,
+    restart: Restart = False,
     create_app: bool = typer.Option(False, "--create-app", help="Create the enterprise app (non-gallery template) when no app has the name given by --app."),
-    create_groups: bool = typer.Option(False, "--create-groups", help="Create a configured group that does not exist, as a security group."),
+    create_groups: CreateGroups = False,
+    yes: Yes = False,
 ):
     """Run roles -> assign -> mapping -> credentials -> start, in that order.
 
@@ -38,6 +38,7 @@ def setup_command(
     from ..render.summary import render_summary
     from ..steps.app import STEP as APP_STEP
     from ..steps.base import Options
+    from .confirm import confirmer
     from .context import load_config, run_steps, scim_token
     from .flags import parse_groups, scim_flags
     from .token import token_given
@@ -50,4 +51,4 @@ def setup_command(
     steps = (APP_STEP, *SETUP_STEPS) if create_app else SETUP_STEPS
     # every step reads (and a new token is tested) before the first write: bad input leaves the tenant as it was
     run_steps(g, "setup", steps, options, config=config, scim_token=scim_token(g, config, use_stdin=scim_token_stdin),
-              renderer=render_summary, wait=wait)
+              renderer=render_summary, wait=wait, confirm=confirmer(g, "setup", yes=yes))

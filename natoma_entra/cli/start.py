@@ -6,13 +6,14 @@ from typing import Optional
 import typer
 
 from .main import app
+from .flags import Restart, Wait
 
 
 @app.command("start")
 def start_command(
     ctx: typer.Context,
-    restart: bool = typer.Option(False, "--restart", help="Restart provisioning: a fresh cycle, even when the job is running (the portal's 'Restart provisioning')."),
-    wait: bool = typer.Option(False, "--wait", help="Then follow the provisioning cycle until it ends (bounded by --timeout): exit 0 when it succeeds, 1 on quarantine or failure, with the reason."),
+    restart: Restart = False,
+    wait: Wait = False,
     reset_scope: Optional[str] = typer.Option(None, "--reset-scope", metavar="TEXT", help="With --restart: what to reset, comma-separated from Watermark, Escrows, QuarantineState, Full, ForceDeletes (default: 'Watermark, Escrows, QuarantineState')."),
 ):
     """Step 4b: the provisioning job is running.

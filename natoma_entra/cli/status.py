@@ -1,20 +1,18 @@
 """`natoma-entra status`: read-only view of the five steps."""
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 
 from .main import app
-from .flags import GROUP_HELP, SCIM_URL_HELP, SCOPE_HELP
+from .flags import Groups, ScimUrl, Scope
 
 
 @app.command("status")
 def status_command(
     ctx: typer.Context,
-    group: Optional[List[str]] = typer.Option(None, "--group", "-g", metavar="ROLE=GROUP", help=GROUP_HELP),
-    scim_url: Optional[str] = typer.Option(None, "--scim-url", metavar="URL", help=SCIM_URL_HELP),
-    scope: Optional[str] = typer.Option(None, "--scope", metavar="assigned|all", help=SCOPE_HELP),
+    group: Groups = None,
+    scim_url: ScimUrl = None,
+    scope: Scope = None,
     multi_role: bool = typer.Option(False, "--multi-role/--single-role",
                                     help="The mapping to expect: every role a user holds, or one (the default)."),
 ):

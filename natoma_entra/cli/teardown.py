@@ -5,13 +5,14 @@ from typing import List, Optional
 
 import typer
 
+from .flags import Yes
 from .main import app
 
 
 @app.command("teardown")
 def teardown_command(
     ctx: typer.Context,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do it without asking (needed when no terminal is attached)."),
+    yes: Yes = False,
     delete_app: bool = typer.Option(False, "--delete-app", help="Also delete the app, when `natoma-entra app create` made it."),
     delete_groups: bool = typer.Option(False, "--delete-groups", help="Also delete the configured groups that --create-groups made."),
     delete: Optional[List[str]] = typer.Option(None, "--delete", metavar="ID", help="Also delete this, which teardown keeps otherwise: a job id, a configured group or the app's appId (repeatable)."),
@@ -35,4 +36,4 @@ def teardown_command(
     g = ctx.obj
     options = Options(delete_app=delete_app, delete_groups=delete_groups, delete=tuple(delete or ()))
     run_steps(g, "teardown", teardown.steps_for(options), options, config=load_config(g),
-              confirm=confirmer(g, "teardown", yes=yes, question="Tear down what is listed above?"))
+              confirm=confirmer(g, "teardown", yes=yes, question="Tear down what is listed above?", upfront=True))

@@ -292,9 +292,15 @@ class GraphClient:
     async def delete(self, path: str, *, policy: Policy | None = None) -> None:
         await self.request("DELETE", path, policy=policy)
 
-    async def gather(self, *calls):
-        """Reads that do not depend on each other go out together."""
-        return await asyncio.gather(*calls)
+    async def gather(self, *calls: Any) -> tuple[Any, ...]:
+        """Reads that do not depend on each other go out together. Every one ends before an error is raised (the
+        first, in the order given): bad input found by one read while the others are in flight is one error, not a
+        trail of tasks cut short at the loop's end."""
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return tuple(results)
 
     async def close(self) -> None:
         try:

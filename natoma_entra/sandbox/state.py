@@ -155,7 +155,9 @@ class Tenant:
         self.now = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self.cycle_seconds_per_user = 0.0  # how long a simulated cycle spends per user (SandboxOptions)
         self._base_generation: int | None = None  # the file's generation this tenant was loaded at (see save)
-        self._loaded: str | None = None  # the state as loaded, canonical: an unchanged tenant is not written
+        # the state as loaded (the file's JSON text, its generation aside): an unchanged tenant is not written. Kept
+        # as text and compared only at a save, so a load (every run, every test that looks) serialises nothing.
+        self._loaded: str | None = None
         for key, empty in _EMPTY_STATE.items():
             state.setdefault(key, copy_json(empty))
         state.pop("generation", None)  # the state file's write counter (see save), not tenant data
@@ -180,11 +182,11 @@ class Tenant:
         """The tenant in a state file; UsageError (exit 2, fix `natoma-entra sandbox reset`) when the file is
         unreadable, empty, not JSON or not shaped like a tenant."""
         path = state_path(path)
-        state = _read_state(path)
+        state, text = _read_state(path)
         generation = _generation_of(state)
         tenant = cls(state, **options)
         tenant._base_generation = generation
-        tenant._loaded = _canonical(tenant.state)
+        tenant._loaded = text
         return tenant
 
     def reload(self, path: str | os.PathLike[str]) -> None:
@@ -223,7 +225,7 @@ class Tenant:
         ``from_state``) has no base and replaces whatever is there (`sandbox reset`). A loaded tenant that did not
         change is not written at all."""
         target = state_path(path)
-        if getattr(self, "_loaded", None) is not None and _canonical(self.state) == self._loaded:
+        if self._unchanged():
             return  # nothing changed since the load: a read-only run leaves the file (and its generation) alone
         check_state_path(target)
         with state_lock(target):
@@ -236,7 +238,17 @@ class Tenant:
                     fix="run the command again (it reads the current state and continues)")
             _write_atomically(target, {**self.state, "generation": current + 1})
             self._base_generation = current + 1
-            self._loaded = _canonical(self.state)
+            self._loaded = json.dumps(self.state)
+
+    def _unchanged(self) -> bool:
+        """Is the state what was loaded (or last saved)? Compared as canonical JSON, the generation aside."""
+        if self._loaded is None:
+            return False
+        loaded = json.loads(self._loaded)
+        loaded.pop("generation", None)
+        for key, empty in _EMPTY_STATE.items():  # as the constructor completes a loaded state
+            loaded.setdefault(key, copy_json(empty))
+        return _canonical(loaded) == _canonical(self.state)
 
     @classmethod
     def initial(cls, *, empty: bool = False, **options: Any) -> "Tenant":
@@ -502,7 +514,8 @@ def check_state_path(path: Path) -> None:
                          fix="point --sandbox-state (or NATOMA_ENTRA_SANDBOX_STATE) at a writable place")
 
 
-def _read_state(path: Path) -> dict[str, Any]:
+def _read_state(path: Path) -> tuple[dict[str, Any], str]:
+    """The state in the file, and its JSON text."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_STATE_BYTES + 1)
@@ -516,13 +529,14 @@ def _read_state(path: Path) -> dict[str, Any]:
     if not data.strip():
         raise UsageError(f"the sandbox state file {path} is empty", fix=RESET_FIX)
     try:
-        state = json.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        state = json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise UsageError(f"the sandbox state file {path} is not valid JSON (damaged?)", fix=RESET_FIX) from None
     problem = _shape_problem(state)
     if problem:
         raise UsageError(f"the sandbox state file {path} is not a sandbox tenant: {problem}", fix=RESET_FIX)
-    return state
+    return state, text
 
 
 def _shape_problem(state: Any) -> str | None:

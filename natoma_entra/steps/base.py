@@ -116,8 +116,9 @@ class Operation(BaseModel):
         return None
 
     @property
-    def deletes(self) -> bool:
-        """A write that removes or replaces something (the executor asks before it at a terminal)."""
+    def asks(self) -> bool:
+        """A write that removes or replaces something that exists (an assignment, a role, a saved token, a job):
+        the executor asks before it, at a terminal, and needs --yes without one (docs/teardown.md)."""
         return self.method == "DELETE"
 
 

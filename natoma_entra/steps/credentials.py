@@ -274,6 +274,7 @@ class PutSecrets(Operation):
     kind: Literal["put-secrets"] = "put-secrets"
     sp_id: str
     items: list[dict[str, str]]  # SecretToken's value is empty here
+    replaces: bool = False  # --rotate: a saved token is replaced
     new_job: bool = False  # saved right after this run creates the job (or the app): replication is waited out
 
     @property
@@ -294,8 +295,8 @@ class PutSecrets(Operation):
         return {"value": [dict(it, value=token) if it["key"] == "SecretToken" else dict(it) for it in self.items]}
 
     @property
-    def deletes(self) -> bool:  # the saved token is replaced
-        return False
+    def asks(self) -> bool:
+        return self.replaces
 
 
 CredentialsOperation = Union[CreateJob, TestCredentials, PutSecrets]
@@ -461,7 +462,8 @@ def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[Cred
     else:
         info["connection_test"] = "not run (no SCIM token given)"
     changes.append(Change(action=action, target=_save_target(c.url, c.scope), detail=detail))
-    ops.append(PutSecrets(sp_id=c.sp_id, items=body["value"], new_job=isinstance(job_ref, NewJob) or c.app_planned))
+    ops.append(PutSecrets(sp_id=c.sp_id, items=body["value"], new_job=isinstance(job_ref, NewJob) or c.app_planned,
+                          replaces=desired.options.rotate and has_token(c.stored)))
     plan_: Plan[CredentialsOperation] = Plan(step=NAME, changes=changes, operations=ops, warnings=warnings,
                                              info={**info, "state": "planned"},
                                              facts=facts.but(credentials_planned=True))

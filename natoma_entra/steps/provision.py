@@ -308,10 +308,6 @@ class ProvisionOnDemand(Operation):
     def body(self) -> JSON:
         return request_body(self.rule_id, self.user_id)
 
-    @property
-    def deletes(self) -> bool:
-        return False
-
 
 @dataclass
 class Current:

@@ -175,6 +175,7 @@ class PatchAppRoles(Operation):
     kind: Literal["patch-app-roles"] = "patch-app-roles"
     application_id: str
     app_roles: list[JSON]
+    removes: bool = False  # a role left out of the collection is removed (--prune, teardown)
 
     @property
     def method(self) -> str:
@@ -189,8 +190,8 @@ class PatchAppRoles(Operation):
         return {"appRoles": self.app_roles}
 
     @property
-    def deletes(self) -> bool:  # a role left out of the collection is removed
-        return False
+    def asks(self) -> bool:
+        return self.removes
 
 
 class WaitForRoles(Operation):
@@ -262,10 +263,11 @@ def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[Role
                         "identity an owner of the app registration; an app registered in another tenant cannot be "
                         "used: create Natoma as a non-gallery app in this tenant")
     ops: list[RoleOperation] = []
+    removes = any(c.action == "delete" for c in d.changes)
     for i, roles_ in enumerate(d.patches):
         why = "disable first (an enabled role cannot be changed)" if i == 0 and len(d.patches) > 1 else ""
         ops.append(PatchAppRoles(application_id=app.application["id"] if app.application else "", app_roles=roles_,
-                                 why=why))
+                                 why=why, removes=removes and i == len(d.patches) - 1))
     wanted = natoma_roles_of(d.final)
     if not ops and not app.planned and not sp_shows(current.sp_roles, wanted):  # an earlier run's roles replicate
         ops.append(WaitForRoles(sp_id=app.sp_id, wanted=wanted, why="the roles are still replicating"))

@@ -88,7 +88,7 @@ def test_group_with_another_role_is_a_conflict_warning_then_replace_removes_it(s
     assert ("Natoma Admins", "User") in assignments(sandbox.tenant())
     strict = sandbox.cli("--strict", "assign")
     assert strict.code == 1
-    r = sandbox.cli("assign", "--replace")
+    r = sandbox.cli("assign", "--replace", "--yes")
     assert r.code == 0
     held = assignments(sandbox.tenant())
     assert ("Natoma Admins", "User") not in held and ("Natoma Admins", "admin") in held
@@ -107,7 +107,7 @@ def test_prune_removes_only_unconfigured_grants_of_natoma_roles(sandbox, add_ass
     assert any("Natoma Contractors" in w and "Alex Wilber" in w and "--prune" in w for w in r.json()["warnings"])
     assert ("Natoma Contractors", "member") in assignments(sandbox.tenant())
     assert ("Alex Wilber", "AppAdmin") in assignments(sandbox.tenant())
-    r = sandbox.cli("assign", "--prune")
+    r = sandbox.cli("assign", "--prune", "--yes")
     assert r.code == 0, r.err
     held = assignments(sandbox.tenant())
     # a grant of a Natoma role to a group that is not configured goes; a user's own grant stays (docs/assign.md:
@@ -118,7 +118,9 @@ def test_prune_removes_only_unconfigured_grants_of_natoma_roles(sandbox, add_ass
     # a user's grant goes only when named; a name that holds no grant is bad input, nothing written
     bad = sandbox.cli("assign", "--prune-user", "Megan Bowen")
     assert bad.code == 2 and "Megan Bowen" in bad.err and bad.writes == []
-    r = sandbox.cli("assign", "--prune-user", "alex wilber")
+    asks = sandbox.cli("assign", "--prune-user", "alex wilber")  # it removes a grant: no terminal, no --yes
+    assert asks.code == 2 and "--yes" in asks.err and asks.writes == []
+    r = sandbox.cli("assign", "--prune-user", "alex wilber", "--yes")
     assert r.code == 0, r.err
     held = assignments(sandbox.tenant())
     assert ("Alex Wilber", "AppAdmin") not in held and ("Natoma Contractors", "User") in held
@@ -170,7 +172,7 @@ def test_group_with_default_access_is_a_conflict(sandbox, add_assignment):
     sandbox.save(t)
     r = sandbox.cli("assign", "--output", "json")
     assert any("'Natoma Members' also holds 'default access'" in w for w in r.json()["warnings"])
-    sandbox.cli("assign", "--replace")
+    sandbox.cli("assign", "--replace", "--yes")
     held = {a["appRoleId"] for a in sandbox.tenant().state["appRoleAssignments"].values()
             if a["principalId"] == group_id("Natoma Members")}
     assert held == {role_id(sandbox.tenant(), "member")}

@@ -73,7 +73,7 @@ def test_rejected_token_fails_and_keeps_what_is_saved(sandbox, monkeypatch):
     assert sandbox.cli("credentials").code == 0
     before = secrets(sandbox)
     monkeypatch.setenv("NATOMA_SCIM_TOKEN", "wrong-token-123")
-    r = sandbox.cli("credentials", "--rotate")
+    r = sandbox.cli("credentials", "--rotate", "--yes")
     assert r.code == 1
     assert "connection test failed" in r.out and "invalid credentials" in r.out
     assert "the saved credentials were left as they were" in r.out
@@ -115,7 +115,7 @@ def test_revoked_saved_token_is_replaced(sandbox, monkeypatch):
 def test_rotate_writes_even_when_verified(sandbox, monkeypatch):
     monkeypatch.setenv("NATOMA_SCIM_TOKEN", NATOMA_TOKEN)
     assert sandbox.cli("credentials").code == 0
-    r = sandbox.cli("credentials", "--rotate")
+    r = sandbox.cli("credentials", "--rotate", "--yes")
     assert r.code == 0 and len(put_secrets(r)) == 1
 
 
@@ -220,7 +220,7 @@ def test_token_file_and_stdin(sandbox, tmp_path):
     f.write_text(NATOMA_TOKEN + "\n")
     r = sandbox.cli("credentials", "--scim-token-file", str(f))
     assert r.code == 0, r.err
-    r = sandbox.cli("credentials", "--rotate", "--scim-token-stdin", stdin=NATOMA_TOKEN + "\n")
+    r = sandbox.cli("credentials", "--rotate", "--yes", "--scim-token-stdin", stdin=NATOMA_TOKEN + "\n")
     assert r.code == 0 and len(put_secrets(r)) == 1
     assert secrets(sandbox)["SecretToken"] == NATOMA_TOKEN
 

@@ -270,7 +270,7 @@ def test_a_group_is_provisioned_paced_to_the_limit_without_a_429(ready):
 
     extra = add_members(ready, "Natoma Members", 10)
     ready.options.clock = clock = SimulatedClock()  # the sandbox and the pacing share simulated time
-    r = ready.cli("provision", "--group", "Natoma Members", "-o", "json")
+    r = ready.cli("provision", "--members-of", "Natoma Members", "-o", "json")
     sent = pod_requests(r)
     assert len(sent) == 12 and all(status == 200 for _, _, status in sent)  # Megan, Lee, 10 extra; never throttled
     assert clock.t >= 20  # 12 requests at 5 per 10 s: two waits
@@ -289,7 +289,7 @@ def test_without_a_terminal_progress_is_a_line_at_most_every_10_seconds(ready):
 
     add_members(ready, "Natoma Members", 10)
     ready.options.clock = SimulatedClock()
-    r = ready.cli("provision", "--group", "Natoma Members")
+    r = ready.cli("provision", "--members-of", "Natoma Members")
     lines = [line for line in r.err.splitlines() if line.startswith("provisioning:")]
     assert len(lines) == 3, r.err  # at 0 s, 10 s and 20 s of (simulated) pacing
     # the summary table: one row per user, values whole
@@ -320,7 +320,22 @@ def test_several_users_dry_run_plans_each_and_sends_nothing(ready):
 
 def test_no_user_and_no_group_is_bad_input(ready):
     r = ready.cli("provision")
-    assert r.code == 2 and "--group" in r.err
+    assert r.code == 2 and "--members-of GROUP" in r.err
+
+
+def test_the_old_name_group_still_provisions_the_members_and_says_once_it_is_deprecated(ready):
+    """`provision --group` was the members of a group while every other --group is ROLE=GROUP: renamed --members-of,
+    the old spelling works with one line on stderr."""
+    old = ready.cli("provision", "--group", "Natoma Members", "--dry-run", "-o", "json")
+    new = ready.cli("provision", "--members-of", "Natoma Members", "--dry-run", "-o", "json")
+    assert old.code == new.code == 0 and not old.writes
+    assert [s["info"] for s in old.json()["steps"]] == [s["info"] for s in new.json()["steps"]]
+    assert {s["info"]["user"] for s in new.json()["steps"]} == {MEGAN, LEE}
+    assert [line for line in old.err.splitlines() if "deprecated" in line] == [
+        "warning: provision --group GROUP is deprecated; use --members-of GROUP"]
+    assert "deprecated" not in new.err
+    both = ready.cli("provision", "--group", "Natoma Members", "--members-of", "Natoma Admins")
+    assert both.code == 2 and both.err.count("\n") == 1 and "--members-of" in both.err and not both.writes
 
 
 def test_the_pacer_keeps_any_10_second_window_to_5_requests():

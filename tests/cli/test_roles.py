@@ -110,7 +110,7 @@ def test_prune_disables_then_removes_foreign_enabled_roles_but_never_template_ro
                                              "id": "12121212-2222-3333-4444-555555555555", "isEnabled": True,
                                              "value": "old"})
     sandbox.save(t)
-    r = sandbox.cli("roles", "--prune")
+    r = sandbox.cli("roles", "--prune", "--yes")
     assert r.code == 0, r.err
     app = sandbox.tenant().find_app("Natoma")
     values = {r.get("value") for r in app["appRoles"]}
@@ -180,7 +180,7 @@ def test_template_roles_are_never_pruned_whatever_their_id(sandbox):
         if r["displayName"] == "msiam_access":
             r["id"] = "abababab-2222-3333-4444-555555555555"  # another tenant, another id
     sandbox.save(t)
-    assert sandbox.cli("roles", "--prune").code == 0
+    assert sandbox.cli("roles", "--prune", "--yes").code == 0
     assert "msiam_access" in {r["displayName"] for r in sandbox.tenant().find_app("Natoma")["appRoles"]}
 
 

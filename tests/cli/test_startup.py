@@ -1,4 +1,4 @@
-"""`--help` and usage errors import neither msgraph nor azure.identity (docs/performance.md: start-up)."""
+"""`--help` and usage errors import neither msgraph nor azure.identity (fast start-up: docs/performance.md)."""
 import subprocess
 import sys
 
@@ -18,73 +18,28 @@ sys.exit(code)
 """
 
 
-@pytest.mark.parametrize("args,code", [
-    (["--help"], 0),
-    (["roles", "--help"], 0),
-    (["setup", "--help"], 0),
-    (["--version"], 0),
-    (["--output", "yaml", "status"], 2),  # a usage error
-    (["no-such-command"], 2),
+@pytest.mark.parametrize("args,code,converts", [
+    (["--help"], 0, False),
+    (["roles", "--help"], 0, False),
+    (["setup", "--help"], 0, False),
+    (["sandbox", "serve", "--help"], 0, False),
+    (["--version"], 0, False),
+    (["no-such-command"], 2, False),
+    (["--output", "yaml", "status"], 2, False),
+    # a bad value of another global option: typer converts the global options it parses with pydantic (typer 0.29
+    # has no public way around it; docs/performance.md)
+    (["--timeout", "0", "status"], 2, True),
 ])
-def test_help_and_usage_errors_import_no_graph_or_identity_modules(args, code):
+def test_help_and_usage_errors_import_no_graph_or_identity_modules(args, code, converts):
     p = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True)
     assert p.returncode == code, p.stderr
     heavy = [line for line in p.stderr.splitlines() if line.startswith("HEAVY=")][-1]
     assert heavy == "HEAVY=", heavy
-    # issue 13: nor pydantic (typer's value conversion) nor rich (typer's help panels): about 200 ms between them
-    light = [line for line in p.stderr.splitlines() if line.startswith("LIGHT=")][-1]
-    assert light == "LIGHT=", light
-
-
-def _params():
-    from natoma_entra.cli.main import _click_command
-
-    def walk(cmd, path):
-        for p in cmd.params:
-            if hasattr(p, "type_descriptor"):
-                yield " ".join(path + [p.name]), p
-        for name, sub in getattr(cmd, "commands", {}).items():
-            yield from walk(sub, path + [name])
-
-    return list(walk(_click_command(), []))
-
-
-def _samples(p):
-    from enum import Enum
-
-    values = [None, p.default, "", "x", "yaml", "0", "5", "1e3", "abc", "300", "99999", "-1", "JSON", "json", "text"]
-    kind = p.type_descriptor.annotation
-    if isinstance(kind, type) and issubclass(kind, Enum):
-        values += list(kind) + [m.value for m in kind]
-    if kind in (int, float):
-        values += [kind(0), kind(1), kind(5), kind(86400), kind(99999)]
-    return values
-
-
-def test_the_light_value_conversion_gives_what_typers_own_gives():
-    """Every parameter, on values from the command line, the environment and the code's defaults: the same value or
-    the same error message as typer's pydantic conversion."""
-    from typer._click import Context
-    from typer._click.exceptions import BadParameter
-    from typer._coercion import build_runtime_param
-
-    from natoma_entra.cli.main import _click_command
-    from natoma_entra.cli.typer_tuning import LightCoercion
-
-    ctx = Context(_click_command())
-    checked = 0
-    for name, p in _params():
-        theirs, ours = build_runtime_param(p.type_descriptor), LightCoercion(p)
-        for value in _samples(p):
-            outcome = []
-            for conv in (theirs, ours):
-                try:
-                    outcome.append(("value", conv.coerce(value, param=p, ctx=ctx)))
-                except BadParameter as e:
-                    outcome.append(("error", e.format_message()))
-            assert outcome[0] == outcome[1], (name, value, outcome)
-            checked += 1
-    assert checked > 500
+    # issue 13: nor rich (typer's help panels), nor pydantic where nothing is converted: ~200 ms between them
+    light = [line for line in p.stderr.splitlines() if line.startswith("LIGHT=")][-1].removeprefix("LIGHT=")
+    assert "rich" not in light.split(","), light
+    if not converts:
+        assert light == "", light
 
 
 def test_every_command_has_help_with_an_example():
@@ -117,29 +72,3 @@ def test_every_command_has_a_docs_page():
 def test_python_dash_m_works():
     p = subprocess.run([sys.executable, "-m", "natoma_entra", "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("natoma-entra ")
-
-
-def test_the_light_value_conversion_falls_back_to_typers_own_when_its_internals_move():
-    """A typer release whose parameters no longer carry what LightCoercion reads: every value goes through typer's
-    own conversion, with the same answers and errors."""
-    from typer._click import Context
-    from typer._click.exceptions import BadParameter
-    from typer._coercion import build_runtime_param
-
-    from natoma_entra.cli.main import _click_command
-    from natoma_entra.cli.typer_tuning import LightCoercion
-
-    def internals_moved(*args):
-        raise AttributeError("'TypeDescriptor' object has no attribute 'is_choice'")
-
-    ctx = Context(_click_command())
-    params = dict(_params())
-    for name, good, bad in (("output", "json", "yaml"), ("timeout", "5", "0")):
-        param = params[name]
-        light = LightCoercion(param)
-        light._answer = internals_moved
-        assert light.coerce(good, param=param, ctx=ctx) == build_runtime_param(param.type_descriptor).coerce(
-            good, param=param, ctx=ctx)
-        assert light.real is not None  # typer's own conversion answered
-        with pytest.raises(BadParameter):
-            light.coerce(bad, param=param, ctx=ctx)

@@ -111,7 +111,7 @@ def test_a_natoma_role_granted_by_hand_to_an_unconfigured_principal_is_drift_for
     groups = next(s for s in doc["steps"] if s["step"] == "groups-assigned")
     assert groups["info"]["verdict"] == "warn" and "--prune" in groups["fix"]
     assert any("Diego Siciliani" in d and "not configured" in d for d in groups["info"]["details"])
-    assert sandbox.cli("assign", "--prune").code == 0  # a user's own grant stays (docs/assign.md) ...
+    assert sandbox.cli("assign", "--prune", "--yes").code == 0  # a user's own grant stays (docs/assign.md) ...
     assert sandbox.cli("--exit-code", "status").code == 3
-    assert sandbox.cli("assign", "--prune-user", "Diego Siciliani").code == 0  # ... unless named
+    assert sandbox.cli("assign", "--prune-user", "Diego Siciliani", "--yes").code == 0  # ... unless named
     assert sandbox.cli("--exit-code", "status").code == 0

@@ -28,9 +28,9 @@ def _complete(words: str, shell: str = "bash") -> list[str]:
 def test_show_completion_prints_the_script_of_the_shell_named(capsys, monkeypatch, args, marker):
     """The shell named is used whatever shell runs the command (typer's flag took no value and printed the current
     shell's script, or failed where none could be detected)."""
-    import typer._completion_shared as shared
+    from natoma_entra.cli import completion
 
-    monkeypatch.setattr(shared, "_get_shell_name", lambda: "zsh" if "zsh" not in args[0] else "bash")
+    monkeypatch.setattr(completion, "current_shell", lambda: "zsh" if "zsh" not in args[0] else "bash")
     with pytest.raises(SystemExit) as e:
         run(args)
     assert e.value.code == 0
@@ -40,13 +40,13 @@ def test_show_completion_prints_the_script_of_the_shell_named(capsys, monkeypatc
 
 def test_show_completion_without_a_shell_uses_the_current_one_and_says_how_to_name_one_it_cannot_tell(
         capsys, monkeypatch):
-    import typer._completion_shared as shared
+    from natoma_entra.cli import completion
 
-    monkeypatch.setattr(shared, "_get_shell_name", lambda: "bash")
+    monkeypatch.setattr(completion, "current_shell", lambda: "bash")
     with pytest.raises(SystemExit) as e:
         run(["--show-completion"])
     assert e.value.code == 0 and "_NATOMA_ENTRA_COMPLETE=complete_bash" in capsys.readouterr().out
-    monkeypatch.setattr(shared, "_get_shell_name", lambda: None)  # a pipeline, a container, CI: no shell above
+    monkeypatch.setattr(completion, "current_shell", lambda: None)  # a pipeline, a container, CI: no shell above
     with pytest.raises(SystemExit) as e:
         run(["--show-completion"])
     captured = capsys.readouterr()
@@ -82,6 +82,36 @@ def test_completing_a_command_name_offers_the_matching_commands():
     # after a global option, and for a sub-command's own options
     assert _complete("natoma-entra --sandbox st") == ["start", "status"]
     assert _complete("natoma-entra provision --ver") == ["--verify"]
+
+
+def test_completing_an_option_offers_its_values(capsys, monkeypatch):
+    """--cloud, --auth, --output and --scope offer what they accept, as a shell asks for them (the variables the
+    generated bash script sets), answered in this process."""
+    def complete(words: str) -> list[str]:
+        monkeypatch.setenv("_NATOMA_ENTRA_COMPLETE", "complete_bash")
+        monkeypatch.setenv("COMP_WORDS", words)
+        monkeypatch.setenv("COMP_CWORD", str(len(words.split()) - (0 if words.endswith(" ") else 1)))
+        with pytest.raises(SystemExit) as e:
+            run([])
+        assert e.value.code == 0
+        return capsys.readouterr().out.split()
+
+    assert complete("natoma-entra --cloud ") == ["global", "usgov", "usgov-dod", "china"]
+    assert complete("natoma-entra --cloud usgov") == ["usgov", "usgov-dod"]
+    assert complete("natoma-entra --auth ") == ["default", "cli", "client-secret", "certificate", "managed-identity",
+                                                "workload-identity", "device-code", "browser", "access-token"]
+    assert complete("natoma-entra --sandbox --auth c") == ["cli", "client-secret", "certificate"]
+    assert complete("natoma-entra -o ") == ["text", "json"]
+    assert complete("natoma-entra setup --scope ") == ["assigned", "all"]
+    assert complete("natoma-entra --dry-run status --scope a") == ["assigned", "all"]
+    monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "yaml")  # a bad default format does not stop completion
+    assert complete("natoma-entra --cloud g") == ["global"]
+    from typing import get_args
+
+    from natoma_entra.cli.completion import SCOPES
+    from natoma_entra.config import ScimConfig
+
+    assert SCOPES == get_args(ScimConfig.model_fields["scope"].annotation)
 
 
 def test_output_env_sets_the_default_format(sandbox, monkeypatch):
