@@ -9,11 +9,12 @@ value read from the tenant (and no secret: the saved credentials read back with 
 `apply FILE` reads the same objects again and compares: one line per object whose fingerprint moved.
 
 What each view keeps, and why:
-- the app: its ids, its name and whether `app create` made it (teardown --delete-app deletes only such an app);
+- the app: its ids, its name, its tags and notes (natoma-entra's record of what it made: marks.py);
 - the app roles: the application's roles as they are (PATCH appRoles sends the whole collection) and what the
   service principal shows (the roles step waits for it);
 - the assignments: id, role and principal of each (display names are not what the operations name);
 - the configured groups: each group's id, name and kind as resolved (a group --create-groups is to make, too);
+- teardown's reads: the app's jobs, the configured groups, applications an interrupted teardown left;
 - the provisioning job: id, template, status and schedule, quarantine or not (start plans from those; the last
   cycle's time changes every cycle and decides nothing);
 - the job's schema and the template's: the whole schema (PUT schema sends it whole);
@@ -61,11 +62,10 @@ def _plain(value: Any) -> Any:
 # -- the views --------------------------------------------------------------------------------------------------------
 
 def _app_view(app: "App") -> dict[str, Any]:
-    from .steps.app import made_by_us
-
-    return {"servicePrincipalId": app.sp_id, "appId": app.app_id,
-            "applicationId": (app.application or {}).get("id"), "displayName": app.display_name,
-            "madeByNatomaEntra": made_by_us(app)}
+    application = app.application or {}
+    return {"servicePrincipalId": app.sp_id, "appId": app.app_id, "applicationId": application.get("id"),
+            "displayName": app.display_name, "tags": sorted(str(t) for t in application.get("tags") or []),
+            "notes": application.get("notes")}
 
 
 def _by_id(items: Any) -> list[Any]:
@@ -88,10 +88,18 @@ def _groups_view(pairs: list[tuple[str, dict]]) -> list[dict]:
 
 
 def _teardown_groups_view(groups: list[dict]) -> list[dict]:
-    from .steps.groups import made_by_us
-
-    return _by_id({"id": g.get("id"), "displayName": g.get("displayName"), "madeByNatomaEntra": made_by_us(g)}
+    return _by_id({k: g.get(k) for k in ("id", "displayName", "securityEnabled", "description", "uniqueName")}
                   for g in groups)
+
+
+def _teardown_target_view(target: Any) -> list[dict]:
+    """Beside the app (read on its own): applications an interrupted `teardown --delete-app` left."""
+    return _by_id({k: a.get(k) for k in ("id", "appId", "displayName", "tags")}
+                  for a in getattr(target, "orphans", []) or [])
+
+
+def _jobs_view(jobs: list[dict]) -> list[Any]:
+    return _by_id(_job_view(j) for j in jobs or [])
 
 
 def _job_view(job: dict | None) -> dict[str, Any] | None:
@@ -120,6 +128,8 @@ KINDS: dict[str, tuple[str, View]] = {
     "assignments": ("the app's assignments", _assignments_view),
     "groups": ("the configured groups", _groups_view),
     "teardown-groups": ("the configured groups", _teardown_groups_view),
+    "teardown-target": ("applications an interrupted teardown left", _teardown_target_view),
+    "teardown-jobs": ("the app's provisioning jobs", _jobs_view),
     "job": ("the provisioning job", _job_view),
     "schema": ("the provisioning job's schema (its mappings)", _schema_view),
     "secrets": ("the saved credentials (Tenant URL and scope)", _secrets_view),

@@ -28,14 +28,14 @@ from .errors import NatomaEntraError, UsageError
 from .fingerprints import canonical, changed, digest, fingerprints
 from .results import Change
 from .steps.app import InstantiateApp, MarkApp
-from .steps.assignments import CreateAssignment, CreateGroup, DeleteAssignment
+from .steps.assignments import CreateAssignment, CreateGroup, DeleteAssignment, RecordGroups
 from .steps.base import Operation, Options
 from .steps.credentials import PutSecrets, TestCredentials
 from .steps.job import CreateJob
 from .steps.mapping import PutSchema
 from .steps.roles import PatchAppRoles, WaitForRoles
 from .steps.start import RestartJob, StartJob
-from .teardown import DeleteApplication, DeleteGroup, DeleteJob, DeleteServicePrincipal
+from .teardown import ClearSecrets, DeleteApplication, DeleteGroup, DeleteJob, DeleteServicePrincipal, ForgetTags
 
 if TYPE_CHECKING:
     from .config import Config
@@ -51,9 +51,9 @@ COMMANDS = ("setup", "roles", "assign", "mapping", "credentials", "start", "tear
 
 # Every kind of operation a writing command plans (not provision on demand: `provision` takes no --plan-out).
 AnyOperation = Annotated[Union[
-    PatchAppRoles, WaitForRoles, CreateGroup, CreateAssignment, DeleteAssignment, CreateJob, PutSchema,
-    TestCredentials, PutSecrets, StartJob, RestartJob, InstantiateApp, MarkApp, DeleteJob, DeleteGroup,
-    DeleteServicePrincipal, DeleteApplication], Field(discriminator="kind")]
+    PatchAppRoles, WaitForRoles, CreateGroup, RecordGroups, CreateAssignment, DeleteAssignment, CreateJob, PutSchema,
+    TestCredentials, PutSecrets, StartJob, RestartJob, InstantiateApp, MarkApp, DeleteJob, ForgetTags, ClearSecrets,
+    DeleteGroup, DeleteServicePrincipal, DeleteApplication], Field(discriminator="kind")]
 
 
 class PlanRefused(NatomaEntraError):

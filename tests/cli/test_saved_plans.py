@@ -219,7 +219,7 @@ def test_a_plan_file_never_holds_the_scim_token(sandbox, plan_path, tmp_path):
     r = sandbox.cli("apply", str(plan_path))
     assert r.code == 2 and r.writes == [] and "no SCIM token given" in r.err
     sandbox.scim_token = NATOMA_TOKEN
-    r = sandbox.cli("apply", str(plan_path))
+    r = sandbox.cli("apply", "--yes", str(plan_path))  # --rotate replaces the saved token: asked, as credentials asks
     assert r.code == 0, r.err
     sp = sandbox.tenant().find_sp("Natoma")
     assert {"key": "SecretToken", "value": NATOMA_TOKEN} in sandbox.tenant().state["secrets"][sp["id"]]
@@ -287,3 +287,23 @@ def test_a_refusal_under_json_output_is_one_document_listing_every_reason(sandbo
     assert r.code == REFUSED and doc["exit_code"] == REFUSED and doc["ok"] is False
     assert {"the app roles: changed since the plan was made",
             "the provisioning job: changed since the plan was made"} <= set(doc["refused"])
+
+
+def test_every_kind_of_operation_a_writing_command_plans_can_be_saved():
+    """An operation kind added to a step must be added to the plan file's union too (plan_file.AnyOperation), or a
+    plan holding it could not be read back: every Operation subclass but provision on demand (`provision` takes no
+    --plan-out) is in it, each by its own kind."""
+    from typing import get_args
+
+    import natoma_entra.plan_file as plan_file
+    import natoma_entra.steps.provision  # noqa: F401 - its operation too
+    from natoma_entra.steps.base import Operation
+
+    def subclasses(cls):
+        return {c for s in cls.__subclasses__() for c in {s} | subclasses(s)}
+
+    found = {c.model_fields["kind"].default for c in subclasses(Operation)}
+    union = get_args(get_args(plan_file.AnyOperation)[0])
+    saved = {c.model_fields["kind"].default for c in union}
+    assert found - saved == {"provision-on-demand"}
+    assert len(saved) == len(union)

@@ -220,7 +220,7 @@ def test_main_commands_print_and_write_no_token(mode, tmp_path, monkeypatch, cap
         plan = tmp_path / "plan.json"
         assert r.cli(srv.url, "credentials", "--rotate", "--plan-out", str(plan))[0] == 0, r.results[-1][3]
         assert json.loads(plan.read_text())["needs_token"] is True
-        assert r.cli(srv.url, "-o", "json", "apply", str(plan))[0] == 0, r.results[-1][3]
+        assert r.cli(srv.url, "-o", "json", "apply", "--yes", str(plan))[0] == 0, r.results[-1][3]
         assert r.cli(srv.url, "--output", "markdown", "show", str(plan))[0] == 0
     finally:
         srv.shutdown()

@@ -317,6 +317,11 @@ class AdoRun:
     stages: dict[str, list[int]] = field(default_factory=dict)  # stage -> exit codes of its shell steps
     logs: list[str] = field(default_factory=list)  # each shell step's stdout and stderr, for a failing test's message
 
+    def selected(self, pipeline: dict) -> list[str]:
+        """The stages this run's variables select (their conditions), without running them."""
+        return [st["stage"] for st in pipeline["stages"]
+                if not st.get("condition") or truthy(ado_eval(st["condition"], self.variables))]
+
     def run(self, pipeline: dict) -> None:
         self.variables = {**(pipeline.get("variables") or {}), **self.variables}
         for stage in pipeline["stages"]:

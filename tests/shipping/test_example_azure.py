@@ -81,10 +81,11 @@ def test_the_azure_pipeline_plans_applies_after_approval_and_checks_drift(tmp_pa
                                                            "/oidc?api-version=7.1&serviceConnectionId=write-conn"]
         assert len(Tenant.load(state).state["appRoleAssignments"]) == 3
 
-        nightly = run("Schedule", "refs/heads/main", "nightly")
-        assert nightly.stages == {"drift": [0]}, nightly.logs
-        summary = (tmp_path / "nightly" / "s" / "reports" / "natoma-entra-status.json.md").read_text()
-        assert summary.startswith("### natoma-entra status: in place")
+        # the schedule runs the drift stage alone (the same template, with `status --exit-code`)
+        assert AdoRun(ROOT / "examples", tmp_path, {"Build.Reason": "Schedule"}, shell_env).selected(pipeline) == \
+            ["drift"]
+        drift_step = next(st for st in drift["jobs"][0]["steps"] if "template" in st)
+        assert drift_step["parameters"]["command"].endswith("status --exit-code")
     finally:
         srv.shutdown()
         srv.server_close()
