@@ -11,6 +11,10 @@ command again continues from where the tenant is.
 a dry run shows the whole run and a real one checks every input before the app is made. Once it exists, the
 remaining steps are read and planned again against it, then applied.
 
+A saved plan (`--plan-out FILE`, then `apply FILE`: plan_file.py) goes the same way: apply_saved reads and plans
+again, refuses when what the plan was made from changed or the writes differ from the saved ones, and then applies
+the saved operations through the same checks (inputs, permissions, the question before a delete).
+
 The executor's policy for requests: operations under a rate limit (pacing.py) wait their turn before they go.
 """
 from __future__ import annotations
@@ -28,6 +32,7 @@ from .steps.base import AnyStep, ApplyContext, Applied, Desired, Facts, Operatio
 from .steps.common import failed
 
 if TYPE_CHECKING:
+    from .plan_file import SavedPlan
     from .session import Session
 
 # The setup steps, in the guide's order: setup runs them, status reads and plans them.
@@ -114,11 +119,57 @@ async def run(session: "Session", command: str, steps: Sequence[AnyStep], desire
     on_step("reading")
     plans = await read_and_plan(session, steps, desired)
     app = await _app_summary(session, plans)
-    blocked = next((p for p in plans if p.blocked), None)
     if dry_run:
         report = planned_report(command, app, steps, plans)
         report.warnings.extend(await _app_warnings(session))
         return report
+    return await _checked_apply(session, command, list(steps), plans, desired, app, confirm, on_step, on_progress)
+
+
+async def plan_for_saving(session: "Session", command: str, steps: Sequence[AnyStep],
+                          desired: Desired[Any]) -> tuple[Report, list[Plan[Any]]]:
+    """A dry run that also hands back its plans (--plan-out saves them: plan_file.py)."""
+    plans = await read_and_plan(session, steps, desired)
+    report = planned_report(command, await _app_summary(session, plans), steps, plans)
+    report.warnings.extend(await _app_warnings(session))
+    return report, plans
+
+
+async def apply_saved(session: "Session", saved: "SavedPlan", steps: Sequence[AnyStep], desired: Desired[Any], *,
+                      dry_run: bool, confirm: Confirm | None = None,
+                      on_step: Callable[[str], None] = lambda name: None,
+                      on_progress: Progress = lambda done, total, label: None) -> Report:
+    """`natoma-entra apply FILE`: the same steps read and planned again, on the tenant the plan is for; refused
+    (PlanRefused, exit 4, nothing written) when an object the plan was made from changed since, or when what would
+    be written now is not exactly the saved operations. Otherwise the saved operations are applied as a run applies
+    its own: inputs checked, permissions before the first write, the question before a delete."""
+    from . import plan_file
+
+    on_step("reading")
+    await plan_file.check_tenant(session, saved)
+    plans = await read_and_plan(session, steps, desired)
+    moved = plan_file.moved(saved, session)
+    if moved:
+        raise plan_file.PlanRefused(moved, fix=plan_file.REPLAN_FIX)
+    if not any(p.blocked for p in plans):  # a step that cannot be done now is reported as a run reports it
+        differs = plan_file.differences(saved, plans)
+        if differs:
+            raise plan_file.PlanRefused(differs, fix=plan_file.REPLAN_FIX)
+        plans = plan_file.with_saved_operations(saved, plans)
+    app = await _app_summary(session, plans)
+    if dry_run:
+        report = planned_report("apply", app, steps, plans)
+        report.warnings.extend(await _app_warnings(session))
+        return report
+    return await _checked_apply(session, "apply", list(steps), plans, desired, app, confirm, on_step, on_progress)
+
+
+async def _checked_apply(session: "Session", command: str, steps: list[AnyStep], plans: list[Plan[Any]],
+                         desired: Desired[Any], app: dict[str, Any], confirm: Confirm | None,
+                         on_step: Callable[[str], None], on_progress: Progress) -> Report:
+    """Plans made: stop when one is blocked or an input is missing, check the permissions, ask (when the plan
+    deletes and a question is wanted), then apply."""
+    blocked = next((p for p in plans if p.blocked), None)
     report = Report(command=command, dry_run=False, app=app, warnings=await _app_warnings(session))
     if blocked is not None:
         for p in plans:
@@ -142,7 +193,7 @@ async def run(session: "Session", command: str, steps: Sequence[AnyStep], desire
         # it removes or replaces something that exists: shown, then asked (or --yes)
         if not await confirm(planned_report(command, app, steps, plans)):
             raise NotConfirmed(f"{command}: not confirmed; nothing was written")
-    return await _apply(session, command, list(steps), plans, desired, report, on_step, on_progress)
+    return await _apply(session, command, steps, plans, desired, report, on_step, on_progress)
 
 
 def contributed(before: Facts, after: Facts) -> dict[str, Any]:

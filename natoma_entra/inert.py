@@ -92,6 +92,27 @@ def cell_lines(texts: list[str]) -> str:
     return "\n".join(clean_cell(t) for t in texts)
 
 
+# Markdown's own characters, escaped with a backslash so a name reads as text wherever it stands in a line (CommonMark:
+# any ASCII punctuation may be escaped; data never starts a line, so - + . need no escape); & < > become entities,
+# so nothing reads as HTML; `@` after a non-word character gets a zero-width
+# space entity after it, so a name such as "@org/team" is not a GitHub mention in a pull-request comment.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|!#~<>&])")
+_MARKDOWN_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MENTION = re.compile(r"(?<![0-9A-Za-z])@")
+
+
+def _markdown_escaped(m: re.Match) -> str:
+    ch = m.group(1)
+    return _MARKDOWN_ENTITY.get(ch) or "\\" + ch
+
+
+def markdown(value: Any) -> str:
+    """A data value for Markdown (a table cell, a name in a line of a pull-request comment or job summary): cleaned
+    as clean_cell() cleans it (secrets masked, control and invisible characters as visible escapes, `::` and `##[`
+    broken up), then Markdown's characters escaped, as the GitHub Action's job summary always did."""
+    return _MENTION.sub("@&#8203;", _MARKDOWN_SPECIAL.sub(_markdown_escaped, clean_cell(value)))
+
+
 def text(line: Any, style: str = ""):
     """A rich Text of one output line, cleaned: never read as markup, never carrying a control character."""
     from rich.text import Text

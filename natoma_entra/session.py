@@ -65,6 +65,11 @@ class Session:
     def forget_all(self) -> None:
         self._cache.clear()
 
+    def reads(self) -> dict[str, Any]:
+        """Every read of this run that answered, by its key (what a saved plan depends on: fingerprints.py)."""
+        return {k: f.result() for k, f in self._cache.items()
+                if f.done() and not f.cancelled() and f.exception() is None}
+
     async def app(self) -> App:
         """The Natoma app (AppNotFound, a UsageError, when no app has the name; under --create-app the app this run
         creates, a planned App, until it exists)."""

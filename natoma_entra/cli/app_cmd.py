@@ -4,6 +4,7 @@ from __future__ import annotations
 import typer
 
 from .main import app
+from .flags import PlanOut
 from .help_format import HELP_SETTINGS, NatomaGroup
 
 app_app = typer.Typer(help="The Natoma enterprise app itself: create it on a tenant that has none.\n\n"
@@ -13,7 +14,8 @@ app.add_typer(app_app, name="app")
 
 
 @app_app.command("create")
-def create(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="The enterprise app's display name.")):
+def create(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="The enterprise app's display name."),
+           plan_out: PlanOut = None):
     """Create the enterprise app NAME from the non-gallery application template, unless an app has that name.
 
     Waits (bounded, said on stderr) until the application and its service principal are readable. A second run finds

@@ -34,6 +34,7 @@ def choose_backend(*, sandbox: bool, state: Path | None, variants: frozenset[str
 class Output(str, enum.Enum):
     text = "text"
     json = "json"
+    markdown = "markdown"
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Application:
     exit_code: bool = False
     timeout: float | None = None  # --timeout: the run's budget for Graph (GraphClient deadline)
     trace_path: Path | None = None  # --trace FILE / NATOMA_ENTRA_TRACE: every Graph and SCIM exchange (trace.py)
+    plan_out: Path | None = None  # a writing command's --plan-out FILE: a dry run that saves its plan (cli/plan_out.py)
     sandbox_variants: frozenset[str] = frozenset()  # --sandbox-variant / NATOMA_ENTRA_SANDBOX_VARIANTS
     current_step: str | None = None  # what the run is doing: named when it is interrupted
     _out: Any = None

@@ -6,7 +6,7 @@ from typing import List, Optional
 import typer
 
 from .main import app
-from .flags import CreateGroups, Groups, Replace, Yes
+from .flags import CreateGroups, Groups, PlanOut, Replace, Yes
 
 
 @app.command("assign")
@@ -18,6 +18,7 @@ def assign_command(
     replace: Replace = False,
     create_groups: CreateGroups = False,
     yes: Yes = False,
+    plan_out: PlanOut = None,
 ):
     """Step 2: each configured group is assigned to the Natoma enterprise app with its role.
 

@@ -108,6 +108,10 @@ def finish(g: Application, report: "Report", renderer: Renderer | None) -> None:
         from ..render.report import to_json
 
         g.out.file.write(to_json(report) + "\n")
+    elif g.output.value == "markdown":  # a pull-request comment or a job summary (render/markdown.py)
+        from ..render.markdown import to_markdown
+
+        g.out.file.write(to_markdown(report))
     elif renderer is not None:
         renderer(report, g.out, verbose=g.verbose, quiet=g.quiet)
     else:
@@ -158,6 +162,11 @@ def run_steps(g: Application, command: str, steps: Sequence["AnyStep"], options:
 
     config = config or load_config(g)
     desired = Desired(config, options)
+    if g.plan_out is not None:  # --plan-out FILE: a read-only run that saves its plan for `apply FILE`
+        from .plan_out import save
+
+        save(g, command, steps, desired, config=config, scim_token=scim_token, renderer=renderer)
+        return
 
     def on_step(name: str) -> None:
         g.current_step = name

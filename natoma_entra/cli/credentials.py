@@ -4,7 +4,7 @@ from __future__ import annotations
 import typer
 
 from .main import app
-from .flags import Rotate, ScimTokenFile, ScimTokenStdin, ScimUrl, Scope, Yes
+from .flags import PlanOut, Rotate, ScimTokenFile, ScimTokenStdin, ScimUrl, Scope, Yes
 
 
 @app.command("credentials")
@@ -16,6 +16,7 @@ def credentials_command(
     scim_token_stdin: ScimTokenStdin = False,
     rotate: Rotate = False,
     yes: Yes = False,
+    plan_out: PlanOut = None,
 ):
     """Step 4a: the SCIM tenant URL and token are saved and tested; scope is "sync only assigned users and groups".
 

@@ -17,8 +17,8 @@ from .main import FLAG_OPTIONS, OUTPUT_ENV, VALUE_OPTIONS
 
 def bad_output(value: str, where: str) -> tuple[str, str]:
     """A value of --output (or of NATOMA_ENTRA_OUTPUT) that is not a format, as (message, fix)."""
-    return (f"{where} {value!r} is not an output format (text or json)",
-            f"use --output text or --output json (or set {OUTPUT_ENV} to one of them)")
+    return (f"{where} {value!r} is not an output format (text, json or markdown)",
+            f"use --output text, --output json or --output markdown (or set {OUTPUT_ENV} to one of them)")
 
 
 def output_format(args: Sequence[str]) -> tuple[str, str] | None:

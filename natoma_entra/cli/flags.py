@@ -39,6 +39,23 @@ Yes = Annotated[bool, typer.Option(
 Restart = Annotated[bool, typer.Option(
     "--restart", help="Restart provisioning: a fresh cycle, even when the job is running (the portal's 'Restart "
                       "provisioning').")]
+PLAN_OUT_HELP = ("Write nothing: read and plan as --dry-run does, and save the plan to FILE (JSON) for "
+                 "`natoma-entra apply FILE`, which applies exactly it or refuses when the tenant changed since.")
+
+
+def _plan_out(ctx: typer.Context, value: Optional[Path]) -> Optional[Path]:
+    """--plan-out FILE makes the run a dry run that saves its plan (cli/plan_out.py): said on the Application, so
+    what a dry run changes (no question before a delete, a client that refuses writes) holds from here on."""
+    if value is not None and not ctx.resilient_parsing and ctx.obj is not None:
+        from .plan_out import check_writable
+
+        check_writable(value)
+        ctx.obj.plan_out, ctx.obj.dry_run = value, True
+    return value
+
+
+PlanOut = Annotated[Optional[Path], typer.Option("--plan-out", metavar="FILE", help=PLAN_OUT_HELP,
+                                                 callback=_plan_out)]
 Wait = Annotated[bool, typer.Option(
     "--wait", help="Then follow the provisioning cycle until it ends (bounded by --timeout): exit 0 when it succeeds, "
                    "1 on quarantine or failure, with the reason.")]

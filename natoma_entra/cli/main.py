@@ -60,7 +60,8 @@ def main(
     sandbox_variant: Optional[List[str]] = typer.Option(None, "--sandbox-variant", metavar="NAME", help="With --sandbox: play one of the Graph behaviours the docs leave open (repeatable; 'all' for every one; env NATOMA_ENTRA_SANDBOX_VARIANTS, comma-separated). See natoma-entra docs graph-assumptions."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; write nothing."),
     output: Output = typer.Option(Output.text, "--output", "-o", envvar=OUTPUT_ENV,
-                                  help="text for people, json for machines (stdout)."),
+                                  help="text for people, json for machines, markdown for a pull-request "
+                                       "comment or a CI job summary (stdout)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="HTTP trace (secrets masked) and tracebacks."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only changes, warnings and errors."),
     strict: bool = typer.Option(False, "--strict", help="Warnings fail the run (exit 1)."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import typer
 
 from .main import app
+from .flags import PlanOut
 
 
 @app.command("mapping")
@@ -14,6 +15,7 @@ def mapping_command(
         help="--multi-role maps AssertiveAppRoleAssignmentsComplex([appRoleAssignments]) -> roles (every role a user "
              "holds); --single-role (the default) maps SingleAppRoleAssignment([appRoleAssignments]) -> "
              "roles[primary eq \"True\"].value. Switching removes the other mode's role mapping."),
+    plan_out: PlanOut = None,
 ):
     r"""Step 3: the provisioning job maps each user's app role to Natoma's roles attribute.
 

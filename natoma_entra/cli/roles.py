@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from .flags import Yes
+from .flags import PlanOut, Yes
 from .main import app
 
 
@@ -12,6 +12,7 @@ def roles_command(
     ctx: typer.Context,
     prune: bool = typer.Option(False, "--prune", help="Disable, then remove, enabled roles other than the three Natoma roles (never the template's msiam_access/User)."),
     yes: Yes = False,
+    plan_out: PlanOut = None,
 ):
     """Step 1: the app registration has the three Natoma app roles, enabled, for users and groups.
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import typer
 
 from .main import app
-from .flags import (CreateGroups, Groups, Replace, Restart, Rotate, ScimTokenFile, ScimTokenStdin, ScimUrl, Scope, Wait,
-                    Yes)
+from .flags import (CreateGroups, Groups, PlanOut, Replace, Restart, Rotate, ScimTokenFile, ScimTokenStdin, ScimUrl,
+                    Scope, Wait, Yes)
 
 
 @app.command("setup")
@@ -24,6 +24,7 @@ def setup_command(
     create_app: bool = typer.Option(False, "--create-app", help="Create the enterprise app (non-gallery template) when no app has the name given by --app."),
     create_groups: CreateGroups = False,
     yes: Yes = False,
+    plan_out: PlanOut = None,
 ):
     """Run roles -> assign -> mapping -> credentials -> start, in that order.
 

@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 
 from .main import app
-from .flags import Restart, Wait
+from .flags import PlanOut, Restart, Wait
 
 
 @app.command("start")
@@ -15,6 +15,7 @@ def start_command(
     restart: Restart = False,
     wait: Wait = False,
     reset_scope: Optional[str] = typer.Option(None, "--reset-scope", metavar="TEXT", help="With --restart: what to reset, comma-separated from Watermark, Escrows, QuarantineState, Full, ForceDeletes (default: 'Watermark, Escrows, QuarantineState')."),
+    plan_out: PlanOut = None,
 ):
     """Step 4b: the provisioning job is running.
 

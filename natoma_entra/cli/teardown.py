@@ -5,7 +5,7 @@ from typing import List, Optional
 
 import typer
 
-from .flags import Yes
+from .flags import PlanOut, Yes
 from .main import app
 
 
@@ -16,6 +16,7 @@ def teardown_command(
     delete_app: bool = typer.Option(False, "--delete-app", help="Also delete the app, when `natoma-entra app create` made it."),
     delete_groups: bool = typer.Option(False, "--delete-groups", help="Also delete the configured groups that --create-groups made."),
     delete: Optional[List[str]] = typer.Option(None, "--delete", metavar="ID", help="Also delete this, which teardown keeps otherwise: a job id, a configured group or the app's appId (repeatable)."),
+    plan_out: PlanOut = None,
 ):
     """Undo what setup made, in reverse: delete the provisioning job (and its mapping), empty the saved SCIM
     credentials, remove the assignments of the Natoma roles to the configured groups, disable then remove the roles.

@@ -184,4 +184,4 @@ def test_a_bad_output_format_is_said_as_typer_says_it(capsys, monkeypatch, args,
             run(args)
         outcomes.append((e.value.code, capsys.readouterr()))
     assert outcomes[0] == outcomes[1]
-    assert outcomes[0][0] == 2 and "is not an output format (text or json)" in outcomes[0][1].err
+    assert outcomes[0][0] == 2 and "is not an output format (text, json or markdown)" in outcomes[0][1].err

@@ -50,7 +50,7 @@ def test_iso_durations_are_humanised(value, text):
 
 
 @pytest.mark.parametrize("args,line", [
-    (["--output", "yaml", "status"], "error: --output 'yaml' is not an output format (text or json)"),
+    (["--output", "yaml", "status"], "error: --output 'yaml' is not an output format (text, json or markdown)"),
     (["--cloud", "mars", "--app", "Natoma", "roles"], "error: --cloud: Input should be 'global'"),
     (["logs", "--limit", "0"], "error: Invalid value for '--limit': Input should be greater than or equal to 1"),
 ])

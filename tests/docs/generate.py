@@ -1,6 +1,7 @@
 """Regenerate the docs' generated parts: `python tests/docs/generate.py`.
 
 - docs/report.schema.json: the JSON Schema of the report (`natoma_entra.results.Report`).
+- docs/plan.schema.json: the JSON Schema of a saved plan (`natoma_entra.plan_file.SavedPlan`, what --plan-out writes).
 - In docs/*.md, every block between `<!-- GENERATED KIND: ARG ... -->` and `<!-- GENERATED END -->`:
   `synopsis: CMD` and `options: CMD` from the CLI itself (what `natoma-entra CMD --help` shows; `options: global` for
   the global options), `permissions: CMD` and `permissions-tables` from natoma_entra/permissions.py.
@@ -20,6 +21,7 @@ from typing import Any, Callable, Iterator
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 SCHEMA = DOCS / "report.schema.json"
+PLAN_SCHEMA = DOCS / "plan.schema.json"
 MANUAL = ROOT / "natoma_entra" / "manual"
 PAGES = MANUAL / "pages"
 INDEX = MANUAL / "index.py"
@@ -176,6 +178,12 @@ def report_schema() -> str:
               "$id": "https://natoma-entra/report.schema.json",
               "title": "natoma-entra report", **{k: v for k, v in schema.items() if k != "title"}}
     return json.dumps(schema, indent=2, sort_keys=False) + "\n"
+
+
+def plan_schema() -> str:
+    from natoma_entra.plan_file import schema
+
+    return json.dumps(schema(), indent=2, sort_keys=False) + "\n"
 
 
 # -- the pages shipped in the package -------------------------------------------------------------------------------
@@ -346,6 +354,7 @@ def manual() -> dict[str, str]:
 def main() -> int:
     sys.path.insert(0, str(ROOT))
     SCHEMA.write_text(report_schema())
+    PLAN_SCHEMA.write_text(plan_schema())
     changed = []
     for page in sorted(DOCS.rglob("*.md")):
         text = page.read_text(encoding="utf-8")
@@ -360,7 +369,7 @@ def main() -> int:
     PAGES.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (MANUAL / name).write_text(text, encoding="utf-8")
-    print(f"wrote {SCHEMA.relative_to(ROOT)}, {len(files)} files in {MANUAL.relative_to(ROOT)}; "
+    print(f"wrote {SCHEMA.relative_to(ROOT)}, {PLAN_SCHEMA.relative_to(ROOT)}, {len(files)} files in {MANUAL.relative_to(ROOT)}; "
           f"refreshed: {', '.join(changed) or 'nothing'}")
     return 0
 

@@ -125,6 +125,25 @@ def test_report_schema_is_generated_from_the_model():
     assert (DOCS / "report.schema.json").read_text() == generate.report_schema(), REGENERATE
 
 
+def test_plan_schema_is_generated_from_the_model():
+    assert (DOCS / "plan.schema.json").read_text() == generate.plan_schema(), REGENERATE
+
+
+def test_a_real_plan_file_is_valid_against_the_schema(sandbox, tmp_path):
+    """Every field a --plan-out file holds is in the schema, each operation's kind among the schema's, and the
+    aliased field (PutSchema's `schema`) under the name the file uses."""
+    schema = json.loads((DOCS / "plan.schema.json").read_text())
+    assert sandbox.cli("mapping", "--plan-out", str(tmp_path / "plan.json")).code == 0
+    doc = json.loads((tmp_path / "plan.json").read_text())
+    assert set(doc) == set(schema["properties"]) and set(schema["required"]) <= set(doc)
+    kinds = {d["properties"]["kind"]["const"] for d in schema["$defs"].values()
+             if "kind" in d.get("properties", {}) and "const" in d["properties"]["kind"]}
+    ops = [op for step in doc["steps"] for op in step["operations"]]
+    assert ops and {op["kind"] for op in ops} <= kinds
+    put = next(op for op in ops if op["kind"] == "put-schema")
+    assert "schema" in put and "schema" in schema["$defs"]["PutSchema"]["properties"]
+
+
 def test_a_real_report_has_the_schemas_properties(sandbox):
     schema = json.loads((DOCS / "report.schema.json").read_text())
     doc = sandbox.cli("--output", "json", "status").json()

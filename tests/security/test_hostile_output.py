@@ -15,6 +15,7 @@ What is checked, on the bytes the command wrote:
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 import unicodedata
 from pathlib import Path
@@ -36,6 +37,7 @@ PIECES = {
     "workflow command": "\n::error::pwned\r\n  ::add-mask::z\u2028::warning::w\x85::notice::n",
     "legacy command": "##[error]legacy",
     "NUL and DEL": "a\x00b\x7f",
+    "markdown": " a|b <img src=x onerror=alert(1)> **bold** @org/team",  # a table cell, HTML, emphasis, a mention
 }
 NAME = "Eve " + "".join(PIECES.values())
 UPN = "eve." + NAME + "@contoso.onmicrosoft.com"
@@ -400,32 +402,60 @@ def test_a_name_toml_cannot_carry_is_refused_not_written():
     assert tomllib.loads(to_toml(Export(app=NAME, tenant=None, cloud="global", notes=[NAME])))["app"] == NAME
 
 
-def test_the_actions_job_summary_shows_the_names_as_text(tmp_path):
-    """action.yml writes a markdown job summary from the JSON report: a name there is text, not markdown, HTML, a
-    table cell break or a new line."""
-    import re
-    import subprocess
-    import sys
-    import textwrap
-
+def test_the_actions_job_summary_shows_the_names_as_text(tmp_path, capsys):
+    """action.yml writes the job summary with `natoma-entra --output markdown show REPORT`: a name there is text, not
+    markdown, HTML, a table cell break or a new line, even in a report the CLI did not write itself."""
     import yaml
 
+    from natoma_entra.cli.main import run
+
     action = yaml.safe_load((Path(__file__).resolve().parents[2] / "action.yml").read_text())
-    run = next(s["run"] for s in action["runs"]["steps"] if s.get("id") == "run")
-    script = textwrap.dedent(re.search(r"<<'PY'\n(.*?)\n\s*PY\n", run, re.S).group(1))
+    step = next(s["run"] for s in action["runs"]["steps"] if s.get("id") == "run")
+    assert 'natoma-entra --output markdown show "$INPUT_OUTPUT_FILE" >> "$GITHUB_STEP_SUMMARY"' in step
     evil = NAME + " **bold** [click](https://evil.test/) ![](https://evil.test/t.png) <img src=x> | a | b |"
-    report = {"command": "status", "ok": False, "app": {"displayName": evil, "appId": "x"}, "error": evil,
-              "fix": evil, "warnings": [evil],
+    report = {"command": "status", "ok": False, "exit_code": 1, "app": {"displayName": evil, "appId": "x"},
+              "error": evil, "fix": evil, "warnings": [evil],
               "steps": [{"step": "assign", "status": "failed", "changes": [], "info": {"state": evil},
                          "error": evil, "fix": evil}]}
     path = tmp_path / "report.json"
     path.write_text(json.dumps(report))
-    summary = subprocess.run([sys.executable, "-c", script, str(path), "1", "status"], capture_output=True,
-                             text=True, check=True).stdout
-    assert unsafe(summary) == []
+    with pytest.raises(SystemExit) as e:
+        run(["--output", "markdown", "show", str(path)])
+    assert e.value.code == 0
+    summary = capsys.readouterr().out
+    assert unsafe(summary) == [] and workflow_commands(summary) == []
     assert "<img" not in summary and "&lt;img src=x&gt;" in summary
     for raw in ("**bold**", "[click]", "![]", "| a | b |"):  # each only with its punctuation escaped
         assert raw not in summary
     row = next(line for line in summary.splitlines() if line.startswith("| assign |"))
-    assert len(re.findall(r"(?<!\\)\|", row)) == 5  # the table keeps its four columns
-    assert "\\u202eevil" in summary and "\\*\\*bold\\*\\*" in summary and "\\[click\\](https://evil.test/)" in summary
+    assert len(re.findall(r"(?<!\\)\|", row)) == 4  # the table keeps its three columns
+    assert "\\u202eevil" in summary and "\\*\\*bold\\*\\*" in summary
+    assert "\\[click\\](https://evil.test/)" in summary
+    assert "**Exit 1** (a step failed)" in summary
+
+
+MARKDOWN_TAGS = {"<details>", "</details>", "<summary>", "</summary>", "<br>"}
+
+
+def _unescaped_pipes(line: str) -> int:
+    return len(re.findall(r"(?<!\\)\|", line))
+
+
+@pytest.mark.parametrize("args", [("status",), ("doctor",), ("audit", "--all"), ("--dry-run", "setup")],
+                         ids=lambda a: " ".join(a))
+def test_markdown_output_is_inert_and_no_name_can_break_out_of_its_cell(hostile, args):
+    """-o markdown (a pull-request comment, a job summary): the hostile names reach it escaped, as text: no control
+    character, no workflow command, no HTML of theirs, no markup read, and no table row with a cell more or less
+    than its header (a `|` in a name is escaped)."""
+    r = hostile.cli("--output", "markdown", *args)
+    assert r.code in (0, 1, 3), r.err
+    assert_inert(r.out, "stdout")
+    assert SEEN in r.out, "the hostile name did not reach the output: the case proves nothing"
+    assert "\\[bold red\\]x\\[/\\]" in r.out  # markup escaped: shown as written
+    assert set(re.findall(r"<[^>\n]*>", r.out)) <= MARKDOWN_TAGS and "&lt;img src=x" in r.out
+    assert "\\*\\*bold\\*\\*" in r.out and "@&#8203;org/team" in r.out and "@org/team" not in r.out
+    tables = re.findall(r"(?:^\|.*\n)+", r.out, re.M)
+    assert tables
+    for table in tables:
+        rows = table.splitlines()
+        assert {_unescaped_pipes(row) for row in rows} == {_unescaped_pipes(rows[0])}, table

@@ -216,6 +216,12 @@ def test_main_commands_print_and_write_no_token(mode, tmp_path, monkeypatch, cap
         r.cli(srv.url, "-o", "json", "provision", "AdeleV@contoso.onmicrosoft.com", "--verify")
         r.cli(srv.url, "-o", "json", "logs")
         r.cli(srv.url, "--verbose", "-o", "json", "setup", "--rotate")
+        # a saved plan that saves credentials (issue 24): the file is searched like every other one, and applied
+        plan = tmp_path / "plan.json"
+        assert r.cli(srv.url, "credentials", "--rotate", "--plan-out", str(plan))[0] == 0, r.results[-1][3]
+        assert json.loads(plan.read_text())["needs_token"] is True
+        assert r.cli(srv.url, "-o", "json", "apply", "--yes", str(plan))[0] == 0, r.results[-1][3]
+        assert r.cli(srv.url, "--output", "markdown", "show", str(plan))[0] == 0
     finally:
         srv.shutdown()
         srv.server_close()
@@ -273,3 +279,26 @@ def test_the_scan_finds_the_scim_token_in_a_trace_that_did_not_mask_it(tmp_path,
         srv.server_close()
     found = r.found(skip=(tmp_path / "served.json",))
     assert found and all(f.startswith("trace.jsonl: ") for f in found), found
+
+
+def test_the_scan_finds_the_scim_token_in_a_plan_file_that_held_it(tmp_path, monkeypatch, capsys):
+    """Plan files are searched like every other file: a plan writer that let the SCIM token in is caught."""
+    from natoma_entra import plan_file
+
+    written = plan_file.write
+
+    def leaky(path, saved):
+        written(path, saved)
+        Path(path).write_text(Path(path).read_text() + scim_token("access-token"))
+
+    monkeypatch.setattr(plan_file, "write", leaky)
+    r = Runner("access-token", tmp_path, monkeypatch, capsys)
+    srv = served(tmp_path, "access-token")
+    (tmp_path / "natoma-entra.toml").write_text(CONFIG.format(url=srv.url + "/scim/v2"))
+    try:
+        assert r.cli(srv.url, "credentials", "--plan-out", str(tmp_path / "plan.json"))[0] == 0, r.results[-1][3]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    found = r.found(skip=(tmp_path / "served.json",))
+    assert found and all(f.startswith("plan.json: ") for f in found), found

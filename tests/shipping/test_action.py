@@ -120,7 +120,7 @@ def test_setup_through_the_action_with_workload_identity(installed, tmp_path, oi
     doc = json.loads((tmp_path / "out" / "report.json").read_text())
     assert doc["ok"] is True and [s["status"] for s in doc["steps"]] == ["changed"] * 5
     summary = files["GITHUB_STEP_SUMMARY"].read_text()
-    assert "natoma-entra setup" in summary and "exit 0 (done)" in summary
+    assert "### natoma-entra setup: done" in summary and "**Exit 0** (done)" in summary
     assert "| credentials | changed |" in summary
     assert outputs["exit-code"] == "0"
 
@@ -133,7 +133,7 @@ def test_a_drift_check_fails_the_step_with_the_clis_exit_code(installed, tmp_pat
     assert code == 3, [(n, p.stderr[-1500:]) for n, p in ran]
     assert [n for n, _p in ran] == ["Install natoma-entra", "Run natoma-entra"]  # no OIDC step for access-token
     assert outputs["exit-code"] == "3"
-    assert "exit 3 (changes pending)" in files["GITHUB_STEP_SUMMARY"].read_text()
+    assert "**Exit 3** (changes pending)" in files["GITHUB_STEP_SUMMARY"].read_text()
     doc = json.loads((tmp_path / "natoma-entra-report.json").read_text())
     assert doc["command"] == "status" and any(s["info"].get("state") == "missing" for s in doc["steps"])
 
@@ -145,7 +145,7 @@ def test_bad_input_fails_with_2_and_the_report_says_why(installed, tmp_path, she
     assert code == 2 and outputs["exit-code"] == "2"
     doc = json.loads((tmp_path / "natoma-entra-report.json").read_text())
     assert doc["ok"] is False and "No Such Group" in doc["error"]  # the quoted group name reached the CLI whole
-    assert "Error:" in files["GITHUB_STEP_SUMMARY"].read_text()
+    assert "**Error**: no group named 'No Such Group'" in files["GITHUB_STEP_SUMMARY"].read_text()
 
 
 def test_workload_identity_without_id_token_permission_says_what_to_add(installed, tmp_path, shell_env):

@@ -78,7 +78,7 @@ def test_install_completion_is_offered_in_help(capsys):
 
 def test_completing_a_command_name_offers_the_matching_commands():
     assert _complete("natoma-entra se") == ["setup"]
-    assert set(_complete("natoma-entra s")) == {"setup", "start", "status", "sandbox"}
+    assert set(_complete("natoma-entra s")) == {"setup", "start", "status", "show", "sandbox"}
     # after a global option, and for a sub-command's own options
     assert _complete("natoma-entra --sandbox st") == ["start", "status"]
     assert _complete("natoma-entra provision --ver") == ["--verify"]
@@ -101,7 +101,7 @@ def test_completing_an_option_offers_its_values(capsys, monkeypatch):
     assert complete("natoma-entra --auth ") == ["default", "cli", "client-secret", "certificate", "managed-identity",
                                                 "workload-identity", "device-code", "browser", "access-token"]
     assert complete("natoma-entra --sandbox --auth c") == ["cli", "client-secret", "certificate"]
-    assert complete("natoma-entra -o ") == ["text", "json"]
+    assert complete("natoma-entra -o ") == ["text", "json", "markdown"]
     assert complete("natoma-entra setup --scope ") == ["assigned", "all"]
     assert complete("natoma-entra --dry-run status --scope a") == ["assigned", "all"]
     monkeypatch.setenv("NATOMA_ENTRA_OUTPUT", "yaml")  # a bad default format does not stop completion
