@@ -251,6 +251,14 @@ def usage_error(e: typer.TyperException, command: Any = None, args: Sequence[str
 
         source = ctx.get_parameter_source("output") if ctx is not None else None
         return bad_output(value, OUTPUT_ENV if source is not None and source.name == "ENVIRONMENT" else "--output")
+    if param is not None and ctx is not None and "(env var: " in message:
+        # Click names an option's environment variable in every error about it; said only when the value came from
+        # there (`--timeout 0` was typed: the variable is not the culprit)
+        source = ctx.get_parameter_source(param.name) if param.name else None
+        if source is None or source.name != "ENVIRONMENT":
+            import re
+
+            message = re.sub(r" \(env var: [^)]*\)", "", message, count=1)
     return message, f"see {path} --help"
 
 
@@ -261,7 +269,7 @@ USAGE_EXIT = 2
 def run(argv: list[str] | None = None, *, application: Application | None = None) -> None:
     """The console script. Exit codes: 0 done, 1 a step failed, 2 bad usage or input, 3 changes pending,
     130 interrupted. Every non-zero exit says one line on stderr."""
-    from ..errors import NatomaEntraError, UsageError
+    from ..errors import Interrupted, NatomaEntraError, UsageError, error_line
     from .early import bad_output, command_help, output_format
 
     command = _click_command()
@@ -286,9 +294,9 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
     except typer.Exit as e:  # typer.Exit from a command: its report is already out
         sys.exit(e.exit_code)
     except typer.Abort:  # Ctrl-C in a prompt
-        sys.stderr.write("interrupted: run the same command again to continue\n")
+        sys.stderr.write(error_line("interrupted", Interrupted.AGAIN) + "\n")  # in a run, cli/context.py names the step
         if wants_json:
-            _json_error(args, "interrupted", "run the same command again to continue", 130)
+            _json_error(args, "interrupted", Interrupted.AGAIN, 130)
         sys.exit(130)
     except NatomaEntraError as e:
         from ..inert import clean  # only on the error paths: --help and a clean run do without it
@@ -299,9 +307,9 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
             _json_error(args, e.message, e.fix, e.exit_code, getattr(e, "report", None))
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted: run the same command again to continue from where the tenant is\n")
+        sys.stderr.write(error_line("interrupted", Interrupted.AGAIN) + "\n")  # in a run, cli/context.py names the step
         if wants_json:
-            _json_error(args, "interrupted", "run the same command again to continue", 130)
+            _json_error(args, "interrupted", Interrupted.AGAIN, 130)
         sys.exit(130)
     except typer.TyperException as e:  # Click's errors: typer exports their base class, not Click's own names
         from ..inert import clean
@@ -316,10 +324,10 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
                 _json_error(args, message, fix, USAGE_EXIT)
             else:
                 sys.stdout.write(ctx.get_help().rstrip("\n") + "\n")
-            sys.stderr.write(f"error: {message} Fix: {fix}\n")
+            sys.stderr.write(error_line(message, fix) + "\n")
             sys.exit(USAGE_EXIT)
         message, fix = usage_error(e, command, args)
-        sys.stderr.write(clean(f"error: {message} Fix: {fix}") + "\n")
+        sys.stderr.write(clean(error_line(message, fix)) + "\n")
         if wants_json:
             _json_error(args, message, fix, USAGE_EXIT)
         sys.exit(USAGE_EXIT)

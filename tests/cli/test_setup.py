@@ -226,7 +226,7 @@ def test_an_interrupt_after_any_write_exits_130_naming_the_step_and_a_rerun_conv
     sandbox.options.faults[:] = [faults.interrupt(method=method, path=path)]
     r = sandbox.cli("setup", "-o", "json")
     assert r.code == 130, r.out + r.err
-    assert f"interrupted during {step}: run the same command again to continue" in r.err
+    assert f"interrupted during {step} (what was written is kept). Fix: run the same command again" in r.err
     doc = r.json()
     assert doc["ok"] is False and doc["exit_code"] == 130
     _rerun_converges(sandbox, reference)
