@@ -39,7 +39,7 @@ def render(config) -> str:
 
     out = [
         "# natoma-entra configuration: the desired state of the Natoma app in Entra ID.",
-        "# Written by `natoma-entra config init`. Flags win over this file, this file over the environment.",
+        "# Written by `natoma-entra config init`. Flags and the environment win over this file.",
         "# Secrets never go here: give the SCIM token by NATOMA_SCIM_TOKEN (or the variable scim.token_env names),",
         "# --scim-token-file PATH, --scim-token-stdin, or the hidden prompt.",
         "",

@@ -31,7 +31,7 @@ def backend_of(g: Application) -> "Backend":
 
 
 def load_config(g: Application, extra_flags: dict[str, Any] | None = None) -> "Config":
-    """The merged config: flags over the file over the environment over the backend's defaults; then the backend's
+    """The merged config: flags over the environment over the file over the backend's defaults; then the backend's
     check (the sandbox refuses a SCIM URL that is not its stand-in's). Bad input is a UsageError before any read."""
     from ..config import load
 
