@@ -37,7 +37,7 @@ VALUE_OPTIONS = {"--config", "--app", "--tenant", "--cloud", "--auth", "--graph-
                  "--sandbox-state", "--timeout", "--sandbox-variant", "--trace"}
 # the default output format, as az has AZURE_CORE_OUTPUT (a flag still wins)
 OUTPUT_ENV = "NATOMA_ENTRA_OUTPUT"
-FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--quiet", "-q", "--strict", "--exit-code", "--version"}
+FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--debug", "--quiet", "-q", "--strict", "--exit-code", "--version"}
 
 
 def _version(value: bool):
@@ -61,7 +61,8 @@ def main(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; write nothing."),
     output: Output = typer.Option(Output.text, "--output", "-o", envvar=OUTPUT_ENV,
                                   help="text for people, json for machines (stdout)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="HTTP trace (secrets masked) and tracebacks."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="One line per Graph and SCIM request with its status and duration (secrets masked), and tracebacks."),
+    debug: bool = typer.Option(False, "--debug", help="Every debug log too: httpx, the Graph SDK, azure-identity and azure-core (secrets masked); implies --verbose."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only changes, warnings and errors."),
     strict: bool = typer.Option(False, "--strict", help="Warnings fail the run (exit 1)."),
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 3 when changes are pending (status, --dry-run)."),
@@ -74,7 +75,8 @@ def main(
     given = ctx.obj if isinstance(ctx.obj, Application) else Application()  # a caller (tests) may hand its own in
     given.config_path, given.sandbox_state = config, sandbox_state
     given.flags = {"app": app_ref, "tenant": tenant, "cloud": cloud, "auth": auth, "graph_endpoint": graph_endpoint}
-    given.dry_run, given.output, given.verbose, given.quiet = dry_run, output, verbose, quiet
+    given.dry_run, given.output, given.verbose, given.quiet = dry_run, output, verbose or debug, quiet
+    given.debug = debug
     given.strict, given.exit_code, given.timeout = strict, exit_code, timeout
     given.trace_path = trace
     given.sandbox_variants = _sandbox_variants(sandbox_variant, sandbox)
@@ -105,7 +107,7 @@ def _sandbox_variants(flags: list[str] | None, sandbox: bool) -> frozenset[str]:
 
 # Said at the foot of every command's --help: the global options work there too (hoist_globals moves them).
 GLOBAL_EPILOG = ("Global options (before or after the command): --app, --tenant, --config, --auth, --cloud, "
-                 "--dry-run, -o json, -q (quiet), -v (verbose), --strict, --exit-code, --timeout, --sandbox; "
+                 "--dry-run, -o json, -q (quiet), -v (verbose), --debug, --strict, --exit-code, --timeout, --sandbox; "
                  "see natoma-entra --help.")
 
 
@@ -274,7 +276,7 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
 
     command = _click_command()
     args = hoist_globals(list(sys.argv[1:] if argv is None else argv))
-    verbose = any(a in ("--verbose", "-v") for a in args)
+    verbose = any(a in ("--verbose", "-v", "--debug") for a in args)
     wants_json = _wants_json(args)
     try:
         from .completion import handle as completion
