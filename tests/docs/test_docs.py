@@ -125,6 +125,19 @@ def test_report_schema_is_generated_from_the_model():
     assert (DOCS / "report.schema.json").read_text() == generate.report_schema(), REGENERATE
 
 
+def test_the_report_schemas_id_is_the_url_it_is_published_at():
+    """$id is an absolute URL (JSON Schema 2020-12, "The $id keyword"): the site's address of the file."""
+    import json
+    from urllib.parse import urlsplit
+
+    from natoma_entra.manual import SITE_URL
+
+    schema_id = json.loads((DOCS / "report.schema.json").read_text())["$id"]
+    parts = urlsplit(schema_id)
+    assert parts.scheme == "https" and "." in parts.hostname, schema_id
+    assert schema_id == f"{SITE_URL}report.schema.json"
+
+
 def test_a_real_report_has_the_schemas_properties(sandbox):
     schema = json.loads((DOCS / "report.schema.json").read_text())
     doc = sandbox.cli("--output", "json", "status").json()
