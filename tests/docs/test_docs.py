@@ -125,6 +125,14 @@ def test_report_schema_is_generated_from_the_model():
     assert (DOCS / "report.schema.json").read_text() == generate.report_schema(), REGENERATE
 
 
+def test_the_readmes_global_options_name_every_global_option():
+    """README's "Global options" left out --sandbox-variant (issue 26)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Global options\n", 1)[1].split("\n## ", 1)[0]
+    missing = [o for o in _options(COMMANDS[0][2]) if not re.search(re.escape(o) + r"(?![\w-])", section)]
+    assert not missing, f"README.md's Global options leave out {missing}"
+
+
 def test_the_report_schemas_id_is_the_url_it_is_published_at():
     """$id is an absolute URL (JSON Schema 2020-12, "The $id keyword"): the site's address of the file."""
     import json
