@@ -1,6 +1,8 @@
 """The desired state: config file (TOML) + environment + flags, validated by pydantic.
 
-Precedence: flags over the file, the file over environment defaults, those over built-in defaults (docs/configuration.md).
+Precedence: flags over the environment, the environment over the file, the file over built-in defaults (the sandbox's
+included), as az, gh and kubectl have it: a CI job overrides one value of a committed file with a variable
+(docs/configuration.md).
 A token literal in the file is refused: secrets come from the environment, a file or a prompt, never from config.
 """
 from __future__ import annotations
@@ -23,7 +25,7 @@ Auth = Literal["default", "cli", "client-secret", "certificate", "managed-identi
                "device-code", "browser", "access-token"]
 _TOKEN_KEYS = {"token", "secret", "secret_token", "bearer_token", "scim_token", "password", "access_token"}
 
-# environment defaults (weakest source above the built-in defaults)
+# the environment variables of config keys: over the file, under the flags
 ENV_DEFAULTS = {
     "app": "NATOMA_ENTRA_APP", "tenant": "NATOMA_ENTRA_TENANT", "cloud": "NATOMA_ENTRA_CLOUD",
     "auth": "NATOMA_ENTRA_AUTH", "graph_endpoint": "NATOMA_ENTRA_GRAPH_ENDPOINT",
@@ -221,17 +223,17 @@ def _merge(base: dict, over: dict) -> dict:
 
 def load(path: Path | None, flags: dict, env: Mapping[str, str] | None = None,
          defaults: dict | None = None) -> Config:
-    """Merge built-in defaults < environment < file < flags and validate. `flags` holds only options given."""
+    """Merge built-in defaults < file < environment < flags and validate. `flags` holds only options given."""
     env = os.environ if env is None else env
     layers: list[tuple[str, dict]] = [("built-in defaults", defaults or {})]
-    env_layer: dict[str, Any] = {k: env[v] for k, v in ENV_DEFAULTS.items() if env.get(v)}
-    if env.get("NATOMA_SCIM_URL"):
-        env_layer["scim"] = {"url": env["NATOMA_SCIM_URL"]}
-    layers.append(("environment", env_layer))
     if path is None and Path(DEFAULT_CONFIG).is_file():
         path = Path(DEFAULT_CONFIG)
     if path is not None:
         layers.append((str(path), read_file(Path(path))))
+    env_layer: dict[str, Any] = {k: env[v] for k, v in ENV_DEFAULTS.items() if env.get(v)}
+    if env.get("NATOMA_SCIM_URL"):
+        env_layer["scim"] = {"url": env["NATOMA_SCIM_URL"]}
+    layers.append(("environment", env_layer))
     layers.append(("command line", {k: v for k, v in flags.items() if v is not None}))
     merged: dict = {}
     for source, layer in layers:

@@ -14,7 +14,25 @@ class NatomaEntraError(Exception):
         self.fix = fix
 
     def __str__(self) -> str:
-        return self.message + (f" Fix: {self.fix}" if self.fix else "")
+        return with_fix(self.message, self.fix)
+
+
+def with_fix(message: str, fix: str | None) -> str:
+    """The one place an error and its fix become one line: the message ends as a sentence before "Fix:", so a message
+    that ends in a word ("no terminal is attached to ask at") never runs into the fix ("ask at Fix: pass --yes")."""
+    message = message.rstrip()
+    if not fix:
+        return message
+    end = "" if message.endswith((".", "!", "?")) else "."
+    return f"{message}{end} Fix: {fix}"
+
+
+def error_line(message: str, fix: str | None = None, *, about: str | None = None) -> str:
+    """`error: ABOUT: MESSAGE. Fix: FIX`, the one stderr line of a non-zero exit. ABOUT (the command) is said once:
+    not again when the message already starts with it (the step `credentials` of the command `credentials`)."""
+    if about and message != about and not message.startswith(f"{about}: "):
+        message = f"{about}: {message}"
+    return "error: " + with_fix(message, fix)
 
 
 class UsageError(NatomaEntraError):
@@ -32,3 +50,4 @@ class Interrupted(NatomaEntraError):
     """Ctrl-C: exit 130, naming what the run was doing."""
 
     exit_code = 130
+    AGAIN = "run the same command again to continue from where the tenant is"  # the fix, said once

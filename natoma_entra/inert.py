@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Iterable
 
 # Every code point of the Unicode categories Cc (controls), Cf (format), Zl, Zp and Cs (surrogates), as of the
 # Unicode version of Python 3.11 to 3.13 (tests/security/test_hostile_output.py checks the list against unicodedata),
@@ -85,6 +85,13 @@ def clean_cell(value: Any) -> str:
     from .redact import redact
 
     return escape(redact(value if isinstance(value, str) else str(value)))
+
+
+def clean_row(values: Iterable[Any]) -> tuple[str, ...]:
+    """clean_cell() of each value of a table row (one import for the row: a 20,000-row table pays it per row)."""
+    from .redact import redact
+
+    return tuple(escape(redact(v if isinstance(v, str) else str(v))) for v in values)
 
 
 def cell_lines(texts: list[str]) -> str:

@@ -45,13 +45,16 @@ class Outcome:
 
 
 def parse_time(text: Any) -> _dt.datetime | None:
+    """A Graph dateTimeOffset, aware (UTC when it names no offset); None for none, "0001-01-01..." (.NET's "never")
+    or a malformed value. Python 3.11's fromisoformat reads Graph's forms whole: "Z" or an offset, and .NET's 7
+    fractional digits (the 7th is dropped: microseconds are Python's finest)."""
     if not isinstance(text, str) or not text or text.startswith("0001-"):
         return None
-    head, _, frac = text.rstrip("Z").partition(".")
     try:
-        return _dt.datetime.fromisoformat(f"{head}.{(frac or '0')[:6].ljust(6, '0')}+00:00")
+        value = _dt.datetime.fromisoformat(text)
     except ValueError:
         return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=_dt.timezone.utc)
 
 
 def summarize(job: dict | None) -> dict[str, Any]:

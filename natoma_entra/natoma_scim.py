@@ -56,7 +56,8 @@ class _Logged:
     def request(self, method: str, url: str, **kwargs):
         started = time.monotonic()
         response = super().request(method, url, **kwargs)  # type: ignore[misc]
-        log.debug("%s %s%s -> %s", method, self._base(), url, getattr(response, "status_code", "?"))
+        log.debug("%s %s%s -> %s (%.0f ms)", method, self._base(), url, getattr(response, "status_code", "?"),
+                  (time.monotonic() - started) * 1000)
         if self.trace is not None:
             sent = getattr(getattr(response, "request", None), "headers", None)  # httpx2: what was sent
             self.trace.scim(method, self._base() + url, kwargs, response, time.monotonic() - started,

@@ -87,7 +87,9 @@ class Observed:
 def _failed(answer: Answer) -> str:
     e = answer.error
     assert e is not None
-    return e.headline + (f" Fix: {e.fix}" if e.fix else "")
+    from .errors import with_fix
+
+    return with_fix(e.headline, e.fix)
 
 
 def judge_templates(a: Answer) -> Finding:

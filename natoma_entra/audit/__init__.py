@@ -93,12 +93,14 @@ async def run(session: Session) -> StepResult:
     except ScimReadError as e:
         return StepResult(step=STEP, status="failed", info=info, error=e.message, fix=e.fix)
 
+    from ..listing import natural_key
+
     findings = list(core.compare(scope, roles, natoma, multi_role=mapping.multi_role))
     counts = core.count(findings)
     duplicates = core.case_duplicates(natoma)
     differs = sum(counts[v] for v in core.DIFFERS) + len(duplicates)
     order = {v: i for i, v in enumerate(core.VERDICTS)}
-    findings.sort(key=lambda f: (f.verdict == core.OK, order[f.verdict], f.user.lower()))
+    findings.sort(key=lambda f: (f.verdict == core.OK, order[f.verdict], natural_key(f.user)))  # user 2 < user 10
     info.update({
         "state": "drifted" if differs else "in place",
         "counts": dict(counts),

@@ -31,6 +31,11 @@ def choose_backend(*, sandbox: bool, state: Path | None, variants: frozenset[str
     return preset if isinstance(preset, RealBackend) else RealBackend()
 
 
+# the loggers -v shows (httpx's own line would say each request a second time, without its duration), and --debug
+LOGGERS_VERBOSE = ("natoma_entra", "azure.identity")
+LOGGERS_DEBUG = ("natoma_entra", "azure", "httpx", "msgraph_core", "kiota_http", "kiota_abstractions")
+
+
 class Output(str, enum.Enum):
     text = "text"
     json = "json"
@@ -47,6 +52,7 @@ class Application:
     dry_run: bool = False
     output: Output = Output.text
     verbose: bool = False
+    debug: bool = False  # --debug: every library's debug log too (implies verbose)
     quiet: bool = False
     strict: bool = False
     exit_code: bool = False
@@ -128,13 +134,12 @@ class Application:
 
     # -- --verbose -----------------------------------------------------------------------------------------------
     def setup_logging(self) -> None:
+        """-v: one line per Graph and SCIM request with its duration (natoma_entra's loggers) and azure-identity's
+        sign-in; --debug: every library's debug log as well (httpx, the Graph SDK, azure-core), as az --debug."""
         import logging
 
-        names = ("natoma_entra", "httpx", "azure.identity")
-        if self._log_handler is not None:
-            for name in names:
-                logging.getLogger(name).removeHandler(self._log_handler)
-            self._log_handler = None
+        names = LOGGERS_DEBUG if self.debug else LOGGERS_VERBOSE
+        self.close_logging()
         # azure-identity logs each failed credential of a chain as a warning; the run reports one line with the fix
         logging.getLogger("azure").setLevel(logging.DEBUG if self.verbose else logging.CRITICAL)
         if not self.verbose:
@@ -150,6 +155,14 @@ class Application:
             lg.addHandler(handler)
         self._log_handler = handler
 
+    def close_logging(self) -> None:
+        import logging
+
+        if self._log_handler is not None:
+            for name in {*LOGGERS_VERBOSE, *LOGGERS_DEBUG}:
+                logging.getLogger(name).removeHandler(self._log_handler)
+            self._log_handler = None
+
     def trace(self):
         """The open --trace file (natoma_entra/trace.py), opened on first use (a bad path: exit 2 before any
         request); None without --trace."""
@@ -160,13 +173,8 @@ class Application:
         return self._trace
 
     def close(self) -> None:
-        import logging
-
         if self._trace is not None:
             self._trace.close()
             self._trace = None
 
-        if self._log_handler is not None:
-            for name in ("natoma_entra", "httpx", "azure.identity"):
-                logging.getLogger(name).removeHandler(self._log_handler)
-            self._log_handler = None
+        self.close_logging()

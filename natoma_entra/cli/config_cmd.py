@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -39,7 +40,7 @@ def render(config) -> str:
 
     out = [
         "# natoma-entra configuration: the desired state of the Natoma app in Entra ID.",
-        "# Written by `natoma-entra config init`. Flags win over this file, this file over the environment.",
+        "# Written by `natoma-entra config init`. Flags and the environment win over this file.",
         "# Secrets never go here: give the SCIM token by NATOMA_SCIM_TOKEN (or the variable scim.token_env names),",
         "# --scim-token-file PATH, --scim-token-stdin, or the hidden prompt.",
         "",
@@ -75,28 +76,64 @@ def render(config) -> str:
     return "\n".join(out)
 
 
+TRIES = 5  # answers to one question before the wizard gives up (a wait is bounded, even on a person)
+
+
+def _invalid(fields: dict) -> str | None:
+    """Why these answers would not load (the config loader's own check), or None when they do."""
+    from pydantic import ValidationError
+
+    from ..config import Config
+
+    try:
+        Config.model_validate(fields)
+    except ValidationError as e:
+        return str(e.errors()[0]["msg"]).removeprefix("Value error, ")
+    return None
+
+
+def _ask_one(question: str, as_fields, *, default: str = "") -> Any:
+    """One question, asked again (with the reason) until its answer is valid: a typo costs one line, not the run.
+    `as_fields` turns the answer into config fields, checked as the loader checks them."""
+    from ..errors import UsageError
+
+    for _ in range(TRIES):
+        answer = typer.prompt(question, default=default, show_default=bool(default), err=True)
+        why = _invalid(as_fields(answer))
+        if why is None:
+            return answer
+        typer.echo(f"  {why}; try again", err=True)
+    raise UsageError(f"no valid answer to {question!r} after {TRIES} tries",
+                     fix="run natoma-entra config init again, or give the value as a flag (natoma-entra config init "
+                         "--help)")
+
+
+def _names(answer: str) -> list[str]:
+    return [n.strip() for n in answer.split(",") if n.strip()]
+
+
 def _ask(config_flags: dict) -> dict:
-    """The questions a person at a terminal answers (on stderr); a flag given is not asked again."""
+    """The questions a person at a terminal answers (on stderr); a flag given is not asked again, and an answer the
+    loader would refuse is asked again."""
     asked = dict(config_flags)
     if not asked.get("app"):
-        asked["app"] = typer.prompt("Natoma enterprise app (display name, appId or object id)", default="Natoma",
-                                    err=True)
+        asked["app"] = _ask_one("Natoma enterprise app (display name, appId or object id)", lambda a: {"app": a},
+                                default="Natoma")
     if not asked.get("tenant"):
-        asked["tenant"] = typer.prompt("Tenant id or domain (blank: the sign-in's own)", default="",
-                                       show_default=False, err=True) or None
+        asked["tenant"] = _ask_one("Tenant id or domain (blank: the sign-in's own)",
+                                   lambda a: {"tenant": a or None}) or None
     if not asked.get("groups"):
         groups: dict[str, list[str]] = {}
         for role, label in ROLE_PROMPTS:
-            answer = typer.prompt(f"Groups for the {label} role ({role}), comma-separated (blank: none)", default="",
-                                  show_default=False, err=True)
-            names = [n.strip() for n in answer.split(",") if n.strip()]
-            if names:
-                groups[role] = names
+            answer = _ask_one(f"Groups for the {label} role ({role}), comma-separated (blank: none)",
+                              lambda a, role=role: {"groups": {role: _names(a)}})
+            if _names(answer):
+                groups[role] = _names(answer)
         asked["groups"] = groups or None
     scim = dict(asked.get("scim") or {})
     if not scim.get("url"):
-        scim["url"] = typer.prompt("Natoma's SCIM tenant URL (blank: set it later)", default="", show_default=False,
-                                   err=True) or None
+        scim["url"] = _ask_one("Natoma's SCIM tenant URL (blank: set it later)",
+                               lambda a: {"scim": {"url": a or None}}) or None
     asked["scim"] = {k: v for k, v in scim.items() if v is not None}
     return asked
 
@@ -139,12 +176,13 @@ def init_command(
                                "graph_endpoint": g.flags.get("graph_endpoint"),
                                "groups": parse_groups(group),
                                **scim_flags(scim_url, scope, None, False)}.items() if v}
-    if is_terminal() and g.output.value == "text":
-        given = _ask(given)
-    try:
-        config = Config.model_validate({k: v for k, v in given.items() if v is not None})
+    try:  # the flags first: a bad one is said before any question (and names the flag, which was typed)
+        Config.model_validate({k: v for k, v in given.items() if v is not None})
     except ValidationError as e:
         raise explain(e, "command line") from None
+    if is_terminal() and g.output.value == "text":
+        given = _ask(given)
+    config = Config.model_validate({k: v for k, v in given.items() if v is not None})  # each answer was checked
     text = render(config)
     Config.model_validate(__import__("tomllib").loads(text))  # what is written loads: the loader's own check
     if g.dry_run:

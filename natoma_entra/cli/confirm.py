@@ -48,8 +48,10 @@ def confirmer(g: "Application", command: str, *, yes: bool, question: str = QUES
                              fix="pass --yes (see what it would do with --dry-run first)")
         from ..render.report import render
 
-        render(plan, g.out, verbose=g.verbose, quiet=g.quiet)
-        with g.spinner_paused():
+        with g.spinner_paused():  # the plan and the question on their own lines, not after the spinner's
+            # the plan without a dry run's closing line: "dry run: nothing was written" right before "Tear down ...?"
+            # read as if the run were over
+            render(plan, g.out, verbose=g.verbose, quiet=g.quiet, footer=False)
             return bool(typer.confirm(question, default=False, err=True))
 
     return confirm

@@ -31,7 +31,7 @@ def backend_of(g: Application) -> "Backend":
 
 
 def load_config(g: Application, extra_flags: dict[str, Any] | None = None) -> "Config":
-    """The merged config: flags over the file over the environment over the backend's defaults; then the backend's
+    """The merged config: flags over the environment over the file over the backend's defaults; then the backend's
     check (the sandbox refuses a SCIM URL that is not its stand-in's). Bad input is a UsageError before any read."""
     from ..config import load
 
@@ -91,8 +91,8 @@ def _run(g: Application, command: str, body: Callable[["Session"], Awaitable["Re
             report: "Report" = g.with_spinner(lambda: asyncio.run(main()), backend.label)
             return report
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted during {g.current_step}: run the same command again to continue",
-                          fix="what was written is kept; a second run continues from where the tenant is") from None
+        raise Interrupted(f"interrupted during {g.current_step} (what was written is kept)",
+                          fix=Interrupted.AGAIN) from None
     finally:
         g.close()  # the --verbose log handler goes with the run
 
@@ -137,8 +137,10 @@ def failure_reason(report: "Report", g: Application) -> tuple[str, str | None]:
 
 def failure_line(report: "Report", g: Application) -> str:
     """The one stderr line of a non-zero exit: the step, the reason and the fix."""
+    from ..errors import error_line
+
     error, fix = failure_reason(report, g)
-    return f"error: {report.command}: {error}" + (f" Fix: {fix}" if fix else "")
+    return error_line(error, fix, about=report.command)
 
 
 def exit_code_for(report: "Report", g: Application) -> int:

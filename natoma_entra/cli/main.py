@@ -37,7 +37,7 @@ VALUE_OPTIONS = {"--config", "--app", "--tenant", "--cloud", "--auth", "--graph-
                  "--sandbox-state", "--timeout", "--sandbox-variant", "--trace"}
 # the default output format, as az has AZURE_CORE_OUTPUT (a flag still wins)
 OUTPUT_ENV = "NATOMA_ENTRA_OUTPUT"
-FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--quiet", "-q", "--strict", "--exit-code", "--version"}
+FLAG_OPTIONS = {"--sandbox", "--dry-run", "--verbose", "-v", "--debug", "--quiet", "-q", "--strict", "--exit-code", "--version"}
 
 
 def _version(value: bool):
@@ -62,7 +62,8 @@ def main(
     output: Output = typer.Option(Output.text, "--output", "-o", envvar=OUTPUT_ENV,
                                   help="text for people, json for machines, markdown for a pull-request "
                                        "comment or a CI job summary (stdout)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="HTTP trace (secrets masked) and tracebacks."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="One line per Graph and SCIM request with its status and duration (secrets masked), and tracebacks."),
+    debug: bool = typer.Option(False, "--debug", help="Every debug log too: httpx, the Graph SDK, azure-identity and azure-core (secrets masked); implies --verbose."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only changes, warnings and errors."),
     strict: bool = typer.Option(False, "--strict", help="Warnings fail the run (exit 1)."),
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 3 when changes are pending (status, --dry-run)."),
@@ -75,7 +76,8 @@ def main(
     given = ctx.obj if isinstance(ctx.obj, Application) else Application()  # a caller (tests) may hand its own in
     given.config_path, given.sandbox_state = config, sandbox_state
     given.flags = {"app": app_ref, "tenant": tenant, "cloud": cloud, "auth": auth, "graph_endpoint": graph_endpoint}
-    given.dry_run, given.output, given.verbose, given.quiet = dry_run, output, verbose, quiet
+    given.dry_run, given.output, given.verbose, given.quiet = dry_run, output, verbose or debug, quiet
+    given.debug = debug
     given.strict, given.exit_code, given.timeout = strict, exit_code, timeout
     given.trace_path = trace
     given.sandbox_variants = _sandbox_variants(sandbox_variant, sandbox)
@@ -106,7 +108,7 @@ def _sandbox_variants(flags: list[str] | None, sandbox: bool) -> frozenset[str]:
 
 # Said at the foot of every command's --help: the global options work there too (hoist_globals moves them).
 GLOBAL_EPILOG = ("Global options (before or after the command): --app, --tenant, --config, --auth, --cloud, "
-                 "--dry-run, -o json, -q (quiet), -v (verbose), --strict, --exit-code, --timeout, --sandbox; "
+                 "--dry-run, -o json, -q (quiet), -v (verbose), --debug, --strict, --exit-code, --timeout, --sandbox; "
                  "see natoma-entra --help.")
 
 
@@ -252,6 +254,14 @@ def usage_error(e: typer.TyperException, command: Any = None, args: Sequence[str
 
         source = ctx.get_parameter_source("output") if ctx is not None else None
         return bad_output(value, OUTPUT_ENV if source is not None and source.name == "ENVIRONMENT" else "--output")
+    if param is not None and ctx is not None and "(env var: " in message:
+        # Click names an option's environment variable in every error about it; said only when the value came from
+        # there (`--timeout 0` was typed: the variable is not the culprit)
+        source = ctx.get_parameter_source(param.name) if param.name else None
+        if source is None or source.name != "ENVIRONMENT":
+            import re
+
+            message = re.sub(r" \(env var: [^)]*\)", "", message, count=1)
     return message, f"see {path} --help"
 
 
@@ -262,12 +272,12 @@ USAGE_EXIT = 2
 def run(argv: list[str] | None = None, *, application: Application | None = None) -> None:
     """The console script. Exit codes: 0 done, 1 a step failed, 2 bad usage or input, 3 changes pending,
     130 interrupted. Every non-zero exit says one line on stderr."""
-    from ..errors import NatomaEntraError, UsageError
+    from ..errors import Interrupted, NatomaEntraError, UsageError, error_line
     from .early import bad_output, command_help, output_format
 
     command = _click_command()
     args = hoist_globals(list(sys.argv[1:] if argv is None else argv))
-    verbose = any(a in ("--verbose", "-v") for a in args)
+    verbose = any(a in ("--verbose", "-v", "--debug") for a in args)
     wants_json = _wants_json(args)
     try:
         from .completion import handle as completion
@@ -287,9 +297,9 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
     except typer.Exit as e:  # typer.Exit from a command: its report is already out
         sys.exit(e.exit_code)
     except typer.Abort:  # Ctrl-C in a prompt
-        sys.stderr.write("interrupted: run the same command again to continue\n")
+        sys.stderr.write(error_line("interrupted", Interrupted.AGAIN) + "\n")  # in a run, cli/context.py names the step
         if wants_json:
-            _json_error(args, "interrupted", "run the same command again to continue", 130)
+            _json_error(args, "interrupted", Interrupted.AGAIN, 130)
         sys.exit(130)
     except NatomaEntraError as e:
         from ..inert import clean  # only on the error paths: --help and a clean run do without it
@@ -300,9 +310,9 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
             _json_error(args, e.message, e.fix, e.exit_code, getattr(e, "report", None))
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted: run the same command again to continue from where the tenant is\n")
+        sys.stderr.write(error_line("interrupted", Interrupted.AGAIN) + "\n")  # in a run, cli/context.py names the step
         if wants_json:
-            _json_error(args, "interrupted", "run the same command again to continue", 130)
+            _json_error(args, "interrupted", Interrupted.AGAIN, 130)
         sys.exit(130)
     except typer.TyperException as e:  # Click's errors: typer exports their base class, not Click's own names
         from ..inert import clean
@@ -317,10 +327,10 @@ def run(argv: list[str] | None = None, *, application: Application | None = None
                 _json_error(args, message, fix, USAGE_EXIT)
             else:
                 sys.stdout.write(ctx.get_help().rstrip("\n") + "\n")
-            sys.stderr.write(f"error: {message} Fix: {fix}\n")
+            sys.stderr.write(error_line(message, fix) + "\n")
             sys.exit(USAGE_EXIT)
         message, fix = usage_error(e, command, args)
-        sys.stderr.write(clean(f"error: {message} Fix: {fix}") + "\n")
+        sys.stderr.write(clean(error_line(message, fix)) + "\n")
         if wants_json:
             _json_error(args, message, fix, USAGE_EXIT)
         sys.exit(USAGE_EXIT)

@@ -37,6 +37,7 @@ def provision_command(
     """
     from ..errors import UsageError
     from ..executor import run
+    from ..render.progress import progress_reporter
     from ..render.provision import render_provision
     from ..steps.base import Desired
     from ..steps.provision import PROVISION, ProvisionInputs
@@ -60,33 +61,9 @@ def provision_command(
     desired = Desired(config, ProvisionInputs(users=tuple(users), group=members_of, verify=verify))
 
     async def body(session):
-        return await run(session, "provision", [PROVISION], desired, dry_run=g.dry_run,
-                         on_progress=progress_reporter(g, clock=session.clock.monotonic))
+        with progress_reporter(g, clock=session.clock.monotonic) as on_progress:  # a bar at a terminal
+            return await run(session, "provision", [PROVISION], desired, dry_run=g.dry_run, on_progress=on_progress)
 
     execute(g, "provision", body, config=config, scim_token=scim_token(g, config, use_stdin=scim_token_stdin),
             renderer=render_provision, writes=True)
 
-
-def progress_reporter(g, *, every: float = 10.0, clock=None, terminal: bool | None = None):
-    """on_progress for several users: a bar in the spinner at a terminal, else one line at most every `every` s."""
-    import time
-
-    clock = clock or time.monotonic
-    tty = g.err.is_terminal if terminal is None else terminal
-    last: list[float] = []
-
-    def report(done: int, total: int, current: str) -> None:
-        if total <= 1 or done >= total:
-            return
-        if tty:
-            width = 20
-            filled = int(width * done / total)
-            g.say(f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} provisioning {current} "
-                  "(5 per 10 s)")
-            return
-        now = clock()
-        if not last or now - last[0] >= every:
-            last[:] = [now]
-            g.say(f"provisioning: {done} of {total} done, next {current} (Graph allows 5 per 10 s)")
-
-    return report

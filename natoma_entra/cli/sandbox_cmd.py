@@ -168,8 +168,9 @@ def show(ctx: typer.Context):
     def line(text: str) -> None:
         console.print(inert.text(text), soft_wrap=True)
 
-    def rows(t, *values) -> None:
-        t.add_row(*(inert.cell(v) for v in values))
+    def rows(t, *values) -> None:  # a value the tenant does not have reads "-", never Python's None
+        t.add_row(*(inert.cell("-" if v is None else ("yes" if v else "no") if isinstance(v, bool) else v)
+                    for v in values))
 
     line(f"sandbox: {path}")
     line(f"app: {snap['app']['displayName']} (appId {snap['app']['appId']})" if snap["app"] else
@@ -183,10 +184,11 @@ def show(ctx: typer.Context):
         rows(t, a["principal"], a["type"], a["role"])
     console.print(t)
     job = snap["job"]
-    line(f"job: {job['id']} status {job['status']}, schedule {job['schedule']}, mapping {snap['mapping']}"
-         if job else "job: none (setup creates it; the mapping will be single-role)")
-    line("credentials: " + (", ".join(f"{k}={v}" for k, v in snap["credentials"].items()) or "none"))
-    t = table("user (UPN)", "groups", "Entra will send", "Natoma holds", title="Users in Entra")
+    line(f"job: {job['id']} status {job['status'] or '-'}, schedule {job['schedule'] or '-'}, mapping "
+         f"{snap['mapping'] or 'none'}" if job else "job: none (setup creates it; the mapping will be single-role)")
+    line("credentials: " + (", ".join(f"{k}={'-' if v is None else v}" for k, v in snap["credentials"].items())
+                            or "none"))
+    t = table("user (UPN)", "groups", "Entra will send", "Natoma holds", title="Users in Entra", ids=("user (UPN)",))
     for u in snap["users"]:
         held = u["natoma"]
         natoma = "-" if held is None else ((", ".join(map(str, held["roles"])) or "(no role)")
@@ -195,12 +197,23 @@ def show(ctx: typer.Context):
     console.print(t)
     t = table("group", "members", "role on the app", title="Groups in Entra")
     for g in snap["groups"]:
-        rows(t, g["displayName"], ", ".join(g["members"]) or "-", ", ".join(g["roles"]) or "-")
+        rows(t, g["displayName"], _some(g["members"]), ", ".join(g["roles"]) or "-")
     console.print(t)
-    t = table("userName", "active", "roles", title="Users in Natoma (SCIM stand-in)")
+    t = table("userName", "active", "roles", title="Users in Natoma (SCIM stand-in)", ids=("userName",))
     for u in snap["natoma_users"]:
         rows(t, u["userName"], u["active"], ", ".join(map(str, u["roles"])))
     console.print(t)
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    """A group's members in one cell: the first `shown` (by name, 2 before 10), then how many more."""
+    from ..listing import natural_sorted
+
+    if not names:
+        return "-"
+    ordered = natural_sorted(names)
+    rest = f" and {len(names) - shown:,} more (-o json for all)" if len(names) > shown else ""
+    return ", ".join(ordered[:shown]) + rest
 
 
 @sandbox_app.command("serve")

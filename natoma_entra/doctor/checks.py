@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal
 
+from ..listing import more, natural_key, natural_sorted
 from ..natoma_roles import DISPLAY_NAME, NATOMA_ROLES, ROLE_VALUES
 
 Verdict = Literal["ok", "warn", "fail"]
@@ -94,7 +95,12 @@ class CheckResult:
 def _names(items: list[str], shown: int = SHOWN) -> str:
     if len(items) <= shown:
         return ", ".join(items)
-    return ", ".join(items[:shown]) + f" and {len(items) - shown} more"
+    return ", ".join(items[:shown]) + f" and {len(items) - shown:,} more (-o json for all)"
+
+
+def _shown(lines: list[str]) -> list[str]:
+    """A check's list in its details: the first SHOWN, then "... and N more (-o json for all)" (its data holds all)."""
+    return lines[:SHOWN] + ([more(len(lines) - SHOWN)] if len(lines) > SHOWN else [])
 
 
 def _user_label(u: dict) -> str:
@@ -474,6 +480,8 @@ def check_groups(state: DoctorState) -> CheckResult:
         else:
             fails.append(f"{name!r} is not assigned to the app (its members are skipped)")
             fix.append("natoma-entra assign")
+    configured_warns = len(warns)  # the configured groups first, in config order
+    also: list[tuple[str, str]] = []  # (group, role) assigned but not configured
     for a in assignments:
         is_group = a.get("principalType") == "Group"
         group: dict | None = state.groups.get(str(a.get("principalId"))) if is_group else None
@@ -492,15 +500,20 @@ def check_groups(state: DoctorState) -> CheckResult:
                     f"{role_label(state, a.get('appRoleId'))} but is not configured")
             if line not in warns:
                 warns.append(line)
-        elif is_group and (g is None or g.get("securityEnabled")):
-            ok_lines.append(f"also assigned (not configured): {name!r} -> {role_label(state, a.get('appRoleId'))}")
+        elif is_group and (group is None or group.get("securityEnabled")):
+            also.append((str(name), role_label(state, a.get("appRoleId"))))
+    # the other assignments in the order people read names ('Team 2' before 'Team 10'), not Graph's
+    warns[configured_warns:] = natural_sorted(warns[configured_warns:])
+    also = natural_sorted(also, key=lambda a: a[0])
+    ok_lines += _shown([f"also assigned (not configured): {name!r} -> {role}" for name, role in also])
+    data = {"alsoAssigned": [{"group": name, "role": role} for name, role in also]} if also else {}
     users = sum(1 for a in assignments if a.get("principalType") == "User")
     if users:
         ok_lines.append(f"{users} user{'s' if users != 1 else ''} assigned directly")
     fixes = list(dict.fromkeys(fix))
     if fails:
         return CheckResult(GROUPS, "fail", f"{len(fails)} configured group{'s' if len(fails) != 1 else ''} not "
-                                           "assigned as configured", details=fails + warns + ok_lines,
+                                           "assigned as configured", details=fails + warns + ok_lines, data=data,
                            fix="; ".join(fixes) or "natoma-entra assign")
     if warns:
         fixes_w = []
@@ -510,10 +523,10 @@ def check_groups(state: DoctorState) -> CheckResult:
         if any("but is not configured" in w for w in warns):
             fixes_w.append("add the principals holding a Natoma role to the config, or remove their grants with "
                            "`natoma-entra assign --prune` (a user's own grant with `--prune-user NAME`)")
-        return CheckResult(GROUPS, "warn", "assigned groups need a look", details=warns + ok_lines,
+        return CheckResult(GROUPS, "warn", "assigned groups need a look", details=warns + ok_lines, data=data,
                            fix="; ".join(fixes_w) or "configure the role groups")
     return CheckResult(GROUPS, "ok", f"{len(configured_ids)} configured group{'s' if len(configured_ids) != 1 else ''}"
-                                     " assigned with their roles", details=ok_lines)
+                                     " assigned with their roles", details=ok_lines, data=data)
 
 
 def _member_read_errors(state: DoctorState) -> list[str]:
@@ -533,7 +546,7 @@ def check_multiple(state: DoctorState) -> CheckResult:
         roles = _valued_roles(state, gs)
         if len(roles) > 1:
             several.append({"id": ids[i], "user": grants.label(i), "roles": roles})
-    several.sort(key=lambda s: s["user"].lower())
+    several.sort(key=lambda s: natural_key(s["user"]))  # Bench 2 before Bench 10
     lines = [f"{s['user']}: {_describe_roles(s['roles'])}" for s in several]
     unread = _member_read_errors(state)
     extra = [f"could not read the members of {u}" for u in unread]
@@ -542,9 +555,9 @@ def check_multiple(state: DoctorState) -> CheckResult:
     if several and mode == "multi-role":
         return CheckResult(MULTIPLE, "ok", f"{len(several)} user{'s' if len(several) != 1 else ''} hold several "
                                            "roles; the multi-role mapping sends them all",
-                           details=lines[:SHOWN] + extra, data=data)
+                           details=_shown(lines) + extra, data=data)
     if several:
-        shown = lines[:SHOWN] + ([f"... and {len(lines) - SHOWN} more"] if len(lines) > SHOWN else [])
+        shown = _shown(lines)
         return CheckResult(MULTIPLE, "fail", f"{len(several)} user{'s get' if len(several) != 1 else ' gets'} two or "
                                              "more Natoma roles: MultipleGrantsNotSupported under SingleAppRoleAssignment",
                            details=shown + extra,
@@ -581,9 +594,9 @@ def check_nested(state: DoctorState) -> CheckResult:
               if k.startswith("nested:")]
     nested_names = [group_label(state, n) for n in state.nested]
     if skipped:
-        rows = sorted(((_user_label(u), via[uid]) for uid, u in skipped.items()), key=lambda r: r[0].lower())
+        rows = sorted(((_user_label(u), via[uid]) for uid, u in skipped.items()), key=lambda r: natural_key(r[0]))
         lines = [f"{label}: only via {', '.join(w)}" for label, w in rows]
-        shown = lines[:SHOWN] + ([f"... and {len(lines) - SHOWN} more"] if len(lines) > SHOWN else [])
+        shown = _shown(lines)
         return CheckResult(NESTED, "warn", f"{len(skipped)} user{'s' if len(skipped) != 1 else ''} will be skipped: "
                                            "members of nested groups only", details=shown + errors,
                            fix="add them directly to a Natoma role group (nested groups are not followed), or "

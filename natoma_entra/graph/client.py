@@ -135,6 +135,7 @@ class GraphClient:
         polls = 0  # of the replication schedule (replication, named lags)
         polled = 0.0  # seconds waited on it
         while True:
+            sent = time.perf_counter()  # the --verbose line's duration: wall time, whatever the run's clock
             try:
                 resp = await self._send_once(method, url, shown, body, headers)
             except errors.GraphError as e:
@@ -143,7 +144,7 @@ class GraphClient:
                 resp, err, asked = None, e, None
             else:
                 self.requests.append((method, shown, resp.status_code))
-                log.debug("%s %s -> %s", method, shown, resp.status_code)
+                log.debug("%s %s -> %s (%.0f ms)", method, shown, resp.status_code, (time.perf_counter() - sent) * 1000)
                 if resp.status_code < 400:
                     resp.parsed = _checked_answer(method, shown, resp)
                     return resp

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from ..errors import NatomaEntraError, UsageError, MissingInput  # noqa: F401  (moved to natoma_entra/errors.py)
+from ..errors import NatomaEntraError, UsageError, MissingInput, with_fix  # noqa: F401  (moved to natoma_entra/errors.py)
 
 
 # The permission table (natoma_entra/permissions.py) follows each request's Microsoft Graph reference page.
@@ -51,9 +51,6 @@ class GraphError(NatomaEntraError):
     @property
     def headline(self) -> str:
         """The one-line description without the fix (steps report the fix in a field of its own)."""
-        return GraphError.__str__(self).split(" Fix: ")[0]
-
-    def __str__(self) -> str:
         head = f"Graph {self.method} {self.path} failed"
         if self.status:
             head += f" ({self.status} {self.code})" if self.code else f" ({self.status})"
@@ -62,9 +59,10 @@ class GraphError(NatomaEntraError):
         text = f"{head}: {self.message}"
         if self.request_id:
             text += f" [request-id {self.request_id}]"
-        if self.fix:
-            text += f" Fix: {self.fix}"
         return text
+
+    def __str__(self) -> str:
+        return with_fix(self.headline, self.fix)
 
 
 def _text(value) -> str:

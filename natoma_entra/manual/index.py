@@ -32,4 +32,5 @@ TOPICS: tuple[tuple[str, str, str, str], ...] = (
     ('config', 'command', 'natoma-entra config init', 'Write a commented natoma-entra.toml, asking or from flags.'),
     ('sandbox', 'command', 'natoma-entra sandbox', 'The built-in simulated tenant and Natoma stand-in: reset, show, serve.'),
     ('docs', 'command', 'natoma-entra docs', 'These pages in the terminal, from the installed package.'),
+    ('version', 'command', 'natoma-entra version', 'The versions of natoma-entra, its key dependencies and Python, for a bug report.'),
 )

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from .. import inert
+from ..doctor.checks import SHOWN
+from ..listing import more
 from ..results import Report
 from .console import table
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
+OK_SHOWN = 4  # details of a check that passed, without --verbose
 
 
 def counts(report: Report) -> dict[str, int]:
@@ -35,10 +38,13 @@ def render_doctor(report: Report, console, *, verbose: bool = False, quiet: bool
             continue
         lines = [s.info.get("summary") or ""]
         details = s.info.get("details") or []
-        if verbose or verdict != "ok" or len(details) <= 4:
+        # bounded in text (the JSON report holds every line): an ok check's few, another's up to listing's bound
+        shown = 2 * SHOWN if verbose or verdict != "ok" else OK_SHOWN  # the checks bound their own lists at SHOWN
+        if len(details) <= shown:
             lines += [f"  {d}" for d in details]
         else:
-            lines += [f"  {d}" for d in details[:4]] + [f"  ... {len(details) - 4} more (--verbose)"]
+            lines += [f"  {d}" for d in details[:shown]] + [
+                f"  {more(len(details) - shown)}" + ("" if verbose or verdict != "ok" else "; --verbose for more")]
         t.add_row(s.step, inert.cell(verdict, _STYLE.get(verdict, "white")), inert.cell_lines(lines),
                   inert.cell(s.fix or ""))
     console.print(t)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 
 def render_logs(report, console, *, verbose: bool = False, quiet: bool = False) -> None:
-    from rich.table import Table
     from rich.text import Text
 
     from .. import inert
+    from .console import table as grid
     from ..steps.logs import summary
     from .report import render
 
@@ -19,11 +19,10 @@ def render_logs(report, console, *, verbose: bool = False, quiet: bool = False) 
         if not quiet:
             console.print(inert.text(f"no provisioning log records match ({step.info.get('filter')})", "dim"))
         return
-    table = Table(title=inert.text(f"Provisioning logs: {(report.app or {}).get('displayName')} ({len(records)}, "
-                                   "newest first)"), title_justify="left")
-    for col in ("time", "user", "action", "status", "error code"):
-        table.add_column(col, overflow="fold")  # wrapped, never cut to "..."
-    table.add_column("reason", overflow="fold", ratio=1)
+    # values wrap, never cut to "...", but the user's UPN stays whole
+    table = grid("time", "user", "action", "status", "error code", "reason", ids=("user",),
+                 title=inert.text(f"Provisioning logs: {(report.app or {}).get('displayName')} ({len(records)}, "
+                                  "newest first)"), title_justify="left")
     for rec in records:
         s = summary(rec)
         status = str(s["status"] or "")

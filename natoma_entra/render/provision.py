@@ -4,9 +4,8 @@ from __future__ import annotations
 
 def render_provision(report, console, *, verbose: bool = False, quiet: bool = False) -> None:
     """What was sent (modified properties, provisioning steps), the verdict, the role, and Natoma's answer."""
-    from rich.table import Table
-
     from .. import inert
+    from .console import table
     from .report import render
 
     if len(report.steps) > 1 and any(s.info.get("result") for s in report.steps):
@@ -26,18 +25,15 @@ def render_provision(report, console, *, verbose: bool = False, quiet: bool = Fa
         line(f"app: {app.get('displayName')} (appId {app.get('appId')})", "dim")
         modified = info.get("modifiedProperties") or []
         if modified:
-            t = Table(title="Modified properties", title_justify="left", show_edge=False)
-            for col in ("property", "old", "new"):
-                t.add_column(col, overflow="fold")
+            t = table("property", "old", "new", title="Modified properties", title_justify="left", show_edge=False)
             for m in modified:
                 t.add_row(*(inert.cell(x if x is not None else "") for x in
                             (m.get("displayName"), m.get("oldValue"), m.get("newValue"))))
             console.print(t)
         steps = info.get("provisioningSteps") or []
         if steps:
-            t = Table(title="Provisioning steps", title_justify="left", show_edge=False)
-            for col in ("step", "type", "status", "description"):
-                t.add_column(col, overflow="fold")
+            t = table("step", "type", "status", "description", title="Provisioning steps", title_justify="left",
+                      show_edge=False)
             for s in steps:
                 status = str(s.get("status") or "")
                 style = {"success": "green", "skipped": "yellow", "failure": "red"}.get(status.lower(), "")
@@ -87,18 +83,17 @@ def render_summary(report, console, *, verbose: bool = False, quiet: bool = Fals
     """Several users: one row each (user, outcome, role, Natoma, error and fix); values wrap, never cut."""
     from collections import Counter
 
-    from rich.table import Table
     from rich.text import Text
 
     from .. import inert
+    from .console import table
 
     verified = any(isinstance(s.info.get("natoma"), dict) for s in report.steps)
     if not quiet:
         app = report.app or {}
         console.print(inert.text(f"app: {app.get('displayName')} (appId {app.get('appId')})", "dim"))
-    t = Table(show_edge=False, pad_edge=False)
-    for col in ("user", "outcome", "role") + (("natoma",) if verified else ()) + ("error / fix",):
-        t.add_column(col, overflow="fold")
+    t = table("user", "outcome", "role", *(("natoma",) if verified else ()), "error / fix", ids=("user",),
+              show_edge=False, pad_edge=False)
     style = {"changed": "yellow", "unchanged": "green", "failed": "red"}
     for s in report.steps:
         if quiet and s.status == "unchanged":

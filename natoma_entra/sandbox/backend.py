@@ -27,8 +27,12 @@ if TYPE_CHECKING:
 
 
 def default_state_path() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "natoma-entra" / "sandbox.json"
+    """The user's state directory as each system has it (platformdirs): $XDG_STATE_HOME/natoma-entra, else
+    ~/.local/state/natoma-entra on Linux; ~/Library/Application Support/natoma-entra on macOS;
+    %LOCALAPPDATA%\\natoma-entra on Windows."""
+    from platformdirs import user_state_path
+
+    return user_state_path("natoma-entra", appauthor=False) / "sandbox.json"
 
 
 @dataclass

@@ -576,8 +576,9 @@ def _generation_on_disk(path: Path) -> int:
 
 @contextlib.contextmanager
 def state_lock(path: str | os.PathLike[str]):
-    """The exclusive writer lock of a state file: flock on "<file>.lock" beside it. Re-entrant within a thread
-    (Tenant.locked holds it; save takes it again). Readers never take it."""
+    """The exclusive writer lock of a state file: "<file>.lock" beside it, locked through filelock (flock on POSIX,
+    msvcrt's lock on Windows: the sandbox works on macOS and Windows too). Re-entrant within a thread (Tenant.locked
+    holds it; save takes it again). Readers never take it."""
     target = state_path(path)
     key = str(target.resolve(strict=False))
     held: dict[str, int] = getattr(_held, "paths", None) or {}
@@ -589,24 +590,18 @@ def state_lock(path: str | os.PathLike[str]):
         finally:
             held[key] -= 1
         return
-    try:
-        import fcntl as _fcntl
+    from filelock import FileLock
 
-        fcntl: Any = _fcntl
-    except ImportError:  # not POSIX: no advisory lock; the generation check still refuses lost updates
-        fcntl = None
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target.parent / (target.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
+    # a lock object of its own (its own file handle): another thread of this process waits for it as another process
+    # does (the tests' concurrent runs are threads); re-entrancy is the `held` count above
+    lock = FileLock(target.parent / (target.name + ".lock"), mode=0o600)
+    with lock:
         held[key] = 1
         try:
             yield
         finally:
             held.pop(key, None)
-    finally:
-        os.close(fd)
 
 
 def _write_atomically(target: Path, state: dict[str, Any]) -> None:

@@ -243,6 +243,8 @@ def test_teardown_at_a_terminal_asks_after_the_plan(sandbox, monkeypatch):
     assert no.code == 1 and no.writes == []
     assert "would delete: provisioning job" in no.out and "Tear down what is listed above?" in no.err
     assert "nothing was written" in no.err
+    # the plan is not closed with a dry run's "dry run: nothing was written" right before the question (issue 26)
+    assert "dry run" not in no.out and no.out.rstrip().endswith("(disabled, then removed)"), no.out
     yes = sandbox.cli("teardown", stdin="y\n")
     assert yes.code == 0, yes.err
     assert "deleted: role Admin (admin)" in yes.out

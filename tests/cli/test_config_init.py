@@ -54,3 +54,32 @@ def test_at_a_terminal_it_asks_on_stderr(sandbox, tmp_path, monkeypatch):
     assert config.tenant == "contoso.onmicrosoft.com"
     assert config.groups == {"admin": ["Natoma Admins"], "member": ["Natoma Members", "Natoma Contractors"]}
     assert config.scim.url == "https://acme.natoma.app/scim/v2"
+
+
+def test_at_a_terminal_a_bad_answer_is_asked_again_with_the_reason(sandbox, tmp_path, monkeypatch):
+    """A typo in the wizard costs one line: the question comes again with why, and no flag the person never typed
+    is named (it aborted with "--scim-url: ..." before)."""
+    from natoma_entra.cli import config_cmd
+
+    monkeypatch.setattr(config_cmd, "is_terminal", lambda: True)
+    answers = "\n".join(["N" * 300, "Natoma", "", "Natoma Admins", "", "Natoma Members",
+                         "ftp://acme.natoma.app/scim/v2", "https://acme.natoma.app/scim/v2"]) + "\n"
+    r = sandbox.cli("config", "init", stdin=answers)
+    assert r.code == 0, r.err
+    assert "256" in r.err and "try again" in r.err  # the app name's limit, said at the question
+    assert r.err.count("Natoma's SCIM tenant URL") == 2 and "--scim-url" not in r.err and "--app" not in r.err
+    config = load(Path(tmp_path / "natoma-entra.toml"), {}, env={})
+    assert config.app == "Natoma" and config.scim.url == "https://acme.natoma.app/scim/v2"
+    assert config.groups == {"admin": ["Natoma Admins"], "member": ["Natoma Members"]}
+
+
+def test_at_a_terminal_answers_that_never_become_valid_end_with_one_line_naming_the_question(sandbox, tmp_path,
+                                                                                             monkeypatch):
+    from natoma_entra.cli import config_cmd
+
+    monkeypatch.setattr(config_cmd, "is_terminal", lambda: True)
+    r = sandbox.cli("config", "init", stdin="\n".join(["N" * 300] * 6) + "\n")
+    assert r.code == 2
+    [line] = [x for x in r.err.splitlines() if x.startswith("error:")]
+    assert "Natoma enterprise app" in line and "--app" not in line.split(" Fix: ")[0]
+    assert not (tmp_path / "natoma-entra.toml").exists()

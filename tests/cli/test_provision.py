@@ -297,6 +297,36 @@ def test_without_a_terminal_progress_is_a_line_at_most_every_10_seconds(ready):
     assert LEE in r.out and "MultipleGrantsNotSupported" in r.out and "extra9@contoso.onmicrosoft.com" in r.out
 
 
+def test_at_a_terminal_the_bar_stays_on_screen_full_with_count_elapsed_and_eta(ready):
+    """The bar used to live in the spinner's text (and as `[###...]` was read as markup): it vanished with the
+    spinner, one user short of full. Now rich.progress, left on screen at 12/12."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    from natoma_entra.cli.application import Application
+    from natoma_entra.cli.main import run
+    from natoma_entra.sandbox.options import SimulatedClock
+
+    add_members(ready, "Natoma Members", 10)
+    ready.options.clock = SimulatedClock()
+    screen = io.StringIO()
+    err = Console(file=screen, force_terminal=True, width=160, color_system=None, markup=False, emoji=False)
+    application = Application(backend=ready.backend(), _err=err)
+    with pytest.raises(SystemExit) as e:
+        run(["--sandbox", "--sandbox-state", str(ready.path), "provision", "--members-of", "Natoma Members"],
+            application=application)
+    assert e.value.code == 1  # Lee fails (two role groups)
+    final = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "\n", screen.getvalue()).splitlines()
+    bars = [line for line in final if "12/12" in line]
+    assert bars, screen.getvalue()[-2000:]
+    last = bars[-1]
+    assert last.startswith("provisioning") and "done (5 per 10 s)" in last and "ETA" in last
+    assert re.search(r"0:00:[1-5]\d", last)  # 12 users at 5 per 10 s: 20 s or more of (simulated) pacing
+    assert "[#" not in screen.getvalue()  # the old markup-like bar is gone
+
+
 def test_several_users_by_name_with_verify(ready):
     from natoma_entra.sandbox.options import SimulatedClock
 

@@ -80,7 +80,7 @@ def test_a_symlink_is_refused_and_its_target_untouched(sandbox, tmp_path):
     link.symlink_to(target)
     r = sandbox.cli("--trace", str(link), "status")
     assert r.code == 2 and r.requests == []
-    assert r.err.strip().endswith("is a symbolic link; it is not followed Fix: give --trace (or NATOMA_ENTRA_TRACE) "
+    assert r.err.strip().endswith("is a symbolic link; it is not followed. Fix: give --trace (or NATOMA_ENTRA_TRACE) "
                                   "the path of a regular file, or of a new one")
     assert target.read_text() == "keep\n"
 

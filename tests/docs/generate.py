@@ -171,11 +171,13 @@ def refreshed(text: str) -> str:
 
 
 def report_schema() -> str:
+    from natoma_entra.manual import SITE_URL
     from natoma_entra.results import Report
 
     schema = Report.model_json_schema()
+    # $id: where the schema is published (the docs site serves docs/report.schema.json at its root), an absolute URL
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-              "$id": "https://natoma-entra/report.schema.json",
+              "$id": f"{SITE_URL}report.schema.json",
               "title": "natoma-entra report", **{k: v for k, v in schema.items() if k != "title"}}
     return json.dumps(schema, indent=2, sort_keys=False) + "\n"
 

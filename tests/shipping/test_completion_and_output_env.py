@@ -51,7 +51,7 @@ def test_show_completion_without_a_shell_uses_the_current_one_and_says_how_to_na
         run(["--show-completion"])
     captured = capsys.readouterr()
     assert e.value.code == 2 and captured.out == ""
-    assert captured.err == ("error: cannot tell which shell this is (no shell among the parent processes) "
+    assert captured.err == ("error: cannot tell which shell this is (no shell among the parent processes). "
                             "Fix: name it: natoma-entra --show-completion bash (or zsh, fish, powershell)\n")
     with pytest.raises(SystemExit) as e:
         run(["--show-completion", "tcsh"])

@@ -159,7 +159,7 @@ def test_many_users_are_counted_not_all_listed():
     s = good_state(members={ADMINS["id"]: many, MEMBERS["id"]: many})
     r = check_multiple(s)
     assert r.verdict == "fail" and r.summary.startswith("50 users")
-    assert r.details[-1] == "... and 30 more" and len(r.data["users"]) == 50
+    assert r.details[-1] == "... and 30 more (-o json for all)" and len(r.data["users"]) == 50
 
 
 def test_nested_only_users_are_warned_by_name():

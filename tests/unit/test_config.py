@@ -1,4 +1,4 @@
-"""Config: defaults < environment < file < flags; unknown keys and secrets in the file are refused."""
+"""Config: defaults < file < environment < flags; unknown keys and secrets in the file are refused."""
 from pathlib import Path
 
 import pytest
@@ -22,13 +22,20 @@ def test_file_values_are_read(tmp_path):
     assert c.scim.url == "https://example.natoma.app/scim/v2"
 
 
-def test_flags_win_over_file_and_file_over_environment(tmp_path):
-    p = write(tmp_path, 'app = "FromFile"\ncloud = "usgov"\n')
-    env = {"NATOMA_ENTRA_APP": "FromEnv", "NATOMA_ENTRA_CLOUD": "china", "NATOMA_ENTRA_TENANT": "env-tenant"}
-    c = load(p, {"app": "FromFlag", "cloud": None}, env=env)
-    assert c.app == "FromFlag"  # flag over file
-    assert c.cloud == "usgov"  # file over environment
-    assert c.tenant == "env-tenant"  # environment over built-in default
+def test_flags_win_over_the_environment_and_the_environment_over_the_file(tmp_path):
+    """flags > environment > file > defaults, as az, gh and kubectl: a CI job overrides one value of a committed
+    file with a variable (issue 26)."""
+    p = write(tmp_path, 'app = "FromFile"\ncloud = "usgov"\nauth = "cli"\n[scim]\nurl = "https://file.example/scim/v2"\n')
+    env = {"NATOMA_ENTRA_APP": "FromEnv", "NATOMA_ENTRA_CLOUD": "china", "NATOMA_ENTRA_TENANT": "env-tenant",
+           "NATOMA_SCIM_URL": "https://env.example/scim/v2"}
+    c = load(p, {"app": "FromFlag", "cloud": None}, env=env, defaults={"tenant": "default-tenant", "auth": "default",
+                                                                        "graph_endpoint": "https://graph.example/v1.0"})
+    assert c.app == "FromFlag"  # flag over environment (and file)
+    assert c.cloud == "china"  # environment over file
+    assert c.scim.url == "https://env.example/scim/v2"  # environment over file, in a table too
+    assert c.auth == "cli"  # file over built-in defaults
+    assert c.tenant == "env-tenant"  # environment over built-in defaults
+    assert c.graph_endpoint == "https://graph.example/v1.0"  # defaults: the weakest source
 
 
 def test_default_config_file_in_working_directory_is_used(tmp_path, monkeypatch):

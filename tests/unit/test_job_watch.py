@@ -114,3 +114,15 @@ def test_summaries_of_graph_shaped_status():
         "steadyStateLastAchievedTime": "0001-01-01T00:00:00Z"}})
     assert (s["executionState"], s["synchronized"], s["steadyState"]) == ("Succeeded", 7, None)
     assert job_watch.describe(s) == "Active: 7 synchronized, last cycle Succeeded"
+
+
+def test_graph_times_are_read_with_their_offset_and_seven_fractional_digits():
+    """Graph's dateTimeOffset through Python 3.11's fromisoformat (issue 26): "Z", an offset, .NET's 7 digits."""
+    import datetime as dt
+
+    utc = dt.timezone.utc
+    parse = job_watch.parse_time
+    assert parse("2026-11-28T15:11:27.0149260Z") == dt.datetime(2026, 11, 28, 15, 11, 27, 14926, tzinfo=utc)
+    assert parse("2026-11-28T16:11:27.5+01:00") == dt.datetime(2026, 11, 28, 15, 11, 27, 500000, tzinfo=utc)
+    assert parse("2026-11-28T15:11:27") == dt.datetime(2026, 11, 28, 15, 11, 27, tzinfo=utc)  # no offset: UTC
+    assert parse("0001-01-01T00:00:00Z") is None and parse("yesterday") is None and parse(None) is None
