@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 from .errors import NatomaEntraError, UsageError
 from .graph.errors import GraphError
-from .pacing import RATE_LIMITS, Pacer
+from .graph.lookups import GroupNotFound
+from .pacing import RATE_LIMITS, RATE_NOUNS, Pacer, at_least, enough, per_request
 from .results import Report, StepResult
 from .steps import assignments, credentials, mapping, roles, start
 from .steps.base import AnyStep, ApplyContext, Applied, Desired, Facts, Operation, Plan
@@ -46,27 +47,35 @@ class NotConfirmed(NatomaEntraError):
     """The person said no at the question: nothing was written (exit 1)."""
 
 
-async def _read(session: "Session", step: AnyStep, desired: Desired[Any]) -> Any:
+async def _read(session: "Session", step: AnyStep, desired: Desired[Any],
+                bad_input: list[UsageError] | None = None) -> Any:
     try:
         return await step.read(session, desired)
     except GraphError as e:
         return failed(step.name, e, what=step.reading)
+    except GroupNotFound as e:
+        if bad_input is None:
+            raise
+        # a dry run plans the other steps and shows this one blocked, naming every missing group (run() exits 2)
+        bad_input.append(e)
+        return StepResult(step=step.name, status="failed", error=e.message, fix=e.fix)
 
 
 async def read_and_plan(session: "Session", steps: Sequence[AnyStep], desired: Desired[Any],
-                        facts: Facts | None = None) -> list[Plan[Any]]:
+                        facts: Facts | None = None, *, bad_input: list[UsageError] | None = None) -> list[Plan[Any]]:
     """Every step's read (together, those that read first before), then its plan, in order, each seeing the facts of
-    the plans before it."""
+    the plans before it. With `bad_input` (a dry run), a configured group that does not exist blocks its step's plan
+    and is added there, instead of stopping every plan."""
     first = [s for s in steps if s.reads_first]
     currents: dict[int, Any] = {}
     for s in first:
-        currents[id(s)] = await _read(session, s, desired)
+        currents[id(s)] = await _read(session, s, desired, bad_input)
     if not first and all(s.needs_app for s in steps):
         await session.app()  # nothing else can be read without it: its error (unknown app, no access) comes first
     rest = [s for s in steps if not s.reads_first]
     # every read ends before an error is raised (bad input found by one read while others are in flight is one
     # line, not a trail of tasks cut short); the first error in step order wins
-    results = await asyncio.gather(*(_read(session, s, desired) for s in rest), return_exceptions=True)
+    results = await asyncio.gather(*(_read(session, s, desired, bad_input) for s in rest), return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):
             raise result
@@ -91,8 +100,10 @@ def _skipped(plan: Plan[Any], why: str) -> StepResult:
 
 
 def pacing(session: "Session") -> Callable[[Operation], Awaitable[None]]:
-    """The executor's pacing policy on the run's clock: each rate-limited kind of operation waits its turn."""
-    pacers = {kind: Pacer(limit, window, clock=session.clock.monotonic, sleep=session.clock.sleep)
+    """The executor's pacing policy on the run's clock: each rate-limited kind of operation waits its turn, within the
+    run's budget (a turn after it raises pacing.OutOfTime: the step says which operations were not sent)."""
+    pacers = {kind: Pacer(limit, window, clock=session.clock.monotonic, sleep=session.clock.sleep,
+                          left=session.graph.remaining)
               for kind, (limit, window) in RATE_LIMITS.items()}
 
     async def pace(op: Operation) -> None:
@@ -101,6 +112,24 @@ def pacing(session: "Session") -> Callable[[Operation], Awaitable[None]]:
             await pacer.wait()
 
     return pace
+
+
+def _fits_the_budget(session: "Session", plans: Sequence[Plan[Any]]) -> None:
+    """Operations under a rate limit (pacing.py) that cannot all go within what is left of the run's budget, even if
+    Graph answered at once: bad input (exit 2, nothing sent), naming the --timeout that would do."""
+    ops = [op for p in plans for op in p.operations if op.kind in RATE_LIMITS]
+    need = at_least(op.kind for op in ops)
+    left = session.graph.remaining()
+    if not ops or need < left:
+        return
+    graph = session.graph
+    spent = graph.deadline - left
+    timeout = enough((op.kind for op in ops), per_request=per_request(graph), spent=spent)
+    kind = ops[0].kind
+    limit, window = RATE_LIMITS[kind]
+    raise UsageError(f"{len(ops)} {RATE_NOUNS.get(kind, f'{kind} requests')} need at least {need:g} s at Graph's rate "
+                     f"of {limit} per {window:g} s, and {max(left, 0):.0f} s are left of the run's {graph.deadline:g} s "
+                     "(--timeout): nothing was sent", fix=f"pass --timeout {timeout} (or fewer at a time)")
 
 
 def planned_report(command: str, app: dict[str, Any], steps: Sequence[AnyStep], plans: Sequence[Plan[Any]],
@@ -117,10 +146,14 @@ async def run(session: "Session", command: str, steps: Sequence[AnyStep], desire
               on_progress: Progress = lambda done, total, label: None) -> Report:
     """One command's steps. A dry run stops after the plans; otherwise apply in order, and a failure stops the run."""
     on_step("reading")
-    plans = await read_and_plan(session, steps, desired)
+    bad_input: list[UsageError] = []
+    plans = await read_and_plan(session, steps, desired, bad_input=bad_input if dry_run else None)
     app = await _app_summary(session, plans)
     if dry_run:
+        # a missing group is bad input: the dry run shows the whole plan, and exits 2 as the real run would (which
+        # stops before its first write)
         report = planned_report(command, app, steps, plans)
+        report.bad_input = bool(bad_input)
         report.warnings.extend(await _app_warnings(session))
         return report
     return await _checked_apply(session, command, list(steps), plans, desired, app, confirm, on_step, on_progress)
@@ -185,6 +218,7 @@ async def _checked_apply(session: "Session", command: str, steps: list[AnyStep],
             report.add(p.result("failed", error=p.needs, fix=p.needs_fix) if p is unmet else
                        _skipped(p, f"{unmet.step} cannot be done: nothing written"))
         return report
+    _fits_the_budget(session, plans)  # before anything is sent: operations Graph's rate cannot let go in time
     from .preflight import before_writes
 
     also = [key for p in plans for op in p.operations for key in op.also]  # what apply sends beside the operation

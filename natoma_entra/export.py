@@ -198,17 +198,86 @@ def refuse_link(path: Path) -> None:
                          fix="--write the real path (or remove the link)")
 
 
+STDOUT = "-"  # --write -: print the config, as other tools read "-"
+
+
+def check_target(raw: str, *, force: bool) -> Path | None:
+    """The --write path, checked before the tenant is read (so a path that cannot be written costs no Graph read):
+    None for "-" (print it). Bad input is a UsageError naming the path and the fix; write_file checks again as it
+    writes (the path may change in between)."""
+    import os
+
+    if raw == STDOUT:
+        return None
+    if not raw.strip():
+        raise UsageError("--write needs a file path", fix="--write natoma-entra.toml (or leave --write out to print it)")
+    path = Path(raw)
+    try:
+        return _checked(path, force=force)
+    except OSError as e:  # the path itself cannot be looked at (a name too long for the system, ...)
+        shown = raw if len(raw) <= 80 else raw[:77] + "..."
+        raise UsageError(f"cannot write {shown}: {e.strerror or e}", fix="--write another path") from None
+
+
+def _checked(path: Path, *, force: bool) -> Path:
+    import os
+
+    refuse_link(path)  # before anything else: a link is refused even when it points at a directory
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory", fix=f"--write a file path, e.g. {path / 'natoma-entra.toml'}")
+    if os.path.lexists(path):
+        if not path.is_file():
+            raise UsageError(f"{path} is not a file", fix="--write a file path")
+        if not force:
+            raise UsageError(f"{path} exists", fix="pass --force to replace it, or --write another path")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"the directory of {path} does not exist", fix="create it, or --write another path")
+    try:
+        name_max = os.pathconf(parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # not every platform or file system says
+        name_max = 255
+    if len(os.fsencode(path.name)) > name_max:
+        raise UsageError(f"the file name {path.name[:40]}... is too long ({len(os.fsencode(path.name))} bytes; this "
+                         f"file system allows {name_max})", fix="--write a shorter file name")
+    _probe_writable(parent, path)
+    return path
+
+
+def _probe_writable(parent: Path, path: Path) -> None:
+    """A file can be made in the directory (permissions, a read-only or special file system): a temporary one is
+    made and removed at once; the target itself is not touched."""
+    import os
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=".natoma-entra-probe.", suffix=".tmp")
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}", fix="--write a path in a directory you can write to") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def write_file(path: Path, text: str, *, force: bool) -> None:
     """Write the exported config to `path` without ever following a symbolic link: a link (even one to nothing) is
     refused; a new file is created only if nothing is there (O_EXCL, which also refuses a link made since the check);
     with --force an existing file is replaced by a new one written beside it (os.replace renames over the path
     itself, never through a link), keeping the old file's permissions."""
+    try:
+        _write(path, text.encode("utf-8"), force=force)
+    except UsageError:
+        raise
+    except OSError as e:  # checked before the reads, and changed since (removed, filled up, made read-only)
+        raise UsageError(f"cannot write {path}: {e.strerror or e}",
+                         fix="--write a path you can write to (the config is printed without --write)") from None
+
+
+def _write(path: Path, body: bytes, *, force: bool) -> None:
     import os
     import stat
     import tempfile
 
     refuse_link(path)
-    body = text.encode("utf-8")
     if not (force and os.path.lexists(path)):
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)

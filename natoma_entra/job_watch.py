@@ -61,7 +61,8 @@ def summarize(job: dict | None) -> dict[str, Any]:
     """The facts of a job's status that tell how its cycle goes (pure)."""
     from .json_values import obj, objects
 
-    status = obj(obj(job).get("status"))
+    raw = obj(job).get("status")
+    status = obj(raw)
     progress = objects(status.get("progress"))
     p = progress[-1] if progress else {}
     execution = obj(status.get("lastExecution"))
@@ -83,12 +84,24 @@ def summarize(job: dict | None) -> dict[str, Any]:
         "quarantineReason": (quarantine or {}).get("reason"),
         "quarantineError": ((quarantine or {}).get("error") or {}).get("message") if quarantine else None,
         "steadyState": status.get("steadyStateLastAchievedTime") if status.get("steadyStateLastAchievedTime") != NEVER else None,
+        # a status that is not the object Graph documents (a string, a list): what the cycle does cannot be told
+        "malformed": _shape(raw) if not isinstance(job, dict) or (raw is not None and not isinstance(raw, dict))
+        else None,
     }
+
+
+def _shape(value: Any) -> str:
+    return {str: "a string", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), "null" if value is None else type(value).__name__)
 
 
 def describe(s: dict[str, Any]) -> str:
     """One line for people: 'Active: 40 of 120 users processed, 35 synchronized'."""
+    if s.get("malformed"):
+        return f"unreadable status ({s['malformed']})"
     parts = [str(s.get("code") or "unknown")]
+    if not _ever_ran(s) and not s.get("total"):
+        parts.append("no cycle has run yet")
     if s.get("total"):
         parts.append(f"{s.get('completed') or 0} of {s['total']} {str(s.get('units') or 'entries').lower()} processed")
     if s.get("synchronized") is not None:
@@ -102,8 +115,21 @@ def _running(s: dict[str, Any]) -> bool:
     return bool(s.get("total")) and (s.get("completed") or 0) < s["total"]
 
 
+def _ever_ran(s: dict[str, Any]) -> bool:
+    """A cycle has run (or begun): the status names an execution."""
+    return bool(s.get("execution") or s.get("began"))
+
+
+FIX_UNREADABLE = ("look at the job in the portal (Enterprise applications -> the app -> Provisioning), or run "
+                  "natoma-entra doctor; then natoma-entra start --wait again")
+
+
 def verdict(s: dict[str, Any]) -> Outcome | None:
     """The end of a followed cycle, or None while it runs (pure)."""
+    if s.get("malformed"):
+        return Outcome(FAILED, f"the job's status is {s['malformed']}, not the object Graph documents "
+                               "(synchronizationStatus): whether a cycle runs cannot be told", FIX_UNREADABLE,
+                       summary=s)
     if s.get("code") == "Quarantine":
         reason = s.get("quarantineError") or s.get("error") or s.get("quarantineReason") or "the job is quarantined"
         return Outcome(QUARANTINED, reason, "fix the cause (often the SCIM URL or token: natoma-entra credentials "
@@ -172,7 +198,8 @@ async def follow(read_job: Callable[[], Awaitable[dict | None]], *, started_at: 
             last_told = now
         last_summary = s
         end = verdict(s)
-        if end is not None and (end.state == QUARANTINED or s.get("code") == "Paused" or (_ours(s, since, first) and not _running(s))):
+        if end is not None and (end.state == QUARANTINED or s.get("code") == "Paused" or s.get("malformed")
+                                or (_ours(s, since, first) and not _running(s))):
             end.elapsed, end.reads = now - t0, reads
             return end
         remaining = timeout - (now - t0)
@@ -204,9 +231,13 @@ async def wait_for_cycle(session, *, started: bool, started_at: _dt.datetime | N
     read = job_reader(session)
     if not started:
         s = summarize(await read())
-        if not _running(s):  # nothing in progress and nothing started: the last cycle is the answer
-            end = verdict(s) or Outcome(SUCCEEDED, summary=s)
+        end = verdict(s)
+        if s.get("malformed") and end is not None:
             return _as_step(end, StepResult)
+        # nothing in progress and nothing started: the last cycle is the answer; a job that has never run one
+        # (started, its first cycle still to come) is followed until that cycle ends
+        if not _running(s) and _ever_ran(s):
+            return _as_step(end or Outcome(SUCCEEDED, summary=s), StepResult)
     end = await follow(read, started_at=started_at if started else None, skew=60.0, timeout=timeout,
                        on_progress=on_progress, on_change=on_change, sleep=sleep, clock=clock, limit=limit)
     return _as_step(end, StepResult)

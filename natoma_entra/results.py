@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 Action = Literal["create", "update", "delete", "none"]
 Status = Literal["unchanged", "changed", "planned", "failed", "skipped"]
@@ -40,6 +40,17 @@ class Report(BaseModel):
     exit_code: int = 0
     error: str | None = None  # when not ok: what stopped the run (the failed step's error) ...
     fix: str | None = None  # ... and what to do
+    # a dry run that planned around bad input (a configured group that does not exist): it exits 2, as the real run
+    # would; the failed step says what and the fix (not a field of the JSON document: exit_code says it)
+    _bad_input: bool = PrivateAttr(default=False)
+
+    @property
+    def bad_input(self) -> bool:
+        return self._bad_input
+
+    @bad_input.setter
+    def bad_input(self, value: bool) -> None:
+        self._bad_input = value
 
     def add(self, result: StepResult) -> StepResult:
         self.steps.append(result)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 from . import marks
 from .errors import UsageError
 from .graph.errors import GraphError
-from .graph.lookups import APP_FIELDS, App, AppNotFound, GroupNotFound, find_group
+from .graph.lookups import APP_FIELDS, App, AppNotFound, GroupIdNotFound, GroupNotFound, find_group
 from .graph.odata import eq, is_guid, seg
 from .natoma_roles import ROLE_VALUES, role_id
 from .results import Change, StepResult
@@ -67,12 +67,19 @@ class Target:
         return self.orphans[0] if len(self.orphans) == 1 else None
 
 
-async def target(session: "Session") -> Target:
+async def target(session: "Session", options: "Options") -> Target:
+    """The app, or what an earlier `teardown --delete-app` left of it. No app by that name and nothing left is bad
+    input (a typo in --app: exit 2) unless --delete-app asked for it gone (deleted by an earlier run: a second run
+    converges) or --delete names objects of its own (a group left after the app went)."""
     async def read() -> Target:
         try:
             return Target(app=await session.app())
         except AppNotFound as e:
             orphans = await _orphan_applications(session)
+            if not orphans and not options.delete_app and not _named(options):
+                raise AppNotFound(e.message, fix="pass --app with the exact display name, the appId or the object "
+                                                 "id (when an earlier teardown --delete-app removed it, nothing is "
+                                                 "left)")
             return Target(app=None, orphans=orphans,
                           missing=None if orphans else f"{e.message} Nothing on it to undo.")
 
@@ -99,7 +106,7 @@ async def configured_groups(session: "Session") -> list[dict]:
         for _role, ref in session.config.group_pairs():
             try:
                 out.append(await find_group(session.graph, ref))
-            except GroupNotFound:
+            except (GroupNotFound, GroupIdNotFound):  # deleted (by name or by id): nothing to undo
                 continue
         return out
 
@@ -357,7 +364,7 @@ class JobStep(Step[Found, Union[DeleteJob, ForgetTags], Options]):
     needs_app = False
 
     async def read(self, session: "Session", desired: Desired[Options]) -> Found:
-        t = await target(session)
+        t = await target(session, desired.options)
         jobs = await list_jobs(session, t.app) if t.app else []
         if desired.options.delete:
             await _check_names(session, t, jobs, desired.options)
@@ -425,7 +432,7 @@ class CredentialsStep(Step[Found, ClearSecrets, Options]):
     needs_app = False
 
     async def read(self, session: "Session", desired: Desired[Options]) -> Found:
-        t = await target(session)
+        t = await target(session, desired.options)
         if t.app is None:
             return Found(target=t)
         jobs, secrets = await session.graph.gather(list_jobs(session, t.app), read_secrets(session))
@@ -466,9 +473,9 @@ class CredentialsStep(Step[Found, ClearSecrets, Options]):
                        context.facts)
 
 
-async def _grants(session: "Session") -> Found:
+async def _grants(session: "Session", options: "Options") -> Found:
     """The app, its roles, its assignments and the configured groups (what the assign and roles steps plan with)."""
-    t = await target(session)
+    t = await target(session, options)
     if t.app is None:
         return Found(target=t)
     assignments, groups = await session.graph.gather(read_assignments(session), configured_groups(session))
@@ -482,7 +489,7 @@ class AssignmentsStep(Step[Found, DeleteAssignment, Options]):
     needs_app = False
 
     async def read(self, session: "Session", desired: Desired[Options]) -> Found:
-        return await _grants(session)
+        return await _grants(session, desired.options)
 
     def plan(self, current: Found, desired: Desired[Options], facts: Facts) -> Plan[DeleteAssignment]:
         app = current.app
@@ -517,7 +524,7 @@ class RolesStep(Step[Found, PatchAppRoles, Options]):
     needs_app = False
 
     async def read(self, session: "Session", desired: Desired[Options]) -> Found:
-        return await _grants(session)
+        return await _grants(session, desired.options)
 
     def plan(self, current: Found, desired: Desired[Options], facts: Facts) -> Plan[PatchAppRoles]:
         app, roles = current.app, current.roles
@@ -583,7 +590,7 @@ class GroupsStep(Step[Found, Union[DeleteGroup, ForgetTags], Options]):
     needs_app = False
 
     async def read(self, session: "Session", desired: Desired[Options]) -> Found:
-        t, groups = await session.graph.gather(target(session), configured_groups(session))
+        t, groups = await session.graph.gather(target(session, desired.options), configured_groups(session))
         named = _named(desired.options)
         recorded = marks.group_ids(t.application)
         asked = [g for g in groups if _names_group(g, named)
@@ -659,7 +666,7 @@ class AppStep(Step[Found, Union[DeleteServicePrincipal, DeleteApplication], Opti
     needs_app = False
 
     async def read(self, session: "Session", desired: Desired[Options]) -> Found:
-        t = await target(session)
+        t = await target(session, desired.options)
         if t.app is None:
             return Found(target=t)
         jobs, assignments, groups = await session.graph.gather(

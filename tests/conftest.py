@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from natoma_entra import redact
+
 READ_ONLY_POST = re.compile(r"/validateCredentials")
 
 SECRET_ENV = ("NATOMA_SCIM_TOKEN", "NATOMA_ENTRA_ACCESS_TOKEN", "AZURE_CLIENT_SECRET", "NATOMA_ENTRA_APP",
@@ -132,6 +134,9 @@ def _clean_env(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("COLUMNS", raising=False)  # pytest-xdist's workers set it to 80; output width is tested
     monkeypatch.chdir(tmp_path)  # no stray natoma-entra.toml is picked up
+    # a real run is one process: the secrets an earlier test registered (a token "wrong") must not mask this test's
+    # output (its "wrong role" column), as they never would across two real runs
+    monkeypatch.setattr(redact, "_SECRETS", set())
 
 
 @pytest.fixture

@@ -144,6 +144,8 @@ def failure_line(report: "Report", g: Application) -> str:
 
 
 def exit_code_for(report: "Report", g: Application) -> int:
+    if report.bad_input:
+        return 2
     if any(s.status == "failed" for s in report.steps) or not report.ok:
         return 1
     if g.strict and report.warnings:

@@ -1,7 +1,6 @@
 """`natoma-entra export`: the natoma-entra.toml that reproduces a tenant configured by hand (natoma_entra/export.py)."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -12,7 +11,7 @@ from .main import app
 @app.command("export")
 def export_command(
     ctx: typer.Context,
-    write: Optional[Path] = typer.Option(None, "--write", metavar="PATH", help="Write the config to PATH instead of printing it (never over an existing file without --force)."),
+    write: Optional[str] = typer.Option(None, "--write", metavar="PATH", help="Write the config to PATH instead of printing it (never over an existing file without --force; - prints it)."),
     force: bool = typer.Option(False, "--force", help="With --write: replace an existing file."),
 ):
     """Read the tenant (app, roles, assignments, job, credentials, mapping) and print the config that reproduces it.
@@ -29,16 +28,10 @@ def export_command(
     g = ctx.obj
     if force and write is None:
         raise UsageError("--force only goes with --write PATH", fix="add --write PATH, or drop --force")
-    if write is not None:
-        from ..export import refuse_link
+    from ..export import check_target
 
-        refuse_link(write)  # before the tenant is read; write_file checks again as it writes
-        if write.exists() and not force:
-            raise UsageError(f"{write} exists", fix="pass --force to replace it, or --write another path")
-        if write.exists() and not write.is_file():
-            raise UsageError(f"{write} is not a file", fix="--write a file path")
-        if not write.parent.is_dir():
-            raise UsageError(f"the directory of {write} does not exist", fix="create it, or --write another path")
+    # before the tenant is read; write_file checks again as it writes
+    target = check_target(write, force=force) if write is not None else None
     config = load_config(g)
 
     async def body(session):
@@ -48,9 +41,9 @@ def export_command(
         found = await export.read(session)
         text = export.to_toml(found)
         info = {"config": text}
-        if write is not None:
-            export.write_file(write, text, force=force)
-            info["written"] = str(write)
+        if target is not None:
+            export.write_file(target, text, force=force)
+            info["written"] = str(target)
         report = Report(command="export", app=(await session.app()).summary())
         report.add(StepResult(step="export", status="unchanged", info=info, warnings=[]))
         return report

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal
 
+from ..json_values import obj
 from ..listing import more, natural_key, natural_sorted
 from ..natoma_roles import DISPLAY_NAME, NATOMA_ROLES, ROLE_VALUES
 
@@ -723,7 +724,7 @@ def check_job(state: DoctorState) -> CheckResult:
     if info.get("last_cycle"):
         details.append(f"last cycle: {info['last_cycle']}" +
                        (f" at {info['last_cycle_time']}" if info.get("last_cycle_time") else ""))
-    q = (state.job.get("status") or {}).get("quarantine")
+    q = obj(state.job.get("status")).get("quarantine")
     if info.get("status") == "Quarantine" or isinstance(q, dict):
         reason = quarantine_reason(state.job) or "quarantined"
         if isinstance(q, dict) and q.get("nextAttempt"):

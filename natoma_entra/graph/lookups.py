@@ -24,8 +24,26 @@ class AppNotFound(UsageError):
     """No enterprise app matches: the one answer `setup --create-app` acts on (two matches stay an error)."""
 
 
+class GroupIdNotFound(UsageError):
+    """No group has that object id (deleted, or a typo): never created by --create-groups (a name is needed), and
+    nothing for teardown to undo."""
+
+
 class GroupNotFound(UsageError):
     """No group has that display name: the one answer `--create-groups` acts on."""
+
+    def __init__(self, message: str, fix: str | None = None, *, ref: str = "", refs: tuple[str, ...] = ()):
+        super().__init__(message, fix)
+        self.ref = ref
+        self.refs = refs or ((ref,) if ref else ())  # every group name missing
+
+    @classmethod
+    def of(cls, missing: "list[GroupNotFound]") -> "GroupNotFound":
+        """One error for several missing groups (each one's own when it is alone: it names similar groups)."""
+        if len(missing) == 1:
+            return missing[0]
+        names = ", ".join(repr(e.ref) for e in missing[:-1]) + f" or {missing[-1].ref!r}"
+        return cls(f"no group named {names}", missing[0].fix, refs=tuple(e.ref for e in missing))
 
 
 @dataclass
@@ -145,7 +163,7 @@ async def find_group(graph: GraphClient, ref: str) -> dict:
     if is_guid(ref):
         group = await _get_or_none(graph, f"/groups/{seg(ref)}", {"$select": GROUP_FIELDS})
         if group is None:
-            raise UsageError(f"no group with object id {ref}", fix="check the group id in [groups] or --group")
+            raise GroupIdNotFound(f"no group with object id {ref}", fix="check the group id in [groups] or --group")
         return group
     groups = await graph.list("/groups", {"$filter": eq("displayName", ref), "$select": GROUP_FIELDS})
     if len(groups) == 1:
@@ -156,7 +174,7 @@ async def find_group(graph: GraphClient, ref: str) -> dict:
             "$select": "id,displayName"}, limit=10)
         hint = ("; groups with similar names: " + ", ".join(repr(g["displayName"]) for g in similar)) if similar else ""
         raise GroupNotFound(f"no group named {ref!r}{hint}",
-                            fix="use the group's exact display name or its object id, or pass --create-groups")
+                            fix="use the group's exact display name or its object id, or pass --create-groups", ref=ref)
     listing = ", ".join(f"{g['displayName']!r} ({g['id']})" for g in groups)
     raise UsageError(f"{len(groups)} groups are named {ref!r}: {listing}", fix="use the object id of the one you mean")
 

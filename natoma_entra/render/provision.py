@@ -76,7 +76,8 @@ def render_provision(report, console, *, verbose: bool = False, quiet: bool = Fa
 
 
 OUTCOME = {"provisioned": "provisioned", "in_sync": "already in sync", "not_assigned": "skipped: not assigned",
-           "disabled": "disabled (no longer assigned)", "failed": "failed", "unknown": "unknown result"}
+           "disabled": "disabled (no longer assigned)", "failed": "failed", "unknown": "unknown result",
+           "not_sent": "not sent", "out_of_time": "no answer in time"}
 
 
 def render_summary(report, console, *, verbose: bool = False, quiet: bool = False) -> None:
@@ -116,12 +117,20 @@ def render_summary(report, console, *, verbose: bool = False, quiet: bool = Fals
                 roles = ", ".join(natoma.get("roles") or []) or "(none)"
                 row.append(inert.cell(roles + ("" if natoma.get("matches") is not False else " (differs)"),
                                       "green" if natoma.get("matches") else "red" if natoma.get("matches") is False else ""))
-        row.append(inert.cell("; ".join(x for x in (s.error, f"fix: {s.fix}" if s.fix else None) if x), "red"))
+        if info.get("outcome") == "not_sent":  # said once, below the table: the command that sends only them
+            row.append(inert.cell("the run's time budget (--timeout) ended first", "red"))
+        else:
+            row.append(inert.cell("; ".join(x for x in (s.error, f"fix: {s.fix}" if s.fix else None) if x), "red"))
         t.add_row(*row)
     console.print(t)
     counts = Counter(s.status for s in report.steps)
+    unsent = [s for s in report.steps if s.info.get("outcome") == "not_sent"]
     line = (f"{len(report.steps)} users: {counts.get('changed', 0)} provisioned, {counts.get('unchanged', 0)} already in "
-            f"sync, {counts.get('failed', 0)} failed or skipped")
+            f"sync, {counts.get('failed', 0) - len(unsent)} failed or skipped"
+            + (f", {len(unsent)} not sent" if unsent else ""))
     console.print(Text(line, style="bold red" if counts.get("failed") else "bold green"))
+    if unsent:
+        console.print(inert.text(f"{len(unsent)} user(s) not sent: the run's time budget (--timeout) ended before "
+                                 f"Graph's rate let them go; {unsent[0].fix}", "bold red"))
     for w in report.warnings:
         console.print(inert.text(f"! {w}", "yellow"))

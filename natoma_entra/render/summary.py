@@ -14,6 +14,8 @@ def closing_line(report: Report) -> str:
         failed = next((s.step for s in report.steps if s.status == "failed"), None)
         if failed is None:  # --strict with warnings
             return f"failed: {report.error or 'see above'}"
+        if report.dry_run:  # nothing was tried: the plan shows what the real run would stop at
+            return f"dry run: nothing was written; {failed} cannot be done as given (see its error and fix above)"
         return f"stopped: {failed} failed (see its error and fix above); run setup again once it is fixed"
     if all(s.status == "unchanged" for s in report.steps):
         return "nothing to do: everything was already in place" + (
@@ -31,7 +33,9 @@ def render_summary(report: Report, console, *, verbose: bool = False, quiet: boo
         return
     t = table("step", "result", "changes", title="Summary")
     for s in report.steps:
-        n = len(s.pending)
+        # the changes made (or, in a dry run, planned): a failed or skipped step's are what it set out to do, and
+        # nothing says they were made
+        n = len(s.pending) if s.status in ("changed", "planned") else 0
         t.add_row(s.step, inert.cell(s.status, _STYLE[s.status]), str(n) if n else "-")
     console.print(t)
     console.print(inert.text(closing_line(report)))

@@ -26,14 +26,16 @@ def open_sandbox(path: Path, options: "SandboxOptions | None" = None) -> tuple[A
     from .state import Tenant
     from .transport import SandboxTransport
     from .graph import GraphHandler
-    from .options import SandboxOptions
+    from .options import SandboxOptions, SimulatedClock
 
     options = options or SandboxOptions()
     path = Path(path)
     kw = options.tenant_options()
     tenant = Tenant.open(path, **kw)  # a damaged file or unusable path: exit 2 before the run starts
     tenant.cycle_seconds_per_user = options.cycle_seconds_per_user  # the engine's simulated cycle length
-    transport = SandboxTransport(GraphHandler(tenant), faults=options.faults)
+    simulated = options.clock if isinstance(options.clock, SimulatedClock) else None
+    transport = SandboxTransport(GraphHandler(tenant), faults=options.faults,
+                                 sleep=simulated.sleep if simulated is not None else None)
     # a JWT-shaped token whose claims follow the options, so the permission preflight has claims to read
     return tenant, transport, StaticTokenCredential(access_token(options))
 

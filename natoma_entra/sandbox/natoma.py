@@ -14,15 +14,10 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import httpx
-from scim2_models import UnauthorizedException
-from scim2_server.applications.wsgi import WSGIApplication
-from scim2_server.memory import InMemoryStorage
-from scim2_server.requests import ScimRequest
-from scim2_server.utils import load_default_provider
 
 from natoma_entra.graph.clouds import is_loopback
 from natoma_entra.sandbox.state import NATOMA_TOKEN, NATOMA_URL
@@ -41,6 +36,8 @@ def default_provider() -> Any:
     they are only read (each stand-in keeps its users in its own storage)."""
     global _PROVIDER
     if _PROVIDER is None:
+        from scim2_server.utils import load_default_provider
+
         from natoma_entra.scim_generics import keep_server_generics
 
         keep_server_generics()
@@ -48,18 +45,56 @@ def default_provider() -> Any:
     return _PROVIDER
 
 
-class _TokenCheckingApplication(WSGIApplication):
-    """scim2-server's WSGI application that refuses a request without the expected bearer token."""
+def _token_checking_application(storage: Any, provider: Any, token_of: Callable[[], str]) -> Any:
+    """scim2-server's WSGI application that refuses a request without the expected bearer token. scim2-models and
+    scim2-server are imported here, when a stand-in is first made: loading them is most of a `--sandbox` run's
+    start-up, and most runs never reach Natoma (see probe_answer)."""
+    from scim2_models import UnauthorizedException
+    from scim2_server.applications.wsgi import WSGIApplication
+    from scim2_server.requests import ScimRequest
 
-    def __init__(self, storage: InMemoryStorage, provider: Any, token: str):
-        super().__init__(storage, provider)
-        self.token = token
+    class TokenCheckingApplication(WSGIApplication):
+        def check_auth(self, request: ScimRequest) -> None:
+            if not token_accepted(request.header("Authorization") or "", token_of()):
+                raise UnauthorizedException(detail="Invalid or missing bearer token")
 
-    def check_auth(self, request: ScimRequest) -> None:
-        header = request.header("Authorization") or ""
-        scheme, _, credentials = header.partition(" ")
-        if scheme.lower() != "bearer" or credentials.strip() != self.token:
-            raise UnauthorizedException(detail="Invalid or missing bearer token")
+    return TokenCheckingApplication(storage, provider)
+
+
+def token_accepted(authorization: str, token: str = NATOMA_TOKEN) -> bool:
+    """Does an Authorization header carry the stand-in's bearer token?"""
+    scheme, _, credentials = authorization.partition(" ")
+    return scheme.lower() == "bearer" and credentials.strip() == token
+
+
+def handles_url(url: str, base_url: str = NATOMA_URL) -> bool:
+    """Tell whether a SCIM base URL points at the stand-in: the sandbox's Natoma host (with its path), or a loopback
+    host whose path is ``/scim/v2`` (the sandbox's loopback server serves the stand-in there)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    path = parts.path.rstrip("/")
+    mine = urlsplit(base_url.rstrip("/"))
+    if parts.hostname.lower() == (mine.hostname or "").lower() and parts.scheme == mine.scheme:
+        return path == mine.path.rstrip("/") and parts.port == mine.port
+    return is_loopback_host(parts.hostname) and path == SCIM_PREFIX
+
+
+def probe_answer(token: str | None, accepted: str = NATOMA_TOKEN) -> int:
+    """The stand-in's status for Entra's Test Connection probe (GET /Users or /Groups filtered on a random name no
+    resource has): 401 without its bearer token, else 200 with an empty list. Whatever the stand-in holds, that is
+    its answer (tests/sandbox/test_engine.py checks it against the SCIM server's own), so the engine reads it here
+    without loading scim2-server for it."""
+    return 200 if token_accepted(f"Bearer {token or ''}", accepted) else 401
+
+
+def standin_token(tenant: Any) -> str:
+    """The bearer token the tenant's stand-in accepts, without building one when none was made yet."""
+    standin = getattr(tenant, "_natoma_standin", None)
+    return standin.token if isinstance(standin, NatomaStandIn) else NATOMA_TOKEN
 
 
 class NatomaStandIn:
@@ -72,9 +107,12 @@ class NatomaStandIn:
     def __init__(self, token: str = NATOMA_TOKEN, base_url: str = NATOMA_URL):
         self.token = token
         self.base_url = base_url.rstrip("/")
+        from scim2_server.memory import InMemoryStorage
+
         self.provider = default_provider()
         self.storage = InMemoryStorage()
-        self.app = _TokenCheckingApplication(self.storage, self.provider, token)
+        # the token is read at each request, so a test may give a stand-in a different one (tests/security)
+        self.app = _token_checking_application(self.storage, self.provider, lambda: self.token)
         # the tenant state (and its "natoma" entry) this stand-in was last restored from or saved to
         self._state_ref: Any = None
         self._data_ref: Any = None
@@ -102,22 +140,8 @@ class NatomaStandIn:
         return [body]
 
     def handles(self, url: str) -> bool:
-        """Tell whether a SCIM base URL points at this stand-in.
-
-        True for the sandbox's Natoma host (with its path), and for a loopback host whose path is ``/scim/v2``
-        (the sandbox's loopback server serves the stand-in there).
-        """
-        try:
-            parts = urlsplit(url.strip())
-        except ValueError:
-            return False
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return False
-        path = parts.path.rstrip("/")
-        mine = urlsplit(self.base_url)
-        if parts.hostname.lower() == (mine.hostname or "").lower() and parts.scheme == mine.scheme:
-            return path == mine.path.rstrip("/") and parts.port == mine.port
-        return is_loopback_host(parts.hostname) and path == SCIM_PREFIX
+        """Tell whether a SCIM base URL points at this stand-in (handles_url)."""
+        return handles_url(url, self.base_url)
 
     def client(self, token: str | None, base_url: str | None = None) -> httpx.Client:
         """An httpx client that talks to the stand-in in process (no socket), authenticated with ``token``.

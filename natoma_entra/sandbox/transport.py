@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Iterable
+from typing import Awaitable, Callable, Iterable
 
 import httpx
 
@@ -86,14 +86,20 @@ class SandboxSyncTransport(_Base, httpx.BaseTransport):
 
 
 class SandboxTransport(_Base, httpx.AsyncBaseTransport):
-    """``httpx.AsyncClient(transport=SandboxTransport(handler_or_tenant, faults=[...]))``."""
+    """``httpx.AsyncClient(transport=SandboxTransport(handler_or_tenant, faults=[...]))``. With `sleep` (a simulated
+    clock's), injected latency passes on that clock: Graph's answers take simulated time, as the run's waits do."""
+
+    def __init__(self, handler: GraphHandler | Tenant | None = None, faults: Iterable[Fault] = (),
+                 sleep: Callable[[float], Awaitable[None]] | None = None):
+        super().__init__(handler, faults)
+        self.sleep = sleep or asyncio.sleep
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         start = time.monotonic()
         body = await request.aread()
         delay, stop = self._plan(request)
         if delay:
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
         return self._respond(request, body, stop, start)
 
 

@@ -52,15 +52,19 @@ async def resolve_groups(session: "Session", *, create: bool = False) -> list[tu
             raise UsageError("no groups configured",
                              fix="add a [groups] table to the config file, or pass --group ROLE=GROUP (e.g. --group admin='Natoma Admins')")
 
+        missing: list[GroupNotFound] = []
+
         async def find(ref: str) -> dict:
             try:
                 return await find_group(session.graph, ref)
-            except GroupNotFound:  # --create-groups: planned here, created by apply before it is assigned
+            except GroupNotFound as e:  # --create-groups: planned here, created by apply before it is assigned
                 if not create:
-                    raise
+                    missing.append(e)
                 return planned_group(ref)
 
         groups = await session.graph.gather(*(find(ref) for _, ref in pairs))
+        if missing:  # every missing group named at once, in the config's order
+            raise GroupNotFound.of([e for ref in dict.fromkeys(r for _, r in pairs) for e in missing if e.ref == ref])
         out: list[tuple[str, dict]] = []
         seen: dict[str, str] = {}
         for (role, ref), group in zip(pairs, groups):

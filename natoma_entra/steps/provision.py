@@ -32,6 +32,7 @@ from ..graph.odata import seg
 from ..graph.retry import MAX_RETRIES, Policy
 from ..json_values import obj
 from ..natoma_roles import DISPLAY_NAME, ROLE_VALUES
+from ..pacing import RATE_LIMIT, RATE_WINDOW, OutOfTime, enough, per_request
 from ..results import Change, StepResult
 from ..session import Session
 from .base import JSON, Applied, ApplyContext, Desired, Facts, Operation, Plan, Step
@@ -410,15 +411,46 @@ class ProvisionStep(Step[Current, ProvisionOnDemand, ProvisionInputs]):
             session.scim_token()  # no token for --verify is bad input: say so before anything is provisioned
         results: list[StepResult] = []
         total = len(plan.operations)
+        reads = session.graph.deadline - session.graph.remaining()  # what a run spends before its first request here
         for n, op in enumerate(plan.operations):
-            await context.pace(op)
+            try:
+                await context.pace(op)
+            except OutOfTime as e:  # its turn comes after the run's budget: it and the rest are not sent
+                results += not_sent(session, plan.operations[n:], str(e), sent=results, reads=reads)
+                results[0].warnings[:0] = [] if n else plan.warnings
+                break
             context.on_progress(n, total, op.user)
             result = await provision_one(session, op, single=total == 1)
             if n == 0:
                 result.warnings[:0] = plan.warnings
             results.append(result)
+            if result.info.get("outcome") == OUT_OF_TIME:  # the budget ended while Graph answered
+                results += not_sent(session, plan.operations[n + 1:], "the budget had ended", sent=results,
+                                    reads=reads)
+                break
         context.on_progress(total, total, "")
         return Applied(results, context.facts)
+
+
+OUT_OF_TIME, NOT_SENT = "out_of_time", "not_sent"  # outcomes of a run cut short by its budget (not Graph's verdicts)
+
+
+def not_sent(session: Session, ops: list[ProvisionOnDemand], why: str, *, sent: list[StepResult],
+             reads: float = 0.0) -> list[StepResult]:
+    """The users whose turn never came within the run's budget: one failed result each, and the command that sends
+    only them (with the user whose answer the budget cut short, if any: provisioning again is safe). A run of the
+    same command would send every user again."""
+    graph = session.graph
+    again = [str(r.info.get("user")) for r in sent if r.info.get("outcome") == OUT_OF_TIME] + [op.user for op in ops]
+    timeout = enough(["provision-on-demand"] * len(again), per_request=per_request(graph), spent=reads)
+    fix = (f"send only the {len(again)} user(s) not provisioned, with the same global options: natoma-entra "
+           f"--timeout {timeout} provision {' '.join(again)}")
+    return [StepResult(step=STEP, status="failed", fix=fix,
+                       error=(f"{op.user} was not sent: the run's time budget of {graph.deadline:g} s (--timeout) "
+                              f"ended before Graph's rate ({RATE_LIMIT} per {RATE_WINDOW:g} s) let it go ({why})"),
+                       info={"user": op.user, "userId": op.user_id, "ruleId": op.rule_id, "result": None,
+                             "outcome": NOT_SENT})
+            for op in ops]
 
 
 async def provision_one(session: Session, op: ProvisionOnDemand, *, single: bool = True) -> StepResult:
@@ -432,6 +464,12 @@ async def provision_one(session: Session, op: ProvisionOnDemand, *, single: bool
     except GraphError as e:
         result = failed(STEP, e, what=f"provision on demand ({upn})")
         result.info = info
+        if e.code == "Timeout" and session.graph.remaining() <= 0:
+            # sent, perhaps applied: provisioning converges, so it is sent again with the users not sent
+            info["outcome"] = OUT_OF_TIME
+            result.error = (f"provision on demand ({upn}): the run's time budget of {session.graph.deadline:g} s "
+                            "(--timeout) ran out before Graph answered: the user may or may not have been provisioned")
+            result.fix = "provision the user again (a user already provisioned is found in sync)"
         return result
     verdict = parse_response(answer)
     result = judge(upn, info, verdict)

@@ -68,7 +68,7 @@ def restart_body(reset_scope: str | None = None) -> dict:
 
 def job_state(job: dict) -> tuple[str | None, str | None]:
     """(status.code, schedule.state)."""
-    return (job.get("status") or {}).get("code"), (job.get("schedule") or {}).get("state")
+    return obj(job.get("status")).get("code"), obj(job.get("schedule")).get("state")  # any other shape: unknown
 
 
 def is_running(job: dict) -> bool:
@@ -78,7 +78,7 @@ def is_running(job: dict) -> bool:
 
 
 def quarantine_reason(job: dict) -> str | None:
-    q = (job.get("status") or {}).get("quarantine")
+    q = obj(job.get("status")).get("quarantine")
     if not isinstance(q, dict):
         return None
     reason = q.get("reason")
@@ -92,9 +92,9 @@ def quarantine_reason(job: dict) -> str | None:
 def job_info(job: dict) -> dict:
     """The job's state for StepResult.info (flat keys: the text report prints scalars)."""
     code, schedule = job_state(job)
-    status = job.get("status") or {}
+    status = obj(job.get("status"))
     info: dict = {"job": job.get("id"), "status": code, "schedule": schedule}
-    interval = (job.get("schedule") or {}).get("interval")
+    interval = obj(job.get("schedule")).get("interval")
     if schedule == "Active" and interval:
         info["interval"] = interval
     last = status.get("lastExecution")
@@ -218,7 +218,7 @@ class StartStep(Step[Current, StartOperation, Options]):
 
 def _never_ran(job: dict) -> bool:
     code, _ = job_state(job)
-    return code in ("NotConfigured", "NotRun") and not (job.get("status") or {}).get("lastExecution")
+    return code in ("NotConfigured", "NotRun") and not obj(job.get("status")).get("lastExecution")
 
 
 def plan(current: Current, desired: Desired[Options], facts: Facts) -> Plan[StartOperation]:

@@ -1,7 +1,12 @@
 """`natoma-entra provision USER` against the sandbox: the verdicts, the role Natoma received, --verify, 429s."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+
+from natoma_entra.sandbox import faults
+from natoma_entra.sandbox.options import SimulatedClock
 
 ADELE = "AdeleV@contoso.onmicrosoft.com"
 LEE = "LeeG@contoso.onmicrosoft.com"
@@ -389,3 +394,97 @@ def test_the_pacer_keeps_any_10_second_window_to_5_requests():
     assert times[:5] == [0, 0.5, 1.0, 1.5, 2.0]
     assert times[5] == 10.0  # the 6th waits until the 1st leaves the window
     assert all(times[i + 5] - times[i] >= 10 for i in range(len(times) - 5))
+
+
+# -- issue 26: the pacing counts against the run's budget (--timeout) ---------------------------------------------------
+# Users that cannot fit it at Graph's rate are said before anything is sent (exit 2, naming the --timeout that would
+# do); a run the budget cuts short says which users were not sent and the command that sends only them.
+
+@pytest.mark.parametrize("extra,timeout,need,enough", [(38, "5", 70, 80), (198, "25", 390, 400)])
+def test_users_that_cannot_fit_the_budget_are_said_before_anything_is_sent(ready, extra, timeout, need, enough):
+    add_members(ready, "Natoma Members", extra)  # with Megan and Lee: extra + 2 users
+    ready.options.clock = clock = SimulatedClock()
+    r = ready.cli("--timeout", timeout, "provision", "--members-of", "Natoma Members")
+    assert r.code == 2 and pod_requests(r) == [] and r.writes == []
+    assert clock.t < 1  # no pacing wait, no request past the reads: it did not run for minutes
+    assert r.err.count("\n") == 1, r.err
+    assert (f"{extra + 2} users to provision on demand need at least {need} s at Graph's rate of 5 per 10 s, and "
+            f"{timeout} s are left of the run's {timeout} s (--timeout): nothing was sent") in r.err
+    assert f"Fix: pass --timeout {enough}" in r.err
+    j = ready.cli("--timeout", timeout, "provision", "--members-of", "Natoma Members", "-o", "json")
+    assert j.code == 2 and j.json()["exit_code"] == 2 and f"--timeout {enough}" in j.json()["fix"]
+
+
+def test_the_timeout_it_names_is_enough(ready):
+    add_members(ready, "Natoma Members", 38)
+    ready.options.clock = clock = SimulatedClock()
+    r = ready.cli("--timeout", "80", "provision", "--members-of", "Natoma Members", "-o", "json")
+    assert r.code == 1  # Lee Gu's MultipleGrantsNotSupported; everyone else provisioned
+    outcomes = [s["info"]["outcome"] for s in r.json()["steps"]]
+    assert outcomes.count("provisioned") == 39 and "not_sent" not in outcomes
+    assert len(pod_requests(r)) == 40 and 70 <= clock.t < 80
+
+
+def test_a_run_cut_short_says_who_was_not_sent_and_how_to_send_only_them(ready):
+    add_members(ready, "Natoma Members", 13)
+    ready.options.clock = clock = SimulatedClock()
+    # Graph takes 3 s to answer each provisionOnDemand: 15 users fit the pacing floor (20 s), not the answers (45 s)
+    ready.options.faults[:] = [faults.latency(3.0, path=r"/provisionOnDemand$")]
+    r = ready.cli("--timeout", "30", "provision", "--members-of", "Natoma Members", "-o", "json")
+    assert r.code == 1
+    assert clock.t <= 30  # nothing waited past the budget
+    steps = r.json()["steps"]
+    unsent = [s for s in steps if s["info"]["outcome"] == "not_sent"]
+    sent = pod_requests(r)
+    assert unsent and len(sent) + len(unsent) == 15  # each user either sent once or said not sent
+    names = [s["info"]["user"] for s in unsent]
+    assert names == [s["info"]["user"] for s in steps[-len(unsent):]]  # the last ones, in order
+    for s in unsent:
+        assert s["status"] == "failed" and s["error"].startswith(f"{s['info']['user']} was not sent: the run's time "
+                                                                 "budget of 30 s (--timeout) ended")
+        assert natoma_user(ready, s["info"]["user"]) is None  # really not sent
+    fix = unsent[0]["fix"]
+    command = fix.split(": natoma-entra ", 1)[1].split()
+    assert command[0] == "--timeout" and command[2] == "provision" and command[3:] == names
+    assert "continues where it stopped" not in r.out + r.err  # a rerun of the same command would send everyone
+
+    ready.options.faults[:] = [faults.latency(3.0, path=r"/provisionOnDemand$")]
+    again = ready.cli(*command, "-o", "json")  # the command it named: only those users, and it is enough
+    assert again.code == 0, again.err
+    assert len(pod_requests(again)) == len(names)
+    assert {s["info"]["user"]: s["info"]["outcome"] for s in again.json()["steps"]} == dict.fromkeys(names,
+                                                                                                   "provisioned")
+
+
+def test_the_text_of_a_cut_short_run_lists_the_users_not_sent_once(ready):
+    add_members(ready, "Natoma Members", 13)
+    ready.options.clock = SimulatedClock()
+    ready.options.faults[:] = [faults.latency(3.0, path=r"/provisionOnDemand$")]
+    r = ready.cli("--timeout", "30", "provision", "--members-of", "Natoma Members")
+    assert r.code == 1
+    lines = r.out.splitlines()
+    unsent_rows = [line for line in lines if "not sent" in line and "@" in line.split()[0]]
+    summary = next(line for line in lines if line.startswith("15 users:"))
+    assert summary.endswith(f", {len(unsent_rows)} not sent") and " 1 failed or skipped" in summary  # Lee Gu
+    said = [line for line in lines if line.startswith(f"{len(unsent_rows)} user(s) not sent:")]
+    assert len(said) == 1 and "natoma-entra --timeout" in said[0] and " provision " in said[0]
+
+
+def test_the_pacer_never_waits_past_the_budget():
+    from natoma_entra.pacing import OutOfTime, Pacer
+
+    clock = SimulatedClock()
+    budget = 12.0
+    pacer = Pacer(clock=clock.monotonic, sleep=clock.sleep, left=lambda: budget - clock.t)
+
+    async def send() -> int:
+        sent = 0
+        try:
+            while True:
+                await pacer.wait()
+                sent += 1
+        except OutOfTime as e:
+            assert e.wait == 10.0 and e.left == 2.0  # the 11th's turn at 20 s: after the budget's end at 12 s
+            return sent
+
+    assert asyncio.run(send()) == 10 and clock.t == 10.0  # two batches; the third's wait not begun

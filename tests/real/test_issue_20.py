@@ -36,5 +36,5 @@ def test_provision_verify_and_audit_read_natoma_at_the_url_the_job_saved(real: R
     assert "AttributeError" not in r.err
     assert f"Natoma: {served.scim_url}" in r.out
     # Adele (admin) and Megan (member) are in Natoma with the role Entra sends; Lee is in both groups
-    assert "ok: 2, missing in Natoma: 0, wrong role: 0" in r.out
+    assert "ok: 2, missing in Natoma: 0, wrong role: 0" in r.out, r.out
     assert "LeeG@contoso.onmicrosoft.com" in r.out and "will fail: multiple grants" in r.out

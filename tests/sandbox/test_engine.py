@@ -580,3 +580,32 @@ def test_a_cycle_without_simulated_time_ends_at_once(tenant, ids):
     engine.run_cycle(tenant, *ids)
     status = tenant.state["jobs"][ids[0]][ids[1]]["status"]
     assert status["lastExecution"]["state"] == "EntryLevelErrors" and status["progress"] == []
+
+
+@pytest.mark.parametrize("holds_users", [False, True])
+@pytest.mark.parametrize("token", [NATOMA_TOKEN, "not-the-token", "", None, "Bearer " + NATOMA_TOKEN])
+def test_the_engines_connection_probe_answers_as_the_scim_server_does(token, holds_users):
+    """engine._connect reads the Test Connection answer from natoma.probe_answer without building scim2-server; the
+    stand-in's own SCIM server, asked the same probe, answers the same status, whatever it holds and whatever token."""
+    from natoma_entra.sandbox.natoma import NatomaStandIn, probe_answer
+
+    standin = NatomaStandIn()
+    if holds_users:
+        standin.put_user("AdeleV@contoso.onmicrosoft.com", ["admin"], active=True)
+    with standin.client(token) as http:
+        for resource in ("Users", "Groups"):
+            answer = http.get(f"/{resource}", params={"filter": 'userName eq "f1e2d3c4-natoma-entra-probe"'
+                                                      if resource == "Users" else 'displayName eq "f1e2d3c4"'})
+            assert answer.status_code == probe_answer(token, standin.token)
+            if answer.status_code == 200:
+                assert answer.json()["totalResults"] == 0
+
+
+def test_a_stand_in_given_another_token_is_what_the_connection_test_checks():
+    tenant = Tenant.initial()
+    standin = standin_for(tenant)
+    standin.token = "another-scim-token"
+    assert engine.validate_credentials(tenant, {"BaseAddress": NATOMA_URL, "SecretToken": "another-scim-token"}) is None
+    assert "401" in (engine.validate_credentials(tenant, {"BaseAddress": NATOMA_URL, "SecretToken": NATOMA_TOKEN}) or "")
+    with standin.client(NATOMA_TOKEN) as http:
+        assert http.get("/Users").status_code == 401

@@ -195,7 +195,7 @@ def served(tmp_path, mode):
     """`sandbox serve` accepting this mode's Graph token, and its Natoma stand-in this mode's SCIM token."""
     srv = make_server(tmp_path / "served.json", port=0, access_token=graph_token(mode))
     standin = standin_for(srv.tenant)
-    standin.token = standin.app.token = scim_token(mode)
+    standin.token = scim_token(mode)
     t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     return srv

@@ -116,7 +116,10 @@ def _once(tmp_path_factory, name: str):
     is built and installed once per suite run, not once per worker. Yields (path, already made)."""
     import fcntl
 
-    shared = tmp_path_factory.getbasetemp().parent  # the run's base temp: the same for all workers
+    # the run's base temp, the same for all workers: under xdist each worker's basetemp is a directory of it;
+    # without xdist basetemp is the run's own (its parent holds every run's, and another tree's wheel)
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     path = shared / name
     with open(shared / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -153,3 +153,36 @@ def test_workload_identity_without_id_token_permission_says_what_to_add(installe
     assert code == 2
     name, p = ran[-1]
     assert name.startswith("Get the GitHub OIDC token") and "id-token: write" in p.stdout
+
+
+def test_a_setup_stopped_before_writing_counts_no_change_in_the_summary(installed, tmp_path, shell_env):
+    """Issue 26: a rejected SCIM token stops setup before its first write; the job summary's table counts no change
+    for any step (the skipped ones carry none, and the failed one's plan was not carried out)."""
+    state = tmp_path / "s.json"
+    code, ran, outputs, files, _env = run_action(
+        shell_env, tmp_path, {"command": f"setup --sandbox --sandbox-state {state}", "auth": "access-token"},
+        [installed.bin], {"NATOMA_SCIM_TOKEN": "wrong"})
+    assert code == 1 and outputs["exit-code"] == "1", [(n, p.stderr[-1500:]) for n, p in ran]
+    summary = files["GITHUB_STEP_SUMMARY"].read_text()
+    table = summary.split("| step | result | changes |\n|---|---|---|\n", 1)[1].split("\n\n", 1)[0]
+    assert table.splitlines() == ["| roles | skipped | - |", "| assign | skipped | - |", "| mapping | skipped | - |",
+                                  "| credentials | failed | - |", "| start | skipped | - |"], summary
+    assert "| | not made | why |" in summary.replace("|  |", "| |") and "| | change |" not in summary
+
+
+def test_a_command_input_with_an_unbalanced_quote_is_bad_input_not_a_run_without_a_command(installed, tmp_path,
+                                                                                           shell_env):
+    """Issue 26: the command input is split as a shell would; one it cannot split is said (an annotation and the job
+    summary), exit 2, and natoma-entra is not run (it ran with no command after a Python traceback)."""
+    code, ran, outputs, files, _env = run_action(
+        shell_env, tmp_path, {"command": "assign --group 'admin=Natoma Admins --sandbox", "auth": "access-token"},
+        [installed.bin])
+    assert code == 2 and outputs["exit-code"] == "2"
+    name, p = ran[-1]
+    assert name == "Run natoma-entra"
+    assert "Traceback" not in p.stdout + p.stderr, p.stderr
+    assert p.stdout.splitlines() == ["::error::the command input cannot be split as a shell would (no closing "
+                                     "quotation): balance its quotes"], p.stdout
+    assert not (tmp_path / "natoma-entra-report.json").exists()  # natoma-entra did not run
+    summary = files["GITHUB_STEP_SUMMARY"].read_text()
+    assert "exit 2 (bad usage or input)" in summary and "no closing quotation" in summary
