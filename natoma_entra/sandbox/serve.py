@@ -119,6 +119,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server: SandboxServer
     protocol_version = "HTTP/1.1"
     timeout = 60  # seconds a silent client may hold a connection
+    # TCP_NODELAY: a response is written as headers then body; with Nagle's algorithm the body waits for the
+    # client's delayed ACK (about 40 ms on Linux) on every request of a kept-alive connection
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         if os.environ.get("NATOMA_ENTRA_SANDBOX_LOG"):
