@@ -50,8 +50,11 @@ def clean_env(home: Path, extra: dict | None = None) -> dict:
     """An environment like a fresh shell's: no PYTHONPATH, no project venv on PATH, no natoma/azure settings."""
     keep = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
     env = {k: v for k, v in os.environ.items() if k in keep}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if not p.startswith(str(ROOT)))
+    # the base interpreter's bin first, as actions/setup-python leaves a hosted runner: `python3` in a step is a
+    # Python, not a version manager's shim (pyenv's costs a dozen processes per call)
+    base_bin = str(Path(sys.base_prefix) / "bin")
+    env["PATH"] = os.pathsep.join([base_bin, *(p for p in env.get("PATH", "").split(os.pathsep)
+                                               if not p.startswith(str(ROOT)) and p != base_bin)])
     env.update({"HOME": str(home), "XDG_STATE_HOME": str(home / "state"), "NO_COLOR": "1", "COLUMNS": "200"})
     env.update(extra or {})
     return env

@@ -15,6 +15,8 @@ import yaml
 
 import natoma_entra
 
+pytestmark = pytest.mark.release  # pyproject.toml: left out by `pytest -m "not release"`
+
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
 

@@ -5,8 +5,11 @@ import json
 import shutil
 import subprocess
 
+import pytest
 from pipelines import CLI, CONFIG, Runner, codes, github, workflow
 from test_action import oidc, run_action  # noqa: F401 - the fixture, and the action run step by step
+
+pytestmark = pytest.mark.release  # pyproject.toml: left out by `pytest -m "not release"`
 
 TENANT_SHIM = """#!/bin/bash
 # the sandbox of the tenant whose config the run is given: tenants/NAME.toml -> NAME.json, one state file each

@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from pipelines import CONFIG, REPO, ROOT, Runner, codes, github, github_eval, sandbox_shim, workflow
 from test_action import oidc, run_action  # noqa: F401 - the fixture, and the action run step by step
 
 from natoma_entra.sandbox.state import Tenant
+
+pytestmark = pytest.mark.release  # pyproject.toml: left out by `pytest -m "not release"`
 
 
 def _gh_stub(directory: Path, log: Path) -> None:

@@ -8,7 +8,11 @@ import zipfile
 from pathlib import Path
 
 
+import pytest
+
 import natoma_entra
+
+pytestmark = pytest.mark.release  # pyproject.toml: left out by `pytest -m "not release"`
 
 ROOT = Path(__file__).resolve().parents[2]
 
