@@ -12,6 +12,26 @@ from natoma_entra import redact
 
 READ_ONLY_POST = re.compile(r"/validateCredentials")
 
+# The files that take longest, run first. Each file runs whole on one worker (`--dist loadfile`, pyproject.toml), and
+# xdist hands files out in collection order (alphabetical): one long file handed out last keeps the other worker idle
+# while it runs. Measured serially (a file's share of the suite); the release checks that build the wheel come first
+# so the build overlaps other work. A file missing here only runs in its alphabetical place.
+LONGEST_FIRST = (
+    "tests/shipping/test_action.py", "tests/shipping/test_examples.py", "tests/shipping/test_types.py",
+    "tests/cli/test_red_team.py", "tests/security/test_secret_scan.py", "tests/shipping/test_example_azure.py",
+    "tests/shipping/test_example_tenants.py", "tests/cli/test_setup.py", "tests/cli/test_variant_matrix.py",
+    "tests/real/test_read_and_teardown_real.py", "tests/security/test_hostile_scim.py",
+    "tests/real/test_setup_real.py", "tests/sandbox/test_contract.py", "tests/shipping/test_package.py",
+    "tests/docs/test_site.py", "tests/cli/test_provision.py", "tests/cli/test_round_trips.py",
+)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle: the other files and the tests in a file stay shuffled
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order
+
+
 SECRET_ENV = ("NATOMA_SCIM_TOKEN", "NATOMA_ENTRA_ACCESS_TOKEN", "AZURE_CLIENT_SECRET", "NATOMA_ENTRA_APP",
               "NATOMA_ENTRA_TENANT", "NATOMA_ENTRA_AUTH", "NATOMA_ENTRA_CLOUD", "NATOMA_ENTRA_GRAPH_ENDPOINT",
               "NATOMA_SCIM_URL", "NATOMA_ENTRA_SANDBOX_STATE", "NATOMA_ENTRA_OUTPUT", "NATOMA_ENTRA_TIMEOUT",

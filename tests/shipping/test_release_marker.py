@@ -43,3 +43,12 @@ def test_the_release_marker_is_on_the_release_checks_and_nowhere_else():
             "shipping/test_example_azure.py", "shipping/test_example_tenants.py"} <= marked
     config = tomllib.loads((TESTS.parent / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert any(m.startswith("release:") for m in config["markers"])
+
+
+def test_the_files_run_first_exist():
+    """tests/conftest.py runs the longest files first; a file renamed away would silently run last again."""
+    tree = ast.parse((TESTS / "conftest.py").read_text())
+    (named,) = [ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "LONGEST_FIRST" for t in node.targets)]
+    assert len(named) > 10
+    assert [name for name in named if not (TESTS.parent / name).is_file()] == []
