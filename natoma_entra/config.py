@@ -36,6 +36,7 @@ ENV_DEFAULTS = {
 MAX_NAME = 256
 MAX_GROUPS = 100  # per role: more is a pasted list gone wrong, not a configuration
 MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_DEPTH = 32  # tables and arrays within each other; a real config has three levels
 
 
 def check_scim_url(url: str) -> str:
@@ -195,18 +196,36 @@ def read_file(path: Path) -> dict:
     from .files import read_capped_text
 
     text = read_capped_text(path, MAX_CONFIG_BYTES, what="the config file", fix="check --config: point it at the TOML file")
+    too_deep = UsageError(f"{path} nests tables or arrays too deeply", fix="correct the file (natoma-entra docs configuration)")
     try:
         doc = tomllib.loads(text)
-        secret = _find_secret_literal(doc)
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path} is not valid TOML: {e}", fix="correct the file") from None
     except RecursionError:  # tomllib recurses per nesting level: a hostile file can exhaust the stack
-        raise UsageError(f"{path} nests tables or arrays too deeply", fix="correct the file (natoma-entra docs configuration)") from None
+        raise too_deep from None
+    # the same answer when the interpreter's recursion limit was raised (by an embedding program) and tomllib got
+    # through: no config needs more than a few levels
+    if _depth(doc) > MAX_CONFIG_DEPTH:
+        raise too_deep
+    secret = _find_secret_literal(doc)
     if secret:
         raise UsageError(
             f"{path}: key {secret!r} holds a secret; secrets are refused in the config file",
             fix="remove it and give the SCIM token by NATOMA_SCIM_TOKEN (or scim.token_env), --scim-token-file or --scim-token-stdin")
     return doc
+
+
+def _depth(value: object) -> int:
+    """How deeply tables and arrays nest in a parsed TOML document (iteratively: the document may be deep)."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        item, level = todo.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            todo.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            todo.extend((v, level + 1) for v in item)
+    return deepest
 
 
 def _merge(base: dict, over: dict) -> dict:

@@ -206,3 +206,24 @@ def test_tilde_in_the_state_path_is_the_home_directory(sandbox, tmp_path, monkey
 def test_the_table_is_at_least_forty_cases():
     assert len(CASES) + 1 >= 40
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("text", ["a = " + "[" * 5000 + "]" * 5000 + "\n", "a = " + "{b=" * 3000 + "1" + "}" * 3000 + "\n"])
+def test_a_deep_config_is_refused_whatever_the_recursion_limit(tmp_path, text):
+    """tomllib recurses per level: under the default limit it stops with RecursionError; a program that raised the
+    limit (mypy's API does) lets it through. Either way the file is refused with the same line."""
+    import sys
+
+    from natoma_entra.config import read_file
+    from natoma_entra.errors import UsageError
+
+    path = tmp_path / "deep.toml"
+    path.write_text(text)
+    for limit in (1000, 100_000):
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit)
+        try:
+            with pytest.raises(UsageError, match="nests tables or arrays too deeply"):
+                read_file(path)
+        finally:
+            sys.setrecursionlimit(old)
