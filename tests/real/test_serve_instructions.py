@@ -55,7 +55,10 @@ def served_process(tmp_path: Path) -> object:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NATOMA_")}
     proc = subprocess.Popen([sys.executable, "-m", "natoma_entra", "--sandbox-state", str(state), "sandbox", "serve",
                              "--port", "0"], env={**env, "PYTHONUNBUFFERED": "1"}, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            # as started at a terminal: a suite launched in the background (`cmd &`, nohup, some CI
+                            # runners) has SIGINT ignored, a child inherits that, and Python then never sees Ctrl-C
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     printed = []
     assert proc.stderr is not None
     for line in proc.stderr:  # it prints three lines, the last naming the state file, then serves
