@@ -205,8 +205,6 @@ def check_target(raw: str, *, force: bool) -> Path | None:
     """The --write path, checked before the tenant is read (so a path that cannot be written costs no Graph read):
     None for "-" (print it). Bad input is a UsageError naming the path and the fix; write_file checks again as it
     writes (the path may change in between)."""
-    import os
-
     if raw == STDOUT:
         return None
     if not raw.strip():

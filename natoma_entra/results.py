@@ -29,6 +29,12 @@ class StepResult(BaseModel):
     def pending(self) -> list[Change]:
         return [c for c in self.changes if c.action != "none"]
 
+    @property
+    def made(self) -> list[Change]:
+        """The changes made (or, in a dry run, planned): a failed or skipped step's pending changes are what it set
+        out to do, and nothing says they were made."""
+        return self.pending if self.status in ("changed", "planned") else []
+
 
 class Report(BaseModel):
     command: str

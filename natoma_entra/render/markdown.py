@@ -79,17 +79,11 @@ def _change_row(c: Change) -> list[str]:
     return [MARK[c.action], md(f"{verb}: {c.target}"), md(c.detail.get("why") or "")]
 
 
-def _made(s: StepResult) -> list[Change]:
-    """The changes made (or, in a dry run, planned): a failed or skipped step's are what it set out to do, and
-    nothing says they were made (issue 26)."""
-    return s.pending if s.status in ("changed", "planned") else []
-
-
 def _step_section(s: StepResult, *, dry_run: bool) -> list[str]:
     out = [f"#### {md(s.step)}: {md(s.status)}", ""]
     pending, same = [c for c in s.changes if c.action != "none"], [c for c in s.changes if c.action == "none"]
     if pending:
-        header = "planned change" if dry_run else ("change" if _made(s) else "not made")
+        header = "planned change" if dry_run else ("change" if s.made else "not made")
         out += table(["", header, "why"], [_change_row(c) for c in pending], what="changes")
     if same:
         rows = table(["", "in place", "why"], [_change_row(c) for c in same], what="in place")
@@ -113,13 +107,13 @@ def _heading(report: Report, what: str) -> list[str]:
 
 def render_report(report: Report) -> list[str]:
     """A plan (a dry run, --plan-out, `show FILE`) or what a run did: a summary table, then each step's changes."""
-    changes = sum(len(_made(s)) for s in report.steps)
+    changes = sum(len(s.made) for s in report.steps)
     if report.dry_run:
         what = "plan" if changes else "plan: nothing to do"
     else:
         what = "failed" if not report.ok else ("done" if changes else "nothing to do")
     out = _heading(report, what) + app_line(report)
-    rows = [[md(s.step), md(s.status), str(len(_made(s))) if _made(s) else "-"] for s in report.steps]
+    rows = [[md(s.step), md(s.status), str(len(s.made)) if s.made else "-"] for s in report.steps]
     if rows:
         out += table(["step", "result", "changes"], rows, what="steps")
     for s in report.steps:

@@ -33,9 +33,7 @@ def render_summary(report: Report, console, *, verbose: bool = False, quiet: boo
         return
     t = table("step", "result", "changes", title="Summary")
     for s in report.steps:
-        # the changes made (or, in a dry run, planned): a failed or skipped step's are what it set out to do, and
-        # nothing says they were made
-        n = len(s.pending) if s.status in ("changed", "planned") else 0
+        n = len(s.made)
         t.add_row(s.step, inert.cell(s.status, _STYLE[s.status]), str(n) if n else "-")
     console.print(t)
     console.print(inert.text(closing_line(report)))
