@@ -71,6 +71,11 @@ def replay(folder: Path, latency: float) -> int:
     """The measured run, in a process of its own (so its memory is doctor's alone): the recorded answers replayed."""
     import pickle
 
+    import gc
+
+    from natoma_entra.console import COLLECTOR_THRESHOLDS
+
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)  # the collector of a natoma-entra process (natoma_entra/console.py)
     rec = Recorder(folder)
     rec.files = pickle.loads((folder / "index.pickle").read_bytes())
     import natoma_entra.doctor.read  # noqa: F401  (imports are start-up, not doctor's run)
