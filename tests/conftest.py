@@ -37,6 +37,35 @@ def pytest_configure(config: pytest.Config) -> None:
         compileall.compile_dir(Path(__file__).resolve().parents[1] / "natoma_entra", quiet=1)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _freeze_survivors()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    yield
+    if nextitem is None or nextitem.path != item.path:  # a file's last test: its module-scoped fixtures are gone
+        _freeze_survivors()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import gc
+
+    gc.freeze()  # the interpreter's shutdown runs full collections; they need not walk what the run leaves
+
+
+def _freeze_survivors() -> None:
+    """A worker keeps what its tests import and cache (the Graph SDK, the models, ~400,000 objects) to its end, and
+    each full collection walked all of it again: seconds per worker, and more at its exit. What outlives a file is
+    collected once and frozen (gc.freeze); each test's own garbage is collected as usual. natoma_entra/console.py
+    does the same for the CLI's process."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 @pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle: the other files and the tests in a file stay shuffled
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
