@@ -270,8 +270,8 @@ USAGE_EXIT = 2
 
 
 def run(argv: list[str] | None = None, *, application: Application | None = None) -> None:
-    """The command line (natoma_entra/console.py runs it as the process). Exit codes: 0 done, 1 a step failed, 2 bad usage or input, 3 changes pending,
-    130 interrupted. Every non-zero exit says one line on stderr."""
+    """The command line (natoma_entra/console.py runs it as the process). Exit codes: 0 done, 1 a step failed,
+    2 bad usage or input, 3 changes pending, 130 interrupted. Every non-zero exit says one line on stderr."""
     from ..errors import Interrupted, NatomaEntraError, UsageError, error_line
     from .early import bad_output, command_help, output_format
 
