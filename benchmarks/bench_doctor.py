@@ -69,9 +69,8 @@ async def doctor_once(transport):
 
 def replay(folder: Path, latency: float) -> int:
     """The measured run, in a process of its own (so its memory is doctor's alone): the recorded answers replayed."""
-    import pickle
-
     import gc
+    import pickle
 
     from natoma_entra.console import COLLECTOR_THRESHOLDS
 
