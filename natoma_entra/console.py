@@ -3,10 +3,10 @@ natoma_entra`.
 
 A run is short, and most of what it builds (modules, models, the tenant's facts) lives to its end. CPython's default
 collector thresholds walked those objects again and again while they were built, and once more at exit: about a fifth
-of a sandbox command's time (docs/performance.md, "Start-up"). Here the collector runs less often and what is alive at the
-end is frozen, so the interpreter's shutdown does not walk it. Garbage cycles are still collected; the memory of a
-100,000-user doctor is held by benchmarks/bench_doctor.py. Tests that call cli.main.run in their own process keep the
-default collector.
+of a sandbox command's time (docs/performance.md, "Start-up"). Here the collector runs less often and what is alive
+at the end is frozen, so the interpreter's shutdown does not walk it. Garbage cycles are still collected; the memory
+of a 100,000-user doctor is held by benchmarks/bench_doctor.py. Tests that call cli.main.run in their own process
+keep the default collector.
 """
 from __future__ import annotations
 
