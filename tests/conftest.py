@@ -37,6 +37,53 @@ def pytest_configure(config: pytest.Config) -> None:
         compileall.compile_dir(Path(__file__).resolve().parents[1] / "natoma_entra", quiet=1)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collection(session: pytest.Session):
+    """Rewriting the asserts of every test file (pytest's assertion rewriting) is most of a worker's collection, ~4 s,
+    and under PYTHONDONTWRITEBYTECODE each worker did all of it again, on every run. During collection the rewritten
+    modules are written to __pycache__ (ignored by git), where pytest reads them back when the source is unchanged:
+    the second worker takes each directory's files from its end (_FromTheEnd), so on a fresh clone the two workers
+    share the rewriting, and on a later run neither does it."""
+    import sys
+
+    before = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = before
+
+
+def pytest_collect_directory(path, parent: pytest.Collector) -> pytest.Collector | None:
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0" and not (path / "__init__.py").exists():
+        return _FromTheEnd.from_parent(parent, path=path)
+    return None  # the first worker (or a run without xdist), and a package: pytest's own collector
+
+
+class _FromTheEnd(pytest.Directory):
+    """A directory collected as pytest's own (pytest.Dir) collects it, in the reverse order of its entries. The
+    collected tests are the same; pytest_collection_modifyitems puts them in one order in every worker, as
+    pytest-xdist requires."""
+
+    def collect(self):
+        import os
+        from pathlib import Path
+
+        ihook = self.ihook
+        for entry in sorted(os.scandir(self.path), key=lambda e: e.name, reverse=True):
+            path = Path(entry.path)
+            if ihook.pytest_ignore_collect(collection_path=path, config=self.config):
+                continue
+            if entry.is_dir():
+                collector = ihook.pytest_collect_directory(path=path, parent=self)
+                if collector is not None:
+                    yield collector
+            elif entry.is_file():
+                yield from ihook.pytest_collect_file(file_path=path, parent=self)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     _freeze_survivors()
 
@@ -66,10 +113,12 @@ def _freeze_survivors() -> None:
     gc.freeze()
 
 
-@pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle: the other files and the tests in a file stay shuffled
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order
+    # then by path: each worker has the same order, whichever end of a directory it collected first (_FromTheEnd);
+    # stable, so the tests of a file keep their order
+    items.sort(key=lambda item: (rank.get(item.nodeid.split("::")[0], len(rank)), item.path.parts))
 
 
 SECRET_ENV = ("NATOMA_SCIM_TOKEN", "NATOMA_ENTRA_ACCESS_TOKEN", "AZURE_CLIENT_SECRET", "NATOMA_ENTRA_APP",
