@@ -15,9 +15,11 @@ READ_ONLY_POST = re.compile(r"/validateCredentials")
 # The files that take longest, run first. Each file runs whole on one worker (`--dist loadfile`, pyproject.toml), and
 # xdist hands files out in collection order (alphabetical): one long file handed out last keeps the other worker idle
 # while it runs. Measured serially (a file's share of the suite); the release checks that build the wheel come first
-# so the build overlaps other work. A file missing here only runs in its alphabetical place.
+# so the build overlaps other work. A file missing here only runs in its alphabetical place. Not here on purpose:
+# tests/shipping/test_types.py, whose mypy runs in the background (_BackgroundMypy): the later it is read, the more of
+# it was done on CPU the workers left idle.
 LONGEST_FIRST = (
-    "tests/shipping/test_action.py", "tests/shipping/test_examples.py", "tests/shipping/test_types.py",
+    "tests/shipping/test_action.py", "tests/shipping/test_examples.py",
     "tests/cli/test_red_team.py", "tests/security/test_secret_scan.py", "tests/shipping/test_example_azure.py",
     "tests/shipping/test_example_tenants.py", "tests/cli/test_setup.py", "tests/cli/test_variant_matrix.py",
     "tests/real/test_read_and_teardown_real.py", "tests/security/test_hostile_scim.py",
@@ -85,7 +87,11 @@ class _FromTheEnd(pytest.Directory):
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    import os
+
     _freeze_survivors()
+    if not hasattr(session.config, "workerinput") and any(i.nodeid.startswith(TYPES_TEST) for i in session.items):
+        _BACKGROUND_MYPY.start(session.config, str(os.getpid()))  # a run without xdist (with it, the controller)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -99,7 +105,100 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
 def pytest_unconfigure(config: pytest.Config) -> None:
     import gc
 
+    _BACKGROUND_MYPY.finish()
     gc.freeze()  # the interpreter's shutdown runs full collections; they need not walk what the run leaves
+
+
+TYPES_TEST = "tests/shipping/test_types.py"
+
+
+class _BackgroundMypy:
+    """mypy over the package (tests/shipping/test_types.py) costs ~6 s of CPU on a fresh clone. It starts once the
+    tests are collected, as a process of lowest priority (nice 19): it takes the CPU the workers leave idle (tests
+    that wait on a timeout or on injected latency), and the test reads its result, waiting for it if need be. One
+    run per test run: the controller starts it (pytest-xdist), or the only process of a run without xdist."""
+
+    def __init__(self) -> None:
+        self.process = None
+        self.result_path = None
+
+    @staticmethod
+    def path(config: pytest.Config, run_id: str):
+        import tempfile
+        from pathlib import Path
+
+        cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+        where = Path(cache.mkdir("natoma-entra-mypy")) if cache else Path(tempfile.gettempdir()) / "natoma-entra-mypy"
+        where.mkdir(exist_ok=True)
+        return where / f"{run_id}.json"
+
+    def start(self, config: pytest.Config, run_id: str) -> None:
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        if self.process is not None:
+            return
+        self.result_path = self.path(config, run_id)
+        self.result_path.unlink(missing_ok=True)
+        root = Path(__file__).resolve().parents[1]
+        self.process = subprocess.Popen([sys.executable, "-c", _MYPY_RUN, str(self.result_path)], cwd=root)
+        self.result_path.with_suffix(".pid").write_text(str(self.process.pid))
+
+    def finish(self) -> None:
+        """At the end of the run: a mypy still running (the test was never reached: -x, ^C) is stopped."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for suffix in (".json", ".pid"):
+            self.result_path.with_suffix(suffix).unlink(missing_ok=True)
+        self.process = None
+
+
+# the background run: mypy as pyproject.toml configures it, its answer written atomically as JSON
+_MYPY_RUN = """
+import json, os, sys, traceback
+if hasattr(os, "nice"):
+    os.nice(19)
+try:
+    from mypy import api
+    out, err, code = api.run([])
+except BaseException:
+    out, err, code = "", traceback.format_exc(), -1
+with open(sys.argv[1] + ".part", "w") as f:
+    json.dump({"out": out, "err": err, "code": code}, f)
+os.replace(sys.argv[1] + ".part", sys.argv[1])
+"""
+
+_BACKGROUND_MYPY = _BackgroundMypy()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids) -> None:
+    if any(i.startswith(TYPES_TEST) for i in ids):
+        _BACKGROUND_MYPY.start(node.config, node.workerinput["testrunuid"])
+
+
+@pytest.fixture
+def mypy_result(request) -> tuple[str, str, int]:
+    """(stdout, stderr, exit code) of mypy over the package: the background run's, waited for (at most 10 minutes),
+    or, when the run started none, a run made now."""
+    import os
+    import time
+
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or str(os.getpid())
+    path = _BackgroundMypy.path(request.config, run_id)
+    pid_file = path.with_suffix(".pid")
+    if not pid_file.exists():
+        _BACKGROUND_MYPY.start(request.config, run_id)
+    deadline = time.monotonic() + 600
+    while not path.exists():
+        assert time.monotonic() < deadline, "mypy (started in the background) gave no answer in 10 minutes"
+        time.sleep(0.05)
+    answer = json.loads(path.read_text())
+    return answer["out"], answer["err"], answer["code"]
 
 
 def _freeze_survivors() -> None:
