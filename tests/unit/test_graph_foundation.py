@@ -303,3 +303,28 @@ def test_an_answer_is_freed_as_soon_as_its_reader_is_done(over, tmp_path):
         if srv is not None:
             srv.shutdown()
             srv.server_close()
+
+
+def test_the_tls_context_is_made_once_per_ca_setting_and_honours_ssl_cert_file(tmp_path, monkeypatch):
+    import ssl
+    from pathlib import Path
+
+    import certifi
+
+    from natoma_entra.graph.client import tls_context
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    default = tls_context()
+    assert tls_context() is default  # one per process: reading the CA bundle is not repeated per client
+    assert default.verify_mode == ssl.CERT_REQUIRED and default.check_hostname
+    assert default.cert_store_stats()["x509_ca"] > 50  # the whole bundle
+    bundle = Path(certifi.where()).read_text()
+    end = "-----END CERTIFICATE-----"
+    one = tmp_path / "one-ca.pem"
+    one.write_text(bundle[bundle.index("-----BEGIN CERTIFICATE-----"):bundle.index(end) + len(end)] + "\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(one))  # a corporate CA bundle, as httpx reads it
+    mine = tls_context()
+    assert mine is not default and mine.cert_store_stats()["x509_ca"] == 1
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert tls_context() is default
