@@ -46,12 +46,22 @@ def confirmer(g: "Application", command: str, *, yes: bool, question: str = QUES
             raise UsageError(f"{command} would remove or replace what its plan lists, and asks first: no terminal is "
                              "attached to ask at",
                              fix="pass --yes (see what it would do with --dry-run first)")
+        from ..errors import Interrupted
+        from ..interrupts import ctrl_c_stops_here
         from ..render.report import render
 
-        with g.spinner_paused():  # the plan and the question on their own lines, not after the spinner's
+        # the plan and the question on their own lines, not after the spinner's; Ctrl-C at the question stops the
+        # run there and then (natoma_entra/interrupts.py)
+        with g.spinner_paused(), ctrl_c_stops_here() as ctrl_c:
             # the plan without a dry run's closing line: "dry run: nothing was written" right before "Tear down ...?"
             # read as if the run were over
             render(plan, g.out, verbose=g.verbose, quiet=g.quiet, footer=False)
-            return bool(typer.confirm(question, default=False, err=True))
+            try:
+                return bool(typer.confirm(question, default=False, err=True))
+            except typer.Abort:  # Ctrl-C, or the end of the input (Ctrl-D): that is a no
+                typer.echo(err=True)  # what follows starts its own line, not after the question
+                if ctrl_c.pressed:
+                    raise Interrupted(f"{command}: interrupted at the question; nothing was written") from None
+                return False
 
     return confirm

@@ -85,12 +85,20 @@ def _isatty(stream) -> bool:
 
 
 def _prompt(pause=None) -> str:
-    # hidden input; the prompt itself goes to stderr so stdout stays data; the spinner stops while the admin types
+    # hidden input; the prompt itself goes to stderr so stdout stays data; the spinner stops while the admin types;
+    # Ctrl-C stops the run there and then (natoma_entra/interrupts.py)
     import contextlib
 
-    with (pause or contextlib.nullcontext)():
-        return typer.prompt("Natoma SCIM token (input hidden)", hide_input=True, err=True, default="",
-                            show_default=False)
+    from ..interrupts import ctrl_c_stops_here
+
+    with (pause or contextlib.nullcontext)(), ctrl_c_stops_here() as ctrl_c:
+        try:
+            return typer.prompt("Natoma SCIM token (input hidden)", hide_input=True, err=True, default="",
+                                show_default=False)
+        except typer.Abort:
+            if ctrl_c.pressed:
+                raise KeyboardInterrupt from None  # the run stops there, naming its step (cli/context.py)
+            return ""  # the end of the input (Ctrl-D): no token was given
 
 
 def token_source(config, *, use_stdin: bool = False, default: str | None = None, pause=None,

@@ -10,6 +10,7 @@ import time
 
 from .clouds import CLOUDS
 from ..errors import UsageError
+from ..interrupts import ctrl_c_stops_here
 from ..redact import clean_token, register
 
 AUTH_MODES = (
@@ -72,11 +73,15 @@ class RegisteringCredential:
         register(getattr(result, "token", None))
         return result
 
+    # A synchronous credential blocks the event loop's thread while it signs in (a device code, a browser: minutes):
+    # Ctrl-C stops it there and then (natoma_entra/interrupts.py)
     def get_token(self, *scopes, **kwargs):
-        return self._seen(self.inner.get_token(*scopes, **kwargs))
+        with ctrl_c_stops_here():
+            return self._seen(self.inner.get_token(*scopes, **kwargs))
 
     def get_token_info(self, *scopes, **kwargs):
-        return self._seen(self.inner.get_token_info(*scopes, **kwargs))
+        with ctrl_c_stops_here():
+            return self._seen(self.inner.get_token_info(*scopes, **kwargs))
 
     def close(self):
         close = getattr(self.inner, "close", None)

@@ -7,7 +7,8 @@ the ``nth`` matching request and fires ``count`` times (``None``: for ever), the
   then let it through; other rules still apply.
 - ``throttle(retry_after)``: answer 429 with ``Retry-After`` and Graph's error body, without reaching the tenant.
 - ``server_error(status)``: answer a 5xx (503/504 carry ``Retry-After`` when given), without reaching the tenant.
-- ``interrupt()``: the tenant handles the request, then KeyboardInterrupt is raised (Ctrl-C in the middle of a run).
+- ``interrupt()``: the tenant handles the request, then Ctrl-C: a real SIGINT to the process (asyncio.run cancels
+  the run's task), or KeyboardInterrupt where no asyncio handler is in place (the sync transport).
 - ``drop(after=False)``: raise ``httpx.ConnectError`` before the tenant sees the request; with ``after=True`` the
   tenant handles it (state changes) and the response is lost (``httpx.RemoteProtocolError``).
 """
@@ -66,7 +67,7 @@ def server_error(status: int = 503, *, retry_after: float | None = None, method:
 
 
 def interrupt(*, method: str | None = None, path: str | None = None, nth: int = 1, count: int | None = 1) -> Fault:
-    """The tenant applies the request, then KeyboardInterrupt is raised in the client (Ctrl-C mid-run)."""
+    """The tenant applies the request, then the person presses Ctrl-C (mid-run): transport.py delivers it."""
     return Fault("interrupt", method, path, nth, count, after=True)
 
 

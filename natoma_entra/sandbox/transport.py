@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from typing import Awaitable, Callable, Iterable
 
@@ -62,7 +63,7 @@ class _Base:
                                                               request=(request.method, str(request.url), body))
             self.log.append((request.method, target, status))
             return httpx.Response(status, headers=hdrs, content=content, request=request)
-        if stop is not None and stop.kind == "interrupt":  # applied, then the person pressed Ctrl-C
+        if stop is not None and stop.kind == "interrupt":  # applied, then Ctrl-C where Python raises it (no asyncio)
             self.log.append((request.method, target, status))
             raise KeyboardInterrupt
         if stop is not None and stop.kind == "drop":
@@ -100,7 +101,23 @@ class SandboxTransport(_Base, httpx.AsyncBaseTransport):
         delay, stop = self._plan(request)
         if delay:
             await self.sleep(delay)
+        if stop is not None and stop.kind == "interrupt" and _asyncio_answers_ctrl_c():
+            # applied, then Ctrl-C while the answer is on its way: a real SIGINT, which asyncio.run answers by
+            # cancelling the run's task; the cancellation lands where the run next waits (natoma_entra/interrupts.py)
+            response = self._respond(request, body, None, start)
+            signal.raise_signal(signal.SIGINT)
+            await asyncio.sleep(0)
+            return response
         return self._respond(request, body, stop, start)
+
+
+def _asyncio_answers_ctrl_c() -> bool:
+    """Is SIGINT handled by a handler other than Python's own (asyncio.run's), on this, the main, thread?"""
+    import threading
+
+    handler = signal.getsignal(signal.SIGINT)
+    return (threading.current_thread() is threading.main_thread() and callable(handler)
+            and handler is not signal.default_int_handler)
 
 
 def longest_chain(spans: Iterable[tuple[float, float]]) -> int:

@@ -81,6 +81,20 @@ def test_at_a_terminal_the_plan_is_shown_then_asked(sandbox, ready, monkeypatch,
     assert yes.writes
 
 
+def test_the_end_of_the_input_at_the_question_is_a_no(sandbox, ready, monkeypatch):
+    """Ctrl-D (or a terminal closed) at the question: "not confirmed", exit 1, nothing written. (Ctrl-C there:
+    tests/real/test_ctrl_c_at_a_terminal.py.)"""
+    import natoma_entra.cli.confirm as confirm
+
+    args, _shown = ready("assign --prune")
+    monkeypatch.setattr(confirm, "isatty", lambda stream: True)
+    before = sandbox.path.read_bytes()
+    r = sandbox.cli(*args, stdin="")
+    assert r.code == 1 and r.writes == [], (r.out, r.err)
+    assert r.err.strip().splitlines()[-1] == "error: assign: not confirmed; nothing was written"
+    assert sandbox.path.read_bytes() == before
+
+
 def test_json_output_needs_yes_when_it_would_remove(sandbox, ready):
     args, _ = ready("assign --prune")
     r = sandbox.cli(*args, "-o", "json")

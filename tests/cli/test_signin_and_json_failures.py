@@ -80,3 +80,23 @@ def test_hidden_prompt_pauses_the_spinner_and_reads_the_token(monkeypatch):
     app._spinner = FakeSpinner()  # the spinner the application shows at a terminal
     assert token._prompt(app.spinner_paused) == "fake-typed-token"
     assert events == ["stop", ("prompt", True, True), "start"]
+
+
+def test_the_end_of_the_input_at_the_token_prompt_is_no_token(monkeypatch):
+    """Ctrl-D at the hidden prompt (click says Abort, as for Ctrl-C): no token was typed, which the run refuses in
+    one line (exit 2), not as an interrupt. Ctrl-C there: tests/real/test_ctrl_c_at_a_terminal.py."""
+    import typer
+
+    from natoma_entra.cli import token
+    from natoma_entra.errors import UsageError
+
+    def end_of_input(text, **kw):
+        raise typer.Abort()
+
+    class Terminal:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(typer, "prompt", end_of_input)
+    with pytest.raises(UsageError, match="the SCIM token from the prompt is empty"):
+        token.read_token(env={}, stdin=Terminal(), prompt=token._prompt)
