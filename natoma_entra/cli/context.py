@@ -69,8 +69,10 @@ def _run(g: Application, command: str, body: Callable[["Session"], Awaitable["Re
     g.setup_logging()
     g.current_step = command
     trace = g.trace()  # --trace: every Graph and SCIM exchange of the run (a bad path: exit 2, nothing sent)
+    graph = None
     try:
         with backend.connect(config, read_only=read_only, deadline=g.timeout, on_wait=g.say) as conn:
+            graph = conn.graph
             scim = conn.scim
             if trace is not None:
                 from ..natoma_scim import traced
@@ -91,7 +93,9 @@ def _run(g: Application, command: str, body: Callable[["Session"], Awaitable["Re
             report: "Report" = g.with_spinner(lambda: asyncio.run(main()), backend.label)
             return report
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted during {g.current_step} (what was written is kept)",
+        wrote = graph is not None and graph.writes_started > 0
+        raise Interrupted(f"interrupted during {g.current_step}"
+                          + (" (what was written is kept)" if wrote else "; nothing was written"),
                           fix=Interrupted.AGAIN) from None
     finally:
         g.close()  # the --verbose log handler goes with the run

@@ -97,6 +97,7 @@ class GraphClient:
         self.adapter = GraphRequestAdapter(auth, client=http)
         self.adapter.base_url = self.base_url  # no trailing slash: avoids '/v1.0//applications'
         self.requests: list[tuple[str, str, int | None]] = []  # (method, path, status): counts for benchmarks
+        self.writes_started = 0  # writes handed to the transport: may have reached the tenant (an interrupt says so)
         self.transport = transport
         self.read_only = False  # set for dry runs and read-only commands: any write raises WriteRefused
 
@@ -130,6 +131,8 @@ class GraphClient:
             from urllib.parse import urlencode, quote
             url += ("&" if "?" in url else "?") + urlencode(params, quote_via=quote, safe="$,'()/ ").replace(" ", "%20")
         shown = _shown_path(url, self.base_url)
+        if not is_read(method, shown):
+            self.writes_started += 1
         policy = policy or retry.DEFAULT
         repeatable = policy.repeatable if policy.repeatable is not None else (
             method != "POST" or is_read(method, shown))

@@ -77,6 +77,21 @@ def test_ctrl_c_says_run_the_same_command_again_once(sandbox):
     assert doc["fix"].startswith("run the same command again") and "again" not in doc["error"]
 
 
+@pytest.mark.parametrize("args,method,path,step", [
+    (("status",), "GET", r"/servicePrincipals$", "status"),  # a command that never writes
+    (("setup",), "GET", r"/servicePrincipals$", "reading"),  # a run stopped while it reads, before any write
+])
+def test_ctrl_c_before_any_write_says_nothing_was_written(sandbox, args, method, path, step):
+    assert sandbox.set_up().code == 0
+    before = sandbox.path.read_bytes()
+    sandbox.options.faults[:] = [faults.interrupt(method=method, path=path)]
+    r = sandbox.cli(*args)
+    assert r.code == 130, r.out + r.err
+    [line] = error_lines(r.err)
+    assert line.startswith(f"error: interrupted during {step}; nothing was written. Fix: run the same command"), line
+    assert r.writes == [] and sandbox.path.read_bytes() == before
+
+
 def test_a_bad_timeout_typed_as_a_flag_does_not_blame_the_environment(sandbox, monkeypatch):
     r = sandbox.cli("--timeout", "0", "status")
     assert r.code == 2

@@ -93,7 +93,7 @@ def test_ctrl_c_at_the_token_prompt_stops_the_run_and_a_rerun_converges(real: Re
     talk = at_a_terminal(real, ["--config", str(config), "setup"], when=b"Natoma SCIM token (input hidden): ",
                          keys=CTRL_C)
     assert talk.code == 130, talk.screen
-    assert "error: interrupted during reading" in talk.screen
+    assert "error: interrupted during reading; nothing was written" in talk.screen
     assert real.served.state_bytes() == before
     monkeypatch.setenv("NATOMA_SCIM_TOKEN", NATOMA_TOKEN)
     assert real.cli("--config", config, "setup").code == 0
