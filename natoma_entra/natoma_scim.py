@@ -94,9 +94,12 @@ def network_client(url: str, token: str, bounds: Bounds | None = None, *, transp
         def _base(self) -> str:
             return str(self.client.base_url).rstrip("/")
 
+    from .tls import context
+
     host = urlsplit(url).hostname or url
     http = httpx2.Client(base_url=url.rstrip("/"), timeout=httpx2.Timeout(**HTTP_TIMEOUTS), follow_redirects=False,
                          transport=transport, event_hooks=hooks(bounds or Bounds(), host),
+                         verify=True if transport is not None else context(),  # natoma_entra/tls.py
                          headers={"Authorization": f"Bearer {token}", "Accept": "application/scim+json",
                                   "Accept-Encoding": ACCEPT_ENCODING})
     return Client(http, provider=provider())

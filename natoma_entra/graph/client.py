@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import functools
 import json
 import logging
 import time
@@ -18,13 +17,12 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 from . import errors, retry
+from .. import tls
 from ..waits import Waits
 from .readonly import is_read
 from .retry import Policy
 
 if TYPE_CHECKING:
-    import ssl
-
     from ..clock import Clock
 
 log = logging.getLogger("natoma_entra.graph")
@@ -85,7 +83,7 @@ class GraphClient:
         self._signing_in = auth in ("device-code", "browser")
         timeout = httpx.Timeout(**HTTP_TIMEOUTS)
         http = (httpx.AsyncClient(transport=transport, timeout=timeout) if transport
-                else httpx.AsyncClient(timeout=timeout, verify=tls_context()))
+                else httpx.AsyncClient(timeout=timeout, verify=tls.context()))
         # the SDK's default middleware (redirects, telemetry, ...) with its retry handler told never to retry: the
         # retries are ours, below (kiota's RetryHandlerOption, msgraph_core's create_with_default_middleware)
         no_retry = RetryHandlerOption(delay=0, max_retries=0, should_retry=False)
@@ -315,22 +313,6 @@ class GraphClient:
             await self._http.aclose()
         except Exception:  # closing must never hide the run's own outcome
             pass
-
-
-def tls_context() -> "ssl.SSLContext":
-    """The TLS context of every client of this process, as httpx makes it by default (the CA bundle, or the
-    SSL_CERT_FILE / SSL_CERT_DIR the environment names). Made once per value of those: reading the bundle takes
-    ~20 ms, and a process that runs the CLI many times (the test suite) made one per run."""
-    import os
-
-    return tls_context_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-
-
-@functools.lru_cache(maxsize=4)
-def tls_context_for(cert_file: str | None, cert_dir: str | None) -> "ssl.SSLContext":
-    import httpx
-
-    return httpx.create_ssl_context()  # reads SSL_CERT_FILE / SSL_CERT_DIR itself (trust_env)
 
 
 def _json(resp) -> Any:

@@ -190,8 +190,38 @@ def from_transport(exc: Exception, method: str, path: str, host: str, *, sent: b
     return GraphError(
         status=None, code="NetworkError", method=method, path=path,
         message=f"could not reach {host}: {kind}{': ' + str(exc) if str(exc) else ''}",
-        fix=f"check the network, proxy and --graph-endpoint/--cloud settings for {host}, then run the command again",
+        fix=TLS_FIX if untrusted_certificate(exc) else
+        f"check the network, proxy and --graph-endpoint/--cloud settings for {host}, then run the command again",
     )
+
+
+# A TLS-inspecting proxy answers with its own certificate: the one variable that serves sign-in (requests, as az) and
+# natoma-entra's own connections (natoma_entra/tls.py)
+TLS_FIX = ("behind a TLS-inspecting proxy, set REQUESTS_CA_BUNDLE to a CA bundle that holds its certificate (sign-in "
+           "and natoma-entra's own connections read it; natoma-entra docs configuration)")
+# the modes whose credential talks to the sign-in host itself (not az, not the managed identity endpoint)
+_REACHES_SIGN_IN = {"client-secret", "certificate", "workload-identity", "device-code", "browser"}
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it was raised from or during, nearest first (azure-core wraps requests' error)."""
+    chain: list[BaseException] = []
+    at: BaseException | None = exc
+    while at is not None and at not in chain and len(chain) < 10:
+        chain.append(at)
+        at = at.__cause__ or at.__context__
+    return chain
+
+
+def untrusted_certificate(exc: BaseException) -> bool:
+    return any("CERTIFICATE_VERIFY_FAILED" in str(e) for e in _causes(exc))
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The sign-in request got no answer (DNS, refused, reset, proxy): azure-core's ServiceRequestError."""
+    from azure.core.exceptions import ServiceRequestError
+
+    return any(isinstance(e, ServiceRequestError) for e in _causes(exc))
 
 
 SIGN_IN_FIX = {
@@ -215,6 +245,13 @@ def from_sign_in(exc: Exception, auth: str) -> NatomaEntraError:
     """azure-identity failures (no `az login`, bad secret, no managed identity) in one line, with the fix."""
     text = str(getattr(exc, "message", None) or exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
+    if auth in _REACHES_SIGN_IN and untrusted_certificate(exc):
+        return NatomaEntraError(f"sign-in failed with --auth {auth}: {first}", fix=TLS_FIX)
+    if auth in _REACHES_SIGN_IN and _unreachable(exc):
+        return NatomaEntraError(f"sign-in failed with --auth {auth}: {first}",
+                                fix="check that this machine reaches the sign-in host of --cloud over HTTPS "
+                                    "(login.microsoftonline.com for the global cloud): the network, and "
+                                    "HTTPS_PROXY / NO_PROXY behind a proxy")
     return NatomaEntraError(f"sign-in failed with --auth {auth}: {first}",
                             fix=SIGN_IN_FIX.get(auth, "check the --auth mode and its settings (natoma-entra "
                                                       "docs auth; https://natoma.github.io/natoma-entra/auth/)"))

@@ -147,9 +147,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture(scope="session")
 def trust_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A one-certificate CA file for SSL_CERT_FILE. Nothing here uses TLS (loopback http), yet httpx loads the trust
-    store for every client it builds (a run builds one for Graph, one for Natoma): the machine's bundle costs about
-    50 ms a client, this file nothing. The code path is the same; only the file httpx reads differs."""
+    """A one-certificate CA file for SSL_CERT_FILE. Nothing here uses TLS (loopback http), yet a run loads the trust
+    store for its clients (natoma_entra/tls.py: once per process and setting): the machine's bundle costs about
+    50 ms, this file nothing. The code path is the same; only the file read differs."""
     import datetime
 
     from cryptography import x509

@@ -311,10 +311,10 @@ def test_the_tls_context_is_made_once_per_ca_setting_and_honours_ssl_cert_file(t
 
     import certifi
 
-    from natoma_entra.graph.client import tls_context
+    from natoma_entra.tls import CA_VARIABLES, context as tls_context
 
-    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    for name in CA_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     default = tls_context()
     assert tls_context() is default  # one per process: reading the CA bundle is not repeated per client
     assert default.verify_mode == ssl.CERT_REQUIRED and default.check_hostname
