@@ -27,6 +27,12 @@ class CtrlC:
     pressed: bool = False
 
 
+def asyncio_answers_ctrl_c() -> bool:
+    """Is SIGINT handled, on this (the main) thread, by a handler other than Python's own: asyncio.run's?"""
+    handler = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    return callable(handler) and handler is not signal.default_int_handler
+
+
 @contextlib.contextmanager
 def ctrl_c_stops_here() -> Iterator[CtrlC]:
     """While the block runs, Ctrl-C ends it at once (and says so in what it yields). A process that ignores SIGINT
@@ -43,7 +49,7 @@ def ctrl_c_stops_here() -> Iterator[CtrlC]:
         handler(signum, frame)  # the handler in place first: asyncio's cancels the run's task (Python's raises)
         raise KeyboardInterrupt
 
-    in_a_run = previous is not signal.default_int_handler  # asyncio.run's handler: the run goes on cancelled
+    in_a_run = asyncio_answers_ctrl_c()  # asyncio.run's handler: the run goes on cancelled
     signal.signal(signal.SIGINT, stop)
     try:
         yield seen

@@ -9,6 +9,7 @@ from typing import Awaitable, Callable, Iterable
 
 import httpx
 
+from natoma_entra.interrupts import asyncio_answers_ctrl_c
 from natoma_entra.sandbox.faults import Fault, error_parts
 from natoma_entra.sandbox.graph import GraphHandler
 from natoma_entra.sandbox.state import GraphFault, Tenant
@@ -101,7 +102,7 @@ class SandboxTransport(_Base, httpx.AsyncBaseTransport):
         delay, stop = self._plan(request)
         if delay:
             await self.sleep(delay)
-        if stop is not None and stop.kind == "interrupt" and _asyncio_answers_ctrl_c():
+        if stop is not None and stop.kind == "interrupt" and asyncio_answers_ctrl_c():
             # applied, then Ctrl-C while the answer is on its way: a real SIGINT, which asyncio.run answers by
             # cancelling the run's task; the cancellation lands where the run next waits (natoma_entra/interrupts.py)
             response = self._respond(request, body, None, start)
@@ -109,15 +110,6 @@ class SandboxTransport(_Base, httpx.AsyncBaseTransport):
             await asyncio.sleep(0)
             return response
         return self._respond(request, body, stop, start)
-
-
-def _asyncio_answers_ctrl_c() -> bool:
-    """Is SIGINT handled by a handler other than Python's own (asyncio.run's), on this, the main, thread?"""
-    import threading
-
-    handler = signal.getsignal(signal.SIGINT)
-    return (threading.current_thread() is threading.main_thread() and callable(handler)
-            and handler is not signal.default_int_handler)
 
 
 def longest_chain(spans: Iterable[tuple[float, float]]) -> int:
